@@ -1,0 +1,206 @@
+// Every backward rule, one entry per op. A rule receives the gradient of the node's output and the node,
+// and returns, per input, a thunk that builds that input's gradient (null: no gradient flows there).
+// Thunks are called only for inputs that lead back to the requested sources, so no dead gradient node
+// is emitted. Rules are written in the same ops as the forward pass: the gradient of a gradient
+// needs no extra code.
+import { staticShape, type Node, type Value } from './ir.ts';
+import {
+  cast, div, expand, gatherND, gemm, greater, greaterOrEqual, ints, less, lessOrEqual, log, matmul, mul, neg, and,
+  pad, pow, reduceSum, reshape, scatterNDAdd, shapeOf, sigmoid, sign, slice, squeeze, sub, transpose, unsqueeze, where, zerosLike,
+} from './ops.ts';
+import { attrFloat, attrInt, attrInts, constInts, sliceBounds } from './schemas.ts';
+
+export type GradThunk = (() => Value) | null;
+export type GradRule = (dy: Value, node: Node) => GradThunk[];
+
+const x0 = (n: Node) => n.inputs[0]!;
+const y0 = (n: Node) => n.outputs[0];
+const constOf = (n: Node, i: number) => (n.inputs[i] ? constInts(n.outputs[0].graph.constantOf(n.inputs[i]!)) : null);
+
+/** Sum `dy` over the axes along which `x` was broadcast, so the result has x's shape. */
+export function unbroadcast(dy: Value, x: Value): Value {
+  if (!dy.shape || !x.shape) throw new Error(`cannot undo broadcasting from ${dy} to ${x}: rank unknown`);
+  const lead = dy.shape.length - x.shape.length;
+  if (lead < 0) throw new Error(`cannot undo broadcasting from ${dy} to ${x}: gradient has lower rank`);
+  const kept: number[] = [];
+  x.shape.forEach((d, i) => {
+    const e = dy.shape![i + lead];
+    if (d === e) return;
+    if (d === 1) kept.push(i + lead);
+    else if (d === null || e === null) throw new Error(`cannot undo broadcasting from ${dy} to ${x}: dimension ${i} unknown`);
+  });
+  let r = dy;
+  if (kept.length) r = reduceSum(r, kept, true);
+  if (lead > 0) r = reduceSum(r, [...Array(lead).keys()], false);
+  return r;
+}
+
+/** Shape of x as an int64 tensor: a constant when static, else a Shape node. */
+const shapeTensor = (x: Value): Value => {
+  const s = staticShape(x);
+  return s ? ints(x.graph, s) : shapeOf(x);
+};
+
+const axesOf = (n: Node): number[] | null => {
+  const fromInput = n.op === 'ReduceSum' ? constOf(n, 1) : attrInts(n.attrs, 'axes');
+  if (n.op === 'ReduceSum' && n.inputs[1] && !fromInput) throw new Error(`${n.name}: ReduceSum gradient needs constant axes`);
+  const r = x0(n).rank!;
+  return fromInput && fromInput.length ? fromInput.map((a) => (a < 0 ? a + r : a)) : null;
+};
+
+/** Broadcast the gradient of a reduction back over the reduced axes. */
+function unreduce(dy: Value, n: Node): Value {
+  const axes = axesOf(n);
+  const keep = attrInt(n.attrs, 'keepdims', 1) === 1;
+  const d = !keep && axes ? unsqueeze(dy, axes) : dy;
+  return expand(d, shapeTensor(x0(n)));
+}
+
+function reducedCount(n: Node): number {
+  const s = x0(n).shape!;
+  const axes = axesOf(n) ?? s.map((_, i) => i);
+  let c = 1;
+  for (const a of axes) {
+    const d = s[a];
+    if (typeof d !== 'number') throw new Error(`${n.name}: ReduceMean gradient needs static reduced dimensions`);
+    c *= d;
+  }
+  return c;
+}
+
+const swapLast2 = (v: Value) => {
+  const r = v.rank!;
+  return transpose(v, [...Array(r - 2).keys(), r - 1, r - 2]);
+};
+
+export const rules: Record<string, GradRule> = {
+  Identity: (dy) => [() => dy],
+  Add: (dy, n) => [() => unbroadcast(dy, n.inputs[0]!), () => unbroadcast(dy, n.inputs[1]!)],
+  Sub: (dy, n) => [() => unbroadcast(dy, n.inputs[0]!), () => unbroadcast(neg(dy), n.inputs[1]!)],
+  Mul: (dy, { inputs: [a, b] }) => [() => unbroadcast(mul(dy, b!), a!), () => unbroadcast(mul(dy, a!), b!)],
+  Div: (dy, n) => [() => unbroadcast(div(dy, n.inputs[1]!), n.inputs[0]!), () => unbroadcast(neg(div(mul(dy, y0(n)), n.inputs[1]!)), n.inputs[1]!)],
+  Neg: (dy) => [() => neg(dy)],
+  Pow: (dy, n) => {
+    const [a, b] = n.inputs as Value[];
+    return [() => unbroadcast(mul(dy, mul(b, pow(a, sub(b, 1)))), a), () => unbroadcast(mul(dy, mul(y0(n), log(a))), b)];
+  },
+  Sqrt: (dy, n) => [() => div(mul(dy, 0.5), y0(n))],
+  Exp: (dy, n) => [() => mul(dy, y0(n))],
+  Log: (dy, n) => [() => div(dy, x0(n))],
+  Reciprocal: (dy, n) => [() => neg(mul(dy, mul(y0(n), y0(n))))],
+  Abs: (dy, n) => [() => mul(dy, sign(x0(n)))],
+  Sign: () => [null],
+  Relu: (dy, n) => [() => where(greater(x0(n), 0), dy, 0)],
+  LeakyRelu: (dy, n) => [() => where(greater(x0(n), 0), dy, mul(dy, attrFloat(n.attrs, 'alpha', 0.01)))],
+  Sigmoid: (dy, n) => [() => mul(dy, mul(y0(n), sub(1, y0(n))))],
+  Tanh: (dy, n) => [() => mul(dy, sub(1, mul(y0(n), y0(n))))],
+  Softplus: (dy, n) => [() => mul(dy, sigmoid(x0(n)))],
+  Sum: (dy, n) => n.inputs.map((x) => () => unbroadcast(dy, x!)),
+  Max: (dy, n) => minMax(dy, n, greater),
+  Min: (dy, n) => minMax(dy, n, less),
+  Clip: (dy, n) => {
+    const [x, lo, hi] = n.inputs;
+    const inLo = lo ? greaterOrEqual(x!, lo) : null;
+    const inHi = hi ? lessOrEqual(x!, hi) : null;
+    const inside = inLo && inHi ? and(inLo, inHi) : (inLo ?? inHi);
+    return [
+      () => (inside ? where(inside, dy, 0) : dy),
+      lo ? () => unbroadcast(where(less(x!, lo), dy, 0), lo) : null,
+      hi ? () => unbroadcast(where(greater(x!, hi), dy, 0), hi) : null,
+    ];
+  },
+  Where: (dy, { inputs: [c, a, b] }) => [null, () => unbroadcast(where(c!, dy, 0), a!), () => unbroadcast(where(c!, 0, dy), b!)],
+  MatMul: (dy, { inputs: [a, b] }) => {
+    if (a!.rank === 2 && b!.rank === 2) return [() => gemm(dy, b!, null, { transB: true }), () => gemm(a!, dy, null, { transA: true })];
+    return [() => unbroadcast(matmul(dy, swapLast2(b!)), a!), () => unbroadcast(matmul(swapLast2(a!), dy), b!)];
+  },
+  Gemm: (dy, n) => {
+    const [a, b, c] = n.inputs;
+    const alpha = attrFloat(n.attrs, 'alpha', 1);
+    const beta = attrFloat(n.attrs, 'beta', 1);
+    const tA = attrInt(n.attrs, 'transA', 0) === 1;
+    const tB = attrInt(n.attrs, 'transB', 0) === 1;
+    // Y = alpha op(A) op(B) + beta C; each input gradient is itself one Gemm.
+    const dA = () => (tA ? gemm(b!, dy, null, { alpha, transA: tB, transB: true }) : gemm(dy, b!, null, { alpha, transB: !tB }));
+    const dB = () => (tB ? gemm(dy, a!, null, { alpha, transA: true, transB: tA }) : gemm(a!, dy, null, { alpha, transA: !tA }));
+    return [dA, dB, c ? () => unbroadcast(beta === 1 ? dy : mul(dy, beta), c) : null];
+  },
+  ReduceSum: (dy, n) => [() => unreduce(dy, n), null],
+  ReduceMean: (dy, n) => [() => mul(unreduce(dy, n), 1 / reducedCount(n))],
+  Reshape: (dy, n) => [() => reshape(dy, shapeTensor(x0(n))), null],
+  Flatten: (dy, n) => [() => reshape(dy, shapeTensor(x0(n)))],
+  Squeeze: (dy, n) => {
+    const axes = constOf(n, 1);
+    return [() => (axes ? unsqueeze(dy, axes) : reshape(dy, shapeTensor(x0(n)))), null];
+  },
+  Unsqueeze: (dy, n) => [() => squeeze(dy, constOf(n, 1)!), null],
+  Transpose: (dy, n) => {
+    const r = x0(n).rank!;
+    const perm = attrInts(n.attrs, 'perm') ?? [...Array(r).keys()].reverse();
+    const inv = new Array<number>(r);
+    perm.forEach((p, i) => (inv[p] = i));
+    return [() => transpose(dy, inv)];
+  },
+  Expand: (dy, n) => [() => unbroadcast(dy, x0(n)), null],
+  Cast: (dy, n) => [x0(n).dtype === 'float32' || x0(n).dtype === 'float64' ? () => cast(dy, x0(n).dtype) : null],
+  Concat: (dy, n) => {
+    const r = n.outputs[0].rank!;
+    const axis = (attrInt(n.attrs, 'axis', 0) + r) % r;
+    let start = 0;
+    return n.inputs.map((x) => {
+      const d = x!.shape![axis];
+      if (typeof d !== 'number') throw new Error(`${n.name}: Concat gradient needs static sizes along axis ${axis}`);
+      const s = start;
+      start += d;
+      return () => slice(dy, [s], [s + d], [axis]);
+    });
+  },
+  Slice: (dy, n) => {
+    const x = x0(n);
+    const shape = staticShape(x);
+    const starts = constOf(n, 1);
+    const ends = constOf(n, 2);
+    const axes = n.inputs[3] ? constOf(n, 3) : starts?.map((_, i) => i);
+    const steps = n.inputs[4] ? constOf(n, 4) : null;
+    if (!shape || !starts || !ends || !axes || (steps && steps.some((s) => s !== 1)))
+      throw new Error(`${n.name}: Slice gradient needs a static input shape, constant bounds and unit steps`);
+    const r = shape.length;
+    const pads = new Array<number>(2 * r).fill(0);
+    axes.forEach((ax, i) => {
+      const a = ax < 0 ? ax + r : ax;
+      const [s, e] = sliceBounds(starts[i], ends[i], 1, shape[a]);
+      pads[a] = s;
+      pads[a + r] = shape[a] - Math.max(e, s);
+    });
+    return [() => pad(dy, pads), null, null, null, null];
+  },
+  Pad: (dy, n) => {
+    const x = x0(n);
+    const pads = constOf(n, 1);
+    const mode = n.attrs.mode?.value ?? 'constant';
+    if (!pads || mode !== 'constant' || pads.some((p) => p < 0)) throw new Error(`${n.name}: Pad gradient needs constant, non-negative pads in constant mode`);
+    const r = x.rank!;
+    const shape = staticShape(x);
+    if (!shape) throw new Error(`${n.name}: Pad gradient needs a static input shape`);
+    return [() => slice(dy, pads.slice(0, r), shape.map((d, i) => d + pads[i]), [...Array(r).keys()]), null, null];
+  },
+  Gather: (dy, n) => {
+    if (attrInt(n.attrs, 'axis', 0) !== 0) throw new Error(`${n.name}: Gather gradient is implemented for axis 0`);
+    const [x, idx] = n.inputs as Value[];
+    return [() => scatterNDAdd(zerosLike(x), unsqueeze(cast(idx, 'int64'), [-1]), dy), null];
+  },
+  GatherND: (dy, n) => [() => scatterNDAdd(zerosLike(x0(n)), n.inputs[1]!, dy), null],
+  ScatterND: (dy, n) => {
+    if (n.attrs.reduction?.value !== 'add') throw new Error(`${n.name}: ScatterND gradient is implemented for reduction='add'`);
+    return [() => dy, null, () => gatherND(dy, n.inputs[1]!)];
+  },
+};
+
+function minMax(dy: Value, n: Node, wins: (a: Value, b: Value) => Value): GradThunk[] {
+  if (n.inputs.length !== 2) throw new Error(`${n.name}: ${n.op} gradient is implemented for two inputs`);
+  const [a, b] = n.inputs as Value[];
+  const aWins = () => wins(a, b);
+  return [() => unbroadcast(where(aWins(), dy, 0), a), () => unbroadcast(where(aWins(), 0, dy), b)];
+}
+
+export const supportedOps = (): string[] => Object.keys(rules).sort();

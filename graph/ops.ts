@@ -1,0 +1,172 @@
+// ONNX ops as typed functions (opset 17), so that a graph reads like its math:
+//   const loss = mean(softplus(neg(realLogits)))
+// A plain number argument becomes a scalar constant of the other operand's dtype.
+import { attr, Graph, tensor, Value, type Attr, type DType, type TensorData } from './ir.ts';
+import { schemas, ShapeError, dtypeToOnnx, type InferInput } from './schemas.ts';
+
+export type Operand = Value | number;
+
+/** The innermost graph among the inputs: a node goes where all of its inputs are visible. */
+function graphOf(inputs: (Value | null)[]): Graph {
+  let g: Graph | null = null;
+  for (const v of inputs) {
+    if (!v) continue;
+    if (!g || isAncestor(g, v.graph)) g = v.graph;
+    else if (!isAncestor(v.graph, g)) throw new Error(`values '${v.name}' and others come from unrelated graphs`);
+  }
+  if (!g) throw new Error('an op needs at least one Value input to know its graph');
+  return g;
+}
+function isAncestor(a: Graph, b: Graph): boolean {
+  for (let g: Graph | null = b; g; g = g.parent) if (g === a) return true;
+  return false;
+}
+
+export function inferInputs(g: Graph, inputs: (Value | null)[]): (InferInput | null)[] {
+  return inputs.map((v) => (v ? { dtype: v.dtype, shape: v.shape, constant: g.constantOf(v) } : null));
+}
+
+/** Append one node of any op; types come from the schema table. Returns all outputs. */
+export function opN(op: string, inputs: (Value | null)[], attrs: Record<string, Attr> = {}, graph?: Graph): Value[] {
+  const g = graph ?? graphOf(inputs);
+  const infer = schemas[op];
+  if (!infer) throw new Error(`no schema for op '${op}'`);
+  let types;
+  try {
+    types = infer(inferInputs(g, inputs), attrs);
+  } catch (e) {
+    if (e instanceof ShapeError) throw new Error(`${op}(${inputs.map((v) => (v ? v.toString() : '-')).join(', ')}): ${e.message}`);
+    throw e;
+  }
+  return g.addNode(op, inputs, types, attrs);
+}
+export const op = (name: string, inputs: (Value | null)[], attrs: Record<string, Attr> = {}): Value => opN(name, inputs, attrs)[0];
+
+// ---- constants -------------------------------------------------------------------------------------
+export function scalar(g: Graph, x: number, dtype: DType = 'float32'): Value {
+  return g.constant(tensor(dtype, [], [x]), 'c');
+}
+export function constant(g: Graph, t: TensorData, hint = 'const'): Value {
+  return g.constant(t, hint);
+}
+export function ints(g: Graph, xs: number[]): Value {
+  return g.constant(tensor('int64', [xs.length], xs), 'ints');
+}
+function lift(a: Operand, like: Value): Value {
+  return typeof a === 'number' ? scalar(graphOf([like]), a, like.dtype) : a;
+}
+function pair(a: Operand, b: Operand): [Value, Value] {
+  if (typeof a === 'number' && typeof b === 'number') throw new Error('an op needs at least one Value operand');
+  const like = (typeof a === 'number' ? b : a) as Value;
+  // Constants go in the innermost graph of the pair so subgraphs stay self-contained.
+  return [lift(a, like), lift(b, like)];
+}
+
+// ---- elementwise -----------------------------------------------------------------------------------
+export const add = (a: Operand, b: Operand) => op('Add', pair(a, b));
+export const sub = (a: Operand, b: Operand) => op('Sub', pair(a, b));
+export const mul = (a: Operand, b: Operand) => op('Mul', pair(a, b));
+export const div = (a: Operand, b: Operand) => op('Div', pair(a, b));
+export const pow = (a: Value, b: Operand) => op('Pow', [a, lift(b, a)]);
+export const neg = (x: Value) => op('Neg', [x]);
+export const abs = (x: Value) => op('Abs', [x]);
+export const sign = (x: Value) => op('Sign', [x]);
+export const sqrt = (x: Value) => op('Sqrt', [x]);
+export const exp = (x: Value) => op('Exp', [x]);
+export const log = (x: Value) => op('Log', [x]);
+export const reciprocal = (x: Value) => op('Reciprocal', [x]);
+export const square = (x: Value) => mul(x, x);
+export const relu = (x: Value) => op('Relu', [x]);
+export const leakyRelu = (x: Value, alpha = 0.01) => op('LeakyRelu', [x], { alpha: attr.float(alpha) });
+export const sigmoid = (x: Value) => op('Sigmoid', [x]);
+export const tanh = (x: Value) => op('Tanh', [x]);
+export const softplus = (x: Value) => op('Softplus', [x]);
+/** log(sigmoid(x)) = -softplus(-x), stable for large |x|. */
+export const logSigmoid = (x: Value) => neg(softplus(neg(x)));
+export const identity = (x: Value) => op('Identity', [x]);
+export const min = (a: Operand, b: Operand) => op('Min', pair(a, b));
+export const max = (a: Operand, b: Operand) => op('Max', pair(a, b));
+export const sum = (...xs: Value[]) => (xs.length === 1 ? xs[0] : op('Sum', xs));
+export function clip(x: Value, lo?: number | Value, hi?: number | Value): Value {
+  const b = (v?: number | Value) => (v === undefined ? null : lift(v, x));
+  return op('Clip', [x, b(lo), b(hi)]);
+}
+export const where = (c: Value, a: Operand, b: Operand) => op('Where', [c, ...pair(a, b)]);
+export const greater = (a: Operand, b: Operand) => op('Greater', pair(a, b));
+export const less = (a: Operand, b: Operand) => op('Less', pair(a, b));
+export const greaterOrEqual = (a: Operand, b: Operand) => op('GreaterOrEqual', pair(a, b));
+export const lessOrEqual = (a: Operand, b: Operand) => op('LessOrEqual', pair(a, b));
+export const equal = (a: Operand, b: Operand) => op('Equal', pair(a, b));
+export const and = (a: Value, b: Value) => op('And', [a, b]);
+export const or = (a: Value, b: Value) => op('Or', [a, b]);
+export const not = (a: Value) => op('Not', [a]);
+export const isNaN = (x: Value) => op('IsNaN', [x]);
+export const isInf = (x: Value) => op('IsInf', [x]);
+export const cast = (x: Value, to: DType) => (x.dtype === to ? x : op('Cast', [x], { to: attr.int(dtypeToOnnx(to)) }));
+
+// ---- linear algebra --------------------------------------------------------------------------------
+export const matmul = (a: Value, b: Value) => op('MatMul', [a, b]);
+export interface GemmOptions {
+  alpha?: number;
+  beta?: number;
+  transA?: boolean;
+  transB?: boolean;
+}
+/** alpha * op(A) op(B) + beta * C */
+export function gemm(a: Value, b: Value, c: Value | null = null, o: GemmOptions = {}): Value {
+  const attrs: Record<string, Attr> = {};
+  if (o.alpha !== undefined && o.alpha !== 1) attrs.alpha = attr.float(o.alpha);
+  if (o.beta !== undefined && o.beta !== 1) attrs.beta = attr.float(o.beta);
+  if (o.transA) attrs.transA = attr.int(1);
+  if (o.transB) attrs.transB = attr.int(1);
+  return op('Gemm', c ? [a, b, c] : [a, b], attrs);
+}
+
+// ---- reductions ------------------------------------------------------------------------------------
+/** Sum over `axes` (all axes when omitted). */
+export function reduceSum(x: Value, axes?: number[], keepdims = false): Value {
+  const g = graphOf([x]);
+  const ins = axes && axes.length ? [x, ints(g, axes)] : [x];
+  return op('ReduceSum', ins, { keepdims: attr.int(keepdims ? 1 : 0) });
+}
+export function reduceMean(x: Value, axes?: number[], keepdims = false): Value {
+  const attrs: Record<string, Attr> = { keepdims: attr.int(keepdims ? 1 : 0) };
+  if (axes && axes.length) attrs.axes = attr.ints(axes);
+  return op('ReduceMean', [x], attrs);
+}
+export const mean = (x: Value) => reduceMean(x);
+
+// ---- shape -----------------------------------------------------------------------------------------
+export const reshape = (x: Value, shape: number[] | Value) => op('Reshape', [x, Array.isArray(shape) ? ints(graphOf([x]), shape) : shape]);
+export const flatten = (x: Value, axis = 1) => op('Flatten', [x], { axis: attr.int(axis) });
+export const transpose = (x: Value, perm?: number[]) => op('Transpose', [x], perm ? { perm: attr.ints(perm) } : {});
+export const concat = (xs: Value[], axis: number) => op('Concat', xs, { axis: attr.int(axis) });
+export function slice(x: Value, starts: number[], ends: number[], axes?: number[], steps?: number[]): Value {
+  const g = graphOf([x]);
+  const ins: (Value | null)[] = [x, ints(g, starts), ints(g, ends)];
+  if (axes || steps) ins.push(ints(g, axes ?? starts.map((_, i) => i)));
+  if (steps) ins.push(ints(g, steps));
+  return op('Slice', ins);
+}
+export function pad(x: Value, pads: number[]): Value {
+  return op('Pad', [x, ints(graphOf([x]), pads)]);
+}
+export const gather = (x: Value, indices: Value, axis = 0) => op('Gather', [x, indices], { axis: attr.int(axis) });
+export const gatherND = (x: Value, indices: Value) => op('GatherND', [x, indices]);
+export const scatterNDAdd = (x: Value, indices: Value, updates: Value) => op('ScatterND', [x, indices, updates], { reduction: attr.string('add') });
+export const squeeze = (x: Value, axes?: number[]) => op('Squeeze', axes ? [x, ints(graphOf([x]), axes)] : [x]);
+export const unsqueeze = (x: Value, axes: number[]) => op('Unsqueeze', [x, ints(graphOf([x]), axes)]);
+export const expand = (x: Value, shape: number[] | Value) => op('Expand', [x, Array.isArray(shape) ? ints(graphOf([x]), shape) : shape]);
+export const shapeOf = (x: Value) => op('Shape', [x]);
+export function zerosLike(x: Value): Value {
+  const g = graphOf([x]);
+  const s = x.shape && x.shape.every((d) => typeof d === 'number') ? ints(g, x.shape as number[]) : shapeOf(x);
+  return op('ConstantOfShape', [s], { value: attr.tensor(tensor(x.dtype, [1], [0])) });
+}
+
+/** Identity whose gradient is zero: what flows through it is treated as a constant by grad(). */
+export function stopGradient(x: Value): Value {
+  const y = identity(x);
+  y.graph.noGrad.add(y);
+  return y;
+}

@@ -1,0 +1,401 @@
+// Type and shape inference, one entry per op. The builder uses it to give every value a dtype and shape,
+// the parser to type a foreign graph, and the checker to name the node at fault in a malformed one.
+import type { Attr, DType, Dim, Shape, TensorData } from './ir.ts';
+
+export interface InferInput {
+  dtype: DType;
+  shape: Shape;
+  /** The constant behind the input, when known (initializer or Constant). */
+  constant: TensorData | null;
+}
+export interface OutType {
+  dtype: DType;
+  shape: Shape;
+}
+export type Infer = (inputs: (InferInput | null)[], attrs: Record<string, Attr>) => OutType[];
+
+export class ShapeError extends Error {}
+const fail = (msg: string): never => {
+  throw new ShapeError(msg);
+};
+
+export function attrInt(attrs: Record<string, Attr>, name: string, dflt: number): number {
+  const a = attrs[name];
+  if (!a) return dflt;
+  if (a.kind !== 'int') fail(`attribute '${name}' must be an int`);
+  return a.value as number;
+}
+export function attrFloat(attrs: Record<string, Attr>, name: string, dflt: number): number {
+  const a = attrs[name];
+  if (!a) return dflt;
+  if (a.kind !== 'float' && a.kind !== 'int') fail(`attribute '${name}' must be a float`);
+  return a.value as number;
+}
+export function attrInts(attrs: Record<string, Attr>, name: string): number[] | null {
+  const a = attrs[name];
+  if (!a) return null;
+  if (a.kind !== 'ints') fail(`attribute '${name}' must be a list of ints`);
+  return a.value as number[];
+}
+
+export function constInts(t: TensorData | null): number[] | null {
+  if (!t) return null;
+  return Array.from(t.data as ArrayLike<number | bigint>, Number);
+}
+
+export function broadcastDim(a: Dim, b: Dim): Dim {
+  if (a === 1) return b;
+  if (b === 1) return a;
+  if (a === b) return a;
+  if (typeof a === 'number' && typeof b === 'number') fail(`cannot broadcast dimensions ${a} and ${b}`);
+  if (a === null) return typeof b === 'number' ? b : null;
+  if (b === null) return typeof a === 'number' ? a : null;
+  return typeof a === 'number' ? a : typeof b === 'number' ? b : null;
+}
+
+export function broadcastShapes(...shapes: Shape[]): Shape {
+  if (shapes.some((s) => s === null)) return null;
+  const rank = Math.max(...shapes.map((s) => s!.length));
+  const out: Dim[] = [];
+  for (let i = 0; i < rank; i++) {
+    let d: Dim = 1;
+    for (const s of shapes) {
+      const k = i - (rank - s!.length);
+      if (k >= 0) d = broadcastDim(d, s![k]);
+    }
+    out.push(d);
+  }
+  return out;
+}
+
+const normAxis = (axis: number, rank: number): number => {
+  const a = axis < 0 ? axis + rank : axis;
+  if (a < 0 || a >= rank) fail(`axis ${axis} is out of range for rank ${rank}`);
+  return a;
+};
+
+function need(inputs: (InferInput | null)[], n: number, max = n): InferInput[] {
+  if (inputs.length < n || inputs.length > max) fail(`expects ${n === max ? n : `${n} to ${max}`} inputs, got ${inputs.length}`);
+  for (let i = 0; i < n; i++) if (!inputs[i]) fail(`input ${i} is required`);
+  return inputs as InferInput[];
+}
+
+function sameDtype(inputs: InferInput[], allowed?: DType[]): DType {
+  const dt = inputs[0].dtype;
+  for (const x of inputs) if (x.dtype !== dt) fail(`input dtypes differ: ${inputs.map((i) => i.dtype).join(' vs ')}`);
+  if (allowed && !allowed.includes(dt)) fail(`dtype ${dt} is not supported (expects ${allowed.join(', ')})`);
+  return dt;
+}
+
+const FLOATS: DType[] = ['float32', 'float64'];
+const NUMERIC: DType[] = ['float32', 'float64', 'int32', 'int64', 'uint8'];
+
+const elementwise =
+  (allowed: DType[]): Infer =>
+  (ins) => {
+    const xs = need(ins, 1, 1);
+    return [{ dtype: sameDtype(xs, allowed), shape: xs[0].shape }];
+  };
+const binary =
+  (allowed: DType[], outDtype?: DType): Infer =>
+  (ins) => {
+    const xs = need(ins, 2);
+    const dt = sameDtype(xs, allowed);
+    return [{ dtype: outDtype ?? dt, shape: broadcastShapes(xs[0].shape, xs[1].shape) }];
+  };
+const variadic =
+  (allowed: DType[]): Infer =>
+  (ins) => {
+    const xs = need(ins, 1, 1 << 20);
+    return [{ dtype: sameDtype(xs, allowed), shape: broadcastShapes(...xs.map((x) => x.shape)) }];
+  };
+
+function reduceShape(shape: Shape, axes: number[] | null, keepdims: boolean, noopWithEmpty = false): Shape {
+  if (!shape) return null;
+  const rank = shape.length;
+  if (axes === null || axes.length === 0) {
+    if (noopWithEmpty) return shape;
+    return keepdims ? shape.map(() => 1) : [];
+  }
+  const ax = new Set(axes.map((a) => normAxis(a, rank)));
+  const out: Dim[] = [];
+  shape.forEach((d, i) => {
+    if (!ax.has(i)) out.push(d);
+    else if (keepdims) out.push(1);
+  });
+  return out;
+}
+
+function reshapeShape(input: Shape, target: number[], allowZero: boolean): Shape {
+  const out: Dim[] = target.map((d, i) => (d === 0 && !allowZero ? (input ? input[i] : null) : d));
+  const minus = out.indexOf(-1);
+  if (minus >= 0) {
+    if (out.indexOf(-1, minus + 1) >= 0) fail('reshape target has more than one -1');
+    const known = input && input.every((d) => typeof d === 'number') ? (input as number[]).reduce((a, b) => a * b, 1) : null;
+    const rest = out.filter((d, i) => i !== minus);
+    if (known !== null && rest.every((d) => typeof d === 'number')) {
+      const p = (rest as number[]).reduce((a, b) => a * b, 1);
+      if (p === 0 || known % p !== 0) fail(`cannot reshape ${known} elements to [${target}]`);
+      out[minus] = known / p;
+    } else out[minus] = null;
+  } else if (input && input.every((d) => typeof d === 'number') && out.every((d) => typeof d === 'number')) {
+    const a = (input as number[]).reduce((x, y) => x * y, 1);
+    const b = (out as number[]).reduce((x, y) => x * y, 1);
+    if (a !== b) fail(`cannot reshape [${input}] (${a} elements) to [${target}] (${b} elements)`);
+  }
+  return out;
+}
+
+function matmulShape(a: Shape, b: Shape): Shape {
+  if (!a || !b) return null;
+  if (a.length < 2 || b.length < 2) fail(`MatMul needs rank >= 2 here, got ranks ${a.length} and ${b.length}`);
+  const [m, k1] = a.slice(-2);
+  const [k2, n] = b.slice(-2);
+  if (typeof k1 === 'number' && typeof k2 === 'number' && k1 !== k2) fail(`inner dimensions differ: [${a}] x [${b}]`);
+  const batch = broadcastShapes(a.slice(0, -2), b.slice(0, -2))!;
+  return [...batch, m, n];
+}
+
+export const schemas: Record<string, Infer> = {
+  Add: binary(NUMERIC),
+  Sub: binary(NUMERIC),
+  Mul: binary(NUMERIC),
+  Div: binary(NUMERIC),
+  Pow: (ins) => {
+    const [a, b] = need(ins, 2);
+    if (!FLOATS.includes(a.dtype)) fail(`Pow base must be float, got ${a.dtype}`);
+    return [{ dtype: a.dtype, shape: broadcastShapes(a.shape, b.shape) }];
+  },
+  Neg: elementwise(['float32', 'float64', 'int32', 'int64']),
+  Abs: elementwise(NUMERIC),
+  Sign: elementwise(NUMERIC),
+  Sqrt: elementwise(FLOATS),
+  Exp: elementwise(FLOATS),
+  Log: elementwise(FLOATS),
+  Reciprocal: elementwise(FLOATS),
+  Relu: elementwise(FLOATS),
+  LeakyRelu: elementwise(FLOATS),
+  Sigmoid: elementwise(FLOATS),
+  Tanh: elementwise(FLOATS),
+  Softplus: elementwise(FLOATS),
+  Identity: (ins) => [{ dtype: need(ins, 1)[0].dtype, shape: ins[0]!.shape }],
+  Min: variadic(NUMERIC),
+  Max: variadic(NUMERIC),
+  Sum: variadic(FLOATS),
+  Clip: (ins) => {
+    const x = need(ins, 1, 3)[0];
+    for (const b of ins.slice(1)) if (b && b.dtype !== x.dtype) fail(`Clip bound dtype ${b.dtype} differs from input ${x.dtype}`);
+    return [{ dtype: x.dtype, shape: x.shape }];
+  },
+  Where: (ins) => {
+    const [c, x, y] = need(ins, 3);
+    if (c.dtype !== 'bool') fail(`Where condition must be bool, got ${c.dtype}`);
+    return [{ dtype: sameDtype([x, y]), shape: broadcastShapes(c.shape, x.shape, y.shape) }];
+  },
+  Greater: binary(NUMERIC, 'bool'),
+  Less: binary(NUMERIC, 'bool'),
+  GreaterOrEqual: binary(NUMERIC, 'bool'),
+  LessOrEqual: binary(NUMERIC, 'bool'),
+  Equal: binary([...NUMERIC, 'bool'], 'bool'),
+  And: binary(['bool']),
+  Or: binary(['bool']),
+  Not: elementwise(['bool']),
+  IsNaN: (ins) => [{ dtype: 'bool', shape: need(ins, 1)[0].shape }],
+  IsInf: (ins) => [{ dtype: 'bool', shape: need(ins, 1)[0].shape }],
+  Cast: (ins, attrs) => {
+    const x = need(ins, 1)[0];
+    return [{ dtype: dtypeFromOnnx(attrInt(attrs, 'to', 0)), shape: x.shape }];
+  },
+  Shape: (ins) => {
+    const x = need(ins, 1)[0];
+    return [{ dtype: 'int64', shape: [x.shape ? x.shape.length : null] }];
+  },
+  MatMul: (ins) => {
+    const [a, b] = need(ins, 2);
+    return [{ dtype: sameDtype([a, b], FLOATS), shape: matmulShape(a.shape, b.shape) }];
+  },
+  Gemm: (ins, attrs) => {
+    const xs = need(ins, 2, 3);
+    const [a, b] = xs;
+    const dt = sameDtype(xs.filter(Boolean), FLOATS);
+    if (!a.shape || !b.shape) return [{ dtype: dt, shape: [null, null] }];
+    if (a.shape.length !== 2 || b.shape.length !== 2) fail(`Gemm needs rank-2 A and B, got [${a.shape}] and [${b.shape}]`);
+    const [m, k1] = attrInt(attrs, 'transA', 0) ? [a.shape[1], a.shape[0]] : a.shape;
+    const [k2, n] = attrInt(attrs, 'transB', 0) ? [b.shape[1], b.shape[0]] : b.shape;
+    if (typeof k1 === 'number' && typeof k2 === 'number' && k1 !== k2) fail(`Gemm inner dimensions differ: ${k1} vs ${k2}`);
+    const shape: Shape = [m, n];
+    if (xs[2]) broadcastShapes(xs[2].shape, shape);
+    return [{ dtype: dt, shape }];
+  },
+  ReduceSum: (ins, attrs) => {
+    const [x] = need(ins, 1, 2);
+    const axesIn = ins[1];
+    if (axesIn && !axesIn.constant) return [{ dtype: x.dtype, shape: null }];
+    const axes = axesIn ? constInts(axesIn.constant) : null;
+    return [{ dtype: x.dtype, shape: reduceShape(x.shape, axes, attrInt(attrs, 'keepdims', 1) === 1, attrInt(attrs, 'noop_with_empty_axes', 0) === 1) }];
+  },
+  ReduceMean: (ins, attrs) => {
+    const x = need(ins, 1)[0];
+    return [{ dtype: x.dtype, shape: reduceShape(x.shape, attrInts(attrs, 'axes'), attrInt(attrs, 'keepdims', 1) === 1) }];
+  },
+  ReduceMax: (ins, attrs) => {
+    const x = need(ins, 1)[0];
+    return [{ dtype: x.dtype, shape: reduceShape(x.shape, attrInts(attrs, 'axes'), attrInt(attrs, 'keepdims', 1) === 1) }];
+  },
+  Reshape: (ins, attrs) => {
+    const [x, s] = need(ins, 2);
+    if (s.dtype !== 'int64') fail(`Reshape shape must be int64, got ${s.dtype}`);
+    const target = constInts(s.constant);
+    if (!target) return [{ dtype: x.dtype, shape: s.shape && typeof s.shape[0] === 'number' ? new Array(s.shape[0]).fill(null) : null }];
+    return [{ dtype: x.dtype, shape: reshapeShape(x.shape, target, attrInt(attrs, 'allowzero', 0) === 1) }];
+  },
+  Flatten: (ins, attrs) => {
+    const x = need(ins, 1)[0];
+    if (!x.shape) return [{ dtype: x.dtype, shape: [null, null] }];
+    const axis = attrInt(attrs, 'axis', 1);
+    const a = axis < 0 ? axis + x.shape.length : axis;
+    const prod = (ds: Dim[]): Dim => (ds.every((d) => typeof d === 'number') ? (ds as number[]).reduce((p, q) => p * q, 1) : null);
+    return [{ dtype: x.dtype, shape: [prod(x.shape.slice(0, a)), prod(x.shape.slice(a))] }];
+  },
+  Transpose: (ins, attrs) => {
+    const x = need(ins, 1)[0];
+    if (!x.shape) return [{ dtype: x.dtype, shape: null }];
+    const perm = attrInts(attrs, 'perm') ?? x.shape.map((_, i) => x.shape!.length - 1 - i);
+    if (perm.length !== x.shape.length) fail(`perm [${perm}] does not match rank ${x.shape.length}`);
+    return [{ dtype: x.dtype, shape: perm.map((p) => x.shape![p]) }];
+  },
+  Concat: (ins, attrs) => {
+    const xs = need(ins, 1, 1 << 20);
+    const dt = sameDtype(xs);
+    if (xs.some((x) => !x.shape)) return [{ dtype: dt, shape: null }];
+    const rank = xs[0].shape!.length;
+    const axis = normAxis(attrInt(attrs, 'axis', 0), rank);
+    const out = xs[0].shape!.slice();
+    let total: Dim = 0;
+    for (const x of xs) {
+      if (x.shape!.length !== rank) fail(`Concat inputs have ranks ${xs.map((i) => i.shape!.length).join(', ')}`);
+      const d = x.shape![axis];
+      total = typeof total === 'number' && typeof d === 'number' ? total + d : null;
+    }
+    out[axis] = total;
+    return [{ dtype: dt, shape: out }];
+  },
+  Slice: (ins) => {
+    const [x] = need(ins, 3, 5);
+    const starts = constInts(ins[1]!.constant);
+    const ends = constInts(ins[2]!.constant);
+    const axesC = ins[3] ? constInts(ins[3].constant) : null;
+    const stepsC = ins[4] ? constInts(ins[4].constant) : null;
+    if (!x.shape || !starts || !ends || (ins[3] && !axesC) || (ins[4] && !stepsC)) return [{ dtype: x.dtype, shape: x.shape ? x.shape.map(() => null) : null }];
+    const out = x.shape.slice();
+    const axes = axesC ?? starts.map((_, i) => i);
+    axes.forEach((ax, i) => {
+      const a = normAxis(ax, x.shape!.length);
+      const d = x.shape![a];
+      const step = stepsC ? stepsC[i] : 1;
+      if (typeof d !== 'number') {
+        out[a] = null;
+        return;
+      }
+      const [s, e] = sliceBounds(starts[i], ends[i], step, d);
+      out[a] = Math.max(0, Math.ceil((e - s) / step));
+    });
+    return [{ dtype: x.dtype, shape: out }];
+  },
+  Pad: (ins, attrs) => {
+    const [x, p] = need(ins, 2, 3);
+    const pads = constInts(p.constant);
+    if (attrs.mode && attrs.mode.kind === 'string' && attrs.mode.value !== 'constant') {
+      /* reflect/edge keep the same output shape rule */
+    }
+    if (!x.shape || !pads) return [{ dtype: x.dtype, shape: x.shape ? x.shape.map(() => null) : null }];
+    const r = x.shape.length;
+    if (pads.length !== 2 * r) fail(`Pad needs ${2 * r} pads for rank ${r}, got ${pads.length}`);
+    return [{ dtype: x.dtype, shape: x.shape.map((d, i) => (typeof d === 'number' ? d + pads[i] + pads[i + r] : null)) }];
+  },
+  Gather: (ins, attrs) => {
+    const [x, idx] = need(ins, 2);
+    if (idx.dtype !== 'int64' && idx.dtype !== 'int32') fail(`Gather indices must be int32/int64, got ${idx.dtype}`);
+    if (!x.shape || !idx.shape) return [{ dtype: x.dtype, shape: null }];
+    const axis = normAxis(attrInt(attrs, 'axis', 0), x.shape.length);
+    return [{ dtype: x.dtype, shape: [...x.shape.slice(0, axis), ...idx.shape, ...x.shape.slice(axis + 1)] }];
+  },
+  GatherND: (ins) => {
+    const [x, idx] = need(ins, 2);
+    if (!x.shape || !idx.shape) return [{ dtype: x.dtype, shape: null }];
+    const k = idx.shape[idx.shape.length - 1];
+    if (typeof k !== 'number') return [{ dtype: x.dtype, shape: null }];
+    return [{ dtype: x.dtype, shape: [...idx.shape.slice(0, -1), ...x.shape.slice(k)] }];
+  },
+  ScatterND: (ins) => {
+    const [x] = need(ins, 3);
+    return [{ dtype: x.dtype, shape: x.shape }];
+  },
+  Squeeze: (ins) => {
+    const [x] = need(ins, 1, 2);
+    const axes = ins[1] ? constInts(ins[1].constant) : null;
+    if (!x.shape) return [{ dtype: x.dtype, shape: null }];
+    if (!axes) {
+      if (ins[1]) return [{ dtype: x.dtype, shape: null }];
+      return [{ dtype: x.dtype, shape: x.shape.filter((d) => d !== 1) }];
+    }
+    const ax = new Set(axes.map((a) => normAxis(a, x.shape!.length)));
+    for (const a of ax) if (typeof x.shape[a] === 'number' && x.shape[a] !== 1) fail(`cannot squeeze axis ${a} of size ${x.shape[a]}`);
+    return [{ dtype: x.dtype, shape: x.shape.filter((_, i) => !ax.has(i)) }];
+  },
+  Unsqueeze: (ins) => {
+    const [x, a] = need(ins, 2);
+    const axes = constInts(a.constant);
+    if (!x.shape || !axes) return [{ dtype: x.dtype, shape: null }];
+    const rank = x.shape.length + axes.length;
+    const ax = new Set(axes.map((v) => normAxis(v, rank)));
+    const out: Dim[] = [];
+    let k = 0;
+    for (let i = 0; i < rank; i++) out.push(ax.has(i) ? 1 : x.shape[k++]);
+    return [{ dtype: x.dtype, shape: out }];
+  },
+  Expand: (ins) => {
+    const [x, s] = need(ins, 2);
+    const target = constInts(s.constant);
+    if (!target) return [{ dtype: x.dtype, shape: null }];
+    return [{ dtype: x.dtype, shape: broadcastShapes(x.shape, target) }];
+  },
+  ConstantOfShape: (ins, attrs) => {
+    const [s] = need(ins, 1);
+    const v = attrs.value;
+    const dtype = v && v.kind === 'tensor' ? v.value.dtype : 'float32';
+    const dims = constInts(s.constant);
+    return [{ dtype, shape: dims ?? (s.shape && typeof s.shape[0] === 'number' ? new Array(s.shape[0]).fill(null) : null) }];
+  },
+  Constant: (_ins, attrs) => {
+    const v = attrs.value;
+    if (!v || v.kind !== 'tensor') fail('Constant needs a tensor attribute "value"');
+    const t = (v as { value: TensorData }).value;
+    return [{ dtype: t.dtype, shape: t.dims.slice() }];
+  },
+};
+
+export function sliceBounds(start: number, end: number, step: number, dim: number): [number, number] {
+  const clamp = (v: number, lo: number, hi: number) => Math.min(Math.max(v, lo), hi);
+  let s = start < 0 ? start + dim : start;
+  let e = end < 0 ? end + dim : end;
+  if (step > 0) {
+    s = clamp(s, 0, dim);
+    e = clamp(e, 0, dim);
+  } else {
+    s = clamp(s, 0, dim - 1);
+    e = clamp(e, -1, dim - 1);
+  }
+  return [s, e];
+}
+
+// ONNX TensorProto.DataType codes.
+const ONNX_CODES: Record<DType, number> = { float32: 1, uint8: 2, int32: 6, int64: 7, bool: 9, float64: 11 };
+export function dtypeToOnnx(dt: DType): number {
+  return ONNX_CODES[dt];
+}
+export function dtypeFromOnnx(code: number): DType {
+  const hit = (Object.keys(ONNX_CODES) as DType[]).find((k) => ONNX_CODES[k] === code);
+  if (!hit) throw new ShapeError(`unsupported ONNX element type ${code}`);
+  return hit;
+}

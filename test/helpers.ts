@@ -1,0 +1,54 @@
+import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
+import { Graph, type TensorData, type Value } from '../graph/ir.ts';
+import { toBytes } from '../graph/serialize.ts';
+import { nodeRuntime } from '../training/runtime-node.ts';
+import type { Feeds, Session } from '../training/runtime.ts';
+
+export const rt = nodeRuntime('cpu');
+
+export function fixture<T = unknown>(name: string): T {
+  return JSON.parse(readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8')) as T;
+}
+
+export async function session(g: Graph): Promise<Session> {
+  return rt.createSession(toBytes(g), { threads: 1 });
+}
+
+export async function run(g: Graph, feeds: Feeds): Promise<Feeds> {
+  const s = await session(g);
+  try {
+    return await s.run(feeds);
+  } finally {
+    await s.release();
+  }
+}
+
+export const arr = (t: TensorData): number[] => Array.from(t.data as ArrayLike<number>, Number);
+
+/** |a - b| <= atol + rtol * |b| elementwise, with a message naming the worst element. */
+export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, rtol: number, atol: number, what: string): void {
+  expect(actual.length, `${what}: length`).to.equal(expected.length);
+  let worst = -1;
+  let worstErr = 0;
+  for (let i = 0; i < expected.length; i++) {
+    const err = Math.abs(actual[i] - expected[i]) - (atol + rtol * Math.abs(expected[i]));
+    if (!(err <= 0) && (worst < 0 || err > worstErr || Number.isNaN(err))) {
+      worst = i;
+      worstErr = err;
+    }
+  }
+  if (worst >= 0) expect.fail(`${what}: element ${worst} is ${actual[worst]}, expected ${expected[worst]} (rtol ${rtol}, atol ${atol})`);
+}
+
+export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num = Math.max(num, Math.abs(a[i] - b[i]));
+    den = Math.max(den, Math.abs(b[i]));
+  }
+  return num / Math.max(den, 1e-30);
+}
+
+export type Builder = (...xs: Value[]) => Value;
