@@ -6,7 +6,7 @@
 import { staticShape, type Node, type Value } from './ir.ts';
 import {
   cast, div, expand, gatherND, gemm, greater, greaterOrEqual, ints, less, lessOrEqual, log, matmul, mul, neg, and,
-  pad, pow, reduceSum, reshape, scatterNDAdd, shapeOf, sigmoid, sign, slice, squeeze, sub, transpose, unsqueeze, where, zerosLike,
+  pad, pow, reduceSum, reshape, scalar, scatterNDAdd, shapeOf, sigmoid, sign, slice, squeeze, sub, transpose, unsqueeze, where, zerosLike,
 } from './ops.ts';
 import { attrFloat, attrInt, attrInts, constInts, sliceBounds } from './schemas.ts';
 
@@ -90,8 +90,9 @@ export const rules: Record<string, GradRule> = {
   Reciprocal: (dy, n) => [() => neg(mul(dy, mul(y0(n), y0(n))))],
   Abs: (dy, n) => [() => mul(dy, sign(x0(n)))],
   Sign: () => [null],
-  Relu: (dy, n) => [() => where(greater(x0(n), 0), dy, 0)],
-  LeakyRelu: (dy, n) => [() => where(greater(x0(n), 0), dy, mul(dy, attrFloat(n.attrs, 'alpha', 0.01)))],
+  // The slope is a mask of constants times dy: the double backward is then one Mul by the same mask.
+  Relu: (dy, n) => [() => mul(dy, cast(greater(x0(n), 0), dy.dtype))],
+  LeakyRelu: (dy, n) => [() => mul(dy, where(greater(x0(n), 0), scalar(dy.graph, 1, dy.dtype), attrFloat(n.attrs, 'alpha', 0.01)))],
   Sigmoid: (dy, n) => [() => mul(dy, mul(y0(n), sub(1, y0(n))))],
   Tanh: (dy, n) => [() => mul(dy, sub(1, mul(y0(n), y0(n))))],
   Softplus: (dy, n) => [() => mul(dy, sigmoid(x0(n)))],

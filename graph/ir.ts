@@ -28,7 +28,8 @@ export class Value {
   producer: Node | null = null;
   constructor(
     readonly graph: Graph,
-    readonly name: string,
+    /** Mutable only through Graph.output(), which may give a node's output the graph output's name. */
+    public name: string,
     readonly dtype: DType,
     readonly shape: Shape,
   ) {}
@@ -115,16 +116,19 @@ export class Graph {
 
   output(v: Value, name?: string): Value {
     if (!this.canSee(v)) throw new Error(`graph '${this.name}': output '${v.name}' belongs to another graph`);
+    if (name !== undefined && v.name !== name && this.root().nameTaken(name)) throw new Error(`graph '${this.name}': output name '${name}' is already used`);
+    const own = v.producer !== null && v.graph === this && !this.outputs.includes(v);
+    if (own && name !== undefined && v.name !== name) {
+      // A node output of this graph takes the output's name directly: no Identity node to run.
+      this.names.delete(v.name);
+      this.names.add(name);
+      v.name = name;
+    }
     let out = v;
-    // ONNX graph outputs are referenced by name; rename through Identity when the caller asks for a name,
-    // or when the value is an input/initializer/outer value (some runtimes dislike those as outputs).
-    const needsIdentity = name !== undefined ? v.name !== name : v.producer === null || v.graph !== this;
-    if (needsIdentity) {
+    if (!own) {
+      // Inputs, initializers, outer values and values already exported need a node of their own.
       const outName = name ?? this.uniqueName(`${v.name}_out`);
-      if (name !== undefined) {
-        if (this.root().nameTaken(name)) throw new Error(`graph '${this.name}': output name '${name}' is already used`);
-        this.names.add(name);
-      }
+      if (name !== undefined) this.names.add(name);
       out = new Value(this, outName, v.dtype, v.shape);
       const node = new Node('Identity', [v], [out], {}, this.uniqueName(`Identity_${outName}`));
       out.producer = node;

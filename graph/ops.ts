@@ -148,6 +148,10 @@ export function slice(x: Value, starts: number[], ends: number[], axes?: number[
   if (steps) ins.push(ints(g, steps));
   return op('Slice', ins);
 }
+/** Split along `axis` into pieces of the given sizes (one node, many outputs). */
+export function split(x: Value, sizes: number[], axis = 0): Value[] {
+  return opN('Split', [x, ints(graphOf([x]), sizes)], { axis: attr.int(axis) });
+}
 export function pad(x: Value, pads: number[]): Value {
   return op('Pad', [x, ints(graphOf([x]), pads)]);
 }

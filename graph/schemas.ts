@@ -313,6 +313,17 @@ export const schemas: Record<string, Infer> = {
     if (pads.length !== 2 * r) fail(`Pad needs ${2 * r} pads for rank ${r}, got ${pads.length}`);
     return [{ dtype: x.dtype, shape: x.shape.map((d, i) => (typeof d === 'number' ? d + pads[i] + pads[i + r] : null)) }];
   },
+  Split: (ins, attrs) => {
+    const [x] = need(ins, 1, 2);
+    const sizes = ins[1] ? constInts(ins[1].constant) : null;
+    if (!sizes) fail('Split needs constant split sizes here');
+    if (!x.shape) return sizes!.map(() => ({ dtype: x.dtype, shape: null }));
+    const axis = normAxis(attrInt(attrs, 'axis', 0), x.shape.length);
+    const d = x.shape[axis];
+    const total = sizes!.reduce((a, b) => a + b, 0);
+    if (typeof d === 'number' && d !== total) fail(`split sizes [${sizes}] add up to ${total}, the axis has ${d}`);
+    return sizes!.map((n) => ({ dtype: x.dtype, shape: x.shape!.map((v, i) => (i === axis ? n : v)) }));
+  },
   Gather: (ins, attrs) => {
     const [x, idx] = need(ins, 2);
     if (idx.dtype !== 'int64' && idx.dtype !== 'int32') fail(`Gather indices must be int32/int64, got ${idx.dtype}`);

@@ -47,9 +47,8 @@ export function ortRuntime(ort: OrtLike, name: string, providers: unknown[], ext
         s = await ort.InferenceSession.create(model, {
           executionProviders: providers,
           graphOptimizationLevel: 'all',
-          executionMode: 'sequential',
-          ...(opts.threads ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}),
-          extra: { session: { set_denormal_as_zero: '1' } },
+          ...(process.env.PAR ? { executionMode: 'parallel', interOpNumThreads: Number(process.env.PAR), intraOpNumThreads: 1 } : { executionMode: 'sequential', ...(opts.threads ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}) }),
+          extra: { session: { set_denormal_as_zero: '1', ...(process.env.NOSPIN ? { intra_op: { allow_spinning: '0' } } : {}) } },
           ...extra,
         });
       } catch (e) {

@@ -1,0 +1,112 @@
+// The onnx-gan command line. Every failure is one line on stderr and a non-zero exit.
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { SingleBar } from 'cli-progress';
+import { readFileSync } from 'node:fs';
+import { parseConfig, type Config } from './config.ts';
+import { train } from './train.ts';
+
+const num = (flag: string) => (v: string) => {
+  const x = Number(v);
+  if (v.trim() === '' || !Number.isFinite(x)) throw new InvalidArgumentError(`'${v}' is not a number`);
+  return x;
+};
+const list = (flag: string) => (v: string) => v.split(',').map((s) => num(flag)(s));
+
+function loadConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new Error(`--config: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  try {
+    const v = JSON.parse(text);
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object');
+    return v;
+  } catch (e) {
+    throw new Error(`--config: ${path} is not a JSON object: ${(e as Error).message}`);
+  }
+}
+
+const FLAG_KEYS: Record<string, keyof Config> = {
+  data: 'data', loss: 'loss', lambda: 'lambda', iterations: 'iterations', batch: 'batch', latent: 'latent', hidden: 'hidden',
+  optimizer: 'optimizer', lr: 'lr', betas: 'betas', nCritic: 'nCritic', seed: 'seed', checkpointEvery: 'checkpointEvery',
+  keepCheckpoints: 'keepCheckpoints', logEvery: 'logEvery', evalSamples: 'evalSamples', threads: 'threads', ep: 'ep', fuse: 'fuse',
+};
+
+export function program(): Command {
+  const cli = new Command('onnx-gan').description('Train GANs as plain ONNX graphs on onnxruntime').showHelpAfterError(false).exitOverride();
+  cli
+    .command('train')
+    .description('train a GAN and evaluate it (2-D mixtures: modes captured, % high quality, reverse KL)')
+    .option('--config <file>', 'JSON config file; flags override its values')
+    .option('--data <name>', 'data set: ring8 | grid25')
+    .option('--loss <name>', 'loss: ns | minimax | wgan-gp')
+    .option('--lambda <x>', 'penalty weight', num('--lambda'))
+    .option('--iterations <n>', 'generator iterations', num('--iterations'))
+    .option('--batch <n>', 'batch size', num('--batch'))
+    .option('--latent <n>', 'latent size', num('--latent'))
+    .option('--hidden <list>', 'hidden widths, comma separated', list('--hidden'))
+    .option('--optimizer <name>', 'adam | rmsprop | sgd')
+    .option('--lr <x>', 'learning rate (both networks)', num('--lr'))
+    .option('--betas <b1,b2>', 'Adam betas', list('--betas'))
+    .option('--n-critic <n>', 'critic steps per generator step', num('--n-critic'))
+    .option('--seed <n>', 'random seed', num('--seed'))
+    .option('--checkpoint-every <n>', 'iterations between checkpoints', num('--checkpoint-every'))
+    .option('--keep-checkpoints <n>', 'checkpoints kept', num('--keep-checkpoints'))
+    .option('--log-every <n>', 'iterations between metrics.jsonl lines', num('--log-every'))
+    .option('--eval-samples <n>', 'samples for the final metrics', num('--eval-samples'))
+    .option('--threads <n>', 'onnxruntime intra-op threads', num('--threads'))
+    .addOption(new Option('--ep <name>', 'execution provider').choices(['cpu', 'cuda']))
+    .option('--fuse <k>', 'iterations per session run in one ONNX Loop (GPU)', num('--fuse'))
+    .option('--out <dir>', 'run directory (default runs/<data>-<loss>-s<seed>)')
+    .option('--resume', 'continue the run in --out from its newest good checkpoint')
+    .option('--force', 'overwrite an existing run directory')
+    .option('--json', 'print the final metrics as one JSON object')
+    .action(async (o) => {
+      const base = o.config ? loadConfigFile(o.config) : {};
+      const flags: Record<string, unknown> = {};
+      for (const [flag, key] of Object.entries(FLAG_KEYS)) if (o[flag] !== undefined) flags[key] = o[flag];
+      const cfg = parseConfig({ ...base, ...flags }, o.config ? `config (${o.config} + flags)` : 'flags');
+      const out = o.out ?? `runs/${cfg.data}-${cfg.loss}-s${cfg.seed}`;
+      const interactive = !o.json && process.stderr.isTTY;
+      const bar = interactive ? new SingleBar({ format: 'train [{bar}] {value}/{total} it | {rate} it/s | D.loss {dloss} | G.loss {gloss}', hideCursor: true }) : null;
+      const t0 = Date.now();
+      bar?.start(cfg.iterations, 0, { rate: '-', dloss: '-', gloss: '-' });
+      const res = await train(cfg, {
+        out,
+        resume: o.resume,
+        force: o.force,
+        log: (m) => (o.json ? undefined : process.stderr.write(`${m}\n`)),
+        onProgress: (it, _total, v) =>
+          bar?.update(it, { rate: ((it * 1000) / Math.max(1, Date.now() - t0)).toFixed(0), dloss: v['D.loss']?.toFixed(3), gloss: v['G.loss']?.toFixed(3) }),
+      }).finally(() => bar?.stop());
+      const m = res.metrics;
+      if (o.json) console.log(JSON.stringify({ out: res.out, data: cfg.data, loss: cfg.loss, seed: cfg.seed, iterations: res.iterations, seconds: res.seconds, ...m }));
+      else {
+        console.log(`${cfg.loss} on ${cfg.data}, seed ${cfg.seed}: ${res.iterations} iterations in ${res.seconds.toFixed(1)} s`);
+        console.log(`modes captured   ${m.modesCaptured} / ${m.modes}`);
+        console.log(`high quality     ${m.highQualityPct.toFixed(1)} %`);
+        console.log(`reverse KL       ${m.reverseKL === null ? 'n/a (no high-quality sample)' : m.reverseKL.toFixed(3)}`);
+        console.log(`run directory    ${res.out} (samples.csv, samples.svg, metrics.jsonl, checkpoints/)`);
+      }
+    });
+  return cli;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await program().parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (e) {
+    const err = e as Error & { code?: string; exitCode?: number };
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+    // commander already printed its own one-line message for usage errors.
+    if (!err.code?.startsWith('commander.')) process.stderr.write(`onnx-gan: ${err.message.split('\n')[0]}\n`);
+    return err.exitCode && err.exitCode !== 0 ? err.exitCode : 1;
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('/harness/cli.ts')) {
+  process.exitCode = await main(process.argv.slice(2));
+}

@@ -1,0 +1,51 @@
+// The run configuration: one schema for config files and CLI flags (flags override the file).
+// Unknown keys are rejected, every value is checked, and errors name the key at fault.
+import { z } from 'zod';
+import { LOSSES } from '../losses/index.ts';
+import { DATASETS } from './datasets.ts';
+
+const names = (r: Record<string, unknown>) => Object.keys(r) as [string, ...string[]];
+const posInt = z.number().int().positive();
+
+export const ConfigSchema = z
+  .object({
+    data: z.enum(names(DATASETS)).default('ring8'),
+    loss: z.enum(names(LOSSES)).default('wgan-gp'),
+    /** Penalty weight; the loss's paper default when absent. */
+    lambda: z.number().nonnegative().optional(),
+    iterations: posInt.default(4000),
+    batch: posInt.default(256),
+    latent: posInt.default(16),
+    hidden: z.array(posInt).min(1).default([128, 128]),
+    optimizer: z.enum(['adam', 'rmsprop', 'sgd']).optional(),
+    lr: z.number().positive().optional(),
+    betas: z.tuple([z.number().min(0).lt(1), z.number().min(0).lt(1)]).optional(),
+    nCritic: posInt.optional(),
+    seed: z.number().int().nonnegative().default(0),
+    checkpointEvery: posInt.default(1000),
+    keepCheckpoints: posInt.default(3),
+    logEvery: posInt.default(50),
+    evalSamples: posInt.default(2500),
+    threads: posInt.default(1),
+    ep: z.enum(['cpu', 'cuda']).default('cpu'),
+    /** Iterations per session run in one ONNX Loop; 0 runs each step on its own. */
+    fuse: z.number().int().nonnegative().default(0),
+  })
+  .strict();
+
+export type Config = z.infer<typeof ConfigSchema>;
+
+/** Validate; the error is one line naming the key and what is wrong with it. */
+export function parseConfig(raw: unknown, source = 'config'): Config {
+  const r = ConfigSchema.safeParse(raw);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0];
+  const key = issue.path.join('.') || (issue.code === 'unrecognized_keys' ? (issue as { keys: string[] }).keys.join(', ') : '');
+  throw new Error(`${source}: ${key ? `'${key}': ` : ''}${issue.message}`);
+}
+
+/** The settings that define the model and its training; a checkpoint only resumes a run with equal ones. */
+export function modelIdentity(c: Config): string {
+  const { data, loss, lambda, batch, latent, hidden, optimizer, lr, betas, nCritic, seed } = c;
+  return JSON.stringify({ data, loss, lambda, batch, latent, hidden, optimizer, lr, betas, nCritic, seed });
+}

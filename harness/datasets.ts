@@ -1,0 +1,44 @@
+// Built-in data sets. The 2-D mixtures are PacGAN's (fjxmlzn/PacGAN synthetic_data_experiments):
+// ring8, 8 modes on the unit circle with std 0.01; grid25, a 5x5 grid with spacing 2 and std 0.05.
+import type { Rng } from '../models/random.ts';
+import type { DataSource } from '../training/trainer.ts';
+
+export interface Mixture extends DataSource {
+  centers: [number, number][];
+  std: number;
+}
+
+export function mixture(name: string, centers: [number, number][], std: number): Mixture {
+  return {
+    name,
+    shape: [2],
+    centers,
+    std,
+    sample(rng: Rng, n: number) {
+      const out = new Float32Array(2 * n);
+      for (let i = 0; i < n; i++) {
+        const [cx, cy] = centers[rng.int(centers.length)];
+        out[2 * i] = cx + std * rng.normal();
+        out[2 * i + 1] = cy + std * rng.normal();
+      }
+      return out;
+    },
+  };
+}
+
+export const ring8 = (): Mixture =>
+  mixture('ring8', Array.from({ length: 8 }, (_, k): [number, number] => [Math.cos((2 * Math.PI * k) / 8), Math.sin((2 * Math.PI * k) / 8)]), 0.01);
+
+export const grid25 = (): Mixture => {
+  const c: [number, number][] = [];
+  for (const x of [-4, -2, 0, 2, 4]) for (const y of [-4, -2, 0, 2, 4]) c.push([x, y]);
+  return mixture('grid25', c, 0.05);
+};
+
+export const DATASETS: Record<string, () => Mixture> = { ring8, grid25 };
+
+export function dataset(name: string): Mixture {
+  const make = DATASETS[name];
+  if (!make) throw new Error(`unknown data set '${name}'; valid data sets: ${Object.keys(DATASETS).join(', ')}`);
+  return make();
+}

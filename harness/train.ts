@@ -1,0 +1,186 @@
+// `onnx-gan train`: a run directory with config.json, metrics.jsonl, checkpoints/, and at the end
+// samples.csv, samples.svg and metrics.json. Resume continues exactly as an uninterrupted run would.
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { lossEntry } from '../losses/index.ts';
+import { Rng } from '../models/random.ts';
+import { decodeCheckpoint, encodeCheckpoint, type CheckpointInfo } from '../training/checkpoint.ts';
+import { nodeRuntime } from '../training/runtime-node.ts';
+import type { GanSetup } from '../training/step.ts';
+import { Trainer, type IterationLog, type TrainState } from '../training/trainer.ts';
+import { modelIdentity, type Config } from './config.ts';
+import { dataset, type Mixture } from './datasets.ts';
+import { writeFileAtomic } from './files.ts';
+import { mixtureMetrics, type MixtureMetrics } from './metrics.ts';
+import { renderSvg, scatterSpec } from './plot.ts';
+import { mlpGan } from './setups.ts';
+
+export interface TrainOptions {
+  out: string;
+  resume?: boolean;
+  force?: boolean;
+  /** Called after every iteration block, for progress bars. */
+  onProgress?: (iteration: number, total: number, values: Record<string, number>) => void;
+  /** Messages for a person (resume notes, fallbacks). */
+  log?: (msg: string) => void;
+}
+
+export interface TrainResult {
+  out: string;
+  iterations: number;
+  seconds: number;
+  metrics: MixtureMetrics;
+}
+
+/** Settings the loss's paper fixes when the config leaves them open. */
+export function resolveSetup(cfg: Config, data: Mixture): { setup: GanSetup; nCritic: number } {
+  const entry = lossEntry(cfg.loss);
+  const d = entry.defaults;
+  const toy = data.shape.length === 1 && data.shape[0] === 2 ? entry.toy2d : undefined;
+  const setup = mlpGan({ loss: cfg.loss, lambda: cfg.lambda ?? toy?.lambda, latent: cfg.latent, hidden: cfg.hidden, batch: cfg.batch, lr: cfg.lr, betas: cfg.betas });
+  if (cfg.optimizer) {
+    setup.optD = { ...setup.optD, name: cfg.optimizer };
+    setup.optG = { ...setup.optG, name: cfg.optimizer };
+  }
+  return { setup, nCritic: cfg.nCritic ?? d.nCritic };
+}
+
+export class DivergedError extends Error {}
+
+const CKPT_DIR = 'checkpoints';
+const ckptName = (it: number) => `ckpt-${String(it).padStart(9, '0')}.safetensors`;
+
+export async function train(cfg: Config, opts: TrainOptions): Promise<TrainResult> {
+  const out = resolve(opts.out);
+  const say = opts.log ?? (() => {});
+  const data = dataset(cfg.data);
+  const { setup, nCritic } = resolveSetup(cfg, data);
+  prepareRunDir(out, cfg, opts);
+
+  const trainer = await Trainer.create({ setup, runtime: nodeRuntime(cfg.ep), data, seed: cfg.seed, nCritic: () => nCritic, threads: cfg.threads });
+  const info: CheckpointInfo = { config: modelIdentity(cfg), slots: { G: trainer.compiler.opt.G.slots, D: trainer.compiler.opt.D.slots } };
+  const state = opts.resume ? loadLatest(out, info, say) ?? trainer.initialState() : trainer.initialState();
+  if (opts.resume) trimLog(join(out, 'metrics.jsonl'), state.iteration);
+  writeFileAtomic(join(out, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
+
+  const t0 = performance.now();
+  try {
+    while (state.iteration < cfg.iterations) {
+      // Blocks end at log and checkpoint boundaries so both land on the same iterations in every mode.
+      const next = Math.min(cfg.iterations, nextMultiple(state.iteration, cfg.logEvery), nextMultiple(state.iteration, cfg.checkpointEvery));
+      const logs = cfg.fuse > 0 ? await fusedBlock(trainer, state, next, cfg.fuse) : [await trainer.iteration(state)];
+      const last = logs[logs.length - 1];
+      const bad = logs.find((l) => !l.ok);
+      if (bad) throw diverged(bad, out);
+      if (state.iteration % cfg.logEvery === 0 || state.iteration === cfg.iterations) appendLog(out, last);
+      if (state.iteration % cfg.checkpointEvery === 0 || state.iteration === cfg.iterations) saveCheckpoint(out, state, info, cfg.keepCheckpoints);
+      opts.onProgress?.(state.iteration, cfg.iterations, last.values);
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const z = Rng.stream(cfg.seed, 'eval').fillNormal(new Float32Array(cfg.evalSamples * trainer.compiler.latent));
+    const xy = await trainer.generate(state.G.params, z);
+    const metrics = mixtureMetrics(data, xy);
+    writeFileAtomic(join(out, 'samples.csv'), csv(xy));
+    writeFileAtomic(join(out, 'samples.svg'), await renderSvg(scatterSpec(xy, data.centers, `${cfg.loss} on ${cfg.data}, ${state.iteration} iterations, seed ${cfg.seed}`)));
+    writeFileAtomic(join(out, 'metrics.json'), JSON.stringify({ iterations: state.iteration, ...metrics }, null, 2) + '\n');
+    return { out, iterations: state.iteration, seconds, metrics };
+  } finally {
+    await trainer.release();
+  }
+}
+
+async function fusedBlock(trainer: Trainer, state: TrainState, until: number, k: number): Promise<IterationLog[]> {
+  const logs: IterationLog[] = [];
+  while (state.iteration < until) logs.push(...(await trainer.fusedIterations(state, Math.min(k, until - state.iteration))));
+  return logs;
+}
+
+const nextMultiple = (x: number, m: number) => (Math.floor(x / m) + 1) * m;
+
+function diverged(l: IterationLog, out: string): DivergedError {
+  const bad = Object.entries(l.values).filter(([, v]) => !Number.isFinite(v));
+  const what = bad.length ? bad.map(([k, v]) => `${k} = ${v}`).join(', ') : 'a parameter became non-finite';
+  const ckpts = listCheckpoints(out);
+  const kept = ckpts.length ? `the last good checkpoint is ${join(out, CKPT_DIR, ckpts[0])}` : 'no checkpoint was written yet';
+  return new DivergedError(`training diverged at iteration ${l.iteration}: ${what}; ${kept}`);
+}
+
+function prepareRunDir(out: string, cfg: Config, opts: TrainOptions): void {
+  if (existsSync(out) && !opts.resume) {
+    const entries = readdirSync(out);
+    if (entries.length && !opts.force) throw new Error(`run directory ${out} already exists; pass --resume to continue it or --force to overwrite it`);
+    for (const e of ['config.json', 'metrics.jsonl', 'metrics.json', 'samples.csv', 'samples.svg', CKPT_DIR]) rmSync(join(out, e), { recursive: true, force: true });
+  }
+  if (opts.resume) {
+    if (!existsSync(join(out, 'config.json'))) throw new Error(`--resume: ${out} is not a run directory (no config.json)`);
+    const before = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
+    let prior: string;
+    try {
+      prior = modelIdentity(before);
+    } catch {
+      throw new Error(`--resume: ${join(out, 'config.json')} is not a valid config`);
+    }
+    if (prior !== modelIdentity(cfg)) throw new Error(`--resume: the settings differ from the run's config.json (only iterations, checkpoint, log and thread settings may change)`);
+  }
+  mkdirSync(join(out, CKPT_DIR), { recursive: true });
+}
+
+function listCheckpoints(out: string): string[] {
+  const dir = join(out, CKPT_DIR);
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => /^ckpt-\d+\.safetensors$/.test(f))
+    .sort()
+    .reverse();
+}
+
+/** The newest checkpoint that loads; a corrupt or truncated one is reported and skipped. */
+function loadLatest(out: string, info: CheckpointInfo, say: (m: string) => void): TrainState | null {
+  const names = listCheckpoints(out);
+  const problems: string[] = [];
+  for (const name of names) {
+    const path = join(out, CKPT_DIR, name);
+    try {
+      const state = decodeCheckpoint(readFileSync(path), info, path);
+      if (problems.length) say(`resuming from ${path} (newer checkpoints unusable: ${problems.join('; ')})`);
+      else say(`resuming from ${path} at iteration ${state.iteration}`);
+      return state;
+    } catch (e) {
+      problems.push((e as Error).message);
+    }
+  }
+  if (problems.length) throw new Error(`--resume: no usable checkpoint in ${join(out, CKPT_DIR)}: ${problems.join('; ')}`);
+  say('no checkpoint yet; starting from iteration 0');
+  return null;
+}
+
+function saveCheckpoint(out: string, state: TrainState, info: CheckpointInfo, keep: number): void {
+  writeFileAtomic(join(out, CKPT_DIR, ckptName(state.iteration)), encodeCheckpoint(state, info));
+  for (const old of listCheckpoints(out).slice(keep)) rmSync(join(out, CKPT_DIR, old), { force: true });
+}
+
+function appendLog(out: string, l: IterationLog): void {
+  writeFileSync(join(out, 'metrics.jsonl'), JSON.stringify({ iteration: l.iteration, ...l.values }) + '\n', { flag: 'a' });
+}
+
+/** After a resume, drop log lines past the checkpoint so the log reads as one uninterrupted run. */
+function trimLog(path: string, iteration: number): void {
+  if (!existsSync(path)) return;
+  const keep = readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((line) => {
+      if (!line.trim()) return false;
+      try {
+        return JSON.parse(line).iteration <= iteration;
+      } catch {
+        return false; // a line cut by a crash
+      }
+    });
+  writeFileAtomic(path, keep.map((l) => l + '\n').join(''));
+}
+
+function csv(xy: Float32Array): string {
+  const lines = ['x,y'];
+  for (let i = 0; i < xy.length; i += 2) lines.push(`${xy[i]},${xy[i + 1]}`);
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,36 @@
+// What a GAN loss is: a function that adds the critic's and the generator's objectives to a graph.
+// Losses see only graph values; they know nothing about onnxruntime or the training loop.
+import type { Value } from '../graph/ir.ts';
+
+export type RandomDist = 'uniform' | 'normal';
+
+export interface LossContext {
+  /** Critic logits for a batch, built on the critic's current parameters. */
+  D(x: Value): Value;
+  real: Value;
+  fake: Value;
+  /** D(real) and D(fake), built once and shared by the loss and its penalties. */
+  readonly dReal: Value;
+  readonly dFake: Value;
+  batch: number;
+  /** A random tensor drawn by the host's seeded PRNG and fed to the step graph. */
+  random(name: string, dist: RandomDist, shape: number[]): Value;
+}
+
+/** The scalar being minimised plus named terms worth logging. */
+export interface Objective {
+  loss: Value;
+  terms?: Record<string, Value>;
+}
+
+export interface GanLoss {
+  readonly name: string;
+  critic(ctx: LossContext): Objective;
+  generator(ctx: LossContext): Objective;
+}
+
+/** A regulariser added to the critic's loss; any penalty combines with any loss. */
+export interface Penalty {
+  readonly name: string;
+  build(ctx: LossContext): Value;
+}

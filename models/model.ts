@@ -1,0 +1,49 @@
+// What a trainable network is to the rest of the project: named parameters with initial values, and a
+// forward pass that adds its nodes to a graph. Parameters live in one flat vector per network.
+import type { DType, Value } from '../graph/ir.ts';
+import type { Rng } from './random.ts';
+
+export interface ParamSpec {
+  name: string;
+  shape: number[];
+  /** Fill initial values (PyTorch's defaults for the layer type). */
+  init(rng: Rng, out: Float32Array): void;
+  /** Not trained (frozen): kept constant by the optimizer. */
+  frozen?: boolean;
+}
+
+export interface Model {
+  readonly kind: string;
+  /** Per-sample input shape (no batch dimension). */
+  readonly inputShape: number[];
+  readonly outputShape: number[];
+  readonly params: ParamSpec[];
+  forward(x: Value, p: Record<string, Value>): Value;
+  /** JSON-able description, enough to rebuild the model. */
+  describe(): Record<string, unknown>;
+}
+
+export interface ParamLayout {
+  entries: { name: string; shape: number[]; offset: number; size: number; frozen: boolean }[];
+  size: number;
+}
+
+export function layoutOf(model: Model): ParamLayout {
+  let offset = 0;
+  const entries = model.params.map((p) => {
+    const size = p.shape.reduce((a, b) => a * b, 1);
+    const e = { name: p.name, shape: p.shape, offset, size, frozen: !!p.frozen };
+    offset += size;
+    return e;
+  });
+  return { entries, size: offset };
+}
+
+export function initParams(model: Model, rng: Rng): Float32Array {
+  const layout = layoutOf(model);
+  const flat = new Float32Array(layout.size);
+  model.params.forEach((p, i) => p.init(rng, flat.subarray(layout.entries[i].offset, layout.entries[i].offset + layout.entries[i].size)));
+  return flat;
+}
+
+export const DEFAULT_DTYPE: DType = 'float32';

@@ -1,0 +1,126 @@
+// Checkpoints in the safetensors layout (8-byte little-endian header length, JSON header, raw little-endian
+// data), readable by Python's safetensors. The header's metadata holds the iteration, step counters,
+// learning rates, the run's config and a CRC-32 of the data, so truncation and corruption are caught on load.
+// Pure code over Uint8Array: the browser reads and writes the same files.
+import type { TrainState, NetState } from './trainer.ts';
+
+export const CHECKPOINT_FORMAT = 'onnx-gan-checkpoint/1';
+
+export class CheckpointError extends Error {}
+
+const CRC_TABLE = (() => {
+  const t = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c >>> 0;
+  }
+  return t;
+})();
+
+export function crc32(bytes: Uint8Array, crc = 0): number {
+  let c = ~crc >>> 0;
+  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+  return ~c >>> 0;
+}
+
+export interface TensorEntry {
+  dtype: 'F32';
+  shape: number[];
+  data: Float32Array;
+}
+
+/** Encode named float32 tensors and string metadata as a safetensors file. */
+export function encodeSafetensors(tensors: Record<string, TensorEntry>, metadata: Record<string, string>): Uint8Array {
+  let offset = 0;
+  const header: Record<string, unknown> = {};
+  const names = Object.keys(tensors);
+  for (const name of names) {
+    const t = tensors[name];
+    header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
+    offset += t.data.byteLength;
+  }
+  const body = new Uint8Array(offset);
+  let at = 0;
+  for (const name of names) {
+    const d = tensors[name].data;
+    body.set(new Uint8Array(d.buffer, d.byteOffset, d.byteLength), at);
+    at += d.byteLength;
+  }
+  header.__metadata__ = { ...metadata, crc32: String(crc32(body)) };
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - ((8 + json.length) % 8)) % 8); // align data to 8 bytes, as the spec recommends
+  const head = new TextEncoder().encode(json);
+  const out = new Uint8Array(8 + head.length + body.length);
+  new DataView(out.buffer).setBigUint64(0, BigInt(head.length), true);
+  out.set(head, 8);
+  out.set(body, 8 + head.length);
+  return out;
+}
+
+export function decodeSafetensors(bytes: Uint8Array, what = 'file'): { tensors: Record<string, TensorEntry>; metadata: Record<string, string> } {
+  if (bytes.length < 8) throw new CheckpointError(`${what}: truncated (${bytes.length} bytes, no header)`);
+  const n = Number(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigUint64(0, true));
+  if (n > bytes.length - 8) throw new CheckpointError(`${what}: truncated or corrupt (header of ${n} bytes, file has ${bytes.length})`);
+  let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] } | Record<string, string>>;
+  try {
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n)));
+  } catch {
+    throw new CheckpointError(`${what}: corrupt header (not JSON)`);
+  }
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) throw new CheckpointError(`${what}: corrupt header (not an object)`);
+  const body = bytes.subarray(8 + n);
+  const metadata = (header.__metadata__ ?? {}) as Record<string, string>;
+  const tensors: Record<string, TensorEntry> = {};
+  for (const [name, e] of Object.entries(header)) {
+    if (name === '__metadata__') continue;
+    const t = e as { dtype: string; shape: number[]; data_offsets: [number, number] };
+    if (t.dtype !== 'F32') throw new CheckpointError(`${what}: tensor '${name}' has dtype ${t.dtype}, expected F32`);
+    const [b, end] = t.data_offsets ?? [];
+    const count = Array.isArray(t.shape) ? t.shape.reduce((a, x) => a * x, 1) : NaN;
+    if (!Number.isInteger(b) || !Number.isInteger(end) || b < 0 || end < b || end - b !== 4 * count)
+      throw new CheckpointError(`${what}: tensor '${name}' has bad offsets or shape`);
+    if (end > body.length) throw new CheckpointError(`${what}: truncated (tensor '${name}' ends at byte ${end}, data has ${body.length})`);
+    tensors[name] = { dtype: 'F32', shape: t.shape, data: new Float32Array(body.slice(b, end).buffer) };
+  }
+  if (metadata.crc32 !== undefined && String(crc32(body)) !== metadata.crc32) throw new CheckpointError(`${what}: corrupt (checksum mismatch)`);
+  return { tensors, metadata };
+}
+
+export interface CheckpointInfo {
+  /** The run's configuration, as JSON; resume refuses a checkpoint from another model. */
+  config: string;
+  slots: { G: string[]; D: string[] };
+}
+
+export function encodeCheckpoint(state: TrainState, info: CheckpointInfo): Uint8Array {
+  const tensors: Record<string, TensorEntry> = {};
+  const meta: Record<string, string> = { format: CHECKPOINT_FORMAT, iteration: String(state.iteration), config: info.config };
+  for (const n of ['G', 'D'] as const) {
+    const s = state[n];
+    tensors[`${n}.params`] = { dtype: 'F32', shape: [s.params.length], data: s.params };
+    info.slots[n].forEach((slot, i) => (tensors[`${n}.opt.${slot}`] = { dtype: 'F32', shape: [s.slots[i].length], data: s.slots[i] }));
+    meta[`${n}.step`] = String(s.step);
+    meta[`${n}.lr`] = String(s.lr);
+  }
+  return encodeSafetensors(tensors, meta);
+}
+
+export function decodeCheckpoint(bytes: Uint8Array, info: CheckpointInfo, what = 'checkpoint'): TrainState {
+  const { tensors, metadata } = decodeSafetensors(bytes, what);
+  if (metadata.format !== CHECKPOINT_FORMAT) throw new CheckpointError(`${what}: not an onnx-gan checkpoint (format '${metadata.format ?? 'none'}')`);
+  if (metadata.config !== info.config) throw new CheckpointError(`${what}: written by a different model or settings than this run's`);
+  const net = (n: 'G' | 'D'): NetState => {
+    const p = tensors[`${n}.params`];
+    if (!p) throw new CheckpointError(`${what}: missing tensor ${n}.params`);
+    const slots = info.slots[n].map((slot) => {
+      const t = tensors[`${n}.opt.${slot}`];
+      if (!t || t.data.length !== p.data.length) throw new CheckpointError(`${what}: missing or mis-sized tensor ${n}.opt.${slot}`);
+      return t.data;
+    });
+    return { params: p.data, slots, step: Number(metadata[`${n}.step`]), lr: Number(metadata[`${n}.lr`]) };
+  };
+  const iteration = Number(metadata.iteration);
+  if (!Number.isInteger(iteration) || iteration < 0) throw new CheckpointError(`${what}: bad iteration '${metadata.iteration}'`);
+  return { iteration, G: net('G'), D: net('D') };
+}

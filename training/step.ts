@@ -1,0 +1,301 @@
+// The step compiler: turns (generator, critic, loss, penalties, optimizers) into plain ONNX graphs.
+// A critic step and a generator step each read parameters and optimizer state and return updated ones;
+// the fused program runs K whole iterations (n_critic critic steps + one generator step) in one Loop.
+import { grad } from '../graph/autodiff.ts';
+import { attr, Graph, type DType, type Value } from '../graph/ir.ts';
+import { add, concat, gather, isInf, isNaN, not, or, reduceSum, reshape, slice, split, sum } from '../graph/ops.ts';
+import { toBytes } from '../graph/serialize.ts';
+import type { GanLoss, LossContext, Penalty, RandomDist } from '../losses/loss.ts';
+import { layoutOf, type Model, type ParamLayout } from '../models/model.ts';
+import { optimizer, type Optimizer, type OptimizerSettings } from './optim.ts';
+
+export interface GanSetup {
+  generator: Model;
+  critic: Model;
+  loss: GanLoss;
+  penalties: Penalty[];
+  optD: OptimizerSettings;
+  optG: OptimizerSettings;
+  batch: number;
+}
+
+export type Net = 'G' | 'D';
+export interface RandomInput {
+  name: string;
+  dist: RandomDist;
+  /** Shape of one draw (one step). */
+  shape: number[];
+}
+
+/** Names of step-graph inputs and outputs; the trainer and the browser page feed by these. */
+export const io = {
+  params: (n: Net) => `${n}.params`,
+  slot: (n: Net, s: string) => `${n}.opt.${s}`,
+  step: (n: Net) => `${n}.step`,
+  lr: (n: Net) => `${n}.lr`,
+  updated: (name: string) => `${name}:new`,
+  real: 'real',
+  z: 'z',
+  ok: 'ok',
+};
+
+export interface StepProgram {
+  role: 'critic' | 'generator' | 'fused';
+  model: Uint8Array;
+  /** Random inputs the host draws per step, in the order it draws them. */
+  randoms: RandomInput[];
+  /** Scalar outputs worth logging (losses and terms), by name. */
+  logs: string[];
+  /** Fused only: iterations per run and critic steps per iteration. */
+  k?: number;
+  nCritic?: number;
+}
+
+interface NetIn {
+  params: Value;
+  slots: Value[];
+  step: Value;
+  lr: Value;
+}
+interface NetOut {
+  params: Value;
+  slots: Value[];
+}
+
+const DT: DType = 'float32';
+
+export class StepCompiler {
+  readonly layoutG: ParamLayout;
+  readonly layoutD: ParamLayout;
+  readonly opt: Record<Net, Optimizer>;
+
+  constructor(readonly setup: GanSetup) {
+    this.layoutG = layoutOf(setup.generator);
+    this.layoutD = layoutOf(setup.critic);
+    this.opt = { G: optimizer(setup.optG), D: optimizer(setup.optD) };
+    const zs = setup.generator.inputShape;
+    if (zs.length !== 1) throw new Error(`generator input must be a latent vector, got shape [${zs}]`);
+    const gOut = setup.generator.outputShape.join('x');
+    const dIn = setup.critic.inputShape.join('x');
+    if (gOut !== dIn) throw new Error(`generator output [${gOut}] does not match critic input [${dIn}]`);
+  }
+
+  get latent(): number {
+    return this.setup.generator.inputShape[0];
+  }
+  get sampleShape(): number[] {
+    return this.setup.critic.inputShape;
+  }
+  layout(n: Net): ParamLayout {
+    return n === 'G' ? this.layoutG : this.layoutD;
+  }
+
+  // ---- graph pieces, usable in any graph (a step graph or a Loop body) ----------------------------
+
+  private unpack(flat: Value, layout: ParamLayout): Record<string, Value> {
+    return unpackParams(flat, layout);
+  }
+
+  /** Gradient of `loss` w.r.t. the unpacked parameters, packed back into one flat vector. */
+  private flatGrad(loss: Value, p: Record<string, Value>, layout: ParamLayout): Value {
+    const trainable = layout.entries.filter((e) => !e.frozen);
+    const grads = grad(loss, trainable.map((e) => p[e.name]));
+    const byName = new Map(trainable.map((e, i) => [e.name, grads[i]]));
+    const parts = layout.entries.map((e) => {
+      const gv = byName.get(e.name);
+      return gv ? reshape(gv, [e.size]) : scalarZeros(loss.graph, e.size);
+    });
+    return parts.length === 1 ? parts[0] : concat(parts, 0);
+  }
+
+  /**
+   * The loss context. `paired`: D(real) and D(fake) come from one pass over [real; fake] (the critic step
+   * needs both: half the nodes, larger products); otherwise each is built only when a loss asks for it.
+   */
+  private context(dParams: Record<string, Value>, gParams: Record<string, Value>, real: Value, z: Value, random: LossContext['random'], paired: boolean): LossContext {
+    const { critic, generator } = this.setup;
+    const B = this.setup.batch;
+    const D = (x: Value) => critic.forward(x, dParams);
+    const fake = generator.forward(z, gParams);
+    let both: Value | null = null;
+    const half = (i: number) => slice((both ??= D(concat([real, fake], 0))), [i * B], [(i + 1) * B], [0]);
+    let dReal: Value | null = null;
+    let dFake: Value | null = null;
+    return {
+      D,
+      real,
+      fake,
+      batch: B,
+      random,
+      get dReal() {
+        return (dReal ??= paired ? half(0) : D(real));
+      },
+      get dFake() {
+        return (dFake ??= paired ? half(1) : D(fake));
+      },
+    };
+  }
+
+  criticUpdate(gParams: Value, d: NetIn, real: Value, z: Value, random: LossContext['random']): { d: NetOut; logs: Record<string, Value> } {
+    const dp = this.unpack(d.params, this.layoutD);
+    const ctx = this.context(dp, this.unpack(gParams, this.layoutG), real, z, random, true);
+    const obj = this.setup.loss.critic(ctx);
+    const logs: Record<string, Value> = {};
+    for (const [k, v] of Object.entries(obj.terms ?? {})) logs[`D.${k}`] = v;
+    const pens = this.setup.penalties.map((p) => (logs[`D.${p.name}`] = p.build(ctx)));
+    const total = pens.length ? sum(obj.loss, ...pens) : obj.loss;
+    logs['D.loss'] = total;
+    const g = this.flatGrad(total, dp, this.layoutD);
+    const u = this.opt.D.update(d.params, g, d.slots, d.step, d.lr);
+    return { d: { params: u.p, slots: u.state }, logs };
+  }
+
+  generatorUpdate(g: NetIn, dParams: Value, real: Value, z: Value, random: LossContext['random']): { g: NetOut; logs: Record<string, Value> } {
+    const gp = this.unpack(g.params, this.layoutG);
+    const ctx = this.context(this.unpack(dParams, this.layoutD), gp, real, z, random, false);
+    const obj = this.setup.loss.generator(ctx);
+    const logs: Record<string, Value> = { 'G.loss': obj.loss };
+    for (const [k, v] of Object.entries(obj.terms ?? {})) logs[`G.${k}`] = v;
+    const grads = this.flatGrad(obj.loss, gp, this.layoutG);
+    const u = this.opt.G.update(g.params, grads, g.slots, g.step, g.lr);
+    return { g: { params: u.p, slots: u.state }, logs };
+  }
+
+  // ---- whole programs -----------------------------------------------------------------------------
+
+  private netInputs(gr: Graph, n: Net): NetIn {
+    const size = this.layout(n).size;
+    return {
+      params: gr.input(io.params(n), DT, [size]),
+      slots: this.opt[n].slots.map((s) => gr.input(io.slot(n, s), DT, [size])),
+      step: gr.input(io.step(n), DT, []),
+      lr: gr.input(io.lr(n), DT, []),
+    };
+  }
+
+  private randomInputs(gr: Graph, randoms: RandomInput[]): LossContext['random'] {
+    return (name, dist, shape) => {
+      randoms.push({ name, dist, shape });
+      return gr.input(name, DT, shape);
+    };
+  }
+
+  /** One critic update: inputs G.params, D.params, D.opt.*, D.step, D.lr, real, z, randoms. */
+  criticStep(): StepProgram {
+    const gr = new Graph('critic_step');
+    const B = this.setup.batch;
+    const gParams = gr.input(io.params('G'), DT, [this.layoutG.size]);
+    const d = this.netInputs(gr, 'D');
+    const real = gr.input(io.real, DT, [B, ...this.sampleShape]);
+    const z = gr.input(io.z, DT, [B, this.latent]);
+    const randoms: RandomInput[] = [];
+    const { d: out, logs } = this.criticUpdate(gParams, d, real, z, this.randomInputs(gr, randoms));
+    this.outputs(gr, 'D', out, logs);
+    return { role: 'critic', model: toBytes(gr), randoms, logs: Object.keys(logs) };
+  }
+
+  /** One generator update: inputs G.params, G.opt.*, G.step, G.lr, D.params, real, z, randoms. */
+  generatorStep(): StepProgram {
+    const gr = new Graph('generator_step');
+    const B = this.setup.batch;
+    const g = this.netInputs(gr, 'G');
+    const dParams = gr.input(io.params('D'), DT, [this.layoutD.size]);
+    const real = gr.input(io.real, DT, [B, ...this.sampleShape]);
+    const z = gr.input(io.z, DT, [B, this.latent]);
+    const randoms: RandomInput[] = [];
+    const { g: out, logs } = this.generatorUpdate(g, dParams, real, z, this.randomInputs(gr, randoms));
+    this.outputs(gr, 'G', out, logs);
+    return { role: 'generator', model: toBytes(gr), randoms, logs: Object.keys(logs) };
+  }
+
+  private outputs(gr: Graph, n: Net, out: NetOut, logs: Record<string, Value>): void {
+    gr.output(out.params, io.updated(io.params(n)));
+    this.opt[n].slots.forEach((s, i) => gr.output(out.slots[i], io.updated(io.slot(n, s))));
+    for (const [k, v] of Object.entries(logs)) gr.output(v, k);
+    gr.output(finite([...Object.values(logs), out.params]), io.ok);
+  }
+
+  /**
+   * K iterations in one ONNX Loop, each n_critic critic updates then one generator update. Inputs are the
+   * states at the start plus every random draw stacked: real [K, nC+1, B, ...], z [K, nC+1, B, latent]
+   * (index nC is the generator step's), and each penalty input [K, nC, ...]. Outputs: the states after
+   * K iterations and each log as a [K, ...] scan.
+   */
+  fusedProgram(k: number, nCritic: number, criticRandoms: RandomInput[], genRandoms: RandomInput[]): StepProgram {
+    if (!Number.isInteger(k) || k < 1 || !Number.isInteger(nCritic) || nCritic < 1) throw new Error(`fused program needs K >= 1 and n_critic >= 1, got ${k}, ${nCritic}`);
+    const gr = new Graph('fused_steps');
+    const B = this.setup.batch;
+    const g0 = this.netInputs(gr, 'G');
+    const d0 = this.netInputs(gr, 'D');
+    const real = gr.input(io.real, DT, [k, nCritic + 1, B, ...this.sampleShape]);
+    const z = gr.input(io.z, DT, [k, nCritic + 1, B, this.latent]);
+    const stacked = new Map<string, Value>();
+    for (const r of criticRandoms) stacked.set(`D:${r.name}`, gr.input(`D.${r.name}`, DT, [k, nCritic, ...r.shape]));
+    for (const r of genRandoms) stacked.set(`G:${r.name}`, gr.input(`G.${r.name}`, DT, [k, ...r.shape]));
+
+    const body = gr.subgraph('iteration');
+    const i = body.input('i', 'int64', []);
+    const condIn = body.input('cond', 'bool', []);
+    const carry = (v: Value, name: string) => body.input(`${name}.in`, v.dtype, v.shape);
+    const gIn: NetIn = { params: carry(g0.params, 'G.params'), slots: g0.slots.map((s, j) => carry(s, `G.slot${j}`)), step: carry(g0.step, 'G.step'), lr: g0.lr };
+    const dIn: NetIn = { params: carry(d0.params, 'D.params'), slots: d0.slots.map((s, j) => carry(s, `D.slot${j}`)), step: carry(d0.step, 'D.step'), lr: d0.lr };
+
+    const realI = gather(real, i);
+    const zI = gather(z, i);
+    let d: NetIn = dIn;
+    const logs: Record<string, Value> = {};
+    for (let c = 0; c < nCritic; c++) {
+      const at = body.constant({ dtype: 'int64', dims: [], data: new BigInt64Array([BigInt(c)]) }, 'c');
+      const random: LossContext['random'] = (name) => gather(gather(stacked.get(`D:${name}`)!, i), at);
+      const step = add(d.step, 1);
+      const r = this.criticUpdate(gIn.params, { ...d, step }, gather(realI, at), gather(zI, at), random);
+      d = { params: r.d.params, slots: r.d.slots, step, lr: d.lr };
+      if (c === nCritic - 1) Object.assign(logs, r.logs);
+    }
+    const last = body.constant({ dtype: 'int64', dims: [], data: new BigInt64Array([BigInt(nCritic)]) }, 'c');
+    const gStep = add(gIn.step, 1);
+    const random: LossContext['random'] = (name) => gather(stacked.get(`G:${name}`)!, i);
+    const rg = this.generatorUpdate({ ...gIn, step: gStep }, d.params, gather(realI, last), gather(zI, last), random);
+    Object.assign(logs, rg.logs);
+
+    body.output(condIn, 'cond.out');
+    const carriedOut = [rg.g.params, ...rg.g.slots, gStep, d.params, ...d.slots, d.step];
+    carriedOut.forEach((v, j) => body.output(v, `carry${j}.out`));
+    const logNames = Object.keys(logs);
+    logNames.forEach((n) => body.output(logs[n], `${n}.scan`));
+    body.output(finite([...Object.values(logs), rg.g.params, d.params]), 'ok.scan');
+
+    const carriedIn = [g0.params, ...g0.slots, g0.step, d0.params, ...d0.slots, d0.step];
+    const trip = gr.constant({ dtype: 'int64', dims: [], data: new BigInt64Array([BigInt(k)]) }, 'trip');
+    const outTypes = [...carriedIn.map((v) => ({ dtype: v.dtype, shape: v.shape })), ...logNames.map((n) => ({ dtype: logs[n].dtype, shape: [k] })), { dtype: 'bool' as DType, shape: [k] }];
+    const outs = gr.addNode('Loop', [trip, null, ...carriedIn], outTypes, { body: attr.graph(body) });
+
+    let j = 0;
+    gr.output(outs[j++], io.updated(io.params('G')));
+    this.opt.G.slots.forEach((s) => gr.output(outs[j++], io.updated(io.slot('G', s))));
+    gr.output(outs[j++], io.updated(io.step('G')));
+    gr.output(outs[j++], io.updated(io.params('D')));
+    this.opt.D.slots.forEach((s) => gr.output(outs[j++], io.updated(io.slot('D', s))));
+    gr.output(outs[j++], io.updated(io.step('D')));
+    logNames.forEach((n) => gr.output(outs[j++], n));
+    gr.output(outs[j++], io.ok);
+    return { role: 'fused', model: toBytes(gr), randoms: [...criticRandoms, ...genRandoms], logs: logNames, k, nCritic };
+  }
+}
+
+/** The named parameter tensors inside a flat vector: one Split, then a Reshape each. */
+export function unpackParams(flat: Value, layout: ParamLayout): Record<string, Value> {
+  const parts = layout.entries.length === 1 ? [flat] : split(flat, layout.entries.map((e) => e.size));
+  return Object.fromEntries(layout.entries.map((e, i) => [e.name, reshape(parts[i], e.shape)]));
+}
+
+function scalarZeros(g: Graph, n: number): Value {
+  return g.constant({ dtype: DT, dims: [n], data: new Float32Array(n) }, 'zeros');
+}
+
+/** True when every value is finite: one flag per step, computed in the graph. */
+function finite(values: Value[]): Value {
+  const total = sum(...values.map((v) => (v.rank === 0 ? v : reduceSum(v))));
+  return not(or(isNaN(total), isInf(total)));
+}
+
