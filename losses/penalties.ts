@@ -5,10 +5,10 @@ import type { Value } from '../graph/ir.ts';
 import { add, flatten, mean, mul, reduceSum, sqrt, square, sub } from '../graph/ops.ts';
 import type { LossContext, Penalty } from './loss.ts';
 
-/** Per-sample L2 norm of dD/dx at x. A 1e-12 floor inside the root keeps its own gradient finite at 0. */
+/** Per-sample L2 norm of dD/dx at x. A 1e-20 floor inside the root keeps its own gradient finite at 0 (0.5/sqrt(0) would be inf, times 0: NaN) without moving the value: 1e-20 is still a normal float32. */
 export function criticGradNorm(ctx: LossContext, x: Value): Value {
   const [g] = grad(reduceSum(ctx.D(x)), [x]);
-  return sqrt(add(reduceSum(square(flatten(g, 1)), [1]), 1e-12));
+  return sqrt(add(reduceSum(square(flatten(g, 1)), [1]), 1e-20));
 }
 
 /** Points on straight lines between real and fake samples: eps x + (1 - eps) G(z), eps ~ U[0, 1] per sample. */

@@ -81,7 +81,10 @@ export function decodeSafetensors(bytes: Uint8Array, what = 'file'): { tensors: 
     if (!Number.isInteger(b) || !Number.isInteger(end) || b < 0 || end < b || end - b !== 4 * count)
       throw new CheckpointError(`${what}: tensor '${name}' has bad offsets or shape`);
     if (end > body.length) throw new CheckpointError(`${what}: truncated (tensor '${name}' ends at byte ${end}, data has ${body.length})`);
-    tensors[name] = { dtype: 'F32', shape: t.shape, data: new Float32Array(body.slice(b, end).buffer) };
+    // Copy out: the input may be a view into a larger buffer (Node's Buffer pool), and float32 needs alignment.
+    const own = new Uint8Array(end - b);
+    own.set(body.subarray(b, end));
+    tensors[name] = { dtype: 'F32', shape: t.shape, data: new Float32Array(own.buffer) };
   }
   if (metadata.crc32 !== undefined && String(crc32(body)) !== metadata.crc32) throw new CheckpointError(`${what}: corrupt (checksum mismatch)`);
   return { tensors, metadata };
