@@ -26,8 +26,8 @@ describe('optimizers match torch.optim', () => {
       g.output(u.p, 'p:new');
       u.state.forEach((s, i) => g.output(s, `${opt.slots[i]}:new`));
       const s = await session(g);
-      let params = Float32Array.from(c.p0);
-      let state = opt.slots.map(() => new Float32Array(n));
+      let params: Float32Array = Float32Array.from(c.p0);
+      let state: Float32Array[] = opt.slots.map(() => new Float32Array(n));
       for (let k = 0; k < c.grads.length; k++) {
         const r = await s.run({
           p: tensor('float32', [n], params),
