@@ -68,7 +68,7 @@ export async function train(cfg: Config, opts: TrainOptions): Promise<TrainResul
     while (state.iteration < cfg.iterations) {
       // Blocks end at log and checkpoint boundaries so both land on the same iterations in every mode.
       const next = Math.min(cfg.iterations, nextMultiple(state.iteration, cfg.logEvery), nextMultiple(state.iteration, cfg.checkpointEvery));
-      const logs = cfg.fuse > 0 ? await fusedBlock(trainer, state, next, cfg.fuse) : [await trainer.iteration(state)];
+      const logs = cfg.fuse > 1 ? await fusedBlock(trainer, state, next, cfg.fuse, () => nCritic) : [await trainer.iteration(state)];
       const last = logs[logs.length - 1];
       const bad = logs.find((l) => !l.ok);
       if (bad) throw diverged(bad, out);
@@ -89,9 +89,14 @@ export async function train(cfg: Config, opts: TrainOptions): Promise<TrainResul
   }
 }
 
-async function fusedBlock(trainer: Trainer, state: TrainState, until: number, k: number): Promise<IterationLog[]> {
+/** Iterations up to `until` in Loop blocks of at most k with a constant n_critic; single runs elsewhere. */
+async function fusedBlock(trainer: Trainer, state: TrainState, until: number, k: number, nCritic: (it: number) => number): Promise<IterationLog[]> {
   const logs: IterationLog[] = [];
-  while (state.iteration < until) logs.push(...(await trainer.fusedIterations(state, Math.min(k, until - state.iteration))));
+  while (state.iteration < until) {
+    let n = 1;
+    while (n < k && state.iteration + n < until && nCritic(state.iteration + n) === nCritic(state.iteration)) n++;
+    logs.push(...(n > 1 ? await trainer.fusedIterations(state, n) : [await trainer.iteration(state)]));
+  }
   return logs;
 }
 

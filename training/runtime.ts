@@ -47,8 +47,11 @@ export function ortRuntime(ort: OrtLike, name: string, providers: unknown[], ext
         s = await ort.InferenceSession.create(model, {
           executionProviders: providers,
           graphOptimizationLevel: 'all',
-          ...(process.env.PAR ? { executionMode: 'parallel', interOpNumThreads: Number(process.env.PAR), intraOpNumThreads: 1 } : { executionMode: 'sequential', ...(opts.threads ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}) }),
-          extra: { session: { set_denormal_as_zero: '1', ...(process.env.NOSPIN ? { intra_op: { allow_spinning: '0' } } : {}) } },
+          // Measured on 2 cores: the parallel executor and extra intra-op threads are both slower for
+          // training graphs (many small nodes); one thread per session is the fastest setting.
+          executionMode: 'sequential',
+          ...(opts.threads ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}),
+          extra: { session: { set_denormal_as_zero: '1' } },
           ...extra,
         });
       } catch (e) {
