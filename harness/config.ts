@@ -13,7 +13,7 @@ export const ConfigSchema = z
     loss: z.enum(names(LOSSES)).default('wgan-gp'),
     /** Penalty weight; the loss's paper default when absent. */
     lambda: z.number().nonnegative().optional(),
-    iterations: posInt.default(4000),
+    iterations: posInt.default(5000),
     batch: posInt.default(256),
     latent: posInt.default(16),
     hidden: z.array(posInt).min(1).default([128, 128]),

@@ -63,3 +63,24 @@ describe('WGAN-GP of an MLP critic against PyTorch (double backward)', () => {
     });
   }
 });
+
+describe('non-saturating and minimax losses on fixed logits', () => {
+  it('match their closed forms', async () => {
+    const { minimax, nonSaturating } = await import('../losses/standard.ts');
+    const dr = [1.5, -0.3, 0.2, 4];
+    const df = [-2, 0.7, 0.1, -30];
+    const sp = (x: number) => Math.log1p(Math.exp(-Math.abs(x))) + Math.max(x, 0);
+    const meanOf = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const g = new Graph('l');
+    const real = g.input('r', 'float32', [4, 1]);
+    const fake = g.input('f', 'float32', [4, 1]);
+    const ctx: LossContext = { D: (x) => x, real, fake, batch: 4, dReal: real, dFake: fake, random: () => real };
+    g.output(nonSaturating().critic(ctx).loss, 'd');
+    g.output(nonSaturating().generator(ctx).loss, 'ns');
+    g.output(minimax().generator(ctx).loss, 'mm');
+    const r = await run(g, { r: tensor('float32', [4, 1], dr), f: tensor('float32', [4, 1], df) });
+    expectClose(arr(r.d), [meanOf(dr.map((x) => sp(-x))) + meanOf(df.map(sp))], 1e-6, 1e-7, 'L_D = E softplus(-D(x)) + E softplus(D(G(z)))');
+    expectClose(arr(r.ns), [meanOf(df.map((x) => sp(-x)))], 1e-6, 1e-7, 'L_G (non-saturating) = E softplus(-D(G(z)))');
+    expectClose(arr(r.mm), [-meanOf(df.map(sp))], 1e-6, 1e-7, 'L_G (minimax) = E log(1 - s(D(G(z))))');
+  });
+});

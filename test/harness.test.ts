@@ -1,0 +1,79 @@
+// Data sets and metrics as ../shared/anchors.md defines them; the trainer bundles for a browser.
+import { expect } from 'chai';
+import { build } from 'esbuild';
+import { grid25, ring8 } from '../harness/datasets.ts';
+import { mixtureMetrics } from '../harness/metrics.ts';
+import { Rng } from '../models/random.ts';
+import { nodeRuntime } from '../training/runtime-node.ts';
+
+describe('data sets and metrics', () => {
+  it('ring8: 8 modes at (cos 2pi k/8, sin 2pi k/8), std 0.01; grid25: {-4..4 step 2}^2, std 0.05', () => {
+    const r = ring8();
+    expect(r.centers).to.have.length(8);
+    r.centers.forEach(([x, y], k) => {
+      expect(x).to.be.closeTo(Math.cos((2 * Math.PI * k) / 8), 1e-12);
+      expect(y).to.be.closeTo(Math.sin((2 * Math.PI * k) / 8), 1e-12);
+    });
+    expect(r.std).to.equal(0.01);
+    const g = grid25();
+    expect(g.centers).to.have.length(25);
+    expect(new Set(g.centers.map(([x, y]) => `${x},${y}`))).to.have.property('size', 25);
+    for (const [x, y] of g.centers) expect([-4, -2, 0, 2, 4]).to.include.members([x, y]);
+    expect(g.std).to.equal(0.05);
+  });
+
+  it('samples of the data itself score all modes, 98.9% high quality and reverse KL near 0', () => {
+    for (const d of [ring8(), grid25()]) {
+      const m = mixtureMetrics(d, d.sample(Rng.stream(3, 'test'), 2500));
+      expect(m.modesCaptured).to.equal(d.centers.length);
+      // Within 3 sigma of a 2-D isotropic Gaussian lies 1 - exp(-9/2) = 98.89%; 3 standard errors at n = 2500.
+      const p = 1 - Math.exp(-4.5);
+      const se = Math.sqrt((p * (1 - p)) / 2500);
+      expect(m.highQualityPct / 100).to.be.within(p - 3 * se, p + 3 * se);
+      expect(m.reverseKL!).to.be.lessThan(0.02);
+    }
+  });
+
+  it('counts modes, high quality and reverse KL on hand-made samples', () => {
+    const d = ring8();
+    // 3 samples on mode 0, 1 on mode 2, 1 far from everything.
+    const xy = Float32Array.from([1, 0, 1.01, 0, 0.99, 0.005, 0, 1, 0.5, 0.5]);
+    const m = mixtureMetrics(d, xy);
+    expect(m.modesCaptured).to.equal(2);
+    expect(m.highQualityPct).to.equal(80);
+    const q = [0.75, 0.25];
+    expect(m.reverseKL!).to.be.closeTo(q.reduce((s, p) => s + p * Math.log(p * 8), 0), 1e-12);
+    expect(mixtureMetrics(d, Float32Array.from([5, 5])).reverseKL).to.equal(null);
+  });
+});
+
+describe('runtimes', () => {
+  it('the trainer, step compiler, checkpoints and web runtime bundle for a browser (no Node-only import)', async () => {
+    const r = await build({
+      stdin: {
+        contents: `export * from './training/trainer.ts'; export * from './training/checkpoint.ts'; export * from './training/runtime-web.ts'; export * from './losses/index.ts'; export * from './models/mlp.ts';`,
+        resolveDir: new URL('..', import.meta.url).pathname,
+        loader: 'ts',
+      },
+      bundle: true,
+      platform: 'browser',
+      format: 'esm',
+      write: false,
+      external: ['onnxruntime-web'],
+      logLevel: 'silent',
+    });
+    expect(r.errors).to.have.length(0);
+    expect(r.outputFiles[0].text).to.not.match(/from "node:|require\("(fs|path|os|child_process)"\)/);
+  });
+
+  it('--ep cuda without the CUDA libraries names them and the opt-in install', function () {
+    let err: Error | null = null;
+    try {
+      nodeRuntime('cuda');
+    } catch (e) {
+      err = e as Error;
+    }
+    if (!err) this.skip(); // this machine has onnxruntime-node's CUDA binaries
+    expect(err!.message).to.match(/libonnxruntime_providers_cuda\.so.*npm ci --onnxruntime-node-install=cuda12/);
+  });
+});
