@@ -2,6 +2,8 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { readFileSync } from 'node:fs';
+import { DIVERGENCES, LOSSES } from '../losses/index.ts';
+import { PENALTIES } from '../losses/penalties.ts';
 import { parseConfig, type Config } from './config.ts';
 import { train } from './train.ts';
 
@@ -29,7 +31,8 @@ function loadConfigFile(path: string): Record<string, unknown> {
 }
 
 const FLAG_KEYS: Record<string, keyof Config> = {
-  data: 'data', loss: 'loss', lambda: 'lambda', iterations: 'iterations', batch: 'batch', latent: 'latent', hidden: 'hidden',
+  data: 'data', loss: 'loss', lambda: 'lambda', penalty: 'penalty', ls: 'ls', divergence: 'divergence', rho: 'rho', clip: 'clip',
+  spectralNorm: 'spectralNorm', wganSchedule: 'wganSchedule', iterations: 'iterations', batch: 'batch', latent: 'latent', hidden: 'hidden',
   optimizer: 'optimizer', lr: 'lr', betas: 'betas', nCritic: 'nCritic', seed: 'seed', checkpointEvery: 'checkpointEvery',
   keepCheckpoints: 'keepCheckpoints', logEvery: 'logEvery', evalSamples: 'evalSamples', threads: 'threads', ep: 'ep', fuse: 'fuse',
 };
@@ -41,8 +44,15 @@ export function program(): Command {
     .description('train a GAN and evaluate it (2-D mixtures: modes captured, % high quality, reverse KL)')
     .option('--config <file>', 'JSON config file; flags override its values')
     .option('--data <name>', 'data set: ring8 | grid25')
-    .option('--loss <name>', 'loss: ns | minimax | wgan-gp')
-    .option('--lambda <x>', 'penalty weight', num('--lambda'))
+    .option('--loss <name>', `loss: ${Object.keys(LOSSES).join(' | ')}`)
+    .option('--lambda <x>', 'penalty weight (gamma for r1/r2)', num('--lambda'))
+    .option('--penalty <name>', `penalty instead of the loss's own: none | ${Object.keys(PENALTIES).join(' | ')}`)
+    .option('--ls <a,b,c>', 'LSGAN targets', list('--ls'))
+    .option('--divergence <name>', `f-GAN divergence: ${Object.keys(DIVERGENCES).join(' | ')}`)
+    .option('--rho <x>', "Fisher GAN's rho", num('--rho'))
+    .option('--clip <c>', 'clip critic weights to [-c, c] after each update', num('--clip'))
+    .option('--spectral-norm', 'spectral normalization of the critic')
+    .option('--wgan-schedule', 'WGAN: 100 critic steps for the first 25 generator steps and every 500th')
     .option('--iterations <n>', 'generator iterations', num('--iterations'))
     .option('--batch <n>', 'batch size', num('--batch'))
     .option('--latent <n>', 'latent size', num('--latent'))

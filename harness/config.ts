@@ -1,7 +1,8 @@
 // The run configuration: one schema for config files and CLI flags (flags override the file).
 // Unknown keys are rejected, every value is checked, and errors name the key at fault.
 import { z } from 'zod';
-import { LOSSES } from '../losses/index.ts';
+import { DIVERGENCES, LOSSES } from '../losses/index.ts';
+import { PENALTIES } from '../losses/penalties.ts';
 import { DATASETS } from './datasets.ts';
 
 const names = (r: Record<string, unknown>) => Object.keys(r) as [string, ...string[]];
@@ -11,8 +12,22 @@ export const ConfigSchema = z
   .object({
     data: z.enum(names(DATASETS)).default('ring8'),
     loss: z.enum(names(LOSSES)).default('wgan-gp'),
-    /** Penalty weight; the loss's paper default when absent. */
+    /** Penalty weight (gamma for R1/R2); the loss's paper default when absent. */
     lambda: z.number().nonnegative().optional(),
+    /** A gradient penalty to use instead of the loss's own; 'none' for none. */
+    penalty: z.enum(['none', ...Object.keys(PENALTIES)] as [string, ...string[]]).optional(),
+    /** LSGAN targets a (fake), b (real), c (generator). */
+    ls: z.tuple([z.number(), z.number(), z.number()]).optional(),
+    /** f-GAN divergence. */
+    divergence: z.enum(Object.keys(DIVERGENCES) as [string, ...string[]]).optional(),
+    /** Fisher GAN's rho. */
+    rho: z.number().positive().optional(),
+    /** Clip critic weights to [-clip, clip] after each update. */
+    clip: z.number().positive().optional(),
+    /** Spectral normalization of the critic's weight matrices. */
+    spectralNorm: z.boolean().optional(),
+    /** WGAN's schedule: 100 critic steps for the first 25 generator steps and every 500th. */
+    wganSchedule: z.boolean().default(false),
     iterations: posInt.default(5000),
     batch: posInt.default(256),
     latent: posInt.default(16),
@@ -49,6 +64,6 @@ export function parseConfig(raw: unknown, source = 'config'): Config {
 
 /** The settings that define the model and its training; a checkpoint only resumes a run with equal ones. */
 export function modelIdentity(c: Config): string {
-  const { data, loss, lambda, batch, latent, hidden, optimizer, lr, betas, nCritic, seed } = c;
-  return JSON.stringify({ data, loss, lambda, batch, latent, hidden, optimizer, lr, betas, nCritic, seed });
+  const { data, loss, lambda, penalty, ls, divergence, rho, clip, spectralNorm, wganSchedule, batch, latent, hidden, optimizer, lr, betas, nCritic, seed } = c;
+  return JSON.stringify({ data, loss, lambda, penalty, ls, divergence, rho, clip, spectralNorm, wganSchedule, batch, latent, hidden, optimizer, lr, betas, nCritic, seed });
 }

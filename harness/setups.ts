@@ -1,34 +1,37 @@
-// Named model setups shared by the CLI, the benchmark and the tests.
-import { lossEntry } from '../losses/index.ts';
+// Named model setups shared by the CLI, the benchmark, the sweep and the tests.
+import { buildLoss, lossEntry, type LossSettings } from '../losses/index.ts';
 import { mlp } from '../models/mlp.ts';
+import { spectralNorm } from '../models/spectral.ts';
+import type { OptimizerName } from '../training/optim.ts';
 import type { GanSetup } from '../training/step.ts';
 
-export interface MlpGanOptions {
+export interface MlpGanOptions extends LossSettings {
   loss: string;
-  lambda?: number;
   latent?: number;
   hidden?: number[];
   batch?: number;
+  optimizer?: OptimizerName;
   lr?: number;
   betas?: [number, number];
   sampleDims?: number;
 }
 
-/** The 2-D benchmark architecture: G z-128-128-2 (ReLU), D 2-128-128-1 (LeakyReLU 0.2). */
-export function mlpGan(o: MlpGanOptions): GanSetup {
-  const entry = lossEntry(o.loss);
-  const { loss, penalties } = entry.build({ lambda: o.lambda });
+/** The 2-D architecture: G z-128-128-2 (ReLU), D 2-128-128-1 (LeakyReLU 0.2); the loss's paper defaults. */
+export function mlpGan(o: MlpGanOptions): GanSetup & { warnings: string[] } {
+  const d = lossEntry(o.loss).defaults;
+  const built = buildLoss(o.loss, o);
   const hidden = o.hidden ?? [128, 128];
   const dims = o.sampleDims ?? 2;
-  const d = entry.defaults;
-  const opt = { name: d.optimizer, lr: o.lr ?? d.lr, betas: o.betas ?? d.betas, clip: undefined };
+  const opt = { name: o.optimizer ?? d.optimizer, lr: o.lr ?? d.lr, betas: o.betas ?? d.betas };
+  const critic = mlp({ widths: [dims, ...hidden, 1], activation: 'leaky_relu', alpha: 0.2, prefix: 'D' });
   return {
     generator: mlp({ widths: [o.latent ?? 16, ...hidden, dims], activation: 'relu', prefix: 'G' }),
-    critic: mlp({ widths: [dims, ...hidden, 1], activation: 'leaky_relu', alpha: 0.2, prefix: 'D' }),
-    loss,
-    penalties,
-    optD: { ...opt, clip: d.clip },
+    critic: built.spectralNorm ? spectralNorm(critic) : critic,
+    loss: built.loss,
+    penalties: built.penalties,
+    optD: { ...opt, clip: built.clip },
     optG: opt,
     batch: o.batch ?? 256,
+    warnings: built.warnings,
   };
 }

@@ -33,16 +33,14 @@ export interface TrainResult {
 }
 
 /** Settings the loss's paper fixes when the config leaves them open. */
-export function resolveSetup(cfg: Config, data: Mixture): { setup: GanSetup; nCritic: number } {
+export function resolveSetup(cfg: Config, data: Mixture): { setup: GanSetup & { warnings: string[] }; nCritic: (it: number) => number } {
   const entry = lossEntry(cfg.loss);
-  const d = entry.defaults;
   const toy = data.shape.length === 1 && data.shape[0] === 2 ? entry.toy2d : undefined;
-  const setup = mlpGan({ loss: cfg.loss, lambda: cfg.lambda ?? toy?.lambda, latent: cfg.latent, hidden: cfg.hidden, batch: cfg.batch, lr: cfg.lr, betas: cfg.betas });
-  if (cfg.optimizer) {
-    setup.optD = { ...setup.optD, name: cfg.optimizer };
-    setup.optG = { ...setup.optG, name: cfg.optimizer };
-  }
-  return { setup, nCritic: cfg.nCritic ?? d.nCritic };
+  const setup = mlpGan({ ...cfg, lambda: cfg.lambda ?? toy?.lambda });
+  const base = cfg.nCritic ?? entry.defaults.nCritic;
+  // martinarjovsky/WassersteinGAN: 100 critic steps for the first 25 generator steps and every 500th.
+  const nCritic = cfg.wganSchedule ? (it: number) => (it < 25 || it % 500 === 0 ? 100 : base) : () => base;
+  return { setup, nCritic };
 }
 
 export class DivergedError extends Error {}
@@ -57,8 +55,13 @@ export async function train(cfg: Config, opts: TrainOptions): Promise<TrainResul
   const { setup, nCritic } = resolveSetup(cfg, data);
   prepareRunDir(out, cfg, opts);
 
-  const trainer = await Trainer.create({ setup, runtime: nodeRuntime(cfg.ep), data, seed: cfg.seed, nCritic: () => nCritic, threads: cfg.threads });
-  const info: CheckpointInfo = { config: modelIdentity(cfg), slots: { G: trainer.compiler.opt.G.slots, D: trainer.compiler.opt.D.slots } };
+  for (const w of setup.warnings) say(`warning: ${w}`);
+  const trainer = await Trainer.create({ setup, runtime: nodeRuntime(cfg.ep), data, seed: cfg.seed, nCritic, threads: cfg.threads });
+  const info: CheckpointInfo = {
+    config: modelIdentity(cfg),
+    slots: { G: trainer.compiler.opt.G.slots, D: trainer.compiler.opt.D.slots },
+    states: [...trainer.compiler.states.values()].map((s) => ({ name: s.name, size: s.shape.reduce((a, b) => a * b, 1) })),
+  };
   const state = opts.resume ? loadLatest(out, info, say) ?? trainer.initialState() : trainer.initialState();
   if (opts.resume) trimLog(join(out, 'metrics.jsonl'), state.iteration);
   writeFileAtomic(join(out, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
@@ -68,7 +71,7 @@ export async function train(cfg: Config, opts: TrainOptions): Promise<TrainResul
     while (state.iteration < cfg.iterations) {
       // Blocks end at log and checkpoint boundaries so both land on the same iterations in every mode.
       const next = Math.min(cfg.iterations, nextMultiple(state.iteration, cfg.logEvery), nextMultiple(state.iteration, cfg.checkpointEvery));
-      const logs = cfg.fuse > 1 ? await fusedBlock(trainer, state, next, cfg.fuse, () => nCritic) : [await trainer.iteration(state)];
+      const logs = cfg.fuse > 1 ? await fusedBlock(trainer, state, next, cfg.fuse, nCritic) : [await trainer.iteration(state)];
       const last = logs[logs.length - 1];
       const bad = logs.find((l) => !l.ok);
       if (bad) throw diverged(bad, out);

@@ -15,6 +15,10 @@ export interface LossContext {
   batch: number;
   /** A random tensor drawn by the host's seeded PRNG and fed to the step graph. */
   random(name: string, dist: RandomDist, shape: number[]): Value;
+  /** Training state carried from step to step, not trained by the optimizer (Fisher GAN's multiplier). */
+  state(name: string, init: number[], shape?: number[]): Value;
+  /** The state's value for the next step. */
+  setState(name: string, next: Value): void;
 }
 
 /** The scalar being minimised plus named terms worth logging. */

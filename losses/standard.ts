@@ -1,6 +1,6 @@
-// The classic objectives, on critic logits. Sources: Goodfellow et al. 2014 (minimax, non-saturating),
-// Arjovsky et al. 2017 (WGAN).
-import { add, mean, neg, softplus, sub } from '../graph/ops.ts';
+// The classic objectives, on critic logits D(x). Sources: Goodfellow et al. 2014 (minimax, non-saturating),
+// Arjovsky et al. 2017 (WGAN), Mao et al. 2017 (LSGAN), Lim & Ye 2017 and Miyato et al. 2018 (hinge).
+import { add, mean, mul, neg, relu, softplus, square, sub } from '../graph/ops.ts';
 import type { GanLoss } from './loss.ts';
 
 /**
@@ -25,15 +25,37 @@ export const minimax = (): GanLoss => ({
 });
 
 /**
- * Wasserstein objective (Arjovsky et al. 2017), to be paired with a Lipschitz constraint
- * (weight clipping, a gradient penalty, spectral norm):
+ * Wasserstein objective (Arjovsky et al. 2017). Meant for a Lipschitz critic (weight clipping, a gradient
+ * penalty, spectral norm); without any constraint it is the plain mean difference (`meandiff`), kept as an
+ * explicit baseline: nothing bounds the critic, so it usually diverges.
  *   L_D = E[D(G(z))] - E[D(x)];  L_G = -E[D(G(z))]
  */
-export const wasserstein = (): GanLoss => ({
-  name: 'wgan',
+export const wasserstein = (name = 'wgan'): GanLoss => ({
+  name,
   critic: ({ dReal, dFake }) => {
     const wdist = sub(mean(dReal), mean(dFake));
     return { loss: neg(wdist), terms: { wdist } };
   },
+  generator: ({ dFake }) => ({ loss: neg(mean(dFake)) }),
+});
+
+/**
+ * Least squares GAN (Mao et al. 2017, eq. 2), targets a (fake), b (real), c (what G wants D to say):
+ *   L_D = 1/2 E[(D(x) - b)^2] + 1/2 E[(D(G(z)) - a)^2];  L_G = 1/2 E[(D(G(z)) - c)^2]
+ * (0, 1, 1) by default; (-1, 1, 0) is the paper's other choice.
+ */
+export const leastSquares = (a = 0, b = 1, c = 1): GanLoss => ({
+  name: 'lsgan',
+  critic: ({ dReal, dFake }) => ({ loss: mul(add(mean(square(sub(dReal, b))), mean(square(sub(dFake, a)))), 0.5) }),
+  generator: ({ dFake }) => ({ loss: mul(mean(square(sub(dFake, c))), 0.5) }),
+});
+
+/**
+ * Hinge loss (Geometric GAN, Lim & Ye 2017; SN-GAN, Miyato et al. 2018):
+ *   L_D = E[relu(1 - D(x))] + E[relu(1 + D(G(z)))];  L_G = -E[D(G(z))]
+ */
+export const hinge = (): GanLoss => ({
+  name: 'hinge',
+  critic: ({ dReal, dFake }) => ({ loss: add(mean(relu(sub(1, dReal))), mean(relu(add(1, dFake)))) }),
   generator: ({ dFake }) => ({ loss: neg(mean(dFake)) }),
 });

@@ -19,6 +19,13 @@ export interface Model {
   readonly outputShape: number[];
   readonly params: ParamSpec[];
   forward(x: Value, p: Record<string, Value>): Value;
+  /** State the model carries between steps (spectral norm's power-iteration vectors), not trained. */
+  readonly states?: { name: string; shape: number[]; init(rng: Rng, out: Float32Array): void }[];
+  /**
+   * Turn raw parameters into the ones forward() uses, once per step (spectral norm divides by sigma).
+   * `update`: advance the state (critic steps) or only read it (generator steps).
+   */
+  prepare?(p: Record<string, Value>, state: (name: string) => Value, setState: (name: string, v: Value) => void, update: boolean): Record<string, Value>;
   /** JSON-able description, enough to rebuild the model. */
   describe(): Record<string, unknown>;
 }

@@ -60,7 +60,9 @@ describe('onnx-gan train (CLI)', function () {
   });
 
   const rejects: [string, string[], RegExp][] = [
-    ['an unknown loss', ['--loss', 'nope'], /'loss': Invalid option: expected one of "ns"\|"minimax"\|"wgan-gp"/],
+    ['an unknown loss', ['--loss', 'nope'], /'loss': Invalid option: expected one of "ns"\|"minimax"\|.*"fgan"/],
+    ['a loss without a setting it needs', ['--loss', 'fgan'], /loss 'fgan' needs --divergence \(kl, rkl, pearson, neyman, hellinger, js\)/],
+    ['weight clipping with a gradient penalty', ['--loss', 'wgan-gp', '--clip', '0.01'], /weight clipping \(loss 'wgan-gp', --clip\) cannot be combined with the 'gp' penalty: .*choose one/],
     ['an unknown data set', ['--data', 'moons'], /'data': Invalid option: expected one of "ring8"\|"grid25"/],
     ['a flag value that is not a number', ['--lr', 'fast'], /option '--lr <x>' argument 'fast' is invalid. 'fast' is not a number/],
     ['a negative iteration count', ['--iterations', '-5'], /'iterations': Too small/],

@@ -52,3 +52,42 @@ export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 export type Builder = (...xs: Value[]) => Value;
+
+import type { LossContext } from '../losses/loss.ts';
+import * as ops from '../graph/ops.ts';
+
+/** A loss context over fixed values: randoms and states are constants, state writes are recorded. */
+export function fixedContext(
+  D: (x: Value) => Value,
+  real: Value,
+  fake: Value,
+  batch: number,
+  constants: Record<string, { data: number[]; shape: number[] }> = {},
+): LossContext & { writes: Map<string, Value> } {
+  const g = real.graph;
+  const writes = new Map<string, Value>();
+  const constant = (name: string, shape: number[], fallback?: number[]) => {
+    const c = constants[name] ?? (fallback ? { data: fallback, shape } : null);
+    if (!c) throw new Error(`test context has no value for '${name}'`);
+    return g.constant({ dtype: real.dtype, dims: c.shape, data: real.dtype === 'float64' ? Float64Array.from(c.data) : Float32Array.from(c.data) });
+  };
+  let dr: Value | null = null;
+  let df: Value | null = null;
+  return {
+    D,
+    real,
+    fake,
+    batch,
+    get dReal() {
+      return (dr ??= D(real));
+    },
+    get dFake() {
+      return (df ??= D(fake));
+    },
+    random: (name, _dist, shape) => constant(name, shape),
+    state: (name, init, shape = [init.length]) => constant(name, shape, init),
+    setState: (name, v) => void writes.set(name, v),
+    writes,
+  };
+}
+export { ops };

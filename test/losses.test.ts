@@ -3,11 +3,10 @@
 import { grad } from '../graph/autodiff.ts';
 import { Graph, tensor, type DType, type Value } from '../graph/ir.ts';
 import { add } from '../graph/ops.ts';
-import type { LossContext } from '../losses/loss.ts';
 import { gradientPenalty } from '../losses/penalties.ts';
 import { wasserstein } from '../losses/standard.ts';
 import { mlp } from '../models/mlp.ts';
-import { arr, expectClose, fixture, run } from './helpers.ts';
+import { arr, expectClose, fixedContext, fixture, run } from './helpers.ts';
 
 interface GpFixture {
   dtype: DType;
@@ -39,7 +38,7 @@ describe('WGAN-GP of an MLP critic against PyTorch (double backward)', () => {
       const real = c(f.real, [f.batch, 2]);
       const fake = c(f.fake, [f.batch, 2]);
       const D = (x: Value) => critic.forward(x, p);
-      const ctx: LossContext = { D, real, fake, batch: f.batch, dReal: D(real), dFake: D(fake), random: () => c(f.eps, [f.batch, 1]) };
+      const ctx = fixedContext(D, real, fake, f.batch, { 'gp.eps': { data: f.eps, shape: [f.batch, 1] } });
       const penalty = gradientPenalty(f.lambda).build(ctx);
       const loss = add(wasserstein().critic(ctx).loss, penalty);
       const names = Object.keys(f.params);
@@ -74,7 +73,7 @@ describe('non-saturating and minimax losses on fixed logits', () => {
     const g = new Graph('l');
     const real = g.input('r', 'float32', [4, 1]);
     const fake = g.input('f', 'float32', [4, 1]);
-    const ctx: LossContext = { D: (x) => x, real, fake, batch: 4, dReal: real, dFake: fake, random: () => real };
+    const ctx = fixedContext((x) => x, real, fake, 4);
     g.output(nonSaturating().critic(ctx).loss, 'd');
     g.output(nonSaturating().generator(ctx).loss, 'ns');
     g.output(minimax().generator(ctx).loss, 'mm');

@@ -94,6 +94,8 @@ export interface CheckpointInfo {
   /** The run's configuration, as JSON; resume refuses a checkpoint from another model. */
   config: string;
   slots: { G: string[]; D: string[] };
+  /** Names and sizes of the carried states. */
+  states: { name: string; size: number }[];
 }
 
 export function encodeCheckpoint(state: TrainState, info: CheckpointInfo): Uint8Array {
@@ -106,6 +108,7 @@ export function encodeCheckpoint(state: TrainState, info: CheckpointInfo): Uint8
     meta[`${n}.step`] = String(s.step);
     meta[`${n}.lr`] = String(s.lr);
   }
+  for (const { name } of info.states) tensors[`state.${name}`] = { dtype: 'F32', shape: [state.extra[name].length], data: state.extra[name] };
   return encodeSafetensors(tensors, meta);
 }
 
@@ -125,5 +128,11 @@ export function decodeCheckpoint(bytes: Uint8Array, info: CheckpointInfo, what =
   };
   const iteration = Number(metadata.iteration);
   if (!Number.isInteger(iteration) || iteration < 0) throw new CheckpointError(`${what}: bad iteration '${metadata.iteration}'`);
-  return { iteration, G: net('G'), D: net('D') };
+  const extra: Record<string, Float32Array> = {};
+  for (const { name, size } of info.states) {
+    const t = tensors[`state.${name}`];
+    if (!t || t.data.length !== size) throw new CheckpointError(`${what}: missing or mis-sized tensor state.${name}`);
+    extra[name] = t.data;
+  }
+  return { iteration, G: net('G'), D: net('D'), extra };
 }

@@ -7,6 +7,7 @@ import { add, concat, gather, isInf, isNaN, not, or, reduceSum, reshape, slice, 
 import { toBytes } from '../graph/serialize.ts';
 import type { GanLoss, LossContext, Penalty, RandomDist } from '../losses/loss.ts';
 import { layoutOf, type Model, type ParamLayout } from '../models/model.ts';
+import type { Rng } from '../models/random.ts';
 import { optimizer, type Optimizer, type OptimizerSettings } from './optim.ts';
 
 export interface GanSetup {
@@ -37,11 +38,28 @@ export const io = {
   real: 'real',
   z: 'z',
   ok: 'ok',
+  state: (name: string) => `state.${name}`,
 };
+
+/** State carried between steps and not trained: a loss's multiplier, spectral norm's vectors. */
+export interface StateSpec {
+  name: string;
+  shape: number[];
+  init(rng: Rng): Float32Array;
+}
+
+/** How a program reads and writes carried state: graph inputs and outputs, or a Loop body's carried values. */
+interface StateScope {
+  read(name: string): Value;
+  write(name: string, v: Value): void;
+}
 
 export interface StepProgram {
   role: 'critic' | 'generator' | 'fused';
   model: Uint8Array;
+  /** Carried state this program reads (input `state.<name>`) and writes (output `state.<name>:new`). */
+  stateIn: string[];
+  stateOut: string[];
   /** Random inputs the host draws per step, in the order it draws them. */
   randoms: RandomInput[];
   /** Scalar outputs worth logging (losses and terms), by name. */
@@ -68,10 +86,17 @@ export class StepCompiler {
   readonly layoutG: ParamLayout;
   readonly layoutD: ParamLayout;
   readonly opt: Record<Net, Optimizer>;
+  /** Every carried state, from the models up front and from the losses as the step graphs are built. */
+  readonly states = new Map<string, StateSpec>();
 
   constructor(readonly setup: GanSetup) {
     this.layoutG = layoutOf(setup.generator);
     this.layoutD = layoutOf(setup.critic);
+    for (const m of [setup.generator, setup.critic])
+      for (const st of m.states ?? []) {
+        const n = st.shape.reduce((a, b) => a * b, 1);
+        this.states.set(st.name, { name: st.name, shape: st.shape, init: (rng) => { const out = new Float32Array(n); st.init(rng, out); return out; } });
+      }
     this.opt = { G: optimizer(setup.optG), D: optimizer(setup.optD) };
     const zs = setup.generator.inputShape;
     if (zs.length !== 1) throw new Error(`generator input must be a latent vector, got shape [${zs}]`);
@@ -112,7 +137,7 @@ export class StepCompiler {
    * The loss context. `paired`: D(real) and D(fake) come from one pass over [real; fake] (the critic step
    * needs both: half the nodes, larger products); otherwise each is built only when a loss asks for it.
    */
-  private context(dParams: Record<string, Value>, gParams: Record<string, Value>, real: Value, z: Value, random: LossContext['random'], paired: boolean): LossContext {
+  private context(dParams: Record<string, Value>, gParams: Record<string, Value>, real: Value, z: Value, random: LossContext['random'], scope: StateScope, paired: boolean): LossContext {
     const { critic, generator } = this.setup;
     const B = this.setup.batch;
     const D = (x: Value) => critic.forward(x, dParams);
@@ -127,6 +152,11 @@ export class StepCompiler {
       fake,
       batch: B,
       random,
+      state: (name, init, shape = [init.length]) => {
+        if (!this.states.has(name)) this.states.set(name, { name, shape, init: () => Float32Array.from(init) });
+        return scope.read(name);
+      },
+      setState: (name, v) => scope.write(name, v),
       get dReal() {
         return (dReal ??= paired ? half(0) : D(real));
       },
@@ -136,29 +166,56 @@ export class StepCompiler {
     };
   }
 
-  criticUpdate(gParams: Value, d: NetIn, real: Value, z: Value, random: LossContext['random']): { d: NetOut; logs: Record<string, Value> } {
-    const dp = this.unpack(d.params, this.layoutD);
-    const ctx = this.context(dp, this.unpack(gParams, this.layoutG), real, z, random, true);
+  /** The parameters forward() sees: raw ones, or a model's reparametrization of them (spectral norm). */
+  private effective(model: Model, flat: Value, layout: ParamLayout, scope: StateScope, update: boolean): Record<string, Value> {
+    const p = this.unpack(flat, layout);
+    return model.prepare ? model.prepare(p, (n) => scope.read(n), (n, v) => update && scope.write(n, v), update) : p;
+  }
+
+  criticUpdate(gParams: Value, d: NetIn, real: Value, z: Value, random: LossContext['random'], scope: StateScope): { d: NetOut; logs: Record<string, Value> } {
+    const raw = this.unpack(d.params, this.layoutD);
+    const { critic, generator } = this.setup;
+    const dp = critic.prepare ? critic.prepare(raw, (n) => scope.read(n), (n, v) => scope.write(n, v), true) : raw;
+    const ctx = this.context(dp, this.effective(generator, gParams, this.layoutG, scope, false), real, z, random, scope, true);
     const obj = this.setup.loss.critic(ctx);
     const logs: Record<string, Value> = {};
     for (const [k, v] of Object.entries(obj.terms ?? {})) logs[`D.${k}`] = v;
     const pens = this.setup.penalties.map((p) => (logs[`D.${p.name}`] = p.build(ctx)));
     const total = pens.length ? sum(obj.loss, ...pens) : obj.loss;
     logs['D.loss'] = total;
-    const g = this.flatGrad(total, dp, this.layoutD);
+    const g = this.flatGrad(total, raw, this.layoutD);
     const u = this.opt.D.update(d.params, g, d.slots, d.step, d.lr);
     return { d: { params: u.p, slots: u.state }, logs };
   }
 
-  generatorUpdate(g: NetIn, dParams: Value, real: Value, z: Value, random: LossContext['random']): { g: NetOut; logs: Record<string, Value> } {
-    const gp = this.unpack(g.params, this.layoutG);
-    const ctx = this.context(this.unpack(dParams, this.layoutD), gp, real, z, random, false);
+  generatorUpdate(g: NetIn, dParams: Value, real: Value, z: Value, random: LossContext['random'], scope: StateScope): { g: NetOut; logs: Record<string, Value> } {
+    const raw = this.unpack(g.params, this.layoutG);
+    const { critic, generator } = this.setup;
+    const gp = generator.prepare ? generator.prepare(raw, (n) => scope.read(n), (n, v) => scope.write(n, v), true) : raw;
+    const ctx = this.context(this.effective(critic, dParams, this.layoutD, scope, false), gp, real, z, random, scope, false);
     const obj = this.setup.loss.generator(ctx);
     const logs: Record<string, Value> = { 'G.loss': obj.loss };
     for (const [k, v] of Object.entries(obj.terms ?? {})) logs[`G.${k}`] = v;
-    const grads = this.flatGrad(obj.loss, gp, this.layoutG);
+    const grads = this.flatGrad(obj.loss, raw, this.layoutG);
     const u = this.opt.G.update(g.params, grads, g.slots, g.step, g.lr);
     return { g: { params: u.p, slots: u.state }, logs };
+  }
+
+  /** State as graph inputs and outputs of a one-step graph. */
+  private graphScope(gr: Graph) {
+    const inputs = new Map<string, Value>();
+    const writes = new Map<string, Value>();
+    const scope: StateScope = {
+      read: (name) => {
+        const spec = this.states.get(name);
+        if (!spec) throw new Error(`state '${name}' was read before it was declared`);
+        let v = inputs.get(name);
+        if (!v) inputs.set(name, (v = gr.input(io.state(name), DT, spec.shape)));
+        return writes.get(name) ?? v;
+      },
+      write: (name, v) => void writes.set(name, v),
+    };
+    return { scope, inputs, writes };
   }
 
   // ---- whole programs -----------------------------------------------------------------------------
@@ -189,9 +246,10 @@ export class StepCompiler {
     const real = gr.input(io.real, DT, [B, ...this.sampleShape]);
     const z = gr.input(io.z, DT, [B, this.latent]);
     const randoms: RandomInput[] = [];
-    const { d: out, logs } = this.criticUpdate(gParams, d, real, z, this.randomInputs(gr, randoms));
-    this.outputs(gr, 'D', out, logs);
-    return { role: 'critic', model: toBytes(gr), randoms, logs: Object.keys(logs) };
+    const st = this.graphScope(gr);
+    const { d: out, logs } = this.criticUpdate(gParams, d, real, z, this.randomInputs(gr, randoms), st.scope);
+    this.outputs(gr, 'D', out, logs, st.writes);
+    return { role: 'critic', model: toBytes(gr), randoms, logs: Object.keys(logs), stateIn: [...st.inputs.keys()], stateOut: [...st.writes.keys()] };
   }
 
   /** One generator update: inputs G.params, G.opt.*, G.step, G.lr, D.params, real, z, randoms. */
@@ -203,14 +261,16 @@ export class StepCompiler {
     const real = gr.input(io.real, DT, [B, ...this.sampleShape]);
     const z = gr.input(io.z, DT, [B, this.latent]);
     const randoms: RandomInput[] = [];
-    const { g: out, logs } = this.generatorUpdate(g, dParams, real, z, this.randomInputs(gr, randoms));
-    this.outputs(gr, 'G', out, logs);
-    return { role: 'generator', model: toBytes(gr), randoms, logs: Object.keys(logs) };
+    const st = this.graphScope(gr);
+    const { g: out, logs } = this.generatorUpdate(g, dParams, real, z, this.randomInputs(gr, randoms), st.scope);
+    this.outputs(gr, 'G', out, logs, st.writes);
+    return { role: 'generator', model: toBytes(gr), randoms, logs: Object.keys(logs), stateIn: [...st.inputs.keys()], stateOut: [...st.writes.keys()] };
   }
 
-  private outputs(gr: Graph, n: Net, out: NetOut, logs: Record<string, Value>): void {
+  private outputs(gr: Graph, n: Net, out: NetOut, logs: Record<string, Value>, states: Map<string, Value>): void {
     gr.output(out.params, io.updated(io.params(n)));
     this.opt[n].slots.forEach((s, i) => gr.output(out.slots[i], io.updated(io.slot(n, s))));
+    for (const [name, v] of states) gr.output(v, io.updated(io.state(name)));
     for (const [k, v] of Object.entries(logs)) gr.output(v, k);
     gr.output(finite([...Object.values(logs), out.params]), io.ok);
   }
@@ -240,6 +300,19 @@ export class StepCompiler {
     const gIn: NetIn = { params: carry(g0.params, 'G.params'), slots: g0.slots.map((s, j) => carry(s, `G.slot${j}`)), step: carry(g0.step, 'G.step'), lr: g0.lr };
     const dIn: NetIn = { params: carry(d0.params, 'D.params'), slots: d0.slots.map((s, j) => carry(s, `D.slot${j}`)), step: carry(d0.step, 'D.step'), lr: d0.lr };
 
+    // Every declared state is carried through the Loop; reads see the latest write in the iteration.
+    const stateNames = [...this.states.keys()];
+    const state0 = stateNames.map((n) => gr.input(io.state(n), DT, this.states.get(n)!.shape));
+    const current = new Map(stateNames.map((n, j) => [n, carry(state0[j], `state${j}`)]));
+    const scope: StateScope = {
+      read: (name) => {
+        const v = current.get(name);
+        if (!v) throw new Error(`state '${name}' is not declared`);
+        return v;
+      },
+      write: (name, v) => void current.set(name, v),
+    };
+
     const realI = gather(real, i);
     const zI = gather(z, i);
     let d: NetIn = dIn;
@@ -248,24 +321,24 @@ export class StepCompiler {
       const at = body.constant({ dtype: 'int64', dims: [], data: new BigInt64Array([BigInt(c)]) }, 'c');
       const random: LossContext['random'] = (name) => gather(gather(stacked.get(`D:${name}`)!, i), at);
       const step = add(d.step, 1);
-      const r = this.criticUpdate(gIn.params, { ...d, step }, gather(realI, at), gather(zI, at), random);
+      const r = this.criticUpdate(gIn.params, { ...d, step }, gather(realI, at), gather(zI, at), random, scope);
       d = { params: r.d.params, slots: r.d.slots, step, lr: d.lr };
       if (c === nCritic - 1) Object.assign(logs, r.logs);
     }
     const last = body.constant({ dtype: 'int64', dims: [], data: new BigInt64Array([BigInt(nCritic)]) }, 'c');
     const gStep = add(gIn.step, 1);
     const random: LossContext['random'] = (name) => gather(stacked.get(`G:${name}`)!, i);
-    const rg = this.generatorUpdate({ ...gIn, step: gStep }, d.params, gather(realI, last), gather(zI, last), random);
+    const rg = this.generatorUpdate({ ...gIn, step: gStep }, d.params, gather(realI, last), gather(zI, last), random, scope);
     Object.assign(logs, rg.logs);
 
     body.output(condIn, 'cond.out');
-    const carriedOut = [rg.g.params, ...rg.g.slots, gStep, d.params, ...d.slots, d.step];
+    const carriedOut = [rg.g.params, ...rg.g.slots, gStep, d.params, ...d.slots, d.step, ...stateNames.map((n) => current.get(n)!)];
     carriedOut.forEach((v, j) => body.output(v, `carry${j}.out`));
     const logNames = Object.keys(logs);
     logNames.forEach((n) => body.output(logs[n], `${n}.scan`));
     body.output(finite([...Object.values(logs), rg.g.params, d.params]), 'ok.scan');
 
-    const carriedIn = [g0.params, ...g0.slots, g0.step, d0.params, ...d0.slots, d0.step];
+    const carriedIn = [g0.params, ...g0.slots, g0.step, d0.params, ...d0.slots, d0.step, ...state0];
     const trip = gr.constant({ dtype: 'int64', dims: [], data: new BigInt64Array([BigInt(k)]) }, 'trip');
     const outTypes = [...carriedIn.map((v) => ({ dtype: v.dtype, shape: v.shape })), ...logNames.map((n) => ({ dtype: logs[n].dtype, shape: [k] })), { dtype: 'bool' as DType, shape: [k] }];
     const outs = gr.addNode('Loop', [trip, null, ...carriedIn], outTypes, { body: attr.graph(body) });
@@ -277,9 +350,10 @@ export class StepCompiler {
     gr.output(outs[j++], io.updated(io.params('D')));
     this.opt.D.slots.forEach((s) => gr.output(outs[j++], io.updated(io.slot('D', s))));
     gr.output(outs[j++], io.updated(io.step('D')));
+    stateNames.forEach((n) => gr.output(outs[j++], io.updated(io.state(n))));
     logNames.forEach((n) => gr.output(outs[j++], n));
     gr.output(outs[j++], io.ok);
-    return { role: 'fused', model: toBytes(gr), randoms: [...criticRandoms, ...genRandoms], logs: logNames, k, nCritic };
+    return { role: 'fused', model: toBytes(gr), randoms: [...criticRandoms, ...genRandoms], logs: logNames, k, nCritic, stateIn: stateNames, stateOut: stateNames };
   }
 }
 

@@ -30,6 +30,8 @@ export interface TrainState {
   iteration: number;
   G: NetState;
   D: NetState;
+  /** Carried state that is not trained (a loss's multiplier, spectral norm's vectors), by name. */
+  extra: Record<string, Float32Array>;
 }
 
 export interface IterationLog {
@@ -91,7 +93,9 @@ export class Trainer {
     };
     const G = net('G');
     const D = net('D');
-    return { iteration: 0, G, D };
+    const extra: Record<string, Float32Array> = {};
+    for (const [name, spec] of this.compiler.states) extra[name] = spec.init(rng);
+    return { iteration: 0, G, D, extra };
   }
 
   // ---- randomness ---------------------------------------------------------------------------------
@@ -122,6 +126,14 @@ export class Trainer {
     s.step += 1;
   }
 
+  private stateFeeds(p: StepProgram, state: TrainState): Feeds {
+    return Object.fromEntries(p.stateIn.map((n) => [io.state(n), f32(this.compiler.states.get(n)!.shape, state.extra[n])]));
+  }
+
+  private absorbState(p: StepProgram, state: TrainState, out: Feeds): void {
+    for (const n of p.stateOut) state.extra[n] = out[io.updated(io.state(n))].data as Float32Array;
+  }
+
   private randomFeeds(randoms: RandomInput[], extra: Float32Array[]): Feeds {
     return Object.fromEntries(randoms.map((r, i) => [r.name, f32(r.shape, extra[i])]));
   }
@@ -145,11 +157,13 @@ export class Trainer {
         [io.real]: f32(sampleDims, r.real),
         [io.z]: f32(zDims, r.z),
         ...this.randomFeeds(this.critic.randoms, r.extra),
+        ...this.stateFeeds(this.critic, state),
       });
       draws = this.draw(rng, c + 1 < nC ? this.critic.randoms : this.generator.randoms);
       const out = await pending;
       ok &&= (out[io.ok].data as Uint8Array)[0] === 1;
       this.absorb('D', state.D, out);
+      this.absorbState(this.critic, state, out);
       for (const k of this.critic.logs) values[k] = (out[k].data as Float32Array)[0];
     }
     const r = draws;
@@ -159,9 +173,11 @@ export class Trainer {
       [io.real]: f32(sampleDims, r.real),
       [io.z]: f32(zDims, r.z),
       ...this.randomFeeds(this.generator.randoms, r.extra),
+      ...this.stateFeeds(this.generator, state),
     });
     ok &&= (out[io.ok].data as Uint8Array)[0] === 1;
     this.absorb('G', state.G, out);
+    this.absorbState(this.generator, state, out);
     for (const k of this.generator.logs) values[k] = (out[k].data as Float32Array)[0];
     state.iteration += 1;
     return { iteration: state.iteration, values, ok };
@@ -181,7 +197,7 @@ export class Trainer {
     const start = state.iteration;
     const hit = this.prefetched;
     const draws = hit && hit.start === start && hit.k === k && hit.nC === nC ? hit.feeds : this.fusedDraws(start, k, nC);
-    const pending = session.run({ ...this.netFeeds('G', state.G, state.G.step), ...this.netFeeds('D', state.D, state.D.step), ...draws });
+    const pending = session.run({ ...this.netFeeds('G', state.G, state.G.step), ...this.netFeeds('D', state.D, state.D.step), ...this.stateFeeds(program, state), ...draws });
     // The next block's draws depend only on its iteration numbers: make them while this block runs.
     this.prefetched = { start: start + k, k, nC, feeds: this.fusedDraws(start + k, k, nC) };
     const out = await pending;
@@ -191,6 +207,7 @@ export class Trainer {
       this.compiler.opt[n].slots.forEach((slot, i) => (s.slots[i] = out[io.updated(io.slot(n, slot))].data as Float32Array));
       s.step = (out[io.updated(io.step(n))].data as Float32Array)[0];
     }
+    this.absorbState(program, state, out);
     const oks = out[io.ok].data as Uint8Array;
     const logs: IterationLog[] = [];
     for (let it = 0; it < k; it++) {
