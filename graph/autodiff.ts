@@ -2,7 +2,7 @@
 // standard ONNX ops only, so its result can be differentiated again (gradient penalties need that).
 import { isFloat, type Graph, type Node, type Value } from './ir.ts';
 import { rules } from './gradients.ts';
-import { op, scalar, sum, zerosLike } from './ops.ts';
+import { expandAs, scalar, sum, zerosLike } from './ops.ts';
 
 export interface GradOptions {
   /** What to do with a source that the outputs do not depend on: zeros (default) or an error. */
@@ -69,8 +69,7 @@ export function grad(ys: Value | Value[], xs: Value[], seeds?: Value[], opts: Gr
 
 function ones(y: Value): Value {
   const one = scalar(y.graph, 1, y.dtype);
-  if (y.rank === 0) return one;
-  return op('Expand', [one, op('Shape', [y])]);
+  return y.rank === 0 ? one : expandAs(one, y);
 }
 
 /** The nodes that the outputs depend on, in graph order. */

@@ -5,8 +5,8 @@
 // needs no extra code.
 import { staticShape, type Node, type Value } from './ir.ts';
 import {
-  cast, div, expand, gatherND, gemm, greater, greaterOrEqual, ints, less, lessOrEqual, log, matmul, mul, neg, and,
-  pad, pow, reduceSum, reshape, scalar, scatterNDAdd, shapeOf, sigmoid, sign, slice, squeeze, sub, transpose, unsqueeze, where, zerosLike,
+  cast, div, expandAs, gatherND, op, gemm, greater, greaterOrEqual, less, lessOrEqual, log, matmul, mul, neg, and,
+  pad, pow, reduceSum, reshapeAs, scalar, scatterNDAdd, sigmoid, sign, slice, squeeze, sub, transpose, unsqueeze, where, zerosLike,
 } from './ops.ts';
 import { attrFloat, attrInt, attrInts, constInts, sliceBounds } from './schemas.ts';
 
@@ -35,12 +35,6 @@ export function unbroadcast(dy: Value, x: Value): Value {
   return r;
 }
 
-/** Shape of x as an int64 tensor: a constant when static, else a Shape node. */
-const shapeTensor = (x: Value): Value => {
-  const s = staticShape(x);
-  return s ? ints(x.graph, s) : shapeOf(x);
-};
-
 const axesOf = (n: Node): number[] | null => {
   const fromInput = n.op === 'ReduceSum' ? constOf(n, 1) : attrInts(n.attrs, 'axes');
   if (n.op === 'ReduceSum' && n.inputs[1] && !fromInput) throw new Error(`${n.name}: ReduceSum gradient needs constant axes`);
@@ -53,19 +47,20 @@ function unreduce(dy: Value, n: Node): Value {
   const axes = axesOf(n);
   const keep = attrInt(n.attrs, 'keepdims', 1) === 1;
   const d = !keep && axes ? unsqueeze(dy, axes) : dy;
-  return expand(d, shapeTensor(x0(n)));
+  return expandAs(d, x0(n));
 }
 
-function reducedCount(n: Node): number {
+/** 1 / (elements reduced into each output): a constant when the reduced dimensions are static. */
+function meanScale(n: Node): number | Value {
   const s = x0(n).shape!;
   const axes = axesOf(n) ?? s.map((_, i) => i);
   let c = 1;
   for (const a of axes) {
     const d = s[a];
-    if (typeof d !== 'number') throw new Error(`${n.name}: ReduceMean gradient needs static reduced dimensions`);
+    if (typeof d !== 'number') return div(cast(op('Size', [y0(n)]), y0(n).dtype), cast(op('Size', [x0(n)]), y0(n).dtype));
     c *= d;
   }
-  return c;
+  return 1 / c;
 }
 
 const swapLast2 = (v: Value) => {
@@ -129,12 +124,12 @@ export const rules: Record<string, GradRule> = {
     return [dA, dB, c ? () => unbroadcast(beta === 1 ? dy : mul(dy, beta), c) : null];
   },
   ReduceSum: (dy, n) => [() => unreduce(dy, n), null],
-  ReduceMean: (dy, n) => [() => mul(unreduce(dy, n), 1 / reducedCount(n))],
-  Reshape: (dy, n) => [() => reshape(dy, shapeTensor(x0(n))), null],
-  Flatten: (dy, n) => [() => reshape(dy, shapeTensor(x0(n)))],
+  ReduceMean: (dy, n) => [() => mul(unreduce(dy, n), meanScale(n))],
+  Reshape: (dy, n) => [() => reshapeAs(dy, x0(n)), null],
+  Flatten: (dy, n) => [() => reshapeAs(dy, x0(n))],
   Squeeze: (dy, n) => {
     const axes = constOf(n, 1);
-    return [() => (axes ? unsqueeze(dy, axes) : reshape(dy, shapeTensor(x0(n)))), null];
+    return [() => (axes ? unsqueeze(dy, axes) : reshapeAs(dy, x0(n))), null];
   },
   Unsqueeze: (dy, n) => [() => squeeze(dy, constOf(n, 1)!), null],
   Transpose: (dy, n) => {

@@ -2,7 +2,7 @@
 //   const loss = mean(softplus(neg(realLogits)))
 // A plain number argument becomes a scalar constant of the other operand's dtype.
 import { attr, Graph, tensor, Value, type Attr, type DType, type TensorData } from './ir.ts';
-import { schemas, ShapeError, dtypeToOnnx, type InferInput } from './schemas.ts';
+import { broadcastShapes, schemas, ShapeError, dtypeToOnnx, type InferInput } from './schemas.ts';
 
 export type Operand = Value | number;
 
@@ -162,6 +162,22 @@ export const squeeze = (x: Value, axes?: number[]) => op('Squeeze', axes ? [x, i
 export const unsqueeze = (x: Value, axes: number[]) => op('Unsqueeze', [x, ints(graphOf([x]), axes)]);
 export const expand = (x: Value, shape: number[] | Value) => op('Expand', [x, Array.isArray(shape) ? ints(graphOf([x]), shape) : shape]);
 export const shapeOf = (x: Value) => op('Shape', [x]);
+
+const isStatic = (v: Value) => !!v.shape && v.shape.every((d) => typeof d === 'number');
+
+/** x broadcast to the shape of `like`; the result keeps like's static or symbolic shape. */
+export function expandAs(x: Value, like: Value): Value {
+  if (isStatic(like)) return expand(x, like.shape as number[]);
+  const g = graphOf([x, like]);
+  return g.addNode('Expand', [x, shapeOf(like)], [{ dtype: x.dtype, shape: broadcastShapes(x.shape, like.shape) }])[0];
+}
+
+/** x reshaped to the shape of `like` (same element count); the result keeps like's shape. */
+export function reshapeAs(x: Value, like: Value): Value {
+  if (isStatic(like)) return reshape(x, like.shape as number[]);
+  const g = graphOf([x, like]);
+  return g.addNode('Reshape', [x, shapeOf(like)], [{ dtype: x.dtype, shape: like.shape }])[0];
+}
 export function zerosLike(x: Value): Value {
   const g = graphOf([x]);
   const s = x.shape && x.shape.every((d) => typeof d === 'number') ? ints(g, x.shape as number[]) : shapeOf(x);

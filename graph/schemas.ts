@@ -206,6 +206,7 @@ export const schemas: Record<string, Infer> = {
     const x = need(ins, 1)[0];
     return [{ dtype: dtypeFromOnnx(attrInt(attrs, 'to', 0)), shape: x.shape }];
   },
+  Size: (ins) => [{ dtype: 'int64', shape: (need(ins, 1), []) }],
   Shape: (ins) => {
     const x = need(ins, 1)[0];
     return [{ dtype: 'int64', shape: [x.shape ? x.shape.length : null] }];

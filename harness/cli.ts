@@ -4,7 +4,9 @@ import { SingleBar } from 'cli-progress';
 import { readFileSync } from 'node:fs';
 import { DIVERGENCES, LOSSES } from '../losses/index.ts';
 import { PENALTIES } from '../losses/penalties.ts';
+import { exportLoss } from '../export/loss.ts';
 import { parseConfig, type Config } from './config.ts';
+import { writeFileAtomic } from './files.ts';
 import { train } from './train.ts';
 
 const num = (flag: string) => (v: string) => {
@@ -100,6 +102,23 @@ export function program(): Command {
         console.log(`reverse KL       ${m.reverseKL === null ? 'n/a (no high-quality sample)' : m.reverseKL.toFixed(3)}`);
         console.log(`run directory    ${res.out} (samples.csv, samples.svg, metrics.jsonl, checkpoints/)`);
       }
+    });
+  cli
+    .command('export-loss <name>')
+    .description('write a loss as an ONNX model: critic outputs in, losses and their gradients out')
+    .option('--out <file>', 'output file (default loss-<name>.onnx)')
+    .option('--lambda <x>', 'penalty weight', num('--lambda'))
+    .option('--penalty <name>', `penalty instead of the loss's own: none | ${Object.keys(PENALTIES).join(' | ')}`)
+    .option('--ls <a,b,c>', 'LSGAN targets', list('--ls'))
+    .option('--divergence <name>', `f-GAN divergence: ${Object.keys(DIVERGENCES).join(' | ')}`)
+    .option('--rho <x>', "Fisher GAN's rho", num('--rho'))
+    .option('--sample-shape <list>', 'per-sample shape of the critic input, for a penalty', list('--sample-shape'))
+    .action((name: string, o) => {
+      if (!LOSSES[name]) throw new Error(`unknown loss '${name}'; valid losses: ${Object.keys(LOSSES).join(', ')}`);
+      const bytes = exportLoss(name, { lambda: o.lambda, penalty: o.penalty, ls: o.ls, divergence: o.divergence, rho: o.rho, sampleShape: o.sampleShape });
+      const out = o.out ?? `loss-${name}.onnx`;
+      writeFileAtomic(out, bytes);
+      console.log(`wrote ${out} (${bytes.length} bytes)`);
     });
   return cli;
 }

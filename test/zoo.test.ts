@@ -127,3 +127,71 @@ describe('loss zoo against PyTorch', () => {
     for (const n of Object.keys(c.u1)) expectClose(arr(r[`u:${n}`]), c.u1[n], RTOL, ATOL, `advanced ${n}`);
   });
 });
+
+describe('spectral norm and carried state in training', () => {
+  it("sigma converges to within 1% of W's top singular value (power iteration carried across steps)", async () => {
+    const { powerIteration } = await import('../models/spectral.ts');
+    const { Rng } = await import('../models/random.ts');
+    const rng = Rng.stream(5, 'sn');
+    const [m, n] = [24, 16];
+    const W = rng.fillNormal(new Float32Array(m * n));
+    const g = new Graph('sn');
+    const w = g.constant(tensor('float32', [m, n], W));
+    const u = g.input('u', 'float32', [m]);
+    const it = powerIteration(w, u);
+    g.output(it.sigma, 'sigma');
+    g.output(it.u, 'u:new');
+    const { session } = await import('./helpers.ts');
+    const s = await session(g);
+    let uv = rng.fillNormal(new Float32Array(m));
+    let sigma = 0;
+    for (let k = 0; k < 60; k++) {
+      const r = await s.run({ u: tensor('float32', [m], uv) });
+      uv = r['u:new'].data as Float32Array;
+      sigma = (r.sigma.data as Float32Array)[0];
+    }
+    await s.release();
+    // Independent: the largest eigenvalue of W^T W by Jacobi rotations in float64, sigma_max = sqrt(lambda_max).
+    const A: number[][] = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => {
+      let acc = 0;
+      for (let r = 0; r < m; r++) acc += W[r * n + i] * W[r * n + j];
+      return acc;
+    }));
+    for (let sweep = 0; sweep < 50; sweep++)
+      for (let p = 0; p < n; p++)
+        for (let q = p + 1; q < n; q++) {
+          if (Math.abs(A[p][q]) < 1e-14) continue;
+          const th = 0.5 * Math.atan2(2 * A[p][q], A[q][q] - A[p][p]);
+          const [c, sn] = [Math.cos(th), Math.sin(th)];
+          for (let k = 0; k < n; k++) {
+            const [akp, akq] = [A[k][p], A[k][q]];
+            A[k][p] = c * akp - sn * akq;
+            A[k][q] = sn * akp + c * akq;
+          }
+          for (let k = 0; k < n; k++) {
+            const [apk, aqk] = [A[p][k], A[q][k]];
+            A[p][k] = c * apk - sn * aqk;
+            A[q][k] = sn * apk + c * aqk;
+          }
+        }
+    const top = Math.sqrt(Math.max(...A.map((row, i) => row[i])));
+    expect(Math.abs(sigma - top) / top).to.be.lessThan(0.01);
+  });
+
+  it('Fisher GAN: the multiplier is carried through fused Loop iterations exactly as through separate runs', async () => {
+    const { Trainer } = await import('../training/trainer.ts');
+    const { nodeRuntime } = await import('../training/runtime-node.ts');
+    const { dataset } = await import('../harness/datasets.ts');
+    const { mlpGan } = await import('../harness/setups.ts');
+    const t = await Trainer.create({ setup: mlpGan({ loss: 'fisher', hidden: [16, 16], batch: 32, rho: 1e-2 }), runtime: nodeRuntime(), data: dataset('ring8'), seed: 3, nCritic: () => 2, threads: 1 });
+    const a = t.initialState();
+    const b = t.initialState();
+    expect(Object.keys(a.extra)).to.deep.equal(['fisher.lambda']);
+    for (let i = 0; i < 6; i++) await t.iteration(a);
+    await t.fusedIterations(b, 6);
+    const la = a.extra['fisher.lambda'][0];
+    expect(la).to.not.equal(0);
+    expect(Math.abs(la - b.extra['fisher.lambda'][0])).to.be.lessThan(1e-5 * Math.max(1, Math.abs(la)));
+    await t.release();
+  });
+});
