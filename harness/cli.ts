@@ -6,7 +6,9 @@ import { DIVERGENCES, LOSSES } from '../losses/index.ts';
 import { PENALTIES } from '../losses/penalties.ts';
 import { exportLoss } from '../export/loss.ts';
 import { parseConfig, type Config } from './config.ts';
+import { DATASETS } from './datasets.ts';
 import { writeFileAtomic } from './files.ts';
+import { expandLosses, markdownTable, summarize, sweep } from './sweep.ts';
 import { train } from './train.ts';
 
 const num = (flag: string) => (v: string) => {
@@ -103,6 +105,37 @@ export function program(): Command {
         console.log(`run directory    ${res.out} (samples.csv, samples.svg, metrics.jsonl, checkpoints/)`);
       }
     });
+  cli
+    .command('sweep')
+    .description('train every loss on the same architecture and budget; write a table and an HTML report')
+    .option('--data <list>', 'data sets, comma separated', 'ring8,grid25')
+    .option('--loss <list>', "losses, comma separated, or 'all'", 'all')
+    .option('--seeds <n>', 'seeds per loss and data set', num('--seeds'), 3)
+    .option('--iterations <n>', 'generator iterations per run', num('--iterations'), 2000)
+    .option('--workers <n>', 'parallel runs (default: the core count)', num('--workers'))
+    .option('--out <dir>', 'sweep directory', 'runs/sweep')
+    .option('--json', 'print the summary rows as JSON')
+    .action(async (o) => {
+      const data = String(o.data).split(',');
+      for (const d of data) if (!DATASETS[d]) throw new Error(`unknown data set '${d}'; valid data sets: ${Object.keys(DATASETS).join(', ')}`);
+      for (const [k, v] of [['--seeds', o.seeds], ['--iterations', o.iterations], ['--workers', o.workers ?? 1]] as const)
+        if (!Number.isInteger(v) || v < 1) throw new Error(`${k}: must be a positive integer, got ${v}`);
+      const losses = expandLosses(String(o.loss));
+      const total = data.length * losses.length * o.seeds;
+      const bar = !o.json && process.stderr.isTTY ? new SingleBar({ format: 'sweep [{bar}] {value}/{total} runs | {last}', hideCursor: true }) : null;
+      bar?.start(total, 0, { last: '' });
+      const results = await sweep({
+        data, losses, seeds: o.seeds, iterations: o.iterations, workers: o.workers, out: o.out,
+        onRunDone: (r, done) => bar?.update(done, { last: `${r.data}/${r.loss}/s${r.seed}: ${r.status === 'ok' ? `${r.modesCaptured}/${r.modes} modes` : r.status}` }),
+      }).finally(() => bar?.stop());
+      const rows = summarize(results);
+      if (o.json) console.log(JSON.stringify(rows));
+      else {
+        process.stdout.write(markdownTable(rows));
+        console.log(`wrote ${o.out}/summary.md, summary.csv, runs.csv, report.html`);
+      }
+    });
+
   cli
     .command('export-loss <name>')
     .description('write a loss as an ONNX model: critic outputs in, losses and their gradients out')

@@ -59,7 +59,10 @@ export function parseConfig(raw: unknown, source = 'config'): Config {
   if (r.success) return r.data;
   const issue = r.error.issues[0];
   const key = issue.path.join('.') || (issue.code === 'unrecognized_keys' ? (issue as { keys: string[] }).keys.join(', ') : '');
-  throw new Error(`${source}: ${key ? `'${key}': ` : ''}${issue.message}`);
+  let got: unknown = raw;
+  for (const k of issue.path) got = got && typeof got === 'object' ? (got as Record<PropertyKey, unknown>)[k as PropertyKey] : undefined;
+  const shown = issue.path.length && got !== undefined ? ` (got ${JSON.stringify(got)})` : '';
+  throw new Error(`${source}: ${key ? `'${key}': ` : ''}${issue.message}${shown}`);
 }
 
 /** The settings that define the model and its training; a checkpoint only resumes a run with equal ones. */
