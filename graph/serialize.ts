@@ -131,23 +131,42 @@ export function toBytes(g: Graph, opts: ModelOptions = {}): Uint8Array {
 
 // ---- reading ---------------------------------------------------------------------------------------
 
-export class ModelError extends Error {}
+/** A refused model. The message is always one line, whatever names the file holds. */
+export class ModelError extends Error {
+  constructor(message: string) {
+    super(message.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
+  }
+}
+
+/** A name from a file, safe inside a one-line message: control characters escaped, long names cut. */
+export function q(name: unknown): string {
+  const s = String(name ?? '').replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return `'${s.length > 80 ? `${s.slice(0, 77)}...` : s}'`;
+}
+
+function dtypeOf(code: number | null | undefined, what: string): DType {
+  try {
+    return dtypeFromOnnx(code ?? 0);
+  } catch (e) {
+    throw new ModelError(`${what}: ${(e as Error).message}`);
+  }
+}
 
 export function tensorFromProto(t: P.ITensorProto): TensorData {
-  const dtype = dtypeFromOnnx(t.dataType ?? 0);
+  const dtype = dtypeOf(t.dataType, `tensor ${q(t.name)}`);
   const dims = (t.dims ?? []).map(num);
-  if (dims.some((d) => !Number.isInteger(d) || d < 0)) throw new ModelError(`tensor '${t.name}': bad dims [${dims}]`);
+  if (dims.some((d) => !Number.isInteger(d) || d < 0)) throw new ModelError(`tensor ${q(t.name)}: bad dims [${dims}]`);
   const n = numel(dims);
-  if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) throw new ModelError(`tensor '${t.name}': external data is not supported`);
+  if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) throw new ModelError(`tensor ${q(t.name)}: external data is not supported`);
   const data = typedArrayFor(dtype, n);
   if (t.rawData && t.rawData.length) {
-    if (t.rawData.length !== data.byteLength) throw new ModelError(`tensor '${t.name}': raw data has ${t.rawData.length} bytes, expected ${data.byteLength} for ${dtype}[${dims}]`);
+    if (t.rawData.length !== data.byteLength) throw new ModelError(`tensor ${q(t.name)}: raw data has ${t.rawData.length} bytes, expected ${data.byteLength} for ${dtype}[${dims}]`);
     new Uint8Array(data.buffer).set(t.rawData);
     return { dtype, dims, data };
   }
   const src: ArrayLike<number | Long> =
     dtype === 'float32' ? (t.floatData ?? []) : dtype === 'float64' ? (t.doubleData ?? []) : dtype === 'int64' ? (t.int64Data ?? []) : (t.int32Data ?? []);
-  if (src.length !== n) throw new ModelError(`tensor '${t.name}': ${src.length} values for ${dtype}[${dims}]`);
+  if (src.length !== n) throw new ModelError(`tensor ${q(t.name)}: ${src.length} values for ${dtype}[${dims}]`);
   for (let i = 0; i < n; i++) {
     if (dtype === 'int64') (data as BigInt64Array)[i] = BigInt(num(src[i]));
     else (data as Float32Array)[i] = num(src[i]);
@@ -173,14 +192,14 @@ function attrFromProto(a: P.IAttributeProto, parent: Graph): Attr {
     case T.GRAPH:
       return { kind: 'graph', value: graphFromProto(a.g ?? {}, parent) };
     default:
-      throw new ModelError(`attribute '${a.name}': unsupported attribute type ${a.type}`);
+      throw new ModelError(`attribute ${q(a.name)}: unsupported attribute type ${a.type}`);
   }
 }
 
 function shapeFromProto(vi: P.IValueInfoProto): { dtype: DType; shape: Shape } {
   const tt = vi.type?.tensorType;
-  if (!tt) throw new ModelError(`value '${vi.name}': only tensor types are supported`);
-  const dtype = dtypeFromOnnx(tt.elemType ?? 0);
+  if (!tt) throw new ModelError(`value ${q(vi.name)}: only tensor types are supported`);
+  const dtype = dtypeOf(tt.elemType, `value ${q(vi.name)}`);
   const shape: Shape = tt.shape ? (tt.shape.dim ?? []).map((d): Dim => (d.dimValue != null && num(d.dimValue) > 0 ? num(d.dimValue) : d.dimParam ? d.dimParam : null)) : null;
   return { dtype, shape };
 }
@@ -200,13 +219,13 @@ export function graphFromProto(gp: P.IGraphProto, parent: Graph | null = null): 
   };
   (g as Graph & { __scope?: Map<string, Value> }).__scope = scope;
   const define = (v: Value, what: string) => {
-    if (lookup(v.name)) throw new ModelError(`${what}: duplicate value name '${v.name}'`);
+    if (lookup(v.name)) throw new ModelError(`${what}: duplicate value name ${q(v.name)}`);
     scope.set(v.name, v);
   };
 
   for (const t of gp.initializer ?? []) {
     if (!t.name) throw new ModelError('an initializer has no name');
-    if (lookup(t.name)) throw new ModelError(`initializer '${t.name}': duplicate value name`);
+    if (lookup(t.name)) throw new ModelError(`initializer ${q(t.name)}: duplicate value name`);
     scope.set(t.name, g.initializer(t.name, tensorFromProto(t)));
   }
   const initNames = new Set((gp.initializer ?? []).map((t) => t.name!));
@@ -214,18 +233,18 @@ export function graphFromProto(gp: P.IGraphProto, parent: Graph | null = null): 
     if (!vi.name) throw new ModelError('a graph input has no name');
     if (initNames.has(vi.name)) continue; // an initializer with a default value listed as input: treat as constant
     const { dtype, shape } = shapeFromProto(vi);
-    if (parent && scope.has(vi.name)) throw new ModelError(`graph input '${vi.name}': duplicate value name`);
+    if (lookup(vi.name)) throw new ModelError(`graph input ${q(vi.name)}: duplicate value name`);
     const v = g.input(vi.name, dtype, shape);
     scope.set(v.name, v);
   }
   for (const np of gp.node ?? []) {
     const name = np.name || `${np.opType}_${g.nodes.length}`;
-    const where = `node '${name}' (${np.opType})`;
-    if (np.domain && np.domain !== 'ai.onnx') throw new ModelError(`${where}: operator domain '${np.domain}' is not supported`);
+    const where = `node ${q(name)} (${q(np.opType).slice(1, -1)})`;
+    if (np.domain && np.domain !== 'ai.onnx') throw new ModelError(`${where}: operator domain ${q(np.domain)} is not supported`);
     const inputs = (np.input ?? []).map((x) => {
       if (x === '') return null;
       const v = lookup(x);
-      if (!v) throw new ModelError(`${where}: input '${x}' is not defined before this node`);
+      if (!v) throw new ModelError(`${where}: input ${q(x)} is not defined before this node`);
       return v;
     });
     const attrs: Record<string, Attr> = {};
@@ -234,7 +253,7 @@ export function graphFromProto(gp: P.IGraphProto, parent: Graph | null = null): 
     if (np.opType === 'Loop') outTypes = loopTypes(inputs, attrs, where);
     else {
       const infer = schemas[np.opType ?? ''];
-      if (!infer) throw new ModelError(`${where}: operator '${np.opType}' is not supported by onnx-gan`);
+      if (!infer) throw new ModelError(`${where}: operator ${q(np.opType)} is not supported by onnx-gan`);
       try {
         outTypes = infer(inferInputs(g, inputs), attrs);
       } catch (e) {
@@ -257,9 +276,9 @@ export function graphFromProto(gp: P.IGraphProto, parent: Graph | null = null): 
   }
   for (const vi of gp.output ?? []) {
     const v = lookup(vi.name ?? '');
-    if (!v) throw new ModelError(`graph output '${vi.name}' is not produced by any node`);
+    if (!v) throw new ModelError(`graph output ${q(vi.name)} is not produced by any node`);
     const declared = vi.type?.tensorType ? shapeFromProto(vi) : null;
-    if (declared && declared.dtype !== v.dtype) throw new ModelError(`graph output '${vi.name}': declared ${declared.dtype}, computed ${v.dtype}`);
+    if (declared && declared.dtype !== v.dtype) throw new ModelError(`graph output ${q(vi.name)}: declared ${declared.dtype}, computed ${v.dtype}`);
     g.outputs.push(v);
   }
   return g;
@@ -297,7 +316,13 @@ export function fromBytes(bytes: Uint8Array): ParsedModel {
   if (ir < 3 || ir > 10) throw new ModelError(`ir_version ${ir} is not supported (3..10)`);
   const opset = num(mp.opsetImport?.find((o) => !o.domain || o.domain === 'ai.onnx')?.version);
   if (opset < 13 || opset > OPSET) throw new ModelError(`opset ${opset} is not supported (13..${OPSET})`);
-  const graph = graphFromProto(mp.graph);
+  let graph: Graph;
+  try {
+    graph = graphFromProto(mp.graph);
+  } catch (e) {
+    if (e instanceof ShapeError) throw new ModelError(e.message);
+    throw e;
+  }
   const metadata: Record<string, string> = {};
   for (const p of mp.metadataProps ?? []) metadata[p.key ?? ''] = p.value ?? '';
   return { graph, opset, irVersion: ir, metadata, producer: mp.producerName ?? '' };

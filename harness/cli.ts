@@ -38,7 +38,7 @@ const FLAG_KEYS: Record<string, keyof Config> = {
   data: 'data', loss: 'loss', lambda: 'lambda', penalty: 'penalty', ls: 'ls', divergence: 'divergence', rho: 'rho', clip: 'clip',
   spectralNorm: 'spectralNorm', wganSchedule: 'wganSchedule', iterations: 'iterations', batch: 'batch', latent: 'latent', hidden: 'hidden',
   optimizer: 'optimizer', lr: 'lr', betas: 'betas', nCritic: 'nCritic', seed: 'seed', checkpointEvery: 'checkpointEvery',
-  keepCheckpoints: 'keepCheckpoints', logEvery: 'logEvery', evalSamples: 'evalSamples', threads: 'threads', ep: 'ep', fuse: 'fuse',
+  keepCheckpoints: 'keepCheckpoints', onDivergence: 'onDivergence', maxRollbacks: 'maxRollbacks', rollbackLrScale: 'rollbackLrScale', logEvery: 'logEvery', evalSamples: 'evalSamples', threads: 'threads', ep: 'ep', fuse: 'fuse',
 };
 
 export function program(): Command {
@@ -71,6 +71,9 @@ export function program(): Command {
     .option('--log-every <n>', 'iterations between metrics.jsonl lines', num('--log-every'))
     .option('--eval-samples <n>', 'samples for the final metrics', num('--eval-samples'))
     .option('--threads <n>', 'onnxruntime intra-op threads', num('--threads'))
+    .addOption(new Option('--on-divergence <what>', 'on a non-finite loss or parameter').choices(['stop', 'rollback']))
+    .option('--max-rollbacks <n>', 'rollbacks before giving up', num('--max-rollbacks'))
+    .option('--rollback-lr-scale <x>', 'learning rates are multiplied by this at each rollback', num('--rollback-lr-scale'))
     .addOption(new Option('--ep <name>', 'execution provider').choices(['cpu', 'cuda']))
     .option('--fuse <k>', 'iterations per session run in one ONNX Loop (GPU)', num('--fuse'))
     .option('--out <dir>', 'run directory (default runs/<data>-<loss>-s<seed>)')
@@ -91,7 +94,7 @@ export function program(): Command {
         out,
         resume: o.resume,
         force: o.force,
-        log: (m) => (o.json ? undefined : process.stderr.write(`${m}\n`)),
+        log: (m) => void process.stderr.write(`${m}\n`),
         onProgress: (it, _total, v) =>
           bar?.update(it, { rate: ((it * 1000) / Math.max(1, Date.now() - t0)).toFixed(0), dloss: v['D.loss']?.toFixed(3), gloss: v['G.loss']?.toFixed(3) }),
       }).finally(() => bar?.stop());

@@ -41,6 +41,11 @@ export const ConfigSchema = z
     keepCheckpoints: posInt.default(3),
     logEvery: posInt.default(50),
     evalSamples: posInt.default(2500),
+    /** On a non-finite loss or parameter: stop, or roll back to the last good checkpoint with a lower lr. */
+    onDivergence: z.enum(['stop', 'rollback']).default('stop'),
+    maxRollbacks: posInt.default(3),
+    /** Learning rates are multiplied by this at each rollback. */
+    rollbackLrScale: z.number().gt(0).lt(1).default(0.5),
     threads: posInt.default(1),
     ep: z.enum(['cpu', 'cuda']).default('cpu'),
     /**
@@ -63,6 +68,18 @@ export function parseConfig(raw: unknown, source = 'config'): Config {
   for (const k of issue.path) got = got && typeof got === 'object' ? (got as Record<PropertyKey, unknown>)[k as PropertyKey] : undefined;
   const shown = issue.path.length && got !== undefined ? ` (got ${JSON.stringify(got)})` : '';
   throw new Error(`${source}: ${key ? `'${key}': ` : ''}${issue.message}${shown}`);
+}
+
+/** A config file's text: a JSON object, validated. */
+export function parseConfigText(text: string, source: string): Config {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${source} is not JSON: ${(e as Error).message.split('\n')[0]}`);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error(`${source} is not a JSON object`);
+  return parseConfig(v, source);
 }
 
 /** The settings that define the model and its training; a checkpoint only resumes a run with equal ones. */

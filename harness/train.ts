@@ -53,7 +53,7 @@ export async function train(cfg: Config, opts: TrainOptions): Promise<TrainResul
   const say = opts.log ?? (() => {});
   const data = dataset(cfg.data);
   const { setup, nCritic } = resolveSetup(cfg, data);
-  prepareRunDir(out, cfg, opts);
+  const resume = prepareRunDir(out, cfg, opts);
 
   for (const w of setup.warnings) say(`warning: ${w}`);
   const trainer = await Trainer.create({ setup, runtime: nodeRuntime(cfg.ep), data, seed: cfg.seed, nCritic, threads: cfg.threads });
@@ -62,9 +62,11 @@ export async function train(cfg: Config, opts: TrainOptions): Promise<TrainResul
     slots: { G: trainer.compiler.opt.G.slots, D: trainer.compiler.opt.D.slots },
     states: [...trainer.compiler.states.values()].map((s) => ({ name: s.name, size: s.shape.reduce((a, b) => a * b, 1) })),
   };
-  const state = opts.resume ? loadLatest(out, info, say) ?? trainer.initialState() : trainer.initialState();
-  if (opts.resume) trimLog(join(out, 'metrics.jsonl'), state.iteration);
-  writeFileAtomic(join(out, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
+  const state = resume ? loadLatest(out, info, say) ?? trainer.initialState() : trainer.initialState();
+  // What a rollback returns to: the state of the last checkpoint written (or loaded, or the start).
+  let lastGood = cloneState(state);
+  let rollbacks = 0;
+  if (resume) trimLog(join(out, 'metrics.jsonl'), state.iteration);
 
   const t0 = performance.now();
   try {
@@ -74,9 +76,24 @@ export async function train(cfg: Config, opts: TrainOptions): Promise<TrainResul
       const logs = cfg.fuse > 1 ? await fusedBlock(trainer, state, next, cfg.fuse, nCritic) : [await trainer.iteration(state)];
       const last = logs[logs.length - 1];
       const bad = logs.find((l) => !l.ok);
-      if (bad) throw diverged(bad, out);
+      if (bad) {
+        const err = diverged(bad, out);
+        if (cfg.onDivergence !== 'rollback' || rollbacks >= cfg.maxRollbacks)
+          throw rollbacks ? new DivergedError(`${err.message} (after ${rollbacks} rollback${rollbacks > 1 ? 's' : ''})`) : err;
+        rollbacks++;
+        const [lrG, lrD] = [state.G.lr, state.D.lr];
+        Object.assign(state, cloneState(lastGood));
+        state.G.lr = lrG * cfg.rollbackLrScale;
+        state.D.lr = lrD * cfg.rollbackLrScale;
+        trimLog(join(out, 'metrics.jsonl'), state.iteration);
+        say(`${err.message.split(';')[0]}; rolled back to iteration ${state.iteration}, learning rates now G ${state.G.lr.toExponential(2)}, D ${state.D.lr.toExponential(2)} (rollback ${rollbacks} of ${cfg.maxRollbacks})`);
+        continue;
+      }
       if (state.iteration % cfg.logEvery === 0 || state.iteration === cfg.iterations) appendLog(out, last);
-      if (state.iteration % cfg.checkpointEvery === 0 || state.iteration === cfg.iterations) saveCheckpoint(out, state, info, cfg.keepCheckpoints);
+      if (state.iteration % cfg.checkpointEvery === 0 || state.iteration === cfg.iterations) {
+        saveCheckpoint(out, state, info, cfg.keepCheckpoints);
+        lastGood = cloneState(state);
+      }
       opts.onProgress?.(state.iteration, cfg.iterations, last.values);
     }
     const seconds = (performance.now() - t0) / 1000;
@@ -93,6 +110,11 @@ export async function train(cfg: Config, opts: TrainOptions): Promise<TrainResul
 }
 
 /** Iterations up to `until` in Loop blocks of at most k with a constant n_critic; single runs elsewhere. */
+function cloneState(s: TrainState): TrainState {
+  const net = (n: TrainState['G']) => ({ ...n, params: n.params.slice(), slots: n.slots.map((x) => x.slice()) });
+  return { iteration: s.iteration, G: net(s.G), D: net(s.D), extra: Object.fromEntries(Object.entries(s.extra).map(([k, v]) => [k, v.slice()])) };
+}
+
 async function fusedBlock(trainer: Trainer, state: TrainState, until: number, k: number, nCritic: (it: number) => number): Promise<IterationLog[]> {
   const logs: IterationLog[] = [];
   while (state.iteration < until) {
@@ -113,14 +135,24 @@ function diverged(l: IterationLog, out: string): DivergedError {
   return new DivergedError(`training diverged at iteration ${l.iteration}: ${what}; ${kept}`);
 }
 
-function prepareRunDir(out: string, cfg: Config, opts: TrainOptions): void {
-  if (existsSync(out) && !opts.resume) {
+/** Returns whether there is a run to resume. */
+function prepareRunDir(out: string, cfg: Config, opts: TrainOptions): boolean {
+  const say = opts.log ?? (() => {});
+  let resume = !!opts.resume;
+  if (existsSync(out) && !resume) {
     const entries = readdirSync(out);
     if (entries.length && !opts.force) throw new Error(`run directory ${out} already exists; pass --resume to continue it or --force to overwrite it`);
     for (const e of ['config.json', 'metrics.jsonl', 'metrics.json', 'samples.csv', 'samples.svg', CKPT_DIR]) rmSync(join(out, e), { recursive: true, force: true });
   }
-  if (opts.resume) {
-    if (!existsSync(join(out, 'config.json'))) throw new Error(`--resume: ${out} is not a run directory (no config.json)`);
+  if (resume && !existsSync(join(out, 'config.json'))) {
+    // A run killed during start-up leaves at most an empty checkpoints/ and temp files: start it afresh.
+    const left = existsSync(out) ? readdirSync(out).filter((f) => !/\.tmp-\d+$/.test(f)) : [];
+    const empty = left.every((f) => f === CKPT_DIR && readdirSync(join(out, f)).every((g) => /\.tmp-\d+$/.test(g)));
+    if (!empty) throw new Error(`--resume: ${out} is not a run directory (no config.json)`);
+    say(`--resume: nothing to resume in ${out}; starting the run`);
+    resume = false;
+  }
+  if (resume) {
     const before = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
     let prior: string;
     try {
@@ -131,6 +163,10 @@ function prepareRunDir(out: string, cfg: Config, opts: TrainOptions): void {
     if (prior !== modelIdentity(cfg)) throw new Error(`--resume: the settings differ from the run's config.json (only iterations, checkpoint, log and thread settings may change)`);
   }
   mkdirSync(join(out, CKPT_DIR), { recursive: true });
+  // A kill during an atomic write leaves its temp file behind; the target itself is intact.
+  for (const dir of [out, join(out, CKPT_DIR)]) for (const f of readdirSync(dir)) if (/^\..*\.tmp-\d+$/.test(f)) rmSync(join(dir, f), { force: true });
+  writeFileAtomic(join(out, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
+  return resume;
 }
 
 function listCheckpoints(out: string): string[] {

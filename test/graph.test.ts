@@ -45,6 +45,18 @@ describe('graph: builder, serialization, checker', () => {
     expect(() => check(new Uint8Array([1, 2, 3, 4, 5]))).to.throw(ModelError, /not a valid ONNX model/);
   });
 
+  it('regressions found by the fuzzer: one-line errors for control characters, element types, duplicate inputs', () => {
+    const nl = () => check(broken((m) => (m.graph!.node![1].input![0] = 'bad\nname')));
+    expect(nl).to.throw(ModelError, /input 'bad\\x0aname' is not defined/);
+    try {
+      nl();
+    } catch (e) {
+      expect((e as Error).message).to.not.include('\n');
+    }
+    expect(() => check(broken((m) => (m.graph!.input![0].type!.tensorType!.elemType = 17)))).to.throw(ModelError, /value 'x': unsupported ONNX element type 17/);
+    expect(() => check(broken((m) => m.graph!.input!.push(m.graph!.input![0])))).to.throw(ModelError, /graph input 'x': duplicate value name/);
+  });
+
   it('refuses a malformed graph as it is built, naming the op and the values', () => {
     const g = new Graph('b');
     const a = g.input('a', 'float32', [2, 3]);
