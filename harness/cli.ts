@@ -41,19 +41,23 @@ const FLAG_KEYS: Record<string, keyof Config> = {
   keepCheckpoints: 'keepCheckpoints', onDivergence: 'onDivergence', maxRollbacks: 'maxRollbacks', rollbackLrScale: 'rollbackLrScale', logEvery: 'logEvery', evalSamples: 'evalSamples', threads: 'threads', ep: 'ep', fuse: 'fuse',
 };
 
-export function program(): Command {
-  const cli = new Command('onnx-gan').description('Train GANs as plain ONNX graphs on onnxruntime').showHelpAfterError(false).exitOverride();
-  cli
-    .command('train')
-    .description('train a GAN and evaluate it (2-D mixtures: modes captured, % high quality, reverse KL)')
-    .option('--config <file>', 'JSON config file; flags override its values')
-    .option('--data <name>', 'data set: ring8 | grid25')
-    .option('--loss <name>', `loss: ${Object.keys(LOSSES).join(' | ')}`)
+/** The settings a loss takes, shared by every command that builds one. */
+function lossFlags(cmd: Command): Command {
+  return cmd
     .option('--lambda <x>', 'penalty weight (gamma for r1/r2)', num('--lambda'))
     .option('--penalty <name>', `penalty instead of the loss's own: none | ${Object.keys(PENALTIES).join(' | ')}`)
     .option('--ls <a,b,c>', 'LSGAN targets', list('--ls'))
     .option('--divergence <name>', `f-GAN divergence: ${Object.keys(DIVERGENCES).join(' | ')}`)
-    .option('--rho <x>', "Fisher GAN's rho", num('--rho'))
+    .option('--rho <x>', "Fisher GAN's rho", num('--rho'));
+}
+
+export function program(): Command {
+  const cli = new Command('onnx-gan').description('Train GANs as plain ONNX graphs on onnxruntime').showHelpAfterError(false).exitOverride();
+  lossFlags(cli.command('train'))
+    .description('train a GAN and evaluate it (2-D mixtures: modes captured, % high quality, reverse KL)')
+    .option('--config <file>', 'JSON config file; flags override its values')
+    .option('--data <name>', 'data set: ring8 | grid25')
+    .option('--loss <name>', `loss: ${Object.keys(LOSSES).join(' | ')}`)
     .option('--clip <c>', 'clip critic weights to [-c, c] after each update', num('--clip'))
     .option('--spectral-norm', 'spectral normalization of the critic')
     .option('--wgan-schedule', 'WGAN: 100 critic steps for the first 25 generator steps and every 500th')
@@ -139,15 +143,9 @@ export function program(): Command {
       }
     });
 
-  cli
-    .command('export-loss <name>')
+  lossFlags(cli.command('export-loss <name>'))
     .description('write a loss as an ONNX model: critic outputs in, losses and their gradients out')
     .option('--out <file>', 'output file (default loss-<name>.onnx)')
-    .option('--lambda <x>', 'penalty weight', num('--lambda'))
-    .option('--penalty <name>', `penalty instead of the loss's own: none | ${Object.keys(PENALTIES).join(' | ')}`)
-    .option('--ls <a,b,c>', 'LSGAN targets', list('--ls'))
-    .option('--divergence <name>', `f-GAN divergence: ${Object.keys(DIVERGENCES).join(' | ')}`)
-    .option('--rho <x>', "Fisher GAN's rho", num('--rho'))
     .option('--sample-shape <list>', 'per-sample shape of the critic input, for a penalty', list('--sample-shape'))
     .action((name: string, o) => {
       if (!LOSSES[name]) throw new Error(`unknown loss '${name}'; valid losses: ${Object.keys(LOSSES).join(', ')}`);

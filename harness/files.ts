@@ -19,7 +19,8 @@ export function writeFileAtomic(path: string, data: Uint8Array | string): void {
     renameSync(tmp, path);
   } catch (e) {
     rmSync(tmp, { force: true });
-    throw e;
+    const err = e as NodeJS.ErrnoException;
+    throw new Error(`could not write ${path} (${err.code ?? err.message}); the previous version, if any, is unchanged`);
   }
   try {
     const dfd = openSync(dir, 'r');
