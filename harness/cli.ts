@@ -7,6 +7,7 @@ import { PENALTIES } from '../losses/penalties.ts';
 import { exportLoss } from '../export/loss.ts';
 import { parseConfig, type Config } from './config.ts';
 import { DATASETS } from './datasets.ts';
+import { exportRun } from './export.ts';
 import { writeFileAtomic } from './files.ts';
 import { expandLosses, markdownTable, summarize, sweep } from './sweep.ts';
 import { train } from './train.ts';
@@ -19,6 +20,7 @@ const num = (flag: string) => (v: string) => {
 const list = (flag: string) => (v: string) => v.split(',').map((s) => num(flag)(s));
 
 function loadConfigFile(path: string): Record<string, unknown> {
+  // Read and shape-check only; the merged config (file + flags) is validated once by parseConfig.
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -141,6 +143,15 @@ export function program(): Command {
         process.stdout.write(markdownTable(rows));
         console.log(`wrote ${o.out}/summary.md, summary.csv, runs.csv, report.html`);
       }
+    });
+
+  cli
+    .command('export <run>')
+    .description("write a run's generator.onnx and critic.onnx (inference only) and weights.safetensors")
+    .option('--out <dir>', 'output directory (default <run>/export)')
+    .action((run: string, o) => {
+      const r = exportRun(run, o.out, (m) => void process.stderr.write(`${m}\n`));
+      console.log(`exported iteration ${r.iteration}:\n  ${r.files.join('\n  ')}`);
     });
 
   lossFlags(cli.command('export-loss <name>'))

@@ -169,7 +169,7 @@ function prepareRunDir(out: string, cfg: Config, opts: TrainOptions): boolean {
   return resume;
 }
 
-function listCheckpoints(out: string): string[] {
+export function listCheckpoints(out: string): string[] {
   const dir = join(out, CKPT_DIR);
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
@@ -179,21 +179,22 @@ function listCheckpoints(out: string): string[] {
 }
 
 /** The newest checkpoint that loads; a corrupt or truncated one is reported and skipped. */
-function loadLatest(out: string, info: CheckpointInfo, say: (m: string) => void): TrainState | null {
+export function loadLatest(out: string, info: CheckpointInfo, say: (m: string) => void, what = '--resume'): TrainState | null {
   const names = listCheckpoints(out);
   const problems: string[] = [];
   for (const name of names) {
     const path = join(out, CKPT_DIR, name);
     try {
       const state = decodeCheckpoint(readFileSync(path), info, path);
-      if (problems.length) say(`resuming from ${path} (newer checkpoints unusable: ${problems.join('; ')})`);
-      else say(`resuming from ${path} at iteration ${state.iteration}`);
+      const verb = what === '--resume' ? 'resuming from' : `${what}: using`;
+      if (problems.length) say(`${verb} ${path} (newer checkpoints unusable: ${problems.join('; ')})`);
+      else say(`${verb} ${path} at iteration ${state.iteration}`);
       return state;
     } catch (e) {
       problems.push((e as Error).message);
     }
   }
-  if (problems.length) throw new Error(`--resume: no usable checkpoint in ${join(out, CKPT_DIR)}: ${problems.join('; ')}`);
+  if (problems.length) throw new Error(`${what}: no usable checkpoint in ${join(out, CKPT_DIR)}: ${problems.join('; ')}`);
   say('no checkpoint yet; starting from iteration 0');
   return null;
 }

@@ -1,0 +1,45 @@
+// Export for inference and for other frameworks: the generator and the critic as ONNX models with their
+// weights as initializers and a dynamic batch (no training node, no parameter input), and every weight
+// and optimizer slot as safetensors under PyTorch-style names (G.l0.weight, G.l0.weight.opt.m, ...).
+import { Graph, tensor, type Value } from '../graph/ir.ts';
+import { toBytes } from '../graph/serialize.ts';
+import { encodeSafetensors, type TensorEntry } from '../training/checkpoint.ts';
+import type { ParamLayout, Model } from '../models/model.ts';
+import type { TrainState } from '../training/trainer.ts';
+
+export interface ExportInfo {
+  /** Metadata written into both models (latent size, loss, data set, step, version, ...). */
+  metadata: Record<string, string>;
+  producerVersion: string;
+}
+
+function weights(g: Graph, layout: ParamLayout, flat: Float32Array): Record<string, Value> {
+  return Object.fromEntries(layout.entries.map((e) => [e.name, g.initializer(e.name, tensor('float32', e.shape, flat.subarray(e.offset, e.offset + e.size)))]));
+}
+
+/** A network's forward pass with its trained weights baked in; carried state (SN's u) as constants. */
+export function inferenceModel(model: Model, layout: ParamLayout, flat: Float32Array, extra: Record<string, Float32Array>, io: { input: string; output: string; doc: string }, info: ExportInfo): Uint8Array {
+  const g = new Graph(model.kind);
+  const x = g.input(io.input, 'float32', ['N', ...model.inputShape]);
+  const raw = weights(g, layout, flat);
+  const state = (n: string) => {
+    if (!extra[n]) throw new Error(`export: the checkpoint has no state '${n}'`);
+    return g.initializer(n, tensor('float32', [extra[n].length], extra[n]));
+  };
+  const p = model.prepare ? model.prepare(raw, state, () => {}, false) : raw;
+  g.output(model.forward(x, p), io.output);
+  return toBytes(g, { producerVersion: info.producerVersion, docString: io.doc, metadata: info.metadata });
+}
+
+export function weightsSafetensors(state: TrainState, layouts: { G: ParamLayout; D: ParamLayout }, slots: { G: string[]; D: string[] }, metadata: Record<string, string>): Uint8Array {
+  const t: Record<string, TensorEntry> = {};
+  for (const n of ['G', 'D'] as const) {
+    const s = state[n];
+    for (const e of layouts[n].entries) {
+      t[e.name] = { dtype: 'F32', shape: e.shape, data: s.params.slice(e.offset, e.offset + e.size) };
+      slots[n].forEach((slot, i) => (t[`${e.name}.opt.${slot}`] = { dtype: 'F32', shape: e.shape, data: s.slots[i].slice(e.offset, e.offset + e.size) }));
+    }
+  }
+  for (const [name, v] of Object.entries(state.extra)) t[name] = { dtype: 'F32', shape: [v.length], data: v.slice() };
+  return encodeSafetensors(t, { ...metadata, 'G.step': String(state.G.step), 'D.step': String(state.D.step) });
+}

@@ -1,0 +1,49 @@
+// `onnx-gan export <run>`: generator.onnx, critic.onnx and weights.safetensors from a run's newest good
+// checkpoint, into <run>/export or --out.
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { inferenceModel, weightsSafetensors } from '../export/model.ts';
+import { StepCompiler } from '../training/step.ts';
+import type { CheckpointInfo } from '../training/checkpoint.ts';
+import { modelIdentity, parseConfigText } from './config.ts';
+import { dataset } from './datasets.ts';
+import { writeFileAtomic } from './files.ts';
+import { loadLatest, resolveSetup } from './train.ts';
+
+const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
+
+export function exportRun(run: string, outDir?: string, log: (m: string) => void = () => {}): { files: string[]; iteration: number } {
+  const dir = resolve(run);
+  const cfgPath = join(dir, 'config.json');
+  if (!existsSync(cfgPath)) throw new Error(`export: ${dir} is not a run directory (no config.json)`);
+  const cfg = parseConfigText(readFileSync(cfgPath, 'utf8'), cfgPath);
+  const data = dataset(cfg.data);
+  const { setup } = resolveSetup(cfg, data);
+  const compiler = new StepCompiler(setup);
+  compiler.criticStep(); // declares the losses' carried states
+  compiler.generatorStep();
+  const info: CheckpointInfo = {
+    config: modelIdentity(cfg),
+    slots: { G: compiler.opt.G.slots, D: compiler.opt.D.slots },
+    states: [...compiler.states.values()].map((s) => ({ name: s.name, size: s.shape.reduce((a, b) => a * b, 1) })),
+  };
+  const state = loadLatest(dir, info, log, 'export');
+  if (!state) throw new Error(`export: ${dir} has no checkpoint yet`);
+  const meta: Record<string, string> = {
+    'onnx-gan.version': VERSION,
+    latent_size: String(compiler.latent),
+    latent_distribution: 'normal(0, 1), float32, shape [N, latent_size]',
+    output_layout: `[N, ${compiler.sampleShape.join(', ')}] float32`,
+    output_range: 'unbounded (2-D points)',
+    loss: cfg.loss,
+    data: cfg.data,
+    step: String(state.iteration),
+  };
+  const out = resolve(outDir ?? join(dir, 'export'));
+  const g = inferenceModel(setup.generator, compiler.layoutG, state.G.params, state.extra, { input: 'z', output: 'samples', doc: `onnx-gan generator: z [N, ${compiler.latent}] ~ N(0, 1) -> samples` }, { metadata: meta, producerVersion: VERSION });
+  const d = inferenceModel(setup.critic, compiler.layoutD, state.D.params, state.extra, { input: 'x', output: 'score', doc: 'onnx-gan critic: samples [N, ...] -> critic output [N, 1]' }, { metadata: meta, producerVersion: VERSION });
+  const w = weightsSafetensors(state, { G: compiler.layoutG, D: compiler.layoutD }, info.slots, { ...meta, config: JSON.stringify(cfg) });
+  const files = [['generator.onnx', g], ['critic.onnx', d], ['weights.safetensors', w]] as const;
+  for (const [name, bytes] of files) writeFileAtomic(join(out, name), bytes);
+  return { files: files.map(([n]) => join(out, n)), iteration: state.iteration };
+}
