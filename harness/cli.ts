@@ -39,7 +39,7 @@ function loadConfigFile(path: string): Record<string, unknown> {
 const FLAG_KEYS: Record<string, keyof Config> = {
   data: 'data', loss: 'loss', lambda: 'lambda', penalty: 'penalty', ls: 'ls', divergence: 'divergence', rho: 'rho', clip: 'clip',
   spectralNorm: 'spectralNorm', wganSchedule: 'wganSchedule', iterations: 'iterations', batch: 'batch', latent: 'latent', hidden: 'hidden',
-  optimizer: 'optimizer', lr: 'lr', betas: 'betas', nCritic: 'nCritic', seed: 'seed', checkpointEvery: 'checkpointEvery',
+  generator: 'generator', critic: 'critic', freeze: 'freeze', optimizer: 'optimizer', lr: 'lr', betas: 'betas', nCritic: 'nCritic', seed: 'seed', checkpointEvery: 'checkpointEvery',
   keepCheckpoints: 'keepCheckpoints', onDivergence: 'onDivergence', maxRollbacks: 'maxRollbacks', rollbackLrScale: 'rollbackLrScale', logEvery: 'logEvery', evalSamples: 'evalSamples', threads: 'threads', ep: 'ep', fuse: 'fuse',
 };
 
@@ -67,6 +67,9 @@ export function program(): Command {
     .option('--batch <n>', 'batch size', num('--batch'))
     .option('--latent <n>', 'latent size', num('--latent'))
     .option('--hidden <list>', 'hidden widths, comma separated', list('--hidden'))
+    .option('--generator <file.onnx>', 'train this ONNX generator (float initializers become parameters)')
+    .option('--critic <file.onnx>', 'train this ONNX critic')
+    .option('--freeze <regex>', 'initializers of imported models whose names match stay frozen')
     .option('--optimizer <name>', 'adam | rmsprop | sgd')
     .option('--lr <x>', 'learning rate (both networks)', num('--lr'))
     .option('--betas <b1,b2>', 'Adam betas', list('--betas'))

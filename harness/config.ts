@@ -32,6 +32,11 @@ export const ConfigSchema = z
     batch: posInt.default(256),
     latent: posInt.default(16),
     hidden: z.array(posInt).min(1).default([128, 128]),
+    /** ONNX files to train instead of the built-in MLPs (their float initializers become parameters). */
+    generator: z.string().min(1).optional(),
+    critic: z.string().min(1).optional(),
+    /** Regular expression over initializer names: those stay frozen. */
+    freeze: z.string().min(1).optional(),
     optimizer: z.enum(['adam', 'rmsprop', 'sgd']).optional(),
     lr: z.number().positive().optional(),
     betas: z.tuple([z.number().min(0).lt(1), z.number().min(0).lt(1)]).optional(),
@@ -84,6 +89,6 @@ export function parseConfigText(text: string, source: string): Config {
 
 /** The settings that define the model and its training; a checkpoint only resumes a run with equal ones. */
 export function modelIdentity(c: Config): string {
-  const { data, loss, lambda, penalty, ls, divergence, rho, clip, spectralNorm, wganSchedule, batch, latent, hidden, optimizer, lr, betas, nCritic, seed } = c;
-  return JSON.stringify({ data, loss, lambda, penalty, ls, divergence, rho, clip, spectralNorm, wganSchedule, batch, latent, hidden, optimizer, lr, betas, nCritic, seed });
+  const { data, loss, lambda, penalty, ls, divergence, rho, clip, spectralNorm, wganSchedule, batch, latent, hidden, generator, critic, freeze, optimizer, lr, betas, nCritic, seed } = c;
+  return JSON.stringify({ data, loss, lambda, penalty, ls, divergence, rho, clip, spectralNorm, wganSchedule, batch, latent, hidden, generator, critic, freeze, optimizer, lr, betas, nCritic, seed });
 }

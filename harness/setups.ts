@@ -17,7 +17,7 @@ export interface MlpGanOptions extends LossSettings {
 }
 
 /** The 2-D architecture: G z-128-128-2 (ReLU), D 2-128-128-1 (LeakyReLU 0.2); the loss's paper defaults. */
-export function mlpGan(o: MlpGanOptions): GanSetup & { warnings: string[] } {
+export function mlpGan(o: MlpGanOptions): GanSetup & { warnings: string[]; spectralNorm: boolean } {
   const d = lossEntry(o.loss).defaults;
   const built = buildLoss(o.loss, o);
   const hidden = o.hidden ?? [128, 128];
@@ -33,5 +33,6 @@ export function mlpGan(o: MlpGanOptions): GanSetup & { warnings: string[] } {
     optG: opt,
     batch: o.batch ?? 256,
     warnings: built.warnings,
+    spectralNorm: built.spectralNorm,
   };
 }

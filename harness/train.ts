@@ -3,6 +3,8 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { lossEntry } from '../losses/index.ts';
+import { importedModel, type Role } from '../models/imported.ts';
+import { spectralNorm } from '../models/spectral.ts';
 import { Rng } from '../models/random.ts';
 import { decodeCheckpoint, encodeCheckpoint, type CheckpointInfo } from '../training/checkpoint.ts';
 import { nodeRuntime } from '../training/runtime-node.ts';
@@ -37,6 +39,23 @@ export function resolveSetup(cfg: Config, data: Mixture): { setup: GanSetup & { 
   const entry = lossEntry(cfg.loss);
   const toy = data.shape.length === 1 && data.shape[0] === 2 ? entry.toy2d : undefined;
   const setup = mlpGan({ ...cfg, lambda: cfg.lambda ?? toy?.lambda });
+  let freeze: RegExp | undefined;
+  try {
+    freeze = cfg.freeze ? new RegExp(cfg.freeze) : undefined;
+  } catch {
+    throw new Error(`--freeze: '${cfg.freeze}' is not a regular expression`);
+  }
+  const load = (path: string, role: Role, prefix: string) => {
+    let bytes: Uint8Array;
+    try {
+      bytes = readFileSync(path);
+    } catch (e) {
+      throw new Error(`--${role}: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    return importedModel(bytes, role, { prefix, freeze, source: path });
+  };
+  if (cfg.generator) setup.generator = load(cfg.generator, 'generator', 'G');
+  if (cfg.critic) setup.critic = setup.spectralNorm ? spectralNorm(load(cfg.critic, 'critic', 'D')) : load(cfg.critic, 'critic', 'D');
   const base = cfg.nCritic ?? entry.defaults.nCritic;
   // martinarjovsky/WassersteinGAN: 100 critic steps for the first 25 generator steps and every 500th.
   const nCritic = cfg.wganSchedule ? (it: number) => (it < 25 || it % 500 === 0 ? 100 : base) : () => base;

@@ -1,0 +1,78 @@
+// ONNX models made elsewhere (torch.onnx.export, ...) as trainable networks: the graph is checked by our
+// parser, its float initializers become parameters (initial values as in the file; a name pattern can
+// freeze some), and forward() replays its nodes into the training graph, where grad() differentiates them.
+import { rules } from '../graph/gradients.ts';
+import { isFloat, type Graph, type Value } from '../graph/ir.ts';
+import { opN } from '../graph/ops.ts';
+import { fromBytes, ModelError, q } from '../graph/serialize.ts';
+import type { Model, ParamSpec } from './model.ts';
+
+export type Role = 'generator' | 'critic';
+
+export function importedModel(bytes: Uint8Array, role: Role, opts: { prefix: string; freeze?: RegExp; source?: string }): Model {
+  const src = opts.source ?? role;
+  let g: Graph;
+  try {
+    g = fromBytes(bytes).graph;
+  } catch (e) {
+    throw new ModelError(`${src}: ${(e as Error).message}`);
+  }
+  const inputs = g.inputs;
+  if (inputs.length !== 1) throw new ModelError(`${src}: a ${role} needs exactly one input, this model has ${inputs.length} (${inputs.map((v) => q(v.name)).join(', ')})`);
+  const x = inputs[0];
+  if (!isFloat(x.dtype)) throw new ModelError(`${src}: the ${role}'s input ${q(x.name)} must be float, it is ${x.dtype}`);
+  if (!x.shape || x.shape.length < 2 || x.shape.slice(1).some((d) => typeof d !== 'number')) throw new ModelError(`${src}: the ${role}'s input ${q(x.name)} must be [batch, ...static dims], it is ${x}`);
+  if (g.outputs.length !== 1) throw new ModelError(`${src}: a ${role} needs exactly one output, this model has ${g.outputs.length}`);
+  const y = g.outputs[0];
+  if (!y.shape || y.shape.slice(1).some((d) => typeof d !== 'number')) throw new ModelError(`${src}: the ${role}'s output ${q(y.name)} needs static non-batch dims, it is ${y}`);
+  if (role === 'critic' && y.shape.slice(1).reduce((a: number, b) => a * (b as number), 1) !== 1) throw new ModelError(`${src}: a critic must output one score per sample, its output is ${y}`);
+  if (role === 'generator' && x.shape.length !== 2) throw new ModelError(`${src}: a generator's input must be a latent vector [batch, z], it is ${x}`);
+
+  // Every node on the float path from the input or a weight needs a gradient rule: say which do not, now.
+  const floatInits = [...g.initializers.values()].filter(({ value }) => value.dtype === 'float32');
+  const live = new Set<Value>([x, ...floatInits.map((i) => i.value)]);
+  for (const n of g.nodes) {
+    if (!n.inputs.some((v) => v && live.has(v))) continue;
+    if (!rules[n.op]) throw new ModelError(`${src}: op ${n.op} (node ${q(n.name)}) has no gradient rule; supported: ${Object.keys(rules).sort().join(', ')}`);
+    for (const o of n.outputs) if (isFloat(o.dtype)) live.add(o);
+  }
+
+  const params: ParamSpec[] = floatInits.map(({ value, tensor }) => ({
+    name: `${opts.prefix}.${value.name}`,
+    shape: tensor.dims.slice(),
+    frozen: opts.freeze?.test(value.name) ?? false,
+    init: (_rng, out) => out.set(tensor.data as Float32Array),
+  }));
+  const paramOf = new Map(floatInits.map(({ value }) => [value.name, `${opts.prefix}.${value.name}`]));
+
+  return {
+    kind: `onnx:${src}`,
+    inputShape: x.shape.slice(1) as number[],
+    outputShape: y.shape.slice(1) as number[],
+    params,
+    forward(input, p) {
+      const target = input.graph;
+      const map = new Map<Value, Value>([[x, input]]);
+      const valueOf = (v: Value): Value => {
+        const hit = map.get(v);
+        if (hit) return hit;
+        const pname = paramOf.get(v.name);
+        const init = g.constantOf(v);
+        if (pname) return p[pname];
+        if (init) {
+          const c = target.constant(init, v.name);
+          map.set(v, c);
+          return c;
+        }
+        throw new ModelError(`${src}: value ${q(v.name)} is not available`);
+      };
+      for (const n of g.nodes) {
+        if (Object.values(n.attrs).some((a) => a.kind === 'graph')) throw new ModelError(`${src}: node ${q(n.name)} (${n.op}) has a subgraph, which import does not support`);
+        const outs = opN(n.op, n.inputs.map((v) => (v ? valueOf(v) : null)), n.attrs, target);
+        n.outputs.forEach((o, i) => map.set(o, outs[i]));
+      }
+      return valueOf(y);
+    },
+    describe: () => ({ kind: 'onnx', source: src, role, params: params.length }),
+  };
+}
