@@ -4,11 +4,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { inferenceModel, weightsSafetensors } from '../export/model.ts';
 import { StepCompiler } from '../training/step.ts';
-import type { CheckpointInfo } from '../training/checkpoint.ts';
-import { modelIdentity, parseConfigText } from './config.ts';
+import { parseConfigText } from './config.ts';
 import { dataset } from './datasets.ts';
 import { writeFileAtomic } from './files.ts';
-import { loadLatest, resolveSetup } from './train.ts';
+import { checkpointInfo, loadLatest, resolveSetup } from './train.ts';
 
 const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
 
@@ -22,11 +21,7 @@ export function exportRun(run: string, outDir?: string, log: (m: string) => void
   const compiler = new StepCompiler(setup);
   compiler.criticStep(); // declares the losses' carried states
   compiler.generatorStep();
-  const info: CheckpointInfo = {
-    config: modelIdentity(cfg),
-    slots: { G: compiler.opt.G.slots, D: compiler.opt.D.slots },
-    states: [...compiler.states.values()].map((s) => ({ name: s.name, size: s.shape.reduce((a, b) => a * b, 1) })),
-  };
+  const info = checkpointInfo(cfg, compiler);
   const state = loadLatest(dir, info, log, 'export');
   if (!state) throw new Error(`export: ${dir} has no checkpoint yet`);
   const meta: Record<string, string> = {

@@ -8,7 +8,7 @@ import { spectralNorm } from '../models/spectral.ts';
 import { Rng } from '../models/random.ts';
 import { decodeCheckpoint, encodeCheckpoint, type CheckpointInfo } from '../training/checkpoint.ts';
 import { nodeRuntime } from '../training/runtime-node.ts';
-import type { GanSetup } from '../training/step.ts';
+import type { GanSetup, StepCompiler } from '../training/step.ts';
 import { Trainer, type IterationLog, type TrainState } from '../training/trainer.ts';
 import { modelIdentity, type Config } from './config.ts';
 import { dataset, type Mixture } from './datasets.ts';
@@ -62,6 +62,15 @@ export function resolveSetup(cfg: Config, data: Mixture): { setup: GanSetup & { 
   return { setup, nCritic };
 }
 
+/** What identifies a run's checkpoints: its settings, optimizer slots and carried states. */
+export function checkpointInfo(cfg: Config, compiler: StepCompiler): CheckpointInfo {
+  return {
+    config: modelIdentity(cfg),
+    slots: { G: compiler.opt.G.slots, D: compiler.opt.D.slots },
+    states: [...compiler.states.values()].map((s) => ({ name: s.name, size: s.shape.reduce((a, b) => a * b, 1) })),
+  };
+}
+
 export class DivergedError extends Error {}
 
 const CKPT_DIR = 'checkpoints';
@@ -76,11 +85,7 @@ export async function train(cfg: Config, opts: TrainOptions): Promise<TrainResul
 
   for (const w of setup.warnings) say(`warning: ${w}`);
   const trainer = await Trainer.create({ setup, runtime: nodeRuntime(cfg.ep), data, seed: cfg.seed, nCritic, threads: cfg.threads });
-  const info: CheckpointInfo = {
-    config: modelIdentity(cfg),
-    slots: { G: trainer.compiler.opt.G.slots, D: trainer.compiler.opt.D.slots },
-    states: [...trainer.compiler.states.values()].map((s) => ({ name: s.name, size: s.shape.reduce((a, b) => a * b, 1) })),
-  };
+  const info = checkpointInfo(cfg, trainer.compiler);
   const state = resume ? loadLatest(out, info, say) ?? trainer.initialState() : trainer.initialState();
   // What a rollback returns to: the state of the last checkpoint written (or loaded, or the start).
   let lastGood = cloneState(state);
