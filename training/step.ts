@@ -237,34 +237,34 @@ export class StepCompiler {
     };
   }
 
-  /** One critic update: inputs G.params, D.params, D.opt.*, D.step, D.lr, real, z, randoms. */
+  /** One critic update: inputs G.params, D.params, D.opt.*, D.step, D.lr, real, z, randoms, state. */
   criticStep(): StepProgram {
-    const gr = new Graph('critic_step');
-    const B = this.setup.batch;
-    const gParams = gr.input(io.params('G'), DT, [this.layoutG.size]);
-    const d = this.netInputs(gr, 'D');
-    const real = gr.input(io.real, DT, [B, ...this.sampleShape]);
-    const z = gr.input(io.z, DT, [B, this.latent]);
-    const randoms: RandomInput[] = [];
-    const st = this.graphScope(gr);
-    const { d: out, logs } = this.criticUpdate(gParams, d, real, z, this.randomInputs(gr, randoms), st.scope);
-    this.outputs(gr, 'D', out, logs, st.writes);
-    return { role: 'critic', model: toBytes(gr), randoms, logs: Object.keys(logs), stateIn: [...st.inputs.keys()], stateOut: [...st.writes.keys()] };
+    return this.stepProgram('D');
   }
 
-  /** One generator update: inputs G.params, G.opt.*, G.step, G.lr, D.params, real, z, randoms. */
+  /** One generator update: inputs G.params, G.opt.*, G.step, G.lr, D.params, real, z, randoms, state. */
   generatorStep(): StepProgram {
-    const gr = new Graph('generator_step');
+    return this.stepProgram('G');
+  }
+
+  /** One update of network n, the other network's parameters held fixed. */
+  private stepProgram(n: Net): StepProgram {
+    const other: Net = n === 'D' ? 'G' : 'D';
+    const gr = new Graph(n === 'D' ? 'critic_step' : 'generator_step');
     const B = this.setup.batch;
-    const g = this.netInputs(gr, 'G');
-    const dParams = gr.input(io.params('D'), DT, [this.layoutD.size]);
+    const mine = this.netInputs(gr, n);
+    const theirs = gr.input(io.params(other), DT, [this.layout(other).size]);
     const real = gr.input(io.real, DT, [B, ...this.sampleShape]);
     const z = gr.input(io.z, DT, [B, this.latent]);
     const randoms: RandomInput[] = [];
     const st = this.graphScope(gr);
-    const { g: out, logs } = this.generatorUpdate(g, dParams, real, z, this.randomInputs(gr, randoms), st.scope);
-    this.outputs(gr, 'G', out, logs, st.writes);
-    return { role: 'generator', model: toBytes(gr), randoms, logs: Object.keys(logs), stateIn: [...st.inputs.keys()], stateOut: [...st.writes.keys()] };
+    const random = this.randomInputs(gr, randoms);
+    const { net, logs } =
+      n === 'D'
+        ? ((r) => ({ net: r.d, logs: r.logs }))(this.criticUpdate(theirs, mine, real, z, random, st.scope))
+        : ((r) => ({ net: r.g, logs: r.logs }))(this.generatorUpdate(mine, theirs, real, z, random, st.scope));
+    this.outputs(gr, n, net, logs, st.writes);
+    return { role: n === 'D' ? 'critic' : 'generator', model: toBytes(gr), randoms, logs: Object.keys(logs), stateIn: [...st.inputs.keys()], stateOut: [...st.writes.keys()] };
   }
 
   private outputs(gr: Graph, n: Net, out: NetOut, logs: Record<string, Value>, states: Map<string, Value>): void {

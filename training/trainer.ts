@@ -138,47 +138,47 @@ export class Trainer {
     return Object.fromEntries(randoms.map((r, i) => [r.name, f32(r.shape, extra[i])]));
   }
 
+  private program(n: Net): StepProgram {
+    return n === 'D' ? this.critic : this.generator;
+  }
+
+  /** Feeds for one update of network n: its state, the other network's parameters, this step's draws. */
+  private stepFeeds(n: Net, state: TrainState, r: ReturnType<Trainer['draw']>): Feeds {
+    const other: Net = n === 'D' ? 'G' : 'D';
+    const p = this.program(n);
+    return {
+      ...this.netFeeds(n, state[n], state[n].step + 1),
+      [io.params(other)]: f32([this.compiler.layout(other).size], state[other].params),
+      [io.real]: f32([this.setup.batch, ...this.compiler.sampleShape], r.real),
+      [io.z]: f32([this.setup.batch, this.compiler.latent], r.z),
+      ...this.randomFeeds(p.randoms, r.extra),
+      ...this.stateFeeds(p, state),
+    };
+  }
+
+  /** Keep what one update of network n returned; its logged scalars go into `values`. Returns the ok flag. */
+  private takeStep(n: Net, state: TrainState, out: Feeds, values: Record<string, number>): boolean {
+    const p = this.program(n);
+    this.absorb(n, state[n], out);
+    this.absorbState(p, state, out);
+    for (const k of p.logs) values[k] = (out[k].data as Float32Array)[0];
+    return (out[io.ok].data as Uint8Array)[0] === 1;
+  }
+
   /** One generator iteration with its critic steps. Mutates `state`; returns the logged scalars. */
   async iteration(state: TrainState): Promise<IterationLog> {
     const rng = Rng.stream(this.opts.seed, 'iteration', state.iteration);
-    const B = this.setup.batch;
-    const sampleDims = [B, ...this.compiler.sampleShape];
-    const zDims = [B, this.compiler.latent];
     const values: Record<string, number> = {};
     let ok = true;
     const nC = this.opts.nCritic(state.iteration);
     // Each step's draws are made while the previous step runs (run() is asynchronous): same order, no wait.
     let draws = this.draw(rng, nC > 0 ? this.critic.randoms : this.generator.randoms);
     for (let c = 0; c < nC; c++) {
-      const r = draws;
-      const pending = this.criticSession.run({
-        ...this.netFeeds('D', state.D, state.D.step + 1),
-        [io.params('G')]: f32([this.compiler.layoutG.size], state.G.params),
-        [io.real]: f32(sampleDims, r.real),
-        [io.z]: f32(zDims, r.z),
-        ...this.randomFeeds(this.critic.randoms, r.extra),
-        ...this.stateFeeds(this.critic, state),
-      });
+      const pending = this.criticSession.run(this.stepFeeds('D', state, draws));
       draws = this.draw(rng, c + 1 < nC ? this.critic.randoms : this.generator.randoms);
-      const out = await pending;
-      ok &&= (out[io.ok].data as Uint8Array)[0] === 1;
-      this.absorb('D', state.D, out);
-      this.absorbState(this.critic, state, out);
-      for (const k of this.critic.logs) values[k] = (out[k].data as Float32Array)[0];
+      ok = this.takeStep('D', state, await pending, values) && ok;
     }
-    const r = draws;
-    const out = await this.generatorSession.run({
-      ...this.netFeeds('G', state.G, state.G.step + 1),
-      [io.params('D')]: f32([this.compiler.layoutD.size], state.D.params),
-      [io.real]: f32(sampleDims, r.real),
-      [io.z]: f32(zDims, r.z),
-      ...this.randomFeeds(this.generator.randoms, r.extra),
-      ...this.stateFeeds(this.generator, state),
-    });
-    ok &&= (out[io.ok].data as Uint8Array)[0] === 1;
-    this.absorb('G', state.G, out);
-    this.absorbState(this.generator, state, out);
-    for (const k of this.generator.logs) values[k] = (out[k].data as Float32Array)[0];
+    ok = this.takeStep('G', state, await this.generatorSession.run(this.stepFeeds('G', state, draws)), values) && ok;
     state.iteration += 1;
     return { iteration: state.iteration, values, ok };
   }
