@@ -7,6 +7,7 @@ import { PENALTIES } from '../losses/penalties.ts';
 import { exportLoss } from '../export/loss.ts';
 import { parseConfig, type Config } from './config.ts';
 import { DATASETS } from './datasets.ts';
+import { continueArtifacts } from './continue.ts';
 import { exportRun } from './export.ts';
 import { writeFileAtomic } from './files.ts';
 import { expandLosses, markdownTable, summarize, sweep } from './sweep.ts';
@@ -150,11 +151,31 @@ export function program(): Command {
 
   cli
     .command('export <run>')
-    .description("write a run's generator.onnx and critic.onnx (inference only) and weights.safetensors")
+    .description("write a run's generator.onnx, critic.onnx (inference only), weights.safetensors and training/ (artifacts to keep training)")
     .option('--out <dir>', 'output directory (default <run>/export)')
     .action((run: string, o) => {
       const r = exportRun(run, o.out, (m) => void process.stderr.write(`${m}\n`));
       console.log(`exported iteration ${r.iteration}:\n  ${r.files.join('\n  ')}`);
+    });
+
+  cli
+    .command('continue <artifacts>')
+    .description("keep training from a training-artifacts directory (<run>/export/training), as the browser page does")
+    .requiredOption('--iterations <n>', 'generator iterations to run', num('--iterations'))
+    .option('--out <file>', 'write the new checkpoint here (default: replace <artifacts>/checkpoint.safetensors)')
+    .option('--threads <n>', 'onnxruntime intra-op threads', num('--threads'))
+    .addOption(new Option('--ep <name>', "execution provider; wasm runs onnxruntime-web's kernels, as the browser page does").choices(['cpu', 'cuda', 'wasm']).default('cpu'))
+    .option('--json', 'print the result as one JSON object')
+    .action(async (dir: string, o) => {
+      if (!Number.isInteger(o.iterations) || o.iterations < 1) throw new Error(`--iterations: must be a positive integer, got ${o.iterations}`);
+      const bar = !o.json && process.stderr.isTTY ? new SingleBar({ format: 'continue [{bar}] {value}/{total} it | D.loss {dloss} | G.loss {gloss}', hideCursor: true }) : null;
+      bar?.start(o.iterations, 0, { dloss: '-', gloss: '-' });
+      const r = await continueArtifacts(dir, {
+        iterations: o.iterations, out: o.out, threads: o.threads, ep: o.ep,
+        onProgress: (i, _t, v) => bar?.update(i, { dloss: v['D.loss']?.toFixed(3), gloss: v['G.loss']?.toFixed(3) }),
+      }).finally(() => bar?.stop());
+      if (o.json) console.log(JSON.stringify(r));
+      else console.log(`iteration ${r.iteration}: wrote ${r.file}`);
     });
 
   lossFlags(cli.command('export-loss <name>'))

@@ -1,15 +1,17 @@
-// `onnx-gan export <run>`: generator.onnx, critic.onnx and weights.safetensors from a run's newest good
-// checkpoint, into <run>/export or --out.
+// `onnx-gan export <run>`: from a run's newest good checkpoint, into <run>/export or --out:
+//   generator.onnx, critic.onnx (inference only) and weights.safetensors, for serving and other frameworks;
+//   training/ (step graphs, sampler, checkpoint, config), the artifacts Node and the browser page keep training.
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { inferenceModel, weightsSafetensors } from '../export/model.ts';
+import { packArtifacts } from '../training/artifacts.ts';
 import { StepCompiler } from '../training/step.ts';
 import { parseConfigText } from './config.ts';
 import { dataset } from './datasets.ts';
 import { writeFileAtomic } from './files.ts';
 import { checkpointInfo, loadLatest, resolveSetup } from './train.ts';
 
-const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
+export const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
 
 export function exportRun(run: string, outDir?: string, log: (m: string) => void = () => {}): { files: string[]; iteration: number } {
   const dir = resolve(run);
@@ -17,11 +19,10 @@ export function exportRun(run: string, outDir?: string, log: (m: string) => void
   if (!existsSync(cfgPath)) throw new Error(`export: ${dir} is not a run directory (no config.json)`);
   const cfg = parseConfigText(readFileSync(cfgPath, 'utf8'), cfgPath);
   const data = dataset(cfg.data);
-  const { setup } = resolveSetup(cfg, data);
+  const { setup, schedule } = resolveSetup(cfg, data);
   const compiler = new StepCompiler(setup);
-  compiler.criticStep(); // declares the losses' carried states
-  compiler.generatorStep();
-  const info = checkpointInfo(cfg, compiler);
+  const plan = compiler.plan();
+  const info = checkpointInfo(cfg, plan);
   const state = loadLatest(dir, info, log, 'export');
   if (!state) throw new Error(`export: ${dir} has no checkpoint yet`);
   const meta: Record<string, string> = {
@@ -38,7 +39,8 @@ export function exportRun(run: string, outDir?: string, log: (m: string) => void
   const g = inferenceModel(setup.generator, compiler.layoutG, state.G.params, state.extra, { input: 'z', output: 'samples', doc: `onnx-gan generator: z [N, ${compiler.latent}] ~ N(0, 1) -> samples` }, { metadata: meta, producerVersion: VERSION });
   const d = inferenceModel(setup.critic, compiler.layoutD, state.D.params, state.extra, { input: 'x', output: 'score', doc: 'onnx-gan critic: samples [N, ...] -> critic output [N, 1]' }, { metadata: meta, producerVersion: VERSION });
   const w = weightsSafetensors(state, { G: compiler.layoutG, D: compiler.layoutD }, info.slots, { ...meta, config: JSON.stringify(cfg) });
-  const files = [['generator.onnx', g], ['critic.onnx', d], ['weights.safetensors', w]] as const;
+  const training = packArtifacts(plan, state, info, { producer: `onnx-gan ${VERSION}`, data: cfg.data, seed: cfg.seed, schedule, config: cfg });
+  const files: [string, Uint8Array][] = [['generator.onnx', g], ['critic.onnx', d], ['weights.safetensors', w], ...Object.entries(training).map(([n, b]): [string, Uint8Array] => [join('training', n), b])];
   for (const [name, bytes] of files) writeFileAtomic(join(out, name), bytes);
   return { files: files.map(([n]) => join(out, n)), iteration: state.iteration };
 }

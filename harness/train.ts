@@ -8,8 +8,8 @@ import { spectralNorm } from '../models/spectral.ts';
 import { Rng } from '../models/random.ts';
 import { decodeCheckpoint, encodeCheckpoint, type CheckpointInfo } from '../training/checkpoint.ts';
 import { nodeRuntime } from '../training/runtime-node.ts';
-import type { GanSetup, StepCompiler } from '../training/step.ts';
-import { Trainer, type IterationLog, type TrainState } from '../training/trainer.ts';
+import type { GanSetup, StepPlan } from '../training/step.ts';
+import { criticSchedule, Trainer, type CriticSchedule, type IterationLog, type TrainState } from '../training/trainer.ts';
 import { modelIdentity, type Config } from './config.ts';
 import { dataset, type Mixture } from './datasets.ts';
 import { writeFileAtomic } from './files.ts';
@@ -35,7 +35,7 @@ export interface TrainResult {
 }
 
 /** Settings the loss's paper fixes when the config leaves them open. */
-export function resolveSetup(cfg: Config, data: Mixture): { setup: GanSetup & { warnings: string[] }; nCritic: (it: number) => number } {
+export function resolveSetup(cfg: Config, data: Mixture): { setup: GanSetup & { warnings: string[] }; schedule: CriticSchedule; nCritic: (it: number) => number } {
   const entry = lossEntry(cfg.loss);
   const toy = data.shape.length === 1 && data.shape[0] === 2 ? entry.toy2d : undefined;
   const setup = mlpGan({ ...cfg, lambda: cfg.lambda ?? toy?.lambda });
@@ -56,18 +56,16 @@ export function resolveSetup(cfg: Config, data: Mixture): { setup: GanSetup & { 
   };
   if (cfg.generator) setup.generator = load(cfg.generator, 'generator', 'G');
   if (cfg.critic) setup.critic = setup.spectralNorm ? spectralNorm(load(cfg.critic, 'critic', 'D')) : load(cfg.critic, 'critic', 'D');
-  const base = cfg.nCritic ?? entry.defaults.nCritic;
-  // martinarjovsky/WassersteinGAN: 100 critic steps for the first 25 generator steps and every 500th.
-  const nCritic = cfg.wganSchedule ? (it: number) => (it < 25 || it % 500 === 0 ? 100 : base) : () => base;
-  return { setup, nCritic };
+  const schedule = { base: cfg.nCritic ?? entry.defaults.nCritic, wgan: cfg.wganSchedule };
+  return { setup, schedule, nCritic: criticSchedule(schedule) };
 }
 
 /** What identifies a run's checkpoints: its settings, optimizer slots and carried states. */
-export function checkpointInfo(cfg: Config, compiler: StepCompiler): CheckpointInfo {
+export function checkpointInfo(cfg: Config, plan: StepPlan): CheckpointInfo {
   return {
     config: modelIdentity(cfg),
-    slots: { G: compiler.opt.G.slots, D: compiler.opt.D.slots },
-    states: [...compiler.states.values()].map((s) => ({ name: s.name, size: s.shape.reduce((a, b) => a * b, 1) })),
+    slots: { G: plan.nets.G.slots, D: plan.nets.D.slots },
+    states: plan.states.map((s) => ({ name: s.name, size: s.shape.reduce((a, b) => a * b, 1) })),
   };
 }
 
@@ -85,7 +83,7 @@ export async function train(cfg: Config, opts: TrainOptions): Promise<TrainResul
 
   for (const w of setup.warnings) say(`warning: ${w}`);
   const trainer = await Trainer.create({ setup, runtime: nodeRuntime(cfg.ep), data, seed: cfg.seed, nCritic, threads: cfg.threads });
-  const info = checkpointInfo(cfg, trainer.compiler);
+  const info = checkpointInfo(cfg, trainer.plan);
   const state = resume ? loadLatest(out, info, say) ?? trainer.initialState() : trainer.initialState();
   // What a rollback returns to: the state of the last checkpoint written (or loaded, or the start).
   let lastGood = cloneState(state);
@@ -121,7 +119,7 @@ export async function train(cfg: Config, opts: TrainOptions): Promise<TrainResul
       opts.onProgress?.(state.iteration, cfg.iterations, last.values);
     }
     const seconds = (performance.now() - t0) / 1000;
-    const z = Rng.stream(cfg.seed, 'eval').fillNormal(new Float32Array(cfg.evalSamples * trainer.compiler.latent));
+    const z = Rng.stream(cfg.seed, 'eval').fillNormal(new Float32Array(cfg.evalSamples * trainer.plan.latent));
     const xy = await trainer.generate(state.G.params, z);
     const metrics = mixtureMetrics(data, xy);
     writeFileAtomic(join(out, 'samples.csv'), csv(xy));

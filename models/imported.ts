@@ -9,11 +9,15 @@ import type { Model, ParamSpec } from './model.ts';
 
 export type Role = 'generator' | 'critic';
 
-export function importedModel(bytes: Uint8Array, role: Role, opts: { prefix: string; freeze?: RegExp; source?: string }): Model {
-  const src = opts.source ?? role;
+/**
+ * The graph's single input and output, checked against what the role needs (a generator maps [batch, z] to
+ * samples; a critic maps samples to one score each). Throws a one-line ModelError naming what is wrong.
+ */
+export function roleIO(bytes: Uint8Array, role: Role, src: string = role): { graph: Graph; x: Value; y: Value; inputShape: number[]; outputShape: number[]; metadata: Record<string, string> } {
   let g: Graph;
+  let metadata: Record<string, string>;
   try {
-    g = fromBytes(bytes).graph;
+    ({ graph: g, metadata } = fromBytes(bytes));
   } catch (e) {
     throw new ModelError(`${src}: ${(e as Error).message}`);
   }
@@ -27,6 +31,12 @@ export function importedModel(bytes: Uint8Array, role: Role, opts: { prefix: str
   if (!y.shape || y.shape.slice(1).some((d) => typeof d !== 'number')) throw new ModelError(`${src}: the ${role}'s output ${q(y.name)} needs static non-batch dims, it is ${y}`);
   if (role === 'critic' && y.shape.slice(1).reduce((a: number, b) => a * (b as number), 1) !== 1) throw new ModelError(`${src}: a critic must output one score per sample, its output is ${y}`);
   if (role === 'generator' && x.shape.length !== 2) throw new ModelError(`${src}: a generator's input must be a latent vector [batch, z], it is ${x}`);
+  return { graph: g, x, y, inputShape: x.shape.slice(1) as number[], outputShape: y.shape.slice(1) as number[], metadata };
+}
+
+export function importedModel(bytes: Uint8Array, role: Role, opts: { prefix: string; freeze?: RegExp; source?: string }): Model {
+  const src = opts.source ?? role;
+  const { graph: g, x, y, inputShape, outputShape } = roleIO(bytes, role, src);
 
   // Every node on the float path from the input or a weight needs a gradient rule: say which do not, now.
   const floatInits = [...g.initializers.values()].filter(({ value }) => value.dtype === 'float32');
@@ -47,8 +57,8 @@ export function importedModel(bytes: Uint8Array, role: Role, opts: { prefix: str
 
   return {
     kind: `onnx:${src}`,
-    inputShape: x.shape.slice(1) as number[],
-    outputShape: y.shape.slice(1) as number[],
+    inputShape,
+    outputShape,
     params,
     forward(input, p) {
       const target = input.graph;

@@ -69,6 +69,22 @@ export interface StepProgram {
   nCritic?: number;
 }
 
+/**
+ * What the host loop needs to run compiled step graphs: the graphs, and the names and sizes of what they
+ * read and write. Plain data, so training artifacts carry it as JSON next to the .onnx files.
+ */
+export interface StepPlan {
+  batch: number;
+  latent: number;
+  sampleShape: number[];
+  nets: Record<Net, { size: number; slots: string[] }>;
+  states: { name: string; shape: number[] }[];
+  critic: StepProgram;
+  generator: StepProgram;
+  /** Generator forward with the flat parameter vector as an input and a dynamic batch. */
+  sampler: Uint8Array;
+}
+
 interface NetIn {
   params: Value;
   slots: Value[];
@@ -113,6 +129,31 @@ export class StepCompiler {
   }
   layout(n: Net): ParamLayout {
     return n === 'G' ? this.layoutG : this.layoutD;
+  }
+
+  /** The critic and generator step graphs and the sampler; building them declares the losses' states. */
+  plan(): StepPlan {
+    const critic = this.criticStep();
+    const generator = this.generatorStep();
+    const net = (n: Net) => ({ size: this.layout(n).size, slots: this.opt[n].slots.slice() });
+    return {
+      batch: this.setup.batch,
+      latent: this.latent,
+      sampleShape: this.sampleShape.slice(),
+      nets: { G: net('G'), D: net('D') },
+      states: [...this.states.values()].map((s) => ({ name: s.name, shape: s.shape.slice() })),
+      critic,
+      generator,
+      sampler: this.sampler(),
+    };
+  }
+
+  sampler(): Uint8Array {
+    const g = new Graph('sampler');
+    const flat = g.input(io.params('G'), DT, [this.layoutG.size]);
+    const z = g.input(io.z, DT, ['N', this.latent]);
+    g.output(this.setup.generator.forward(z, unpackParams(flat, this.layoutG)), 'samples');
+    return toBytes(g);
   }
 
   // ---- graph pieces, usable in any graph (a step graph or a Loop body) ----------------------------

@@ -1,12 +1,11 @@
 // The host loop: draw this iteration's randomness, run the step graphs, keep the returned state.
 // Everything random is a pure function of (seed, iteration), so a resumed run repeats an uninterrupted
 // one exactly. No Node-only import here: a browser page runs the same trainer.
-import { Graph, type TensorData } from '../graph/ir.ts';
-import { toBytes } from '../graph/serialize.ts';
+import type { TensorData } from '../graph/ir.ts';
 import { initParams } from '../models/model.ts';
 import { Rng } from '../models/random.ts';
 import type { Feeds, Runtime, Session } from './runtime.ts';
-import { io, StepCompiler, unpackParams, type GanSetup, type Net, type RandomInput, type StepProgram } from './step.ts';
+import { io, StepCompiler, type GanSetup, type Net, type RandomInput, type StepPlan, type StepProgram } from './step.ts';
 
 /** Where real samples come from. */
 export interface DataSource {
@@ -41,16 +40,29 @@ export interface IterationLog {
   ok: boolean;
 }
 
-export interface TrainerOptions {
-  setup: GanSetup;
+/** What a trainer runs against, however its step graphs were made. */
+export interface RunOptions {
   runtime: Runtime;
   data: DataSource;
   seed: number;
   /** Critic steps before generator iteration `it` (0-based). */
   nCritic: (it: number) => number;
   threads?: number;
-  /** Run K iterations per session call in one ONNX Loop (for GPUs, where every call copies all I/O). */
-  fuse?: number;
+}
+
+export interface TrainerOptions extends RunOptions {
+  setup: GanSetup;
+}
+
+/** A loss's critic-step schedule as data (artifacts carry it): a constant, or WGAN's warm-up schedule. */
+export interface CriticSchedule {
+  base: number;
+  /** martinarjovsky/WassersteinGAN: 100 critic steps for the first 25 generator steps and every 500th. */
+  wgan: boolean;
+}
+
+export function criticSchedule(s: CriticSchedule): (it: number) => number {
+  return s.wgan ? (it) => (it < 25 || it % 500 === 0 ? 100 : s.base) : () => s.base;
 }
 
 const f32 = (dims: number[], data: Float32Array): TensorData => ({ dtype: 'float32', dims, data });
@@ -60,50 +72,64 @@ export class Trainer {
   private fused = new Map<number, { program: StepProgram; session: Session }>();
 
   private constructor(
-    readonly opts: TrainerOptions,
-    readonly compiler: StepCompiler,
-    readonly critic: StepProgram,
-    readonly generator: StepProgram,
+    readonly opts: RunOptions,
+    readonly plan: StepPlan,
     private readonly criticSession: Session,
     private readonly generatorSession: Session,
+    /** Present when the graphs were compiled here: initial weights and fused programs need the models. */
+    readonly compiler: StepCompiler | null,
   ) {}
 
+  /** Compile the setup's step graphs and open sessions on them. */
   static async create(opts: TrainerOptions): Promise<Trainer> {
     const compiler = new StepCompiler(opts.setup);
-    const dataShape = opts.data.shape.join('x');
-    if (dataShape !== compiler.sampleShape.join('x'))
-      throw new Error(`data set '${opts.data.name}' has samples of shape [${opts.data.shape}], the critic takes [${compiler.sampleShape}]`);
-    const critic = compiler.criticStep();
-    const generator = compiler.generatorStep();
-    const so = { threads: opts.threads };
-    const [cs, gs] = await Promise.all([opts.runtime.createSession(critic.model, so), opts.runtime.createSession(generator.model, so)]);
-    return new Trainer(opts, compiler, critic, generator, cs, gs);
+    return Trainer.fromPlan(compiler.plan(), opts, compiler);
   }
 
-  get setup(): GanSetup {
-    return this.opts.setup;
+  /** Open sessions on step graphs made elsewhere (training artifacts). */
+  static async fromPlan(plan: StepPlan, opts: RunOptions, compiler: StepCompiler | null = null): Promise<Trainer> {
+    const dataShape = opts.data.shape.join('x');
+    if (dataShape !== plan.sampleShape.join('x'))
+      throw new Error(`data set '${opts.data.name}' has samples of shape [${opts.data.shape}], the critic takes [${plan.sampleShape}]`);
+    const so = { threads: opts.threads };
+    const [cs, gs] = await Promise.all([opts.runtime.createSession(plan.critic.model, so), opts.runtime.createSession(plan.generator.model, so)]);
+    return new Trainer(opts, plan, cs, gs, compiler);
+  }
+
+  get critic(): StepProgram {
+    return this.plan.critic;
+  }
+  get generator(): StepProgram {
+    return this.plan.generator;
+  }
+
+  private need(what: string): StepCompiler {
+    if (!this.compiler) throw new Error(`${what} needs the models themselves; this trainer runs step graphs loaded from files`);
+    return this.compiler;
   }
 
   initialState(): TrainState {
+    const compiler = this.need('an initial state');
+    const setup = compiler.setup;
     const rng = Rng.stream(this.opts.seed, 'init');
     const net = (n: Net): NetState => {
-      const model = n === 'G' ? this.setup.generator : this.setup.critic;
+      const model = n === 'G' ? setup.generator : setup.critic;
       const params = initParams(model, rng);
-      return { params, slots: this.compiler.opt[n].slots.map(() => new Float32Array(params.length)), step: 0, lr: (n === 'G' ? this.setup.optG : this.setup.optD).lr };
+      return { params, slots: this.plan.nets[n].slots.map(() => new Float32Array(params.length)), step: 0, lr: (n === 'G' ? setup.optG : setup.optD).lr };
     };
     const G = net('G');
     const D = net('D');
     const extra: Record<string, Float32Array> = {};
-    for (const [name, spec] of this.compiler.states) extra[name] = spec.init(rng);
+    for (const [name, spec] of compiler.states) extra[name] = spec.init(rng);
     return { iteration: 0, G, D, extra };
   }
 
   // ---- randomness ---------------------------------------------------------------------------------
 
   private draw(rng: Rng, randoms: RandomInput[]) {
-    const B = this.setup.batch;
+    const B = this.plan.batch;
     const real = this.opts.data.sample(rng, B);
-    const z = rng.fillNormal(new Float32Array(B * this.compiler.latent));
+    const z = rng.fillNormal(new Float32Array(B * this.plan.latent));
     const extra = randoms.map((r) => {
       const out = new Float32Array(r.shape.reduce((a, b) => a * b, 1));
       return r.dist === 'uniform' ? rng.fillUniform(out) : rng.fillNormal(out);
@@ -116,18 +142,19 @@ export class Trainer {
   private netFeeds(n: Net, s: NetState, stepForThisUpdate: number): Feeds {
     const size = s.params.length;
     const feeds: Feeds = { [io.params(n)]: f32([size], s.params), [io.step(n)]: scalarF(stepForThisUpdate), [io.lr(n)]: scalarF(s.lr) };
-    this.compiler.opt[n].slots.forEach((slot, i) => (feeds[io.slot(n, slot)] = f32([size], s.slots[i])));
+    this.plan.nets[n].slots.forEach((slot, i) => (feeds[io.slot(n, slot)] = f32([size], s.slots[i])));
     return feeds;
   }
 
   private absorb(n: Net, s: NetState, out: Feeds): void {
     s.params = out[io.updated(io.params(n))].data as Float32Array;
-    this.compiler.opt[n].slots.forEach((slot, i) => (s.slots[i] = out[io.updated(io.slot(n, slot))].data as Float32Array));
+    this.plan.nets[n].slots.forEach((slot, i) => (s.slots[i] = out[io.updated(io.slot(n, slot))].data as Float32Array));
     s.step += 1;
   }
 
   private stateFeeds(p: StepProgram, state: TrainState): Feeds {
-    return Object.fromEntries(p.stateIn.map((n) => [io.state(n), f32(this.compiler.states.get(n)!.shape, state.extra[n])]));
+    const shape = (n: string) => this.plan.states.find((s) => s.name === n)!.shape;
+    return Object.fromEntries(p.stateIn.map((n) => [io.state(n), f32(shape(n), state.extra[n])]));
   }
 
   private absorbState(p: StepProgram, state: TrainState, out: Feeds): void {
@@ -148,9 +175,9 @@ export class Trainer {
     const p = this.program(n);
     return {
       ...this.netFeeds(n, state[n], state[n].step + 1),
-      [io.params(other)]: f32([this.compiler.layout(other).size], state[other].params),
-      [io.real]: f32([this.setup.batch, ...this.compiler.sampleShape], r.real),
-      [io.z]: f32([this.setup.batch, this.compiler.latent], r.z),
+      [io.params(other)]: f32([this.plan.nets[other].size], state[other].params),
+      [io.real]: f32([this.plan.batch, ...this.plan.sampleShape], r.real),
+      [io.z]: f32([this.plan.batch, this.plan.latent], r.z),
       ...this.randomFeeds(p.randoms, r.extra),
       ...this.stateFeeds(p, state),
     };
@@ -204,7 +231,7 @@ export class Trainer {
     for (const n of ['G', 'D'] as Net[]) {
       const s = state[n];
       s.params = out[io.updated(io.params(n))].data as Float32Array;
-      this.compiler.opt[n].slots.forEach((slot, i) => (s.slots[i] = out[io.updated(io.slot(n, slot))].data as Float32Array));
+      this.plan.nets[n].slots.forEach((slot, i) => (s.slots[i] = out[io.updated(io.slot(n, slot))].data as Float32Array));
       s.step = (out[io.updated(io.step(n))].data as Float32Array)[0];
     }
     this.absorbState(program, state, out);
@@ -223,9 +250,9 @@ export class Trainer {
 
   /** Every draw of iterations [start, start + k), stacked in the order iteration() makes them. */
   private fusedDraws(start: number, k: number, nC: number): Feeds {
-    const B = this.setup.batch;
-    const sample = this.compiler.sampleShape.reduce((a, b) => a * b, 1);
-    const L = this.compiler.latent;
+    const B = this.plan.batch;
+    const sample = this.plan.sampleShape.reduce((a, b) => a * b, 1);
+    const L = this.plan.latent;
     const real = new Float32Array(k * (nC + 1) * B * sample);
     const z = new Float32Array(k * (nC + 1) * B * L);
     const cr = this.critic.randoms;
@@ -244,7 +271,7 @@ export class Trainer {
       }
     }
     const feeds: Feeds = {
-      [io.real]: f32([k, nC + 1, B, ...this.compiler.sampleShape], real),
+      [io.real]: f32([k, nC + 1, B, ...this.plan.sampleShape], real),
       [io.z]: f32([k, nC + 1, B, L], z),
     };
     cr.forEach((r, i) => (feeds[`D.${r.name}`] = f32([k, nC, ...r.shape], critStacks[i])));
@@ -256,7 +283,7 @@ export class Trainer {
     const key = k * 100000 + nC;
     let hit = this.fused.get(key);
     if (!hit) {
-      const program = this.compiler.fusedProgram(k, nC, this.critic.randoms, this.generator.randoms);
+      const program = this.need('fused iterations').fusedProgram(k, nC, this.critic.randoms, this.generator.randoms);
       hit = { program, session: await this.opts.runtime.createSession(program.model, { threads: this.opts.threads }) };
       this.fused.set(key, hit);
     }
@@ -269,9 +296,9 @@ export class Trainer {
 
   /** Generator outputs for the given latent vectors ([n, latent] row-major). */
   async generate(params: Float32Array, z: Float32Array): Promise<Float32Array> {
-    if (!this.sampler) this.sampler = await this.opts.runtime.createSession(samplerModel(this.compiler), { threads: this.opts.threads });
-    const n = z.length / this.compiler.latent;
-    const out = await this.sampler.run({ [io.params('G')]: f32([params.length], params), [io.z]: f32([n, this.compiler.latent], z) });
+    if (!this.sampler) this.sampler = await this.opts.runtime.createSession(this.plan.sampler, { threads: this.opts.threads });
+    const n = z.length / this.plan.latent;
+    const out = await this.sampler.run({ [io.params('G')]: f32([params.length], params), [io.z]: f32([n, this.plan.latent], z) });
     return out.samples.data as Float32Array;
   }
 
@@ -281,13 +308,4 @@ export class Trainer {
     if (this.sampler) await this.sampler.release();
     for (const f of this.fused.values()) await f.session.release();
   }
-}
-
-/** Generator forward with the flat parameter vector as an input and a dynamic batch. */
-export function samplerModel(compiler: StepCompiler): Uint8Array {
-  const g = new Graph('sampler');
-  const flat = g.input(io.params('G'), 'float32', [compiler.layoutG.size]);
-  const z = g.input(io.z, 'float32', ['N', compiler.latent]);
-  g.output(compiler.setup.generator.forward(z, unpackParams(flat, compiler.layoutG)), 'samples');
-  return toBytes(g);
 }

@@ -1,0 +1,100 @@
+// Training artifacts (<run>/export/training): `onnx-gan continue` keeps training from them in Node and
+// lands where the uninterrupted run does; damaged artifacts are refused with one line naming the file.
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { decodeSafetensors } from '../training/checkpoint.ts';
+import { relErr } from './helpers.ts';
+
+const BIN = new URL('../bin/onnx-gan.js', import.meta.url).pathname;
+const SMALL = ['--loss', 'sngan', '--hidden', '32,32', '--batch', '64', '--eval-samples', '100', '--checkpoint-every', '30'];
+
+function cli(args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+describe('training artifacts (Node)', function () {
+  this.timeout(180000);
+  let tmp: string;
+  let art: string;
+  before(() => {
+    tmp = mkdtempSync(join(tmpdir(), 'onnx-gan-artifacts-'));
+    for (const [name, its] of [['full', '60'], ['half', '30']]) {
+      const r = cli(['train', ...SMALL, '--iterations', its, '--out', join(tmp, name)]);
+      if (r.code !== 0) throw new Error(r.err);
+    }
+    const e = cli(['export', join(tmp, 'half')]);
+    if (e.code !== 0) throw new Error(e.err);
+    art = join(tmp, 'half', 'export', 'training');
+  });
+  after(() => rmSync(tmp, { recursive: true, force: true }));
+
+  it('export writes one directory: step graphs, sampler, checkpoint, config and the manifest', () => {
+    const manifest = JSON.parse(readFileSync(join(art, 'artifacts.json'), 'utf8'));
+    expect(manifest.format).to.equal('onnx-gan-artifacts/1');
+    expect(manifest.programs.critic.logs).to.include('D.loss');
+    // SN-GAN's power-iteration vectors are carried state: listed, and in the checkpoint.
+    expect(manifest.states.length).to.be.greaterThan(0);
+    const ck = decodeSafetensors(readFileSync(join(art, 'checkpoint.safetensors')));
+    expect(ck.metadata.iteration).to.equal('30');
+    for (const s of manifest.states) expect(ck.tensors[`state.${s.name}`], s.name).to.not.equal(undefined);
+    expect(JSON.parse(readFileSync(join(art, 'config.json'), 'utf8')).loss).to.equal('sngan');
+  });
+
+  it('continue from the artifacts reaches the uninterrupted run (30 + 30 vs 60 iterations, rel 1e-5)', () => {
+    const dir = join(tmp, 'cont');
+    cpSync(art, dir, { recursive: true });
+    const r = cli(['continue', dir, '--iterations', '30', '--json']);
+    expect(r.code, r.err).to.equal(0);
+    expect(JSON.parse(r.out).iteration).to.equal(60);
+    const got = decodeSafetensors(readFileSync(join(dir, 'checkpoint.safetensors')));
+    const want = decodeSafetensors(readFileSync(join(tmp, 'full', 'checkpoints', 'ckpt-000000060.safetensors')));
+    expect(Object.keys(got.tensors).sort()).to.deep.equal(Object.keys(want.tensors).sort());
+    // The run trains 10 iterations per Loop, continue one step per run: equal up to float rounding.
+    for (const k of Object.keys(want.tensors)) expect(relErr(got.tensors[k].data, want.tensors[k].data), k).to.be.below(1e-5);
+    expect(got.metadata['G.step']).to.equal(want.metadata['G.step']);
+  });
+
+  describe('refuses damaged artifacts with one line naming the file; the checkpoint is untouched', () => {
+    const damaged = (name: string, harm: (dir: string) => void) => {
+      const dir = join(tmp, name);
+      cpSync(art, dir, { recursive: true });
+      harm(dir);
+      return dir;
+    };
+    const refused = (dir: string, pattern: RegExp) => {
+      const before = readFileSync(join(dir, 'checkpoint.safetensors'));
+      const r = cli(['continue', dir, '--iterations', '2']);
+      expect(r.code).to.equal(1);
+      expect(r.err.trim().split('\n'), r.err).to.have.length(1);
+      expect(r.err).to.match(pattern);
+      expect(readFileSync(join(dir, 'checkpoint.safetensors')).equals(before)).to.equal(true);
+    };
+    it('a truncated step graph', () => {
+      const dir = damaged('trunc', (d) => truncateSync(join(d, 'critic_step.onnx'), 500));
+      refused(dir, /critic_step\.onnx: not a valid ONNX model/);
+    });
+    it('a missing file', () => refused(damaged('missing', (d) => unlinkSync(join(d, 'sampler.onnx'))), /cannot read sampler\.onnx: ENOENT/));
+    it('a manifest with a wrong field', () =>
+      refused(damaged('manifest', (d) => {
+        const m = JSON.parse(readFileSync(join(d, 'artifacts.json'), 'utf8'));
+        m.nets.G.size = 'big';
+        writeFileSync(join(d, 'artifacts.json'), JSON.stringify(m));
+      }), /artifacts\.json: 'nets\.G\.size'/));
+    it('step graphs of another model than the manifest says', () =>
+      refused(damaged('other-graph', (d) => {
+        const m = JSON.parse(readFileSync(join(d, 'artifacts.json'), 'utf8'));
+        m.nets.D.size += 1;
+        writeFileSync(join(d, 'artifacts.json'), JSON.stringify(m));
+      }), /critic_step\.onnx: input D\.params has shape \[\d+\], artifacts\.json says \[\d+\]/));
+    it('a checkpoint from another model', () => {
+      const other = join(tmp, 'other');
+      const r = cli(['train', '--loss', 'wgan-gp', '--hidden', '16,16', '--batch', '64', '--iterations', '10', '--checkpoint-every', '10', '--eval-samples', '100', '--out', other]);
+      expect(r.code, r.err).to.equal(0);
+      refused(damaged('foreign', (d) => cpSync(join(other, 'checkpoints', 'ckpt-000000010.safetensors'), join(d, 'checkpoint.safetensors'))), /checkpoint\.safetensors: written by a different model/);
+    });
+  });
+});

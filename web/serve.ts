@@ -1,0 +1,73 @@
+// The page's static server: web/dist at /, and optionally a run directory at /run/ so the page can load
+// its export (generator.onnx) and training artifacts (export/training/) by URL.
+//   npm run web -- [run-dir] [--port 8080] [--no-build]
+import { Command } from 'commander';
+import { existsSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import sirv from 'sirv';
+import { build, DIST } from './build.ts';
+
+export interface Served {
+  url: string;
+  /** The page URL that opens the run's generator and artifacts, when a run is mounted. */
+  pageUrl: string;
+  close(): Promise<void>;
+}
+
+export async function serve(opts: { port?: number; host?: string; run?: string } = {}): Promise<Served> {
+  if (!existsSync(resolve(DIST, 'app.js'))) throw new Error(`web: ${DIST} has no build; run \`npm run web\` (it builds first) or \`npx tsx web/build.ts\``);
+  const app = sirv(DIST, { dev: true, etag: true });
+  const run = opts.run ? resolve(opts.run) : null;
+  if (run && !existsSync(run)) throw new Error(`web: run directory ${run} does not exist`);
+  const files = run ? sirv(run, { dev: true, dotfiles: false }) : null;
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    // Cross-origin isolation lets onnxruntime-web use WASM threads where a page asks for them.
+    res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
+    res.setHeader('Cross-Origin-Embedder-Policy', 'require-corp');
+    const notFound = () => {
+      res.statusCode = 404;
+      res.end('not found');
+    };
+    if (files && req.url?.startsWith('/run/')) {
+      req.url = req.url.slice('/run'.length);
+      return files(req, res, notFound);
+    }
+    app(req, res, notFound);
+  });
+  await new Promise<void>((ok, bad) => {
+    server.once('error', bad);
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => ok());
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${opts.host ?? '127.0.0.1'}:${port}/`;
+  const q: string[] = [];
+  if (run && existsSync(resolve(run, 'export/generator.onnx'))) q.push('generator=/run/export/generator.onnx');
+  if (run && existsSync(resolve(run, 'export/training/artifacts.json'))) q.push('artifacts=/run/export/training/');
+  return {
+    url,
+    pageUrl: q.length ? `${url}?${q.join('&')}` : url,
+    close: () => new Promise<void>((ok) => server.close(() => ok())),
+  };
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const cli = new Command('web')
+    .description('build the page and serve it; a run directory is mounted at /run/ (export it first)')
+    .argument('[run]', 'run directory whose export/ the page opens')
+    .option('--port <n>', 'port', '8080')
+    .option('--host <addr>', 'address to listen on', '127.0.0.1')
+    .option('--no-build', 'serve the existing web/dist');
+  cli.parse();
+  const o = cli.opts();
+  try {
+    if (o.build) await build();
+    const s = await serve({ port: Number(o.port), host: o.host, run: cli.args[0] });
+    console.log(`serving ${s.pageUrl}  (Ctrl-C stops)`);
+  } catch (e) {
+    process.stderr.write(`web: ${(e as Error).message.split('\n')[0].replace(/^web: /, '')}\n`);
+    process.exit(1);
+  }
+}
