@@ -3,12 +3,12 @@
 // Thunks are called only for inputs that lead back to the requested sources, so no dead gradient node
 // is emitted. Rules are written in the same ops as the forward pass: the gradient of a gradient
 // needs no extra code.
-import { staticShape, type Node, type Value } from './ir.ts';
+import { staticShape, tensor, type Node, type Value } from './ir.ts';
 import {
-  cast, div, expandAs, gatherND, op, gemm, greater, greaterOrEqual, less, lessOrEqual, log, matmul, mul, neg, and,
-  pad, pow, reduceSum, reshapeAs, scalar, scatterNDAdd, sigmoid, sign, slice, squeeze, sub, transpose, unsqueeze, where, zerosLike,
+  cast, conv, convTranspose, div, expandAs, gatherND, op, gemm, greater, greaterOrEqual, less, lessOrEqual, log, matmul, mul, neg, and,
+  pad, pow, reduceSum, reshape, reshapeAs, scalar, scatterNDAdd, sigmoid, sign, slice, squeeze, sub, transpose, unsqueeze, where, zerosLike,
 } from './ops.ts';
-import { attrFloat, attrInt, attrInts, constInts, sliceBounds } from './schemas.ts';
+import { attrFloat, attrInt, attrInts, constInts, sliceBounds, windowAttrs } from './schemas.ts';
 
 export type GradThunk = (() => Value) | null;
 export type GradRule = (dy: Value, node: Node) => GradThunk[];
@@ -67,6 +67,33 @@ const swapLast2 = (v: Value) => {
   const r = v.rank!;
   return transpose(v, [...Array(r - 2).keys(), r - 1, r - 2]);
 };
+
+/** A convolution node's window: kernel, strides, pads, dilations, and the static spatial dims of x and y. */
+function windowOf(n: Node, kernelFrom: Value | null) {
+  const x = x0(n);
+  const k = kernelFrom ? staticShape(kernelFrom)?.slice(2) : attrInts(n.attrs, 'kernel_shape');
+  const xs = x.shape?.slice(2);
+  const ys = y0(n).shape?.slice(2);
+  if (!k || !xs || !ys || [...xs, ...ys].some((d) => typeof d !== 'number')) throw new Error(`${n.name}: ${n.op} gradient needs static kernel and spatial dims`);
+  if (attrInt(n.attrs, 'group', 1) !== 1) throw new Error(`${n.name}: ${n.op} gradient is implemented for group = 1`);
+  return { k, xs: xs as number[], ys: ys as number[], ...windowAttrs(n.attrs, k.length) };
+}
+
+/**
+ * The weight gradient of a convolution whose input is `input` and whose output gradient is `dOut`:
+ * dW[m, c, k] = sum over n and positions o of dOut[n, m, o] input[n, c, o s + k d - pad]. That is itself a
+ * convolution, of input with batch and channels swapped, by dOut as the kernel, with stride and dilation
+ * swapped; rows past the kernel (from a stride that did not divide the input) are cropped.
+ */
+function convWeightGrad(input: Value, dOut: Value, k: number[], strides: number[], pads: number[], dilations: number[]): Value {
+  const swap = [1, 0, ...k.map((_, i) => i + 2)];
+  const full = conv(transpose(input, swap), transpose(dOut, swap), null, { strides: dilations, dilations: strides, pads });
+  const got = staticShape(full)!.slice(2);
+  const cropped = got.some((d, i) => d !== k[i]) ? slice(full, k.map(() => 0), k, k.map((_, i) => i + 2)) : full;
+  return transpose(cropped, swap);
+}
+
+const spatialAxes = (v: Value) => [0, ...[...Array(v.rank! - 2).keys()].map((i) => i + 2)];
 
 export const rules: Record<string, GradRule> = {
   Identity: (dy) => [() => dy],
@@ -181,6 +208,38 @@ export const rules: Record<string, GradRule> = {
     const shape = staticShape(x);
     if (!shape) throw new Error(`${n.name}: Pad gradient needs a static input shape`);
     return [() => slice(dy, pads.slice(0, r), shape.map((d, i) => d + pads[i]), [...Array(r).keys()]), null, null];
+  },
+  // Conv and ConvTranspose are each other's input gradient; both weight gradients are one more Conv.
+  Conv: (dy, n) => {
+    const [x, w, b] = n.inputs as Value[];
+    const { k, xs, ys, strides, pads, dilations } = windowOf(n, w);
+    const r = k.length;
+    // Rows of x the forward never reached (stride not dividing the padded size) come back as output_padding.
+    const outputPadding = xs.map((d, i) => d + pads[i] + pads[i + r] - (dilations[i] * (k[i] - 1) + 1) - strides[i] * (ys[i] - 1));
+    return [
+      () => convTranspose(dy, w, null, { strides, pads, dilations, outputPadding }),
+      () => convWeightGrad(x, dy, k, strides, pads, dilations),
+      b ? () => reduceSum(dy, spatialAxes(dy)) : null,
+    ];
+  },
+  ConvTranspose: (dy, n) => {
+    const [x, w, b] = n.inputs as Value[];
+    const { k, strides, pads, dilations } = windowOf(n, w);
+    return [
+      () => conv(dy, w, null, { strides, pads, dilations }),
+      () => convWeightGrad(dy, x, k, strides, pads, dilations),
+      b ? () => reduceSum(dy, spatialAxes(dy)) : null,
+    ];
+  },
+  // The mean over each window is a convolution of each channel by a constant kernel 1/|k|.
+  AveragePool: (dy, n) => {
+    const { k, xs, ys, strides, pads } = windowOf(n, null);
+    if (attrInt(n.attrs, 'count_include_pad', 0) !== 1 && pads.some((p) => p > 0)) throw new Error(`${n.name}: AveragePool gradient with pads needs count_include_pad = 1`);
+    const r = k.length;
+    const size = k.reduce((a, b) => a * b, 1);
+    const kernel = dy.graph.constant(tensor(dy.dtype, [1, 1, ...k], new Array(size).fill(1 / size)), 'pool_kernel');
+    const outputPadding = xs.map((d, i) => d + pads[i] + pads[i + r] - k[i] - strides[i] * (ys[i] - 1));
+    return [() => reshapeAs(convTranspose(reshape(dy, [-1, 1, ...ys]), kernel, null, { strides, pads, outputPadding }), x0(n))];
   },
   Gather: (dy, n) => {
     if (attrInt(n.attrs, 'axis', 0) !== 0) throw new Error(`${n.name}: Gather gradient is implemented for axis 0`);

@@ -122,6 +122,34 @@ export function gemm(a: Value, b: Value, c: Value | null = null, o: GemmOptions 
   return op('Gemm', c ? [a, b, c] : [a, b], attrs);
 }
 
+// ---- convolution -----------------------------------------------------------------------------------
+export interface ConvOptions {
+  strides?: number[];
+  /** [begin per spatial dim..., end per spatial dim...] as in ONNX. */
+  pads?: number[];
+  dilations?: number[];
+  /** ConvTranspose only: extra rows/columns at the end of the output. */
+  outputPadding?: number[];
+}
+function convAttrs(o: ConvOptions, n: number): Record<string, Attr> {
+  const a: Record<string, Attr> = {};
+  const nonDefault = (v: number[] | undefined, d: number) => v && v.some((x) => x !== d);
+  if (nonDefault(o.strides, 1)) a.strides = attr.ints(o.strides!);
+  if (nonDefault(o.pads, 0)) a.pads = attr.ints(o.pads!);
+  if (nonDefault(o.dilations, 1)) a.dilations = attr.ints(o.dilations!);
+  if (nonDefault(o.outputPadding, 0)) a.output_padding = attr.ints(o.outputPadding!);
+  if (o.pads && o.pads.length !== 2 * n) throw new Error(`pads needs ${2 * n} entries, got ${o.pads.length}`);
+  return a;
+}
+/** x [N, C, ...] with w [M, C, ...k] (+ b [M]). */
+export const conv = (x: Value, w: Value, b: Value | null = null, o: ConvOptions = {}) => op('Conv', b ? [x, w, b] : [x, w], convAttrs(o, w.rank! - 2));
+/** x [N, C, ...] with w [C, M, ...k] (+ b [M]): the adjoint of conv. */
+export const convTranspose = (x: Value, w: Value, b: Value | null = null, o: ConvOptions = {}) => op('ConvTranspose', b ? [x, w, b] : [x, w], convAttrs(o, w.rank! - 2));
+/** Mean over windows; padded cells count in the divisor (count_include_pad = 1, as PyTorch's default). */
+export function averagePool(x: Value, kernel: number[], o: Omit<ConvOptions, 'outputPadding' | 'dilations'> = {}): Value {
+  return op('AveragePool', [x], { kernel_shape: attr.ints(kernel), count_include_pad: attr.int(1), ...convAttrs(o, kernel.length) });
+}
+
 // ---- reductions ------------------------------------------------------------------------------------
 /** Sum over `axes` (all axes when omitted). */
 export function reduceSum(x: Value, axes?: number[], keepdims = false): Value {

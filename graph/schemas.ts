@@ -314,6 +314,17 @@ export const schemas: Record<string, Infer> = {
     if (pads.length !== 2 * r) fail(`Pad needs ${2 * r} pads for rank ${r}, got ${pads.length}`);
     return [{ dtype: x.dtype, shape: x.shape.map((d, i) => (typeof d === 'number' ? d + pads[i] + pads[i + r] : null)) }];
   },
+  Conv: (ins, attrs) => convShape(ins, attrs, false),
+  ConvTranspose: (ins, attrs) => convShape(ins, attrs, true),
+  AveragePool: (ins, attrs) => {
+    const [x] = need(ins, 1);
+    const k = attrInts(attrs, 'kernel_shape') ?? fail('AveragePool needs kernel_shape');
+    if (!x.shape) return [{ dtype: x.dtype, shape: null }];
+    const sp = spatial(x.shape, k.length, 'AveragePool');
+    const { strides, pads, dilations } = windowAttrs(attrs, sp.length);
+    if (attrInt(attrs, 'ceil_mode', 0)) fail('AveragePool with ceil_mode is not supported');
+    return [{ dtype: x.dtype, shape: [x.shape[0], x.shape[1], ...sp.map((d, i) => (typeof d === 'number' ? Math.floor((d + pads[i] + pads[i + sp.length] - dilations[i] * (k[i] - 1) - 1) / strides[i]) + 1 : null))] }];
+  },
   Split: (ins, attrs) => {
     const [x] = need(ins, 1, 2);
     const sizes = ins[1] ? constInts(ins[1].constant) : null;
@@ -410,4 +421,51 @@ export function dtypeFromOnnx(code: number): DType {
   const hit = (Object.keys(ONNX_CODES) as DType[]).find((k) => ONNX_CODES[k] === code);
   if (!hit) throw new ShapeError(`unsupported ONNX element type ${code}`);
   return hit;
+}
+
+// ---- convolution windows ----------------------------------------------------------------------------
+
+function spatial(shape: Dim[], n: number, op: string): Dim[] {
+  if (shape.length !== n + 2) fail(`${op} needs input [N, C, ${n} spatial dims], got [${shape}]`);
+  return shape.slice(2);
+}
+
+/** strides, pads ([begin..., end...]) and dilations with their defaults; auto_pad other than NOTSET refused. */
+export function windowAttrs(attrs: Record<string, Attr>, n: number): { strides: number[]; pads: number[]; dilations: number[] } {
+  const auto = attrs.auto_pad?.value;
+  if (auto !== undefined && auto !== 'NOTSET') fail(`auto_pad '${auto}' is not supported (use explicit pads)`);
+  const strides = attrInts(attrs, 'strides') ?? new Array(n).fill(1);
+  const pads = attrInts(attrs, 'pads') ?? new Array(2 * n).fill(0);
+  const dilations = attrInts(attrs, 'dilations') ?? new Array(n).fill(1);
+  if (strides.length !== n || pads.length !== 2 * n || dilations.length !== n) fail(`strides, pads and dilations must have ${n}, ${2 * n} and ${n} entries`);
+  return { strides, pads, dilations };
+}
+
+/** Conv: floor((d + pads - dil (k - 1) - 1) / s) + 1; ConvTranspose: s (d - 1) + out_pad + dil (k - 1) + 1 - pads. */
+function convShape(ins: (InferInput | null)[], attrs: Record<string, Attr>, transposed: boolean): OutType[] {
+  const op = transposed ? 'ConvTranspose' : 'Conv';
+  const xs = need(ins, 2, 3);
+  const [x, w, b] = xs;
+  const dt = sameDtype(xs.filter(Boolean), FLOATS);
+  const group = attrInt(attrs, 'group', 1);
+  if (!x.shape || !w.shape) return [{ dtype: dt, shape: null }];
+  const n = w.shape.length - 2;
+  const sp = spatial(x.shape, n, op);
+  const k = attrInts(attrs, 'kernel_shape') ?? w.shape.slice(2).map((d) => (typeof d === 'number' ? d : fail(`${op} needs a static kernel`)));
+  const { strides, pads, dilations } = windowAttrs(attrs, n);
+  const [cIn, wIn] = [x.shape[1], transposed ? w.shape[0] : w.shape[1]];
+  const expectIn = transposed ? wIn : typeof wIn === 'number' ? wIn * group : null;
+  if (typeof cIn === 'number' && typeof expectIn === 'number' && cIn !== expectIn) fail(`${op}: input has ${cIn} channels, the weight [${w.shape}] expects ${expectIn}`);
+  const cOut = transposed ? (typeof w.shape[1] === 'number' ? w.shape[1] * group : null) : w.shape[0];
+  if (b && b.shape && b.shape.length === 1 && typeof b.shape[0] === 'number' && typeof cOut === 'number' && b.shape[0] !== cOut) fail(`${op}: bias has ${b.shape[0]} entries for ${cOut} output channels`);
+  if (transposed && attrs.output_shape) fail('ConvTranspose with output_shape is not supported (use pads and output_padding)');
+  const outPad = attrInts(attrs, 'output_padding') ?? new Array(n).fill(0);
+  const out = sp.map((d, i) => {
+    if (typeof d !== 'number') return null;
+    const span = dilations[i] * (k[i] - 1) + 1;
+    const o = transposed ? strides[i] * (d - 1) + outPad[i] + span - pads[i] - pads[i + n] : Math.floor((d + pads[i] + pads[i + n] - span) / strides[i]) + 1;
+    if (o < 1) fail(`${op}: spatial dim ${i} of size ${d} gives an empty output`);
+    return o;
+  });
+  return [{ dtype: dt, shape: [x.shape[0], cOut, ...out] }];
 }

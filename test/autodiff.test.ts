@@ -5,6 +5,7 @@ import { grad } from '../graph/autodiff.ts';
 import { rules } from '../graph/gradients.ts';
 import { Graph, tensor, type DType } from '../graph/ir.ts';
 import * as o from '../graph/ops.ts';
+import { layerNorm } from '../models/layers.ts';
 import { arr, expectClose, fixture, session, type Builder } from './helpers.ts';
 
 interface Case {
@@ -67,6 +68,16 @@ export const builders: Record<string, Builder> = {
   sum3: (a, b, c) => o.sum(a, b, c),
   reuse: (a) => o.add(o.mul(o.tanh(a), a), o.sigmoid(o.mul(a, a))),
   mlp_chain: (x, w, b) => o.reduceMean(o.softplus(o.leakyRelu(o.gemm(x, w, b, { transB: true }), 0.2)), [1]),
+  // test/fixtures/conv_ops.json
+  conv_basic: (x, w, b) => o.conv(x, w, b, { pads: [1, 1, 1, 1] }),
+  conv_stride_pad_dilation: (x, w) => o.conv(x, w, null, { strides: [2, 3], pads: [1, 0, 2, 1], dilations: [2, 1] }),
+  conv_dcgan_down: (x, w, b) => o.conv(x, w, b, { strides: [2, 2], pads: [1, 1, 1, 1] }),
+  conv_transpose_dcgan_up: (x, w, b) => o.convTranspose(x, w, b, { strides: [2, 2], pads: [1, 1, 1, 1] }),
+  conv_transpose_outpad_dilation: (x, w) => o.convTranspose(x, w, null, { strides: [3, 2], pads: [1, 0, 1, 0], outputPadding: [1, 1], dilations: [1, 2] }),
+  conv_transpose_from_1x1: (x, w) => o.convTranspose(x, w),
+  avg_pool: (x) => o.averagePool(x, [2, 2], { strides: [2, 2] }),
+  avg_pool_pad: (x) => o.averagePool(x, [3, 3], { strides: [2, 2], pads: [1, 1, 1, 1] }),
+  conv_block: (x, w, b) => layerNorm(o.leakyRelu(o.conv(x, w, b, { strides: [2, 2], pads: [1, 1, 1, 1] }), 0.2)),
 };
 
 /** Graph with inputs x_i, outputs y, L = <y, W>, dL/dx_i, L2 = sum_i <dL/dx_i, V_i>, dL2/dx_i. */
@@ -87,17 +98,18 @@ function caseGraph(c: Case, dt: DType) {
   return g;
 }
 
-const cases = fixture<{ cases: Case[] }>('ops.json').cases;
-// onnxruntime has no float64 Softplus kernel: those cases run in float32, with float32 tolerances.
-const FLOAT32_ONLY = new Set(['softplus', 'mlp_chain']);
+const cases = [...fixture<{ cases: Case[] }>('ops.json').cases, ...fixture<{ cases: Case[] }>('conv_ops.json').cases];
+// onnxruntime has no float64 Softplus, Conv, ConvTranspose or AveragePool kernel: those cases run in
+// float32, with float32 tolerances.
+const FLOAT32_ONLY = new Set(['softplus', 'mlp_chain', ...cases.filter((c) => /^(conv|avg_pool)/.test(c.name)).map((c) => c.name)]);
 // ONNX float attributes (LeakyRelu alpha, Gemm alpha/beta) are float32, so 0.2 is 0.2 + 3e-9.
-const FLOAT_ATTRS = new Set(['leaky_relu', 'gemm_transB']);
+const FLOAT_ATTRS = new Set(['leaky_relu', 'gemm_transB', 'conv_block']);
 const tol = (name: string) => (FLOAT32_ONLY.has(name) ? 2e-5 : name === 'cast_roundtrip' ? 1e-6 : FLOAT_ATTRS.has(name) ? 1e-7 : 1e-9);
 
 describe('autodiff: every rule against PyTorch and finite differences (float64 where onnxruntime has the kernels)', () => {
   it('has a fixture case for every builder and a rule for every differentiable op used', () => {
     expect(cases.map((c) => c.name).sort()).to.deep.equal(Object.keys(builders).sort());
-    for (const op of ['Add', 'Sub', 'Mul', 'Div', 'Neg', 'Pow', 'Sqrt', 'Exp', 'Log', 'Abs', 'Relu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'Softplus', 'Min', 'Max', 'Clip', 'Where', 'MatMul', 'Gemm', 'ReduceSum', 'ReduceMean', 'Reshape', 'Flatten', 'Transpose', 'Concat', 'Slice', 'Gather', 'Squeeze', 'Unsqueeze', 'Expand', 'Identity', 'Cast'])
+    for (const op of ['Add', 'Sub', 'Mul', 'Div', 'Neg', 'Pow', 'Sqrt', 'Exp', 'Log', 'Abs', 'Relu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'Softplus', 'Min', 'Max', 'Clip', 'Where', 'MatMul', 'Gemm', 'ReduceSum', 'ReduceMean', 'Reshape', 'Flatten', 'Transpose', 'Concat', 'Slice', 'Gather', 'Squeeze', 'Unsqueeze', 'Expand', 'Identity', 'Cast', 'Conv', 'ConvTranspose', 'AveragePool'])
       expect(rules, op).to.have.property(op);
   });
 
