@@ -27,7 +27,7 @@ export function inferenceModel(model: Model, layout: ParamLayout, flat: Float32A
     return g.initializer(n, tensor('float32', [extra[n].length], extra[n]));
   };
   const p = model.prepare ? model.prepare(raw, state, () => {}, false) : raw;
-  g.output(model.forward(x, p), io.output);
+  g.output(model.forward(x, p, { training: false, state, setState: () => {} }), io.output);
   return toBytes(g, { producerVersion: info.producerVersion, docString: io.doc, metadata: info.metadata });
 }
 

@@ -39,7 +39,7 @@ function loadConfigFile(path: string): Record<string, unknown> {
 
 const FLAG_KEYS: Record<string, keyof Config> = {
   data: 'data', loss: 'loss', lambda: 'lambda', penalty: 'penalty', ls: 'ls', divergence: 'divergence', rho: 'rho', clip: 'clip',
-  spectralNorm: 'spectralNorm', wganSchedule: 'wganSchedule', iterations: 'iterations', batch: 'batch', latent: 'latent', hidden: 'hidden',
+  spectralNorm: 'spectralNorm', wganSchedule: 'wganSchedule', iterations: 'iterations', batch: 'batch', latent: 'latent', hidden: 'hidden', width: 'width', norm: 'norm', sampleEvery: 'sampleEvery',
   generator: 'generator', critic: 'critic', freeze: 'freeze', optimizer: 'optimizer', lr: 'lr', betas: 'betas', nCritic: 'nCritic', seed: 'seed', checkpointEvery: 'checkpointEvery',
   keepCheckpoints: 'keepCheckpoints', onDivergence: 'onDivergence', maxRollbacks: 'maxRollbacks', rollbackLrScale: 'rollbackLrScale', logEvery: 'logEvery', evalSamples: 'evalSamples', threads: 'threads', ep: 'ep', fuse: 'fuse',
 };
@@ -59,7 +59,7 @@ export function program(): Command {
   lossFlags(cli.command('train'))
     .description('train a GAN and evaluate it (2-D mixtures: modes captured, % high quality, reverse KL)')
     .option('--config <file>', 'JSON config file; flags override its values')
-    .option('--data <name>', 'data set: ring8 | grid25')
+    .option('--data <name>', 'data set: ring8 | grid25 | fashion-mnist | an IDX file | a folder of PNGs')
     .option('--loss <name>', `loss: ${Object.keys(LOSSES).join(' | ')}`)
     .option('--clip <c>', 'clip critic weights to [-c, c] after each update', num('--clip'))
     .option('--spectral-norm', 'spectral normalization of the critic')
@@ -67,7 +67,10 @@ export function program(): Command {
     .option('--iterations <n>', 'generator iterations', num('--iterations'))
     .option('--batch <n>', 'batch size', num('--batch'))
     .option('--latent <n>', 'latent size', num('--latent'))
-    .option('--hidden <list>', 'hidden widths, comma separated', list('--hidden'))
+    .option('--hidden <list>', 'MLP hidden widths (2-D data), comma separated', list('--hidden'))
+    .option('--width <n>', 'DCGAN channels next to the image (images; default 32)', num('--width'))
+    .addOption(new Option('--norm <name>', 'DCGAN critic normalization (images)').choices(['layer', 'instance', 'none']))
+    .option('--sample-every <n>', 'images: a PNG grid every N iterations', num('--sample-every'))
     .option('--generator <file.onnx>', 'train this ONNX generator (float initializers become parameters)')
     .option('--critic <file.onnx>', 'train this ONNX critic')
     .option('--freeze <regex>', 'initializers of imported models whose names match stay frozen')
@@ -112,6 +115,10 @@ export function program(): Command {
       if (o.json) console.log(JSON.stringify({ out: res.out, data: cfg.data, loss: cfg.loss, seed: cfg.seed, iterations: res.iterations, seconds: res.seconds, ...m }));
       else {
         console.log(`${cfg.loss} on ${cfg.data}, seed ${cfg.seed}: ${res.iterations} iterations in ${res.seconds.toFixed(1)} s`);
+        if (!m) {
+          console.log(`run directory    ${res.out} (samples.png, samples/, metrics.jsonl, checkpoints/); score it with onnx-gan eval ${res.out}`);
+          return;
+        }
         console.log(`modes captured   ${m.modesCaptured} / ${m.modes}`);
         console.log(`high quality     ${m.highQualityPct.toFixed(1)} %`);
         console.log(`reverse KL       ${m.reverseKL === null ? 'n/a (no high-quality sample)' : m.reverseKL.toFixed(3)}`);

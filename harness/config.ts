@@ -3,14 +3,14 @@
 import { z } from 'zod';
 import { DIVERGENCES, LOSSES } from '../losses/index.ts';
 import { PENALTIES } from '../losses/penalties.ts';
-import { DATASETS } from './datasets.ts';
 
 const names = (r: Record<string, unknown>) => Object.keys(r) as [string, ...string[]];
 const posInt = z.number().int().positive();
 
 export const ConfigSchema = z
   .object({
-    data: z.enum(names(DATASETS)).default('ring8'),
+    /** ring8 | grid25 | fashion-mnist | an IDX file (.gz or not) | a folder of PNG images. */
+    data: z.string().min(1).default('ring8'),
     loss: z.enum(names(LOSSES)).default('wgan-gp'),
     /** Penalty weight (gamma for R1/R2); the loss's paper default when absent. */
     lambda: z.number().nonnegative().optional(),
@@ -29,9 +29,17 @@ export const ConfigSchema = z
     /** WGAN's schedule: 100 critic steps for the first 25 generator steps and every 500th. */
     wganSchedule: z.boolean().default(false),
     iterations: posInt.default(5000),
-    batch: posInt.default(256),
-    latent: posInt.default(16),
+    /** Defaults: 256 for 2-D data, 64 for images (DCGAN). */
+    batch: posInt.optional(),
+    /** Defaults: 16 for 2-D data, 100 for images (DCGAN). */
+    latent: posInt.optional(),
     hidden: z.array(posInt).min(1).default([128, 128]),
+    /** DCGAN: channels of the layers next to the image (2x, 4x inward); 32 by default (CPU budgets). */
+    width: posInt.optional(),
+    /** DCGAN critic normalization (never batch norm: penalties are per sample); spectral norm implies none. */
+    norm: z.enum(['layer', 'instance', 'none']).optional(),
+    /** Images: a PNG grid of samples from fixed noise every N iterations (and at the end). */
+    sampleEvery: posInt.default(500),
     /** ONNX files to train instead of the built-in MLPs (their float initializers become parameters). */
     generator: z.string().min(1).optional(),
     critic: z.string().min(1).optional(),
@@ -89,6 +97,6 @@ export function parseConfigText(text: string, source: string): Config {
 
 /** The settings that define the model and its training; a checkpoint only resumes a run with equal ones. */
 export function modelIdentity(c: Config): string {
-  const { data, loss, lambda, penalty, ls, divergence, rho, clip, spectralNorm, wganSchedule, batch, latent, hidden, generator, critic, freeze, optimizer, lr, betas, nCritic, seed } = c;
-  return JSON.stringify({ data, loss, lambda, penalty, ls, divergence, rho, clip, spectralNorm, wganSchedule, batch, latent, hidden, generator, critic, freeze, optimizer, lr, betas, nCritic, seed });
+  const { data, loss, lambda, penalty, ls, divergence, rho, clip, spectralNorm, wganSchedule, batch, latent, hidden, width, norm, generator, critic, freeze, optimizer, lr, betas, nCritic, seed } = c;
+  return JSON.stringify({ data, loss, lambda, penalty, ls, divergence, rho, clip, spectralNorm, wganSchedule, batch, latent, hidden, width, norm, generator, critic, freeze, optimizer, lr, betas, nCritic, seed });
 }

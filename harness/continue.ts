@@ -8,8 +8,8 @@ import { encodeCheckpoint } from '../training/checkpoint.ts';
 import { nodeRuntime, type NodeEp } from '../training/runtime-node.ts';
 import { webRuntime } from '../training/runtime-web.ts';
 import { criticSchedule, Trainer } from '../training/trainer.ts';
-import { dataset } from './datasets.ts';
 import { writeFileAtomic } from './files.ts';
+import { loadData } from './train.ts';
 
 export interface ContinueOptions {
   iterations: number;
@@ -25,7 +25,7 @@ export async function continueArtifacts(dir: string, opts: ContinueOptions): Pro
   const root = resolve(dir);
   const { manifest, plan, state } = await loadArtifacts((f) => readFile(join(root, f)), root);
   const runtime = opts.ep === 'wasm' ? webRuntime() : nodeRuntime(opts.ep);
-  const trainer = await Trainer.fromPlan(plan, { runtime, data: dataset(manifest.data), seed: manifest.seed, nCritic: criticSchedule(manifest.schedule), threads: opts.threads ?? 1 });
+  const trainer = await Trainer.fromPlan(plan, { runtime, data: loadData(manifest.data), seed: manifest.seed, nCritic: criticSchedule(manifest.schedule), threads: opts.threads ?? 1 });
   let values: Record<string, number> = {};
   try {
     for (let i = 0; i < opts.iterations; i++) {

@@ -7,9 +7,8 @@ import { inferenceModel, weightsSafetensors } from '../export/model.ts';
 import { packArtifacts } from '../training/artifacts.ts';
 import { StepCompiler } from '../training/step.ts';
 import { parseConfigText } from './config.ts';
-import { dataset } from './datasets.ts';
 import { writeFileAtomic } from './files.ts';
-import { checkpointInfo, loadLatest, resolveSetup } from './train.ts';
+import { checkpointInfo, loadData, loadLatest, resolveSetup } from './train.ts';
 
 export const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
 
@@ -18,7 +17,7 @@ export function exportRun(run: string, outDir?: string, log: (m: string) => void
   const cfgPath = join(dir, 'config.json');
   if (!existsSync(cfgPath)) throw new Error(`export: ${dir} is not a run directory (no config.json)`);
   const cfg = parseConfigText(readFileSync(cfgPath, 'utf8'), cfgPath);
-  const data = dataset(cfg.data);
+  const data = loadData(cfg.data);
   const { setup, schedule } = resolveSetup(cfg, data);
   const compiler = new StepCompiler(setup);
   const plan = compiler.plan();

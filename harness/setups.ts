@@ -1,5 +1,6 @@
 // Named model setups shared by the CLI, the benchmark, the sweep and the tests.
 import { buildLoss, lossEntry, type LossSettings } from '../losses/index.ts';
+import { dcganCritic, dcganGenerator, type CriticNorm } from '../models/dcgan.ts';
 import { mlp } from '../models/mlp.ts';
 import { spectralNorm } from '../models/spectral.ts';
 import type { OptimizerName } from '../training/optim.ts';
@@ -32,6 +33,33 @@ export function mlpGan(o: MlpGanOptions): GanSetup & { warnings: string[]; spect
     optD: { ...opt, clip: built.clip },
     optG: opt,
     batch: o.batch ?? 256,
+    warnings: built.warnings,
+    spectralNorm: built.spectralNorm,
+  };
+}
+
+export interface DcganGanOptions extends Omit<MlpGanOptions, 'hidden' | 'sampleDims'> {
+  /** [C, S, S] with S in 28, 32, 64. */
+  image: number[];
+  width?: number;
+  norm?: CriticNorm;
+}
+
+/** DCGAN generator and critic for the image shape; the loss's paper defaults; spectral norm implies no other norm. */
+export function dcganGan(o: DcganGanOptions): GanSetup & { warnings: string[]; spectralNorm: boolean } {
+  const d = lossEntry(o.loss).defaults;
+  const built = buildLoss(o.loss, o);
+  const width = o.width ?? 32;
+  const opt = { name: o.optimizer ?? d.optimizer, lr: o.lr ?? d.lr, betas: o.betas ?? d.betas };
+  const critic = dcganCritic({ image: o.image, width, norm: built.spectralNorm ? 'none' : (o.norm ?? 'layer') });
+  return {
+    generator: dcganGenerator({ image: o.image, width, latent: o.latent ?? 100 }),
+    critic: built.spectralNorm ? spectralNorm(critic) : critic,
+    loss: built.loss,
+    penalties: built.penalties,
+    optD: { ...opt, clip: built.clip },
+    optG: opt,
+    batch: o.batch ?? 64,
     warnings: built.warnings,
     spectralNorm: built.spectralNorm,
   };

@@ -11,11 +11,12 @@ import { nodeRuntime } from '../training/runtime-node.ts';
 import type { GanSetup, StepPlan } from '../training/step.ts';
 import { criticSchedule, Trainer, type CriticSchedule, type IterationLog, type TrainState } from '../training/trainer.ts';
 import { modelIdentity, type Config } from './config.ts';
-import { dataset, type Mixture } from './datasets.ts';
+import { DATASETS, type Mixture } from './datasets.ts';
+import { imageData, pngGrid, type ImageSet } from './images.ts';
 import { writeFileAtomic } from './files.ts';
 import { mixtureMetrics, type MixtureMetrics } from './metrics.ts';
 import { renderSvg, scatterSpec } from './plot.ts';
-import { mlpGan } from './setups.ts';
+import { dcganGan, mlpGan } from './setups.ts';
 
 export interface TrainOptions {
   out: string;
@@ -31,14 +32,28 @@ export interface TrainResult {
   out: string;
   iterations: number;
   seconds: number;
-  metrics: MixtureMetrics;
+  /** Mode coverage for 2-D mixtures; images are scored by `onnx-gan eval`. */
+  metrics: MixtureMetrics | null;
 }
 
 /** Settings the loss's paper fixes when the config leaves them open. */
-export function resolveSetup(cfg: Config, data: Mixture): { setup: GanSetup & { warnings: string[] }; schedule: CriticSchedule; nCritic: (it: number) => number } {
+export type Data = Mixture | ImageSet;
+
+/** A data set by name (ring8, grid25, fashion-mnist) or path (an IDX file, a folder of PNGs). */
+export function loadData(spec: string): Data {
+  if (DATASETS[spec]) return DATASETS[spec]();
+  const images = imageData(spec);
+  if (images) return images;
+  throw new Error(`unknown data set '${spec}'; valid data sets: ${Object.keys(DATASETS).join(', ')}, fashion-mnist, an IDX file (.gz or not) or a folder of PNG images`);
+}
+
+export const isImage = (d: Data): d is ImageSet => 'images' in d;
+
+export function resolveSetup(cfg: Config, data: Data): { setup: GanSetup & { warnings: string[] }; schedule: CriticSchedule; nCritic: (it: number) => number } {
   const entry = lossEntry(cfg.loss);
   const toy = data.shape.length === 1 && data.shape[0] === 2 ? entry.toy2d : undefined;
-  const setup = mlpGan({ ...cfg, lambda: cfg.lambda ?? toy?.lambda });
+  const settings = { ...cfg, lambda: cfg.lambda ?? toy?.lambda };
+  const setup = isImage(data) ? dcganGan({ ...settings, image: data.shape }) : mlpGan({ ...settings, sampleDims: data.shape[0] });
   let freeze: RegExp | undefined;
   try {
     freeze = cfg.freeze ? new RegExp(cfg.freeze) : undefined;
@@ -77,7 +92,7 @@ const ckptName = (it: number) => `ckpt-${String(it).padStart(9, '0')}.safetensor
 export async function train(cfg: Config, opts: TrainOptions): Promise<TrainResult> {
   const out = resolve(opts.out);
   const say = opts.log ?? (() => {});
-  const data = dataset(cfg.data);
+  const data = loadData(cfg.data);
   const { setup, nCritic } = resolveSetup(cfg, data);
   const resume = prepareRunDir(out, cfg, opts);
 
@@ -85,6 +100,9 @@ export async function train(cfg: Config, opts: TrainOptions): Promise<TrainResul
   const trainer = await Trainer.create({ setup, runtime: nodeRuntime(cfg.ep), data, seed: cfg.seed, nCritic, threads: cfg.threads });
   const info = checkpointInfo(cfg, trainer.plan);
   const state = resume ? loadLatest(out, info, say) ?? trainer.initialState() : trainer.initialState();
+  // Images: grids from one fixed noise batch, so they compare across steps and runs.
+  const gridZ = Rng.stream(0, 'grid').fillNormal(new Float32Array(64 * setup.generator.inputShape[0]));
+  const writeGrid = async (file: string) => writeFileAtomic(join(out, file), pngGrid(await trainer.generate(state, gridZ), data.shape, 8));
   // What a rollback returns to: the state of the last checkpoint written (or loaded, or the start).
   let lastGood = cloneState(state);
   let rollbacks = 0;
@@ -94,7 +112,7 @@ export async function train(cfg: Config, opts: TrainOptions): Promise<TrainResul
   try {
     while (state.iteration < cfg.iterations) {
       // Blocks end at log and checkpoint boundaries so both land on the same iterations in every mode.
-      const next = Math.min(cfg.iterations, nextMultiple(state.iteration, cfg.logEvery), nextMultiple(state.iteration, cfg.checkpointEvery));
+      const next = Math.min(cfg.iterations, nextMultiple(state.iteration, cfg.logEvery), nextMultiple(state.iteration, cfg.checkpointEvery), isImage(data) ? nextMultiple(state.iteration, cfg.sampleEvery) : Infinity);
       const logs = cfg.fuse > 1 ? await fusedBlock(trainer, state, next, cfg.fuse, nCritic) : [await trainer.iteration(state)];
       const last = logs[logs.length - 1];
       const bad = logs.find((l) => !l.ok);
@@ -112,6 +130,7 @@ export async function train(cfg: Config, opts: TrainOptions): Promise<TrainResul
         continue;
       }
       if (state.iteration % cfg.logEvery === 0 || state.iteration === cfg.iterations) appendLog(out, last);
+      if (isImage(data) && state.iteration % cfg.sampleEvery === 0) await writeGrid(join('samples', `step-${String(state.iteration).padStart(9, '0')}.png`));
       if (state.iteration % cfg.checkpointEvery === 0 || state.iteration === cfg.iterations) {
         saveCheckpoint(out, state, info, cfg.keepCheckpoints);
         lastGood = cloneState(state);
@@ -119,8 +138,13 @@ export async function train(cfg: Config, opts: TrainOptions): Promise<TrainResul
       opts.onProgress?.(state.iteration, cfg.iterations, last.values);
     }
     const seconds = (performance.now() - t0) / 1000;
+    if (isImage(data)) {
+      await writeGrid('samples.png');
+      writeFileAtomic(join(out, 'metrics.json'), JSON.stringify({ iterations: state.iteration }, null, 2) + '\n');
+      return { out, iterations: state.iteration, seconds, metrics: null };
+    }
     const z = Rng.stream(cfg.seed, 'eval').fillNormal(new Float32Array(cfg.evalSamples * trainer.plan.latent));
-    const xy = await trainer.generate(state.G.params, z);
+    const xy = await trainer.generate(state, z);
     const metrics = mixtureMetrics(data, xy);
     writeFileAtomic(join(out, 'samples.csv'), csv(xy));
     writeFileAtomic(join(out, 'samples.svg'), await renderSvg(scatterSpec(xy, data.centers, `${cfg.loss} on ${cfg.data}, ${state.iteration} iterations, seed ${cfg.seed}`)));
@@ -164,7 +188,7 @@ function prepareRunDir(out: string, cfg: Config, opts: TrainOptions): boolean {
   if (existsSync(out) && !resume) {
     const entries = readdirSync(out);
     if (entries.length && !opts.force) throw new Error(`run directory ${out} already exists; pass --resume to continue it or --force to overwrite it`);
-    for (const e of ['config.json', 'metrics.jsonl', 'metrics.json', 'samples.csv', 'samples.svg', CKPT_DIR]) rmSync(join(out, e), { recursive: true, force: true });
+    for (const e of ['config.json', 'metrics.jsonl', 'metrics.json', 'samples.csv', 'samples.svg', 'samples.png', 'samples', CKPT_DIR]) rmSync(join(out, e), { recursive: true, force: true });
   }
   if (resume && !existsSync(join(out, 'config.json'))) {
     // A run killed during start-up leaves at most an empty checkpoints/ and temp files: start it afresh.

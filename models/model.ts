@@ -12,13 +12,22 @@ export interface ParamSpec {
   frozen?: boolean;
 }
 
+/** What a forward pass may read and write besides its parameters (batch norm's running statistics). */
+export interface ForwardContext {
+  /** Training mode: batch statistics; otherwise the running ones. */
+  training: boolean;
+  state(name: string): Value;
+  /** Record a new value of a carried state; a no-op where this pass must not advance it. */
+  setState(name: string, v: Value): void;
+}
+
 export interface Model {
   readonly kind: string;
   /** Per-sample input shape (no batch dimension). */
   readonly inputShape: number[];
   readonly outputShape: number[];
   readonly params: ParamSpec[];
-  forward(x: Value, p: Record<string, Value>): Value;
+  forward(x: Value, p: Record<string, Value>, ctx?: ForwardContext): Value;
   /** State the model carries between steps (spectral norm's power-iteration vectors), not trained. */
   readonly states?: { name: string; shape: number[]; init(rng: Rng, out: Float32Array): void }[];
   /**

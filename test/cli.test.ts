@@ -63,7 +63,7 @@ describe('onnx-gan train (CLI)', function () {
     ['an unknown loss', ['--loss', 'nope'], /'loss': Invalid option: expected one of "ns"\|"minimax"\|.*"fgan"/],
     ['a loss without a setting it needs', ['--loss', 'fgan'], /loss 'fgan' needs --divergence \(kl, rkl, pearson, neyman, hellinger, js\)/],
     ['weight clipping with a gradient penalty', ['--loss', 'wgan-gp', '--clip', '0.01'], /weight clipping \(loss 'wgan-gp', --clip\) cannot be combined with the 'gp' penalty: .*choose one/],
-    ['an unknown data set', ['--data', 'moons'], /'data': Invalid option: expected one of "ring8"\|"grid25"/],
+    ['an unknown data set', ['--data', 'moons'], /unknown data set 'moons'; valid data sets: ring8, grid25, fashion-mnist, an IDX file/],
     ['a flag value that is not a number', ['--lr', 'fast'], /option '--lr <x>' argument 'fast' is invalid. 'fast' is not a number/],
     ['a negative iteration count', ['--iterations', '-5'], /'iterations': Too small/],
     ['an unknown execution provider', ['--ep', 'tpu'], /argument 'tpu' is invalid/],

@@ -42,6 +42,8 @@ const ManifestSchema = z.object({
   nets: z.object({ G: net, D: net }),
   states: z.array(z.object({ name: z.string(), shape: dims })),
   programs: z.object({ critic: program, generator: program }),
+  /** States the sampler reads (batch norm's running statistics). */
+  samplerStates: z.array(z.string()),
   checkpoint: z.object({
     config: z.string(),
     slots: z.object({ G: z.array(z.string()), D: z.array(z.string()) }),
@@ -76,6 +78,7 @@ export function packArtifacts(plan: StepPlan, state: TrainState, ckpt: Checkpoin
     nets: plan.nets,
     states: plan.states,
     programs: { critic: info(plan.critic), generator: info(plan.generator) },
+    samplerStates: plan.sampler.stateIn,
     checkpoint: ckpt,
   };
   const text = (v: unknown) => new TextEncoder().encode(JSON.stringify(v, null, 2) + '\n');
@@ -83,7 +86,7 @@ export function packArtifacts(plan: StepPlan, state: TrainState, ckpt: Checkpoin
     [ARTIFACT_FILES.manifest]: text(manifest),
     [ARTIFACT_FILES.critic]: plan.critic.model,
     [ARTIFACT_FILES.generator]: plan.generator.model,
-    [ARTIFACT_FILES.sampler]: plan.sampler,
+    [ARTIFACT_FILES.sampler]: plan.sampler.model,
     [ARTIFACT_FILES.checkpoint]: encodeCheckpoint(state, ckpt),
     [ARTIFACT_FILES.config]: text(run.config),
   };
@@ -151,7 +154,7 @@ export async function loadArtifacts(read: (file: string) => Promise<Uint8Array>,
     states: manifest.states,
     critic: { ...manifest.programs.critic, model: critic },
     generator: { ...manifest.programs.generator, model: generator },
-    sampler,
+    sampler: { model: sampler, stateIn: manifest.samplerStates },
   };
   return { manifest, plan, state, config: config as Record<string, unknown> };
 }

@@ -81,8 +81,8 @@ export interface StepPlan {
   states: { name: string; shape: number[] }[];
   critic: StepProgram;
   generator: StepProgram;
-  /** Generator forward with the flat parameter vector as an input and a dynamic batch. */
-  sampler: Uint8Array;
+  /** Generator forward in inference mode: inputs the flat parameters, z [N, latent] and the states it reads. */
+  sampler: { model: Uint8Array; stateIn: string[] };
 }
 
 interface NetIn {
@@ -148,12 +148,17 @@ export class StepCompiler {
     };
   }
 
-  sampler(): Uint8Array {
+  /** Inference mode (running statistics, fed as state inputs): the samples an exported generator gives. */
+  sampler(): { model: Uint8Array; stateIn: string[] } {
     const g = new Graph('sampler');
     const flat = g.input(io.params('G'), DT, [this.layoutG.size]);
     const z = g.input(io.z, DT, ['N', this.latent]);
-    g.output(this.setup.generator.forward(z, unpackParams(flat, this.layoutG)), 'samples');
-    return toBytes(g);
+    const st = this.graphScope(g);
+    const { generator } = this.setup;
+    const raw = unpackParams(flat, this.layoutG);
+    const p = generator.prepare ? generator.prepare(raw, st.scope.read, () => {}, false) : raw;
+    g.output(generator.forward(z, p, { training: false, state: st.scope.read, setState: () => {} }), 'samples');
+    return { model: toBytes(g), stateIn: [...st.inputs.keys()] };
   }
 
   // ---- graph pieces, usable in any graph (a step graph or a Loop body) ----------------------------
@@ -178,11 +183,13 @@ export class StepCompiler {
    * The loss context. `paired`: D(real) and D(fake) come from one pass over [real; fake] (the critic step
    * needs both: half the nodes, larger products); otherwise each is built only when a loss asks for it.
    */
-  private context(dParams: Record<string, Value>, gParams: Record<string, Value>, real: Value, z: Value, random: LossContext['random'], scope: StateScope, paired: boolean): LossContext {
+  private context(dParams: Record<string, Value>, gParams: Record<string, Value>, real: Value, z: Value, random: LossContext['random'], scope: StateScope, paired: boolean, updating: Net): LossContext {
     const { critic, generator } = this.setup;
     const B = this.setup.batch;
-    const D = (x: Value) => critic.forward(x, dParams);
-    const fake = generator.forward(z, gParams);
+    // Training-mode passes; only the network being updated advances its running statistics.
+    const fwd = (n: Net) => ({ training: true, state: scope.read, setState: n === updating ? scope.write : () => {} });
+    const D = (x: Value) => critic.forward(x, dParams, fwd('D'));
+    const fake = generator.forward(z, gParams, fwd('G'));
     let both: Value | null = null;
     const half = (i: number) => slice((both ??= D(concat([real, fake], 0))), [i * B], [(i + 1) * B], [0]);
     let dReal: Value | null = null;
@@ -217,7 +224,7 @@ export class StepCompiler {
     const raw = this.unpack(d.params, this.layoutD);
     const { critic, generator } = this.setup;
     const dp = critic.prepare ? critic.prepare(raw, (n) => scope.read(n), (n, v) => scope.write(n, v), true) : raw;
-    const ctx = this.context(dp, this.effective(generator, gParams, this.layoutG, scope, false), real, z, random, scope, true);
+    const ctx = this.context(dp, this.effective(generator, gParams, this.layoutG, scope, false), real, z, random, scope, true, 'D');
     const obj = this.setup.loss.critic(ctx);
     const logs: Record<string, Value> = {};
     for (const [k, v] of Object.entries(obj.terms ?? {})) logs[`D.${k}`] = v;
@@ -233,7 +240,7 @@ export class StepCompiler {
     const raw = this.unpack(g.params, this.layoutG);
     const { critic, generator } = this.setup;
     const gp = generator.prepare ? generator.prepare(raw, (n) => scope.read(n), (n, v) => scope.write(n, v), true) : raw;
-    const ctx = this.context(this.effective(critic, dParams, this.layoutD, scope, false), gp, real, z, random, scope, false);
+    const ctx = this.context(this.effective(critic, dParams, this.layoutD, scope, false), gp, real, z, random, scope, false, 'G');
     const obj = this.setup.loss.generator(ctx);
     const logs: Record<string, Value> = { 'G.loss': obj.loss };
     for (const [k, v] of Object.entries(obj.terms ?? {})) logs[`G.${k}`] = v;

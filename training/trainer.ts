@@ -153,8 +153,12 @@ export class Trainer {
   }
 
   private stateFeeds(p: StepProgram, state: TrainState): Feeds {
+    return this.stateInputs(p.stateIn, state);
+  }
+
+  private stateInputs(names: string[], state: TrainState): Feeds {
     const shape = (n: string) => this.plan.states.find((s) => s.name === n)!.shape;
-    return Object.fromEntries(p.stateIn.map((n) => [io.state(n), f32(shape(n), state.extra[n])]));
+    return Object.fromEntries(names.map((n) => [io.state(n), f32(shape(n), state.extra[n])]));
   }
 
   private absorbState(p: StepProgram, state: TrainState, out: Feeds): void {
@@ -294,11 +298,11 @@ export class Trainer {
 
   private sampler: Session | null = null;
 
-  /** Generator outputs for the given latent vectors ([n, latent] row-major). */
-  async generate(params: Float32Array, z: Float32Array): Promise<Float32Array> {
-    if (!this.sampler) this.sampler = await this.opts.runtime.createSession(this.plan.sampler, { threads: this.opts.threads });
+  /** Generator outputs in inference mode for the given latent vectors ([n, latent] row-major). */
+  async generate(state: TrainState, z: Float32Array): Promise<Float32Array> {
+    if (!this.sampler) this.sampler = await this.opts.runtime.createSession(this.plan.sampler.model, { threads: this.opts.threads });
     const n = z.length / this.plan.latent;
-    const out = await this.sampler.run({ [io.params('G')]: f32([params.length], params), [io.z]: f32([n, this.plan.latent], z) });
+    const out = await this.sampler.run({ [io.params('G')]: f32([state.G.params.length], state.G.params), [io.z]: f32([n, this.plan.latent], z), ...this.stateInputs(this.plan.sampler.stateIn, state) });
     return out.samples.data as Float32Array;
   }
 

@@ -216,7 +216,7 @@ async function showTraining(prefix = ''): Promise<void> {
   ui.trainStatus.textContent = `${prefix ? `${prefix}; ` : ''}iteration ${t.state.iteration}${t.running ? ' (training)' : ' (paused)'}${losses ? ` · ${losses}` : ''}`;
   await t.view.data('losses', t.rows).runAsync();
   const shape = t.manifest.sampleShape;
-  const xs = await t.trainer.generate(t.state.G.params, t.z);
+  const xs = await t.trainer.generate(t.state, t.z);
   if (viewOf(shape) === 'points') scatter(ui.trainSamples, xs, { centers: t.centers });
   else if (viewOf(shape) === 'images') imageGrid(ui.trainSamples, xs, shape, 64, 8);
 }

@@ -89,7 +89,7 @@ async function fuzzFormat(format: string, seeds: Uint8Array[], cases: number, rn
 
 export async function fuzzAll(cases: number, seed: number): Promise<FormatReport[]> {
   const c = new StepCompiler(mlpGan({ loss: 'wgan-gp', hidden: [8, 8], batch: 4 }));
-  const models = [c.criticStep().model, c.generatorStep().model, c.sampler()];
+  const models = [c.criticStep().model, c.generatorStep().model, c.sampler().model];
   const info: CheckpointInfo = { config: '{"x":1}', slots: { G: ['m', 'v'], D: ['m', 'v'] }, states: [] };
   const init = (n: number) => ({ params: new Float32Array(n).fill(0.5), slots: [new Float32Array(n), new Float32Array(n)], step: 3, lr: 1e-4 });
   const ckpt = encodeCheckpoint({ iteration: 7, G: init(c.layoutG.size), D: init(c.layoutD.size), extra: {} }, info);

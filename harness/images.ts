@@ -1,0 +1,174 @@
+// Image data: IDX files (the MNIST format, gzipped or not) and folders of PNG images, decoded once into
+// uint8 memory and served as random minibatches scaled to [-1, 1]; PNG grids of samples.
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { PNG } from 'pngjs';
+import type { Rng } from '../models/random.ts';
+import type { DataSource } from '../training/trainer.ts';
+
+export class DataError extends Error {}
+
+const IDX_TYPES: Record<number, string> = { 0x08: 'ubyte', 0x09: 'byte', 0x0b: 'short', 0x0c: 'int', 0x0d: 'float', 0x0e: 'double' };
+
+/** An IDX file of unsigned bytes: its dims and data. Errors name the file and the offset at fault. */
+export function parseIdx(raw: Uint8Array, what: string): { dims: number[]; data: Uint8Array } {
+  let bytes = raw;
+  if (raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b) {
+    try {
+      bytes = gunzipSync(raw);
+    } catch (e) {
+      throw new DataError(`${what}: corrupt gzip stream (${(e as NodeJS.ErrnoException).code ?? (e as Error).message.split('\n')[0]})`);
+    }
+  }
+  if (bytes.length < 4) throw new DataError(`${what}: truncated at offset ${bytes.length}: no IDX header (4 bytes)`);
+  if (bytes[0] !== 0 || bytes[1] !== 0) throw new DataError(`${what}: not an IDX file: bytes 0-1 are ${bytes[0]}, ${bytes[1]}, expected 0, 0`);
+  const type = bytes[2];
+  if (type !== 0x08) throw new DataError(`${what}: IDX element type at offset 2 is ${IDX_TYPES[type] ?? `0x${type.toString(16)}`}, only unsigned bytes (0x08) are supported`);
+  const rank = bytes[3];
+  if (rank < 1) throw new DataError(`${what}: IDX rank at offset 3 is 0`);
+  const head = 4 + 4 * rank;
+  if (bytes.length < head) throw new DataError(`${what}: truncated at offset ${bytes.length}: the header needs ${head} bytes for ${rank} dims`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const dims = [...Array(rank).keys()].map((i) => view.getUint32(4 + 4 * i, false));
+  const size = dims.reduce((a, b) => a * b, 1);
+  if (bytes.length < head + size) {
+    const per = size / dims[0];
+    throw new DataError(`${what}: truncated at offset ${bytes.length}: dims [${dims}] need ${head + size} bytes (entry ${Math.floor((bytes.length - head) / per)} of ${dims[0]} is cut)`);
+  }
+  if (bytes.length > head + size) throw new DataError(`${what}: ${bytes.length - head - size} bytes past the end of dims [${dims}] at offset ${head + size}`);
+  return { dims, data: bytes.subarray(head, head + size) };
+}
+
+/** A PNG file as [C, H, W] bytes, C = 1 for grey images, else 3 (alpha dropped). */
+export function parsePng(raw: Uint8Array, what: string): { shape: number[]; data: Uint8Array } {
+  let png: PNG;
+  try {
+    png = PNG.sync.read(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength));
+  } catch (e) {
+    throw new DataError(`${what}: corrupt PNG (${(e as Error).message.split('\n')[0]})`);
+  }
+  const { width: W, height: H, data } = png;
+  const grey = (png as unknown as { colorType?: number }).colorType === 0 || (png as unknown as { colorType?: number }).colorType === 4;
+  const C = grey ? 1 : 3;
+  const out = new Uint8Array(C * H * W);
+  for (let y = 0; y < H; y++)
+    for (let x = 0; x < W; x++) for (let c = 0; c < C; c++) out[c * H * W + y * W + x] = data[(y * W + x) * 4 + c];
+  return { shape: [C, H, W], data: out };
+}
+
+export interface ImageSet extends DataSource {
+  /** uint8 images [count, ...shape]. */
+  readonly images: Uint8Array;
+  readonly count: number;
+  readonly labels?: Uint8Array;
+}
+
+/** Random minibatches (uniform, from the iteration's PRNG stream, so resumes repeat) scaled to [-1, 1]. */
+export function imageSet(name: string, shape: number[], images: Uint8Array, labels?: Uint8Array): ImageSet {
+  const per = shape.reduce((a, b) => a * b, 1);
+  const count = images.length / per;
+  return {
+    name,
+    shape,
+    images,
+    labels,
+    count,
+    sample(rng: Rng, n: number) {
+      const out = new Float32Array(n * per);
+      for (let i = 0; i < n; i++) {
+        const at = rng.int(count) * per;
+        for (let j = 0; j < per; j++) out[i * per + j] = images[at + j] / 127.5 - 1;
+      }
+      return out;
+    },
+  };
+}
+
+export function readIdxImages(path: string, labelsPath?: string): ImageSet {
+  const read = (p: string) => {
+    try {
+      return readFileSync(p);
+    } catch (e) {
+      throw new DataError(`${p}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+  };
+  const { dims, data } = parseIdx(read(path), path);
+  if (dims.length !== 3 && dims.length !== 4) throw new DataError(`${path}: IDX images must be [N, H, W] or [N, H, W, C], got [${dims}]`);
+  const shape = dims.length === 3 ? [1, dims[1], dims[2]] : [dims[3], dims[1], dims[2]];
+  let images = data;
+  if (dims.length === 4) images = hwcToChw(data, dims[0], dims[1], dims[2], dims[3]);
+  let labels: Uint8Array | undefined;
+  if (labelsPath) {
+    const l = parseIdx(read(labelsPath), labelsPath);
+    if (l.dims.length !== 1 || l.dims[0] !== dims[0]) throw new DataError(`${labelsPath}: labels [${l.dims}] do not match ${dims[0]} images in ${path}`);
+    labels = l.data;
+  }
+  return imageSet(path, shape, images, labels);
+}
+
+function hwcToChw(d: Uint8Array, n: number, h: number, w: number, c: number): Uint8Array {
+  const out = new Uint8Array(d.length);
+  for (let i = 0; i < n; i++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let k = 0; k < c; k++) out[((i * c + k) * h + y) * w + x] = d[((i * h + y) * w + x) * c + k];
+  return out;
+}
+
+/** Every .png in a folder (sorted by name); all must share one size and channel count. */
+export function readPngFolder(dir: string): ImageSet {
+  const files = readdirSync(dir).filter((f) => f.toLowerCase().endsWith('.png')).sort();
+  if (!files.length) throw new DataError(`${dir}: no .png files`);
+  let shape: number[] | null = null;
+  let images: Uint8Array | null = null;
+  files.forEach((f, i) => {
+    const p = join(dir, f);
+    const img = parsePng(readFileSync(p), p);
+    if (!shape) {
+      shape = img.shape;
+      images = new Uint8Array(files.length * img.data.length);
+    } else if (img.shape.join('x') !== shape.join('x')) throw new DataError(`${p}: image ${i} is [${img.shape}], the folder's first image is [${shape}]`);
+    images!.set(img.data, i * img.data.length);
+  });
+  return imageSet(dir, shape!, images!);
+}
+
+export const FASHION_MNIST_DIR = process.env.FASHION_MNIST_DIR ?? '/usr/share/datasets/fashion-mnist';
+
+/** Fashion-MNIST from Debian's dataset-fashion-mnist package. */
+export function fashionMnist(split: 'train' | 't10k' = 'train'): ImageSet {
+  const images = join(FASHION_MNIST_DIR, `${split}-images-idx3-ubyte.gz`);
+  if (!existsSync(images)) throw new DataError(`fashion-mnist: ${images} not found; apt-get install dataset-fashion-mnist (or set FASHION_MNIST_DIR)`);
+  const set = readIdxImages(images, join(FASHION_MNIST_DIR, `${split}-labels-idx1-ubyte.gz`));
+  return { ...set, name: 'fashion-mnist' };
+}
+
+/** An image data set by name or path: 'fashion-mnist', an IDX file, or a folder of PNGs. */
+export function imageData(spec: string): ImageSet | null {
+  if (spec === 'fashion-mnist') return fashionMnist();
+  if (/(-ubyte|\.idx\d?)(\.gz)?$/.test(spec) || /\.gz$/.test(spec)) return readIdxImages(spec);
+  if (existsSync(spec) && statSync(spec).isDirectory()) return readPngFolder(spec);
+  return null;
+}
+
+/** n images [n, C, H, W] in [-1, 1] as one PNG grid with `cols` columns and a 2-pixel gutter. */
+export function pngGrid(images: Float32Array, shape: number[], cols: number): Uint8Array {
+  const [C, H, W] = shape;
+  const n = images.length / (C * H * W);
+  const rows = Math.ceil(n / cols);
+  const gap = 2;
+  const png = new PNG({ width: cols * (W + gap) + gap, height: rows * (H + gap) + gap });
+  png.data.fill(255);
+  for (let k = 0; k < n; k++) {
+    const ox = gap + (k % cols) * (W + gap);
+    const oy = gap + Math.floor(k / cols) * (H + gap);
+    for (let y = 0; y < H; y++)
+      for (let x = 0; x < W; x++) {
+        const at = ((oy + y) * png.width + ox + x) * 4;
+        for (let c = 0; c < 3; c++) {
+          const v = images[((k * C + (C === 1 ? 0 : c)) * H + y) * W + x];
+          png.data[at + c] = Math.max(0, Math.min(255, Math.round((v + 1) * 127.5)));
+        }
+        png.data[at + 3] = 255;
+      }
+  }
+  return PNG.sync.write(png);
+}

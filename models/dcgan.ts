@@ -1,0 +1,133 @@
+// DCGAN (Radford et al. 2016) for 28x28 and 32x32 / 64x64 images: the generator doubles the resolution
+// with stride-2 transposed convolutions (batch norm and ReLU between, tanh at the end), the critic halves it
+// with stride-2 convolutions and LeakyReLU 0.2. Critics trained with a gradient penalty must not use batch
+// norm (the penalty is per sample), so the critic's norm is layer norm, instance norm or none; the SN-GAN
+// variant is `spectralNorm(dcganCritic({ norm: 'none' }))`. Weights start N(0, 0.02), batch norm's scale
+// N(1, 0.02), as in the paper and PyTorch's DCGAN example.
+import type { Value } from '../graph/ir.ts';
+import { add, convTranspose, conv, leakyRelu, mul, relu, reshape, tanh } from '../graph/ops.ts';
+import { affine, batchNorm, instanceNorm, layerNorm, normalize } from './layers.ts';
+import type { ForwardContext, Model, ParamSpec } from './model.ts';
+
+export type CriticNorm = 'layer' | 'instance' | 'none';
+
+export interface DcganOptions {
+  /** [channels, height, width]; height = width in 28, 32, 64. */
+  image: number[];
+  /** Channels of the widest layer next to the image (the paper's 64 at 64x64; 2x, 4x, ... inward). */
+  width?: number;
+  latent?: number;
+  prefix?: string;
+}
+
+const normal = (mean: number, std: number): ParamSpec['init'] => (rng, out) => {
+  rng.fillNormal(out);
+  for (let i = 0; i < out.length; i++) out[i] = mean + std * out[i];
+};
+const zeros: ParamSpec['init'] = (_rng, out) => out.fill(0);
+const ones: ParamSpec['init'] = (_rng, out) => out.fill(1);
+
+/** The layout shared by both networks: spatial size `base` at the inside, `ups` stride-2 stages to the image. */
+export function dcganLayout(image: number[]): { channels: number; size: number; base: number; ups: number } {
+  const [channels, h, w] = image;
+  if (image.length !== 3 || h !== w || ![28, 32, 64].includes(h)) throw new Error(`dcgan: image must be [C, S, S] with S in 28, 32, 64, got [${image}]`);
+  if (!Number.isInteger(channels) || channels < 1) throw new Error(`dcgan: image channels must be a positive integer, got ${channels}`);
+  const base = h === 28 ? 7 : 4;
+  return { channels, size: h, base, ups: Math.log2(h / base) };
+}
+
+const PYTORCH_BN_MOMENTUM = 0.1;
+
+export function dcganGenerator(o: DcganOptions): Model {
+  const { channels, size, base, ups } = dcganLayout(o.image);
+  const d = o.width ?? 64;
+  const latent = o.latent ?? 100;
+  const P = o.prefix ?? 'G';
+  // Layer i maps widths[i] -> widths[i + 1]: latent -> d 2^(ups-1) at base x base, halving to d, then C.
+  const widths = [latent, ...[...Array(ups).keys()].map((j) => d * 2 ** (ups - 1 - j)), channels];
+  const params: ParamSpec[] = [];
+  const states: NonNullable<Model['states']> = [];
+  for (let i = 0; i + 1 < widths.length; i++) {
+    const k = i === 0 ? base : 4;
+    params.push({ name: `${P}.l${i}.weight`, shape: [widths[i], widths[i + 1], k, k], init: normal(0, 0.02) });
+    if (i + 2 < widths.length) {
+      params.push({ name: `${P}.bn${i}.weight`, shape: [widths[i + 1]], init: normal(1, 0.02) });
+      params.push({ name: `${P}.bn${i}.bias`, shape: [widths[i + 1]], init: zeros });
+      states.push({ name: `${P}.bn${i}.running_mean`, shape: [widths[i + 1]], init: zeros });
+      states.push({ name: `${P}.bn${i}.running_var`, shape: [widths[i + 1]], init: ones });
+    }
+  }
+  return {
+    kind: 'dcgan-generator',
+    inputShape: [latent],
+    outputShape: [channels, size, size],
+    params,
+    states,
+    forward(z, p, ctx) {
+      let h = reshape(z, [-1, latent, 1, 1]);
+      for (let i = 0; i + 1 < widths.length; i++) {
+        const w = p[`${P}.l${i}.weight`];
+        h = i === 0 ? convTranspose(h, w) : convTranspose(h, w, null, { strides: [2, 2], pads: [1, 1, 1, 1] });
+        if (i + 2 < widths.length) h = relu(affine(bn(h, `${P}.bn${i}`, ctx), p[`${P}.bn${i}.weight`], p[`${P}.bn${i}.bias`]));
+      }
+      return tanh(h);
+    },
+    describe: () => ({ kind: 'dcgan-generator', image: o.image, width: d, latent, prefix: P }),
+  };
+}
+
+/**
+ * Batch norm: batch statistics in training mode (and, where the pass may advance state, the running
+ * averages PyTorch keeps: momentum 0.1, unbiased variance); the running statistics in inference mode.
+ */
+function bn(h: Value, name: string, ctx: ForwardContext | undefined): Value {
+  const [mean, variance] = [`${name}.running_mean`, `${name}.running_var`];
+  if (ctx && !ctx.training) {
+    const c = [1, -1, 1, 1];
+    return normalize(h, { mean: reshape(ctx.state(mean), c), variance: reshape(ctx.state(variance), c) }, 1e-5);
+  }
+  const { y, moments } = batchNorm(h);
+  if (ctx) {
+    const count = h.shape!.filter((_, i) => i !== 1).reduce((a: number, b) => a * (typeof b === 'number' ? b : NaN), 1);
+    const unbias = Number.isFinite(count) && count > 1 ? count / (count - 1) : 1;
+    const m = PYTORCH_BN_MOMENTUM;
+    const flat = (v: Value) => reshape(v, [-1]);
+    ctx.setState(mean, add(mul(ctx.state(mean), 1 - m), mul(flat(moments.mean), m)));
+    ctx.setState(variance, add(mul(ctx.state(variance), 1 - m), mul(flat(moments.variance), m * unbias)));
+  }
+  return y;
+}
+
+export function dcganCritic(o: DcganOptions & { norm?: CriticNorm }): Model {
+  const { channels, size, base, ups } = dcganLayout(o.image);
+  const d = o.width ?? 64;
+  const P = o.prefix ?? 'D';
+  const norm = o.norm ?? 'layer';
+  // C -> d -> 2d -> ... -> d 2^(ups-1), each halving the size, then one score per sample.
+  const widths = [channels, ...[...Array(ups).keys()].map((j) => d * 2 ** j), 1];
+  const params: ParamSpec[] = [];
+  for (let i = 0; i + 1 < widths.length; i++) {
+    const k = i + 2 < widths.length ? 4 : base;
+    params.push({ name: `${P}.l${i}.weight`, shape: [widths[i + 1], widths[i], k, k], init: normal(0, 0.02) });
+    params.push({ name: `${P}.l${i}.bias`, shape: [widths[i + 1]], init: zeros });
+  }
+  const normed = norm === 'layer' ? layerNorm : norm === 'instance' ? instanceNorm : (h: Value) => h;
+  return {
+    kind: 'dcgan-critic',
+    inputShape: [channels, size, size],
+    outputShape: [1],
+    params,
+    forward(x, p) {
+      let h = x;
+      for (let i = 0; i + 1 < widths.length; i++) {
+        const [w, b] = [p[`${P}.l${i}.weight`], p[`${P}.l${i}.bias`]];
+        if (i + 2 < widths.length) {
+          h = conv(h, w, b, { strides: [2, 2], pads: [1, 1, 1, 1] });
+          h = leakyRelu(i === 0 ? h : normed(h), 0.2);
+        } else h = conv(h, w, b);
+      }
+      return reshape(h, [-1, 1]);
+    },
+    describe: () => ({ kind: 'dcgan-critic', image: o.image, width: d, norm, prefix: P }),
+  };
+}
