@@ -1,24 +1,37 @@
-// npm run bench [-- --json] [--iters N]
-// Trains the benchmark setup (G 16-128-128-2 ReLU, D 2-128-128-1 LeakyReLU 0.2, batch 256, WGAN-GP
+// npm run bench [-- mlp|dcgan] [--json] [--iters N]
+// mlp (the default) trains the benchmark setup (G 16-128-128-2 ReLU, D 2-128-128-1 LeakyReLU 0.2, batch 256, WGAN-GP
 // lambda 10, n_critic 5, Adam 1e-4 (0.5, 0.9)) and reports generator steps per second (each with its 5
 // critic steps) after a warm-up, side by side in the same run with the same training in PyTorch on the
 // CPU when Debian's python3-torch is installed. The ratio is taken against PyTorch's faster thread setting.
+// dcgan trains the 28x28 DCGAN (models/dcgan.ts, width 32, batch 64, non-saturating loss, Adam 2e-4
+// (0.5, 0.999), layer-norm critic) on uint8 images, against bench/torch_dcgan.py, at 1 and 2 threads each;
+// ratios at equal threads.
 import { Command } from 'commander';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dataset } from '../harness/datasets.ts';
-import { mlpGan } from '../harness/setups.ts';
+import { imageSet } from '../harness/images.ts';
+import { dcganGan, mlpGan } from '../harness/setups.ts';
+import { Rng } from '../models/random.ts';
 import { nodeRuntime } from '../training/runtime-node.ts';
 import { Trainer } from '../training/trainer.ts';
 
 const cmd = new Command('bench')
+  .argument('[setup]', 'mlp | dcgan', 'mlp')
   .option('--json', 'print one JSON object')
-  .option('--iters <n>', 'timed generator steps', (v) => parseInt(v, 10), 300)
-  .option('--warmup <n>', 'untimed generator steps first', (v) => parseInt(v, 10), 30)
+  .option('--iters <n>', 'timed generator steps (default: 300 mlp, 60 dcgan)', (v) => parseInt(v, 10))
+  .option('--warmup <n>', 'untimed generator steps first (default: 30 mlp, 5 dcgan)', (v) => parseInt(v, 10))
+  .option('--width <n>', 'dcgan: channels next to the image', (v) => parseInt(v, 10), 32)
   .option('--no-peer', 'skip the PyTorch peer');
 cmd.parse(process.argv);
-const o = cmd.opts<{ json?: boolean; iters: number; warmup: number; peer: boolean }>();
+const which = cmd.args[0] ?? 'mlp';
+if (which !== 'mlp' && which !== 'dcgan') {
+  console.error(`bench: unknown setup '${which}'; choose mlp or dcgan`);
+  process.exit(1);
+}
+const opts = cmd.opts<{ json?: boolean; iters?: number; warmup?: number; width: number; peer: boolean }>();
+const o = { ...opts, iters: opts.iters ?? (which === 'mlp' ? 300 : 60), warmup: opts.warmup ?? (which === 'mlp' ? 30 : 5) };
 
 /** fuse 0: one session run per step; fuse K: K iterations per run in one ONNX Loop. */
 async function ours(fuse: number) {
@@ -38,13 +51,35 @@ async function ours(fuse: number) {
   return { name: fuse ? `onnx-gan, fused x${fuse}` : 'onnx-gan, one run per step', threads: 1, iters: o.iters, seconds, steps_per_s: o.iters / seconds };
 }
 
-function pytorch(threads: number) {
+const pytorch = (threads: number) => torchPeer('torch_wgan_gp.py', threads);
+
+/** The DCGAN at `threads` intra-op threads; fuse > 0: that many iterations per run in one ONNX Loop. */
+async function oursDcgan(threads: number, fuse: number): Promise<Row> {
+  const rng = Rng.stream(0, 'bench-images');
+  const images = Uint8Array.from({ length: 10000 * 784 }, () => rng.int(256));
+  const data = imageSet('uint8 noise images', [1, 28, 28], images);
+  const setup = dcganGan({ loss: 'ns', image: data.shape, width: o.width, batch: 64 });
+  const trainer = await Trainer.create({ setup, runtime: nodeRuntime('cpu'), data, seed: 0, nCritic: () => 1, threads });
+  const state = trainer.initialState();
+  const step = async (n: number) => {
+    if (fuse > 0) for (let i = 0; i < n; i += fuse) await trainer.fusedIterations(state, Math.min(fuse, n - i));
+    else for (let i = 0; i < n; i++) await trainer.iteration(state);
+  };
+  await step(o.warmup);
+  const t0 = performance.now();
+  await step(o.iters);
+  const seconds = (performance.now() - t0) / 1000;
+  await trainer.release();
+  return { name: fuse ? `onnx-gan, fused x${fuse}` : 'onnx-gan, one run per step', threads, iters: o.iters, seconds, steps_per_s: o.iters / seconds };
+}
+
+function torchPeer(file: string, threads: number, extra: string[] = []) {
   const python = '/usr/bin/python3';
   if (!o.peer || !existsSync(python)) return null;
-  const script = fileURLToPath(new URL('./torch_wgan_gp.py', import.meta.url));
+  const script = fileURLToPath(new URL(`./${file}`, import.meta.url));
   // OpenBLAS's own pthreads oversubscribe the cores under torch's OpenMP threads (11.8 vs 38 steps/s on
   // 2 cores, measured); one BLAS thread is PyTorch's fastest setting at every torch thread count.
-  const r = spawnSync(python, [script, String(threads), String(o.warmup), String(Math.min(o.iters, 200))], { encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: '1' } });
+  const r = spawnSync(python, [script, String(threads), String(o.warmup), String(Math.min(o.iters, 200)), ...extra], { encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: '1' } });
   if (r.status !== 0) {
     if (/No module named 'torch'/.test(r.stderr)) return null;
     throw new Error(`PyTorch peer failed: ${r.stderr.trim().split('\n').pop()}`);
@@ -53,14 +88,41 @@ function pytorch(threads: number) {
   return { name: `PyTorch ${j.torch} CPU`, threads, iters: j.iters, seconds: j.seconds, steps_per_s: j.steps_per_s as number };
 }
 
-const rows = [await ours(10), await ours(0), pytorch(2), pytorch(1)].filter((r) => r !== null);
-const peers = rows.filter((r) => r.name.startsWith('PyTorch'));
-const best = peers.length ? Math.max(...peers.map((p) => p.steps_per_s)) : null;
-const result = { benchmark: 'WGAN-GP, MLP 2-D, batch 256, n_critic 5', rows, ratio_vs_best_pytorch: best ? rows[0].steps_per_s / best : null };
-if (o.json) console.log(JSON.stringify(result));
-else {
+interface Row {
+  name: string;
+  threads: number;
+  iters: number;
+  seconds: number;
+  steps_per_s: number;
+}
+
+function print(result: { benchmark: string; rows: Row[] }, ratios: [string, number | null][]) {
+  if (o.json) return console.log(JSON.stringify({ ...result, ratios: Object.fromEntries(ratios) }));
   console.log(result.benchmark);
-  for (const r of rows) console.log(`  ${r.name.padEnd(28)} ${String(r.threads).padStart(2)} thread${r.threads > 1 ? 's' : ' '}  ${r.steps_per_s.toFixed(1).padStart(6)} generator steps/s`);
-  if (best) console.log(`ratio (fused vs best PyTorch): ${result.ratio_vs_best_pytorch!.toFixed(2)}x`);
-  else console.log('PyTorch peer not run: install Debian python3-torch and libopenblas0-pthread');
+  for (const r of result.rows) console.log(`  ${r.name.padEnd(28)} ${String(r.threads).padStart(2)} thread${r.threads > 1 ? 's' : ' '}  ${r.steps_per_s.toFixed(1).padStart(6)} generator steps/s`);
+  if (!result.rows.some((r) => r.name.startsWith('PyTorch'))) return console.log('PyTorch peer not run: install Debian python3-torch and libopenblas0-pthread');
+  for (const [what, x] of ratios) if (x !== null) console.log(`ratio (${what}): ${x.toFixed(2)}x`);
+}
+
+if (which === 'mlp') {
+  const rows = [await ours(10), await ours(0), pytorch(2), pytorch(1)].filter((r) => r !== null);
+  const peers = rows.filter((r) => r.name.startsWith('PyTorch'));
+  const best = peers.length ? Math.max(...peers.map((p) => p.steps_per_s)) : null;
+  print({ benchmark: 'WGAN-GP, MLP 2-D, batch 256, n_critic 5', rows }, [['fused vs best PyTorch', best ? rows[0].steps_per_s / best : null]]);
+} else {
+  const rows: Row[] = [];
+  for (const threads of [1, 2]) {
+    rows.push(await oursDcgan(threads, 5));
+    rows.push(await oursDcgan(threads, 0));
+    const peer = torchPeer('torch_dcgan.py', threads, [String(o.width)]);
+    if (peer) rows.push(peer);
+  }
+  const at = (t: number, pre: string) => rows.find((r) => r.threads === t && r.name.startsWith(pre));
+  const ratio = (t: number, pre: string) => ((a, b) => (a && b ? a.steps_per_s / b.steps_per_s : null))(at(t, pre), at(t, 'PyTorch'));
+  print({ benchmark: `DCGAN 28x28, width ${o.width}, batch 64, non-saturating, layer-norm critic`, rows }, [
+    ['1 thread each, fused', ratio(1, 'onnx-gan, fused')],
+    ['1 thread each, one run per step', ratio(1, 'onnx-gan, one')],
+    ['2 threads each, fused', ratio(2, 'onnx-gan, fused')],
+    ['2 threads each, one run per step', ratio(2, 'onnx-gan, one')],
+  ]);
 }

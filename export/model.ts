@@ -2,8 +2,10 @@
 // weights as initializers and a dynamic batch (no training node, no parameter input), and every weight
 // and optimizer slot as safetensors under PyTorch-style names (G.l0.weight, G.l0.weight.opt.m, ...).
 import { Graph, tensor, type Value } from '../graph/ir.ts';
+import { add, cast, clip, concat, mul, round } from '../graph/ops.ts';
 import { toBytes } from '../graph/serialize.ts';
 import { encodeSafetensors, type TensorEntry } from '../training/checkpoint.ts';
+import type { Classifier } from '../models/classifier.ts';
 import type { ParamLayout, Model } from '../models/model.ts';
 import type { TrainState } from '../training/trainer.ts';
 
@@ -18,7 +20,7 @@ function weights(g: Graph, layout: ParamLayout, flat: Float32Array): Record<stri
 }
 
 /** A network's forward pass with its trained weights baked in; carried state (SN's u) as constants. */
-export function inferenceModel(model: Model, layout: ParamLayout, flat: Float32Array, extra: Record<string, Float32Array>, io: { input: string; output: string; doc: string }, info: ExportInfo): Uint8Array {
+export function inferenceModel(model: Model, layout: ParamLayout, flat: Float32Array, extra: Record<string, Float32Array>, io: { input: string; output: string; doc: string; post?: (y: Value) => Value }, info: ExportInfo): Uint8Array {
   const g = new Graph(model.kind);
   const x = g.input(io.input, 'float32', ['N', ...model.inputShape]);
   const raw = weights(g, layout, flat);
@@ -27,8 +29,20 @@ export function inferenceModel(model: Model, layout: ParamLayout, flat: Float32A
     return g.initializer(n, tensor('float32', [extra[n].length], extra[n]));
   };
   const p = model.prepare ? model.prepare(raw, state, () => {}, false) : raw;
-  g.output(model.forward(x, p, { training: false, state, setState: () => {} }), io.output);
+  const y = model.forward(x, p, { training: false, state, setState: () => {} });
+  g.output(io.post ? io.post(y) : y, io.output);
   return toBytes(g, { producerVersion: info.producerVersion, docString: io.doc, metadata: info.metadata });
+}
+
+/**
+ * Images in [-1, 1] as torch-fidelity's ONNX generator wrapper wants them: uint8 [N, 3, H, W],
+ * pixel = round((x + 1) * 127.5) clipped to [0, 255], a grey channel repeated three times.
+ */
+export function uint8Rgb(x: Value): Value {
+  const [, c] = x.shape ?? [];
+  if (x.rank !== 4 || (c !== 1 && c !== 3)) throw new Error(`export --uint8: the generator must output images [N, 1 or 3, H, W], it outputs [${x.shape?.map((d) => d ?? '?')}]`);
+  const u8 = cast(round(clip(mul(add(x, 1), 127.5), 0, 255)), 'uint8');
+  return c === 3 ? u8 : concat([u8, u8, u8], 1);
 }
 
 export function weightsSafetensors(state: TrainState, layouts: { G: ParamLayout; D: ParamLayout }, slots: { G: string[]; D: string[] }, metadata: Record<string, string>): Uint8Array {
@@ -42,4 +56,14 @@ export function weightsSafetensors(state: TrainState, layouts: { G: ParamLayout;
   }
   for (const [name, v] of Object.entries(state.extra)) t[name] = { dtype: 'F32', shape: [v.length], data: v.slice() };
   return encodeSafetensors(t, { ...metadata, 'G.step': String(state.G.step), 'D.step': String(state.D.step) });
+}
+
+/** The scoring classifier with its weights inside: x [N, ...] in [-1, 1] -> logits and features. */
+export function classifierOnnx(model: Classifier, layout: ParamLayout, flat: Float32Array, info: ExportInfo): Uint8Array {
+  const g = new Graph(model.kind);
+  const x = g.input('x', 'float32', ['N', ...model.inputShape]);
+  const p = weights(g, layout, flat);
+  g.output(model.forward(x, p), 'logits');
+  g.output(model.features(x, p), 'features');
+  return toBytes(g, { producerVersion: info.producerVersion, docString: `onnx-gan scoring classifier: images [N, ${model.inputShape}] in [-1, 1] -> logits [N, ${model.classes}], features [N, ${model.featureSize}]`, metadata: info.metadata });
 }

@@ -81,6 +81,8 @@ export const leakyRelu = (x: Value, alpha = 0.01) => op('LeakyRelu', [x], { alph
 export const sigmoid = (x: Value) => op('Sigmoid', [x]);
 export const tanh = (x: Value) => op('Tanh', [x]);
 export const softplus = (x: Value) => op('Softplus', [x]);
+/** Round half to even (no gradient rule: for outputs, not for training). */
+export const round = (x: Value) => op('Round', [x]);
 /** log(sigmoid(x)) = -softplus(-x), stable for large |x|. */
 export const logSigmoid = (x: Value) => neg(softplus(neg(x)));
 export const identity = (x: Value) => op('Identity', [x]);
@@ -161,6 +163,10 @@ export function reduceMean(x: Value, axes?: number[], keepdims = false): Value {
   const attrs: Record<string, Attr> = { keepdims: attr.int(keepdims ? 1 : 0) };
   if (axes && axes.length) attrs.axes = attr.ints(axes);
   return op('ReduceMean', [x], attrs);
+}
+/** Max over `axes`; it has no gradient rule here: use it under stopGradient (a softmax's shift). */
+export function reduceMax(x: Value, axes: number[], keepdims = false): Value {
+  return op('ReduceMax', [x], { axes: attr.ints(axes), keepdims: attr.int(keepdims ? 1 : 0) });
 }
 export const mean = (x: Value) => reduceMean(x);
 

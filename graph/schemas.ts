@@ -178,6 +178,7 @@ export const schemas: Record<string, Infer> = {
   Sigmoid: elementwise(FLOATS),
   Tanh: elementwise(FLOATS),
   Softplus: elementwise(FLOATS),
+  Round: elementwise(FLOATS),
   Identity: (ins) => [{ dtype: need(ins, 1)[0].dtype, shape: ins[0]!.shape }],
   Min: variadic(NUMERIC),
   Max: variadic(NUMERIC),

@@ -8,6 +8,7 @@ import { exportLoss } from '../export/loss.ts';
 import { parseConfig, type Config } from './config.ts';
 import { DATASETS } from './datasets.ts';
 import { continueArtifacts } from './continue.ts';
+import { evalRun, trainClassifierCommand, type ImageScores } from './evaluate.ts';
 import { exportRun } from './export.ts';
 import { writeFileAtomic } from './files.ts';
 import { expandLosses, markdownTable, summarize, sweep } from './sweep.ts';
@@ -160,8 +161,9 @@ export function program(): Command {
     .command('export <run>')
     .description("write a run's generator.onnx, critic.onnx (inference only), weights.safetensors and training/ (artifacts to keep training)")
     .option('--out <dir>', 'output directory (default <run>/export)')
+    .option('--uint8', "also write generator_uint8.onnx: uint8 [N, 3, H, W] images, the output torch-fidelity's ONNX generator wrapper expects (image runs)")
     .action((run: string, o) => {
-      const r = exportRun(run, o.out, (m) => void process.stderr.write(`${m}\n`));
+      const r = exportRun(run, o.out, (m) => void process.stderr.write(`${m}\n`), { uint8: o.uint8 });
       console.log(`exported iteration ${r.iteration}:\n  ${r.files.join('\n  ')}`);
     });
 
@@ -185,6 +187,57 @@ export function program(): Command {
       else console.log(`iteration ${r.iteration}: wrote ${r.file}`);
     });
 
+  const positiveInts = (o: Record<string, unknown>, keys: string[]) => {
+    for (const k of keys) if (o[k] !== undefined && (!Number.isInteger(o[k]) || (o[k] as number) < 1)) throw new Error(`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: must be a positive integer, got ${o[k]}`);
+  };
+  cli
+    .command('train-classifier')
+    .description('train the scoring classifier on Fashion-MNIST (this engine, one ONNX graph per step); write classifier.onnx with its test accuracy and the train-vs-test floor')
+    .option('--out <file>', 'output model', 'classifier.onnx')
+    .option('--epochs <n>', 'passes over the 60,000 training images', num('--epochs'), 5)
+    .option('--batch <n>', 'batch size', num('--batch'), 64)
+    .option('--lr <x>', 'Adam learning rate at the start (cosine decay to 0)', num('--lr'), 1e-3)
+    .option('--seed <n>', 'random seed', num('--seed'), 0)
+    .option('--samples <n>', 'training images scored against the test split for the floor', num('--samples'), 10000)
+    .option('--threads <n>', 'onnxruntime intra-op threads', num('--threads'))
+    .option('--json', 'print the result as one JSON object')
+    .action(async (o) => {
+      positiveInts(o, ['epochs', 'batch', 'samples', 'threads']);
+      const bar = !o.json && process.stderr.isTTY ? new SingleBar({ format: 'classifier [{bar}] {value}/{total} steps | loss {loss}', hideCursor: true }) : null;
+      let started = false;
+      const r = await trainClassifierCommand({
+        out: o.out, epochs: o.epochs, batch: o.batch, lr: o.lr, seed: o.seed, threads: o.threads, samples: o.samples,
+        onProgress: (s, total, loss) => (started ? bar?.update(s, { loss: loss.toFixed(3) }) : ((started = true), bar?.start(total, s, { loss: loss.toFixed(3) }))),
+        log: (m) => (bar?.stop(), void process.stderr.write(`${m}\n`)),
+      }).finally(() => bar?.stop());
+      if (o.json) console.log(JSON.stringify(r));
+      else {
+        console.log(`test accuracy    ${(100 * r.testAccuracy).toFixed(2)} % after ${r.epochs} epochs (${r.seconds.toFixed(0)} s)`);
+        printScores('floor (train vs test split)', r.floor);
+        console.log(`wrote ${r.file}`);
+      }
+    });
+
+  cli
+    .command('eval <run>')
+    .description("score an image run: classifier-feature FID and KID against Fashion-MNIST's test split, class histogram and its KL to uniform; adds them to <run>/metrics.json")
+    .option('--classifier <file>', 'classifier from onnx-gan train-classifier', 'classifier.onnx')
+    .option('--samples <n>', 'generated images', num('--samples'), 10000)
+    .option('--seed <n>', 'seed of the latent draws and KID subsets', num('--seed'), 0)
+    .option('--threads <n>', 'onnxruntime intra-op threads', num('--threads'))
+    .option('--json', 'print the scores as one JSON object')
+    .action(async (run: string, o) => {
+      positiveInts(o, ['samples', 'threads']);
+      const r = await evalRun(run, { classifier: o.classifier, samples: o.samples, seed: o.seed, threads: o.threads, log: (m) => void process.stderr.write(`${m}\n`) });
+      if (o.json) console.log(JSON.stringify(r));
+      else {
+        console.log(`${r.run} at iteration ${r.iteration}, ${r.samples} samples; classifier ${r.classifier}${r.classifierTestAccuracy === null ? '' : ` (test accuracy ${(100 * r.classifierTestAccuracy).toFixed(2)} %)`}`);
+        console.log('classifier-feature scores (not Inception FID):');
+        printScores('generated vs test', r);
+        if (r.floor) printScores('floor (train vs test)', r.floor);
+      }
+    });
+
   lossFlags(cli.command('export-loss <name>'))
     .description('write a loss as an ONNX model: critic outputs in, losses and their gradients out')
     .option('--out <file>', 'output file (default loss-<name>.onnx)')
@@ -197,6 +250,11 @@ export function program(): Command {
       console.log(`wrote ${out} (${bytes.length} bytes)`);
     });
   return cli;
+}
+
+function printScores(what: string, s: ImageScores): void {
+  const share = s.classHistogram.map((c) => ((100 * c) / s.samples).toFixed(0)).join(' ');
+  console.log(`${what.padEnd(28)} FID ${s.fid.toFixed(2)}  KID ${s.kid.toPrecision(3)} +- ${s.kidStd.toPrecision(2)}  classes ${s.classesCovered}/${s.classHistogram.length}  KL to uniform ${s.classKL.toFixed(4)}  histogram % [${share}]`);
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -9,7 +9,7 @@ import { Rng } from '../models/random.ts';
 import { decodeCheckpoint, encodeCheckpoint, type CheckpointInfo } from '../training/checkpoint.ts';
 import { nodeRuntime } from '../training/runtime-node.ts';
 import type { GanSetup, StepPlan } from '../training/step.ts';
-import { criticSchedule, Trainer, type CriticSchedule, type IterationLog, type TrainState } from '../training/trainer.ts';
+import { checkDataShape, criticSchedule, Trainer, type CriticSchedule, type IterationLog, type TrainState } from '../training/trainer.ts';
 import { modelIdentity, type Config } from './config.ts';
 import { DATASETS, type Mixture } from './datasets.ts';
 import { imageData, pngGrid, type ImageSet } from './images.ts';
@@ -94,6 +94,7 @@ export async function train(cfg: Config, opts: TrainOptions): Promise<TrainResul
   const say = opts.log ?? (() => {});
   const data = loadData(cfg.data);
   const { setup, nCritic } = resolveSetup(cfg, data);
+  checkDataShape(data, setup.critic.inputShape);
   const resume = prepareRunDir(out, cfg, opts);
 
   for (const w of setup.warnings) say(`warning: ${w}`);

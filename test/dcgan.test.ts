@@ -8,6 +8,9 @@ import { add, mul, reduceSum } from '../graph/ops.ts';
 import { gradientPenalty } from '../losses/penalties.ts';
 import { wasserstein } from '../losses/standard.ts';
 import { dcganCritic, dcganGenerator } from '../models/dcgan.ts';
+import { initParams, layoutOf } from '../models/model.ts';
+import { Rng } from '../models/random.ts';
+import { spectralNorm } from '../models/spectral.ts';
 import { arr, expectClose, fixedContext, fixture, run } from './helpers.ts';
 
 interface DcganFixture {
@@ -74,4 +77,35 @@ describe('DCGAN models against PyTorch', () => {
     expectClose(arr(r.loss), [fx.loss], 1e-4, 1e-5, 'loss');
     for (const n of names) expectClose(arr(r[`d:${n}`]), fx.grad_D[n], 2e-3, 2e-4, `dL/d${n}`);
   });
+
+  for (const image of [[3, 32, 32], [3, 64, 64], [1, 28, 28]])
+    it(`[${image}] images: G(z) and D(G(z)) have the right shapes in inference and training mode; SN-GAN's critic composes`, async () => {
+      const G = dcganGenerator({ image, width: 4, latent: 6 });
+      const D = spectralNorm(dcganCritic({ image, width: 4, norm: 'none' }));
+      const g = new Graph('shapes');
+      const rng = Rng.stream(0, 'shapes');
+      const load = (m: typeof G) => {
+        const flat = initParams(m, rng);
+        return Object.fromEntries(layoutOf(m).entries.map((e) => [e.name, g.constant(tensor('float32', e.shape, flat.subarray(e.offset, e.offset + e.size)))]));
+      };
+      const state = (name: string) => {
+        const spec = [...(G.states ?? []), ...(D.states ?? [])].find((s) => s.name === name)!;
+        const out = new Float32Array(spec.shape.reduce((a, b) => a * b, 1));
+        spec.init(rng, out);
+        return g.constant(tensor('float32', spec.shape, out));
+      };
+      const z = g.constant(tensor('float32', [5, 6], rng.fillNormal(new Float32Array(30))));
+      const pD = D.prepare!(load(D), state, () => {}, false);
+      const pG = load(G);
+      const train = G.forward(z, pG, { training: true, state, setState: () => {} });
+      const infer = G.forward(z, pG, { training: false, state, setState: () => {} });
+      g.output(train, 'train');
+      g.output(infer, 'infer');
+      g.output(D.forward(infer, pD), 'score');
+      const r = await run(g, {});
+      expect(r.train.dims).to.deep.equal([5, ...image]);
+      expect(r.infer.dims).to.deep.equal([5, ...image]);
+      expect(r.score.dims).to.deep.equal([5, 1]);
+      expect(Math.max(...arr(r.infer).map(Math.abs))).to.be.at.most(1);
+    });
 });

@@ -29,7 +29,7 @@ describe('reliability', function () {
     const r = spawnSync(process.execPath, ['--import', 'tsx', script, '--cases', '1000', '--seed', '11', '--json'], { encoding: 'utf8', timeout: 240000 });
     expect(r.signal, 'the fuzzing process was killed or crashed').to.equal(null);
     const reps = JSON.parse(r.stdout.trim().split('\n').pop()!) as FormatReport[];
-    expect(reps.map((x) => x.format)).to.deep.equal(['onnx', 'checkpoint', 'safetensors', 'config']);
+    expect(reps.map((x) => x.format)).to.deep.equal(['onnx', 'checkpoint', 'safetensors', 'config', 'idx', 'png']);
     for (const x of reps) {
       expect(x.cases).to.equal(1000);
       expect(x.bugs, x.format).to.deep.equal([]);

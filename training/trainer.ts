@@ -68,6 +68,11 @@ export function criticSchedule(s: CriticSchedule): (it: number) => number {
 const f32 = (dims: number[], data: Float32Array): TensorData => ({ dtype: 'float32', dims, data });
 const scalarF = (x: number): TensorData => f32([], new Float32Array([x]));
 
+/** A data set the critic cannot take is refused before anything runs, naming both shapes. */
+export function checkDataShape(data: DataSource, criticInput: number[]): void {
+  if (data.shape.join('x') !== criticInput.join('x')) throw new Error(`data set '${data.name}' has samples of shape [${data.shape}], the critic takes [${criticInput}]`);
+}
+
 export class Trainer {
   private fused = new Map<number, { program: StepProgram; session: Session }>();
 
@@ -88,9 +93,7 @@ export class Trainer {
 
   /** Open sessions on step graphs made elsewhere (training artifacts). */
   static async fromPlan(plan: StepPlan, opts: RunOptions, compiler: StepCompiler | null = null): Promise<Trainer> {
-    const dataShape = opts.data.shape.join('x');
-    if (dataShape !== plan.sampleShape.join('x'))
-      throw new Error(`data set '${opts.data.name}' has samples of shape [${opts.data.shape}], the critic takes [${plan.sampleShape}]`);
+    checkDataShape(opts.data, plan.sampleShape);
     const so = { threads: opts.threads };
     const [cs, gs] = await Promise.all([opts.runtime.createSession(plan.critic.model, so), opts.runtime.createSession(plan.generator.model, so)]);
     return new Trainer(opts, plan, cs, gs, compiler);

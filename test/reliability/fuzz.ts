@@ -1,12 +1,14 @@
 // Fuzzing of every file the project reads: ONNX models (the parser/checker, then onnxruntime for models it
-// accepts), checkpoints, safetensors and config files. Seeded mutations of real files; each case must
+// accepts), checkpoints, safetensors, config files, IDX image files (plain and gzipped) and PNG images. Seeded mutations of real files; each case must
 // either load or be refused with one of the project's clear errors, within a time bound.
 //   npx tsx test/reliability/fuzz.ts [--cases 1000] [--seed 1] [--json]
 import { Command } from 'commander';
 import * as ort from 'onnxruntime-node';
 import { fromBytes, ModelError } from '../../graph/serialize.ts';
 import { parseConfigText } from '../../harness/config.ts';
+import { DataError, parseIdx, parsePng, pngGrid } from '../../harness/images.ts';
 import { mlpGan } from '../../harness/setups.ts';
+import { gzipSync } from 'node:zlib';
 import { Rng } from '../../models/random.ts';
 import { CheckpointError, decodeCheckpoint, decodeSafetensors, encodeCheckpoint, type CheckpointInfo } from '../../training/checkpoint.ts';
 import { StepCompiler } from '../../training/step.ts';
@@ -58,7 +60,7 @@ function mutate(rng: Rng, src: Uint8Array): Uint8Array {
   return b;
 }
 
-const CLEAR = [ModelError, CheckpointError];
+const CLEAR = [ModelError, CheckpointError, DataError];
 function judge(e: unknown, clearPlainErrors: boolean): string | null {
   if (!(e instanceof Error)) return `threw a non-Error: ${String(e)}`;
   const oneLine = e.message.length > 0 && !e.message.includes('\n');
@@ -94,6 +96,9 @@ export async function fuzzAll(cases: number, seed: number): Promise<FormatReport
   const init = (n: number) => ({ params: new Float32Array(n).fill(0.5), slots: [new Float32Array(n), new Float32Array(n)], step: 3, lr: 1e-4 });
   const ckpt = encodeCheckpoint({ iteration: 7, G: init(c.layoutG.size), D: init(c.layoutD.size), extra: {} }, info);
   const config = new TextEncoder().encode(JSON.stringify({ data: 'grid25', loss: 'fgan', divergence: 'js', iterations: 100, hidden: [64, 64], betas: [0.5, 0.9], seed: 3 }, null, 2));
+  // 3 images of 4x5 bytes: the MNIST layout (magic 0 0 8 3, big-endian dims).
+  const idx = Uint8Array.from([0, 0, 8, 3, 0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0, 5, ...Array.from({ length: 60 }, (_, i) => (i * 37) % 256)]);
+  const png = pngGrid(Float32Array.from({ length: 2 * 3 * 6 * 6 }, (_, i) => Math.sin(i)), [3, 6, 6], 2);
   const rng = Rng.stream(seed, 'fuzz');
   return [
     await fuzzFormat('onnx', models, cases, rng, async (b) => {
@@ -108,6 +113,8 @@ export async function fuzzAll(cases: number, seed: number): Promise<FormatReport
     await fuzzFormat('checkpoint', [ckpt], cases, rng, (b) => decodeCheckpoint(b, info)),
     await fuzzFormat('safetensors', [ckpt], cases, rng, (b) => decodeSafetensors(b)),
     await fuzzFormat('config', [config], cases, rng, (b) => parseConfigText(new TextDecoder().decode(b), 'config.json'), true),
+    await fuzzFormat('idx', [idx, gzipSync(idx)], cases, rng, (b) => parseIdx(b, 'images.idx')),
+    await fuzzFormat('png', [png], cases, rng, (b) => parsePng(b, 'image.png')),
   ];
 }
 

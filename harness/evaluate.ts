@@ -1,0 +1,202 @@
+// Image scores: `onnx-gan train-classifier` trains the scoring classifier with this project's own engine
+// and writes classifier.onnx (with the floor: the scores between the train and test splits in its
+// metadata); `onnx-gan eval <run>` scores a run's generator against the test split and merges the scores
+// into the run's metrics.json.
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Graph, type Value } from '../graph/ir.ts';
+import { add, cast, div, matmul, mul, reduceSum, transpose } from '../graph/ops.ts';
+import { fromBytes, toBytes } from '../graph/serialize.ts';
+import { convClassifier } from '../models/classifier.ts';
+import { Rng } from '../models/random.ts';
+import { classifierOnnx } from '../export/model.ts';
+import { accuracy, argmax, ClassifierRunner, imageBatch, trainClassifier, type LabelledImages } from '../training/supervised.ts';
+import { nodeRuntime } from '../training/runtime-node.ts';
+import type { Runtime, Session } from '../training/runtime.ts';
+import { Trainer } from '../training/trainer.ts';
+import { parseConfigText } from './config.ts';
+import { VERSION } from './export.ts';
+import { writeFileAtomic } from './files.ts';
+import { fashionMnist, type ImageSet } from './images.ts';
+import { classCoverage, fid, kid, type KernelSum } from './scores.ts';
+import { isImage, loadData, loadLatest, checkpointInfo, resolveSetup } from './train.ts';
+
+export interface ImageScores {
+  /** Classifier-feature FID (not Inception FID). */
+  fid: number;
+  kid: number;
+  kidStd: number;
+  classHistogram: number[];
+  classKL: number;
+  classesCovered: number;
+  samples: number;
+}
+
+export interface ClassifierReport {
+  file: string;
+  testAccuracy: number;
+  epochs: number;
+  epochLoss: number[];
+  seconds: number;
+  floor: ImageScores;
+}
+
+const labelled = (s: ImageSet): LabelledImages => {
+  if (!s.labels) throw new Error(`${s.name}: the classifier needs labels`);
+  return { shape: s.shape, images: s.images, labels: s.labels, count: s.count };
+};
+
+/**
+ * KID's kernel sums on onnxruntime: one float32 MatMul per block pair (as the features are float32), the
+ * cube and the sum in float64. Sessions are kept per block size.
+ */
+export function ortKernelSum(runtime: Runtime, threads?: number): { sum: KernelSum; release(): Promise<void> } {
+  const sessions = new Map<string, Promise<Session>>();
+  const build = (m: number, d: number) => {
+    const g = new Graph('kernel_sum');
+    const x = g.input('x', 'float32', [m, d]);
+    const y = g.input('y', 'float32', [m, d]);
+    const cube = (dots: Value) => ((t) => mul(mul(t, t), t))(cast(add(div(dots, d), 1), 'float64'));
+    g.output(reduceSum(cube(matmul(x, transpose(y, [1, 0])))), 'all');
+    g.output(reduceSum(cube(reduceSum(mul(x, x), [1]))), 'diagonal');
+    return runtime.createSession(toBytes(g), { threads });
+  };
+  return {
+    async sum(x, y, m, d, sameBlock) {
+      const key = `${m}x${d}`;
+      if (!sessions.has(key)) sessions.set(key, build(m, d));
+      const s = await sessions.get(key)!;
+      const r = await s.run({ x: { dtype: 'float32', dims: [m, d], data: x }, y: { dtype: 'float32', dims: [m, d], data: y } });
+      const all = Number((r.all.data as Float64Array)[0]);
+      return sameBlock ? all - Number((r.diagonal.data as Float64Array)[0]) : all;
+    },
+    async release() {
+      for (const s of sessions.values()) await (await s).release();
+    },
+  };
+}
+
+/** Scores of `generated` features/logits against reference features, all from the same classifier. */
+export async function scoreFeatures(gen: { features: Float32Array; logits: Float32Array }, ref: Float32Array, d: number, classes: number, o: { seed?: number; kernelSum?: KernelSum } = {}): Promise<ImageScores> {
+  const n = gen.features.length / d;
+  const predicted = new Uint8Array(n);
+  for (let i = 0; i < n; i++) predicted[i] = argmax(gen.logits, i * classes, classes);
+  const cov = classCoverage(predicted, classes);
+  const k = await kid(gen.features, ref, d, { seed: o.seed, kernelSum: o.kernelSum });
+  return { fid: fid(gen.features, ref, d), kid: k.mean, kidStd: k.std, classHistogram: cov.histogram, classKL: cov.klToUniform, classesCovered: cov.classesCovered, samples: n };
+}
+
+/** `count` distinct random rows of an image set as floats in [-1, 1]. */
+function subset(s: ImageSet, count: number, rng: Rng): Float32Array {
+  const n = Math.min(count, s.count);
+  const idx = new Uint32Array(s.count);
+  for (let i = 0; i < s.count; i++) idx[i] = i;
+  for (let i = 0; i < n; i++) {
+    const j = i + rng.int(s.count - i);
+    [idx[i], idx[j]] = [idx[j], idx[i]];
+  }
+  return imageBatch(labelled(s), idx.subarray(0, n));
+}
+
+const allOf = (s: ImageSet) => imageBatch(labelled(s), Uint32Array.from({ length: s.count }, (_, i) => i));
+
+export async function trainClassifierCommand(o: { out: string; epochs: number; batch: number; lr: number; seed: number; threads?: number; samples: number; onProgress?: (step: number, total: number, loss: number) => void; log?: (m: string) => void }): Promise<ClassifierReport> {
+  const say = o.log ?? (() => {});
+  const train = fashionMnist('train');
+  const test = fashionMnist('t10k');
+  const model = convClassifier({ image: train.shape });
+  const runtime = nodeRuntime();
+  const t0 = performance.now();
+  const r = await trainClassifier(runtime, model, labelled(train), { epochs: o.epochs, batch: o.batch, lr: o.lr, seed: o.seed, threads: o.threads, onProgress: o.onProgress });
+  const seconds = (performance.now() - t0) / 1000;
+  const meta = (extra: Record<string, string>) => ({ 'onnx-gan.version': VERSION, data: 'fashion-mnist', input: `x [N, ${model.inputShape}] float32 in [-1, 1]`, ...extra });
+  let bytes = classifierOnnx(model, r.layout, r.params, { metadata: meta({}), producerVersion: VERSION });
+  const runner = await ClassifierRunner.create(runtime, bytes, o.threads);
+  const kernel = ortKernelSum(runtime, o.threads);
+  try {
+    const testOut = await runner.run(allOf(test));
+    const testAccuracy = accuracy(testOut.logits, model.classes, test.labels!);
+    say(`test accuracy ${(100 * testAccuracy).toFixed(2)} %; scoring the floor (train vs test split)`);
+    const trainOut = await runner.run(subset(train, o.samples, Rng.stream(o.seed, 'floor')));
+    const floor = await scoreFeatures(trainOut, testOut.features, model.featureSize, model.classes, { seed: o.seed, kernelSum: kernel.sum });
+    bytes = classifierOnnx(model, r.layout, r.params, {
+      metadata: meta({ test_accuracy: String(testAccuracy), epochs: String(o.epochs), floor: JSON.stringify(floor) }),
+      producerVersion: VERSION,
+    });
+    writeFileAtomic(o.out, bytes);
+    return { file: resolve(o.out), testAccuracy, epochs: o.epochs, epochLoss: r.epochLoss, seconds, floor };
+  } finally {
+    await runner.release();
+    await kernel.release();
+  }
+}
+
+export interface EvalResult extends ImageScores {
+  run: string;
+  iteration: number;
+  classifier: string;
+  classifierTestAccuracy: number | null;
+  floor: ImageScores | null;
+}
+
+/** Score a run's newest good checkpoint: `samples` generated images against the whole test split. */
+export async function evalRun(run: string, o: { classifier: string; samples: number; seed: number; threads?: number; log?: (m: string) => void }): Promise<EvalResult> {
+  const dir = resolve(run);
+  const cfgPath = join(dir, 'config.json');
+  if (!existsSync(cfgPath)) throw new Error(`eval: ${dir} is not a run directory (no config.json)`);
+  if (!existsSync(o.classifier)) throw new Error(`eval: classifier ${o.classifier} not found; make it with onnx-gan train-classifier --out ${o.classifier}`);
+  const cfg = parseConfigText(readFileSync(cfgPath, 'utf8'), cfgPath);
+  const data = loadData(cfg.data);
+  if (!isImage(data)) throw new Error(`eval: run ${dir} trained on '${cfg.data}', not images; its metrics.json already has the 2-D scores`);
+  const bytes = new Uint8Array(readFileSync(o.classifier));
+  const meta = fromBytes(bytes).metadata;
+  const runtime = nodeRuntime();
+  const runner = await ClassifierRunner.create(runtime, bytes, o.threads);
+  if (runner.inputShape.join('x') !== data.shape.join('x')) {
+    await runner.release();
+    throw new Error(`eval: the classifier takes images [${runner.inputShape}], run ${dir} generates [${data.shape}]`);
+  }
+  const { setup, nCritic } = resolveSetup(cfg, data);
+  const trainer = await Trainer.create({ setup, runtime, data, seed: cfg.seed, nCritic, threads: o.threads });
+  const kernel = ortKernelSum(runtime, o.threads);
+  try {
+    const state = loadLatest(dir, checkpointInfo(cfg, trainer.plan), o.log ?? (() => {}), 'eval');
+    if (!state) throw new Error(`eval: ${dir} has no checkpoint yet`);
+    const latent = trainer.plan.latent;
+    const rng = Rng.stream(o.seed, 'eval-images');
+    const chunks: Float32Array[] = [];
+    for (let i = 0; i < o.samples; i += 500) {
+      const m = Math.min(500, o.samples - i);
+      chunks.push(await trainer.generate(state, rng.fillNormal(new Float32Array(m * latent))));
+    }
+    const images = new Float32Array(chunks.reduce((a, c) => a + c.length, 0));
+    chunks.reduce((at, c) => (images.set(c, at), at + c.length), 0);
+    const test = fashionTestFor(cfg.data, data);
+    const ref = await runner.run(allOf(test));
+    const gen = await runner.run(images);
+    const scores = await scoreFeatures(gen, ref.features, gen.featureSize, gen.classes, { seed: o.seed, kernelSum: kernel.sum });
+    const result: EvalResult = {
+      run: dir,
+      iteration: state.iteration,
+      classifier: resolve(o.classifier),
+      classifierTestAccuracy: meta.test_accuracy ? Number(meta.test_accuracy) : null,
+      floor: meta.floor ? JSON.parse(meta.floor) : null,
+      ...scores,
+    };
+    const metricsPath = join(dir, 'metrics.json');
+    const prior = existsSync(metricsPath) ? JSON.parse(readFileSync(metricsPath, 'utf8')) : {};
+    const { run: _r, ...kept } = result;
+    writeFileAtomic(metricsPath, JSON.stringify({ ...prior, eval: kept }, null, 2) + '\n');
+    return result;
+  } finally {
+    await trainer.release();
+    await runner.release();
+    await kernel.release();
+  }
+}
+
+/** The reference images: Fashion-MNIST's test split for runs on Fashion-MNIST (train split), else refused. */
+function fashionTestFor(spec: string, data: ImageSet): ImageSet {
+  if (spec !== 'fashion-mnist') throw new Error(`eval: the scores compare against Fashion-MNIST's test split; run data '${spec}' (images [${data.shape}]) has no such reference`);
+  return fashionMnist('t10k');
+}
