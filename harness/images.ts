@@ -1,18 +1,16 @@
-// Image data: IDX files (the MNIST format, gzipped or not) and folders of PNG images, decoded once into
-// uint8 memory and served as random minibatches scaled to [-1, 1]; PNG grids of samples.
+// Image data from files (Node): IDX files (the MNIST format, gzipped or not) and folders of PNG images,
+// decoded once into uint8 memory and served as random minibatches scaled to [-1, 1] (image-data.ts);
+// PNG grids of samples.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { PNG } from 'pngjs';
-import type { Rng } from '../models/random.ts';
 import { crc32 } from '../training/checkpoint.ts';
-import type { DataSource } from '../training/trainer.ts';
+import { DataError, idxImageSet, imageSet, parseIdxBytes, type ImageSet } from './image-data.ts';
 
-export class DataError extends Error {}
+export { DataError, imageSet, type ImageSet } from './image-data.ts';
 
-const IDX_TYPES: Record<number, string> = { 0x08: 'ubyte', 0x09: 'byte', 0x0b: 'short', 0x0c: 'int', 0x0d: 'float', 0x0e: 'double' };
-
-/** An IDX file of unsigned bytes: its dims and data. Errors name the file and the offset at fault. */
+/** An IDX file, gzipped or not. */
 export function parseIdx(raw: Uint8Array, what: string): { dims: number[]; data: Uint8Array } {
   let bytes = raw;
   if (raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b) {
@@ -22,23 +20,7 @@ export function parseIdx(raw: Uint8Array, what: string): { dims: number[]; data:
       throw new DataError(`${what}: corrupt gzip stream (${(e as NodeJS.ErrnoException).code ?? (e as Error).message.split('\n')[0]})`);
     }
   }
-  if (bytes.length < 4) throw new DataError(`${what}: truncated at offset ${bytes.length}: no IDX header (4 bytes)`);
-  if (bytes[0] !== 0 || bytes[1] !== 0) throw new DataError(`${what}: not an IDX file: bytes 0-1 are ${bytes[0]}, ${bytes[1]}, expected 0, 0`);
-  const type = bytes[2];
-  if (type !== 0x08) throw new DataError(`${what}: IDX element type at offset 2 is ${IDX_TYPES[type] ?? `0x${type.toString(16)}`}, only unsigned bytes (0x08) are supported`);
-  const rank = bytes[3];
-  if (rank < 1) throw new DataError(`${what}: IDX rank at offset 3 is 0`);
-  const head = 4 + 4 * rank;
-  if (bytes.length < head) throw new DataError(`${what}: truncated at offset ${bytes.length}: the header needs ${head} bytes for ${rank} dims`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const dims = [...Array(rank).keys()].map((i) => view.getUint32(4 + 4 * i, false));
-  const size = dims.reduce((a, b) => a * b, 1);
-  if (bytes.length < head + size) {
-    const per = size / dims[0];
-    throw new DataError(`${what}: truncated at offset ${bytes.length}: dims [${dims}] need ${head + size} bytes (entry ${Math.floor((bytes.length - head) / per)} of ${dims[0]} is cut)`);
-  }
-  if (bytes.length > head + size) throw new DataError(`${what}: ${bytes.length - head - size} bytes past the end of dims [${dims}] at offset ${head + size}`);
-  return { dims, data: bytes.subarray(head, head + size) };
+  return parseIdxBytes(bytes, what);
 }
 
 /** A PNG file as [C, H, W] bytes, C = 1 for grey images, else 3 (alpha dropped). */
@@ -78,34 +60,6 @@ export function pngFault(b: Uint8Array): string | null {
   return `truncated at offset ${b.length}: no IEND chunk`;
 }
 
-export interface ImageSet extends DataSource {
-  /** uint8 images [count, ...shape]. */
-  readonly images: Uint8Array;
-  readonly count: number;
-  readonly labels?: Uint8Array;
-}
-
-/** Random minibatches (uniform, from the iteration's PRNG stream, so resumes repeat) scaled to [-1, 1]. */
-export function imageSet(name: string, shape: number[], images: Uint8Array, labels?: Uint8Array): ImageSet {
-  const per = shape.reduce((a, b) => a * b, 1);
-  const count = images.length / per;
-  return {
-    name,
-    shape,
-    images,
-    labels,
-    count,
-    sample(rng: Rng, n: number) {
-      const out = new Float32Array(n * per);
-      for (let i = 0; i < n; i++) {
-        const at = rng.int(count) * per;
-        for (let j = 0; j < per; j++) out[i * per + j] = images[at + j] / 127.5 - 1;
-      }
-      return out;
-    },
-  };
-}
-
 export function readIdxImages(path: string, labelsPath?: string): ImageSet {
   const read = (p: string) => {
     try {
@@ -115,23 +69,13 @@ export function readIdxImages(path: string, labelsPath?: string): ImageSet {
     }
   };
   const { dims, data } = parseIdx(read(path), path);
-  if (dims.length !== 3 && dims.length !== 4) throw new DataError(`${path}: IDX images must be [N, H, W] or [N, H, W, C], got [${dims}]`);
-  const shape = dims.length === 3 ? [1, dims[1], dims[2]] : [dims[3], dims[1], dims[2]];
-  let images = data;
-  if (dims.length === 4) images = hwcToChw(data, dims[0], dims[1], dims[2], dims[3]);
   let labels: Uint8Array | undefined;
   if (labelsPath) {
     const l = parseIdx(read(labelsPath), labelsPath);
     if (l.dims.length !== 1 || l.dims[0] !== dims[0]) throw new DataError(`${labelsPath}: labels [${l.dims}] do not match ${dims[0]} images in ${path}`);
     labels = l.data;
   }
-  return imageSet(path, shape, images, labels);
-}
-
-function hwcToChw(d: Uint8Array, n: number, h: number, w: number, c: number): Uint8Array {
-  const out = new Uint8Array(d.length);
-  for (let i = 0; i < n; i++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let k = 0; k < c; k++) out[((i * c + k) * h + y) * w + x] = d[((i * h + y) * w + x) * c + k];
-  return out;
+  return idxImageSet(path, dims, data, labels);
 }
 
 /** Every .png in a folder (sorted by name); all must share one size and channel count. */

@@ -13,6 +13,7 @@ import { continueArtifacts } from '../harness/continue.ts';
 import { exportRun } from '../harness/export.ts';
 import { parseConfig } from '../harness/config.ts';
 import { train } from '../harness/train.ts';
+import { FASHION_MNIST_DIR } from '../harness/images.ts';
 import { Rng } from '../models/random.ts';
 import { decodeSafetensors } from '../training/checkpoint.ts';
 import { build } from '../web/build.ts';
@@ -204,6 +205,52 @@ describe('web page in Chromium (playwright-core)', function () {
       expect(await errorAfter('#artifacts-files', names.map((n) => join(dir, n)))).to.match(/^chosen files\/generator_step\.onnx: not a valid ONNX model/);
       await page.screenshot({ path: join(SHOTS, 'browser-error.png') });
       expect(pageErrors, pageErrors.join('; ')).to.deep.equal([]);
+    });
+  });
+
+  describe('an image GAN (DCGAN on Fashion-MNIST)', () => {
+    let img: string;
+    before(async function () {
+      if (!existsSync(join(FASHION_MNIST_DIR, 'train-images-idx3-ubyte.gz'))) {
+        if (process.env.ONNX_GAN_REQUIRE_BROWSER) throw new Error(`no Fashion-MNIST in ${FASHION_MNIST_DIR} (apt-get install dataset-fashion-mnist)`);
+        console.log(`    (skipped: no Fashion-MNIST in ${FASHION_MNIST_DIR})`);
+        this.skip();
+      }
+      img = join(tmp, 'fmnist');
+      await train(parseConfig({ data: 'fashion-mnist', loss: 'ns', width: 8, batch: 16, latent: 16, iterations: 4, checkpointEvery: 2, sampleEvery: 2 }), { out: img });
+      exportRun(img);
+    });
+
+    it('shows the exported generator\'s samples as an image grid, equal to onnxruntime-node (1e-5)', async () => {
+      const before = (await onnxGan()).errors.length;
+      await page.setInputFiles('#generator-file', join(img, 'export', 'generator.onnx'));
+      await page.waitForFunction(() => (globalThis as any).onnxGan.generator?.shape?.length === 3);
+      const st = await onnxGan();
+      expect(st.errors.length).to.equal(before);
+      expect(st.generator.shape).to.deep.equal([1, 28, 28]);
+      const z = Rng.stream(0, 'page-samples').fillNormal(new Float32Array(56 * 16));
+      const s = await rt.createSession(readFileSync(join(img, 'export', 'generator.onnx')));
+      const want = (await s.run({ z: { dtype: 'float32', dims: [56, 16], data: z } })).samples.data as Float32Array;
+      await s.release();
+      expectClose(st.generator.samples, want, 1e-5, 1e-6, 'page image samples vs node');
+      expect(await page.textContent('#sample-info')).to.match(/z \[N, 16\] -> \[N, 1,28,28\]; 56 samples shown · loss ns · data fashion-mnist · step 4/);
+      await page.screenshot({ path: join(SHOTS, 'browser-images.png') });
+    });
+
+    it('keeps training the image GAN (batch norm running statistics as state) in the tab: 3 iterations equal onnxruntime-node CPU within 1e-4', async () => {
+      const dir = join(img, 'export', 'training');
+      const names = ['artifacts.json', 'critic_step.onnx', 'generator_step.onnx', 'sampler.onnx', 'checkpoint.safetensors', 'config.json'];
+      await page.setInputFiles('#artifacts-files', names.map((n) => join(dir, n)));
+      // The images come from the page's server (/data/fashion-mnist/, Debian's package).
+      await page.waitForFunction(() => /loaded chosen files: ns on fashion-mnist/.test(document.getElementById('train-status')!.textContent!));
+      const { ckpt: fromPage } = await trainInTab(3);
+      const cpu = await inNode(dir, 3, 'cpu');
+      sameKeys(fromPage, cpu);
+      expect(Object.keys(cpu.tensors).filter((k) => k.includes('running_mean'))).to.have.length(2);
+      const worst = Math.max(...Object.keys(cpu.tensors).map((k) => relErr(fromPage.tensors[k].data, cpu.tensors[k].data)));
+      console.log(`      image GAN, tab vs node CPU after 3 iterations: max relative difference ${worst.toExponential(1)}`);
+      for (const k of Object.keys(cpu.tensors)) expect(relErr(fromPage.tensors[k].data, cpu.tensors[k].data), k).to.be.below(1e-4);
+      await page.screenshot({ path: join(SHOTS, 'browser-images-training.png') });
     });
   });
 });

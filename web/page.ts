@@ -4,13 +4,14 @@
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import { DATASETS, dataset } from '../harness/datasets.ts';
+import { idxImageSet, parseIdxBytes } from '../harness/image-data.ts';
 import { roleIO } from '../models/imported.ts';
 import { Rng } from '../models/random.ts';
 import { loadArtifacts, type ArtifactsManifest } from '../training/artifacts.ts';
 import { decodeCheckpoint, encodeCheckpoint } from '../training/checkpoint.ts';
 import type { Runtime, Session } from '../training/runtime.ts';
 import { webRuntime } from '../training/runtime-web.ts';
-import { criticSchedule, Trainer, type TrainState } from '../training/trainer.ts';
+import { criticSchedule, Trainer, type DataSource, type TrainState } from '../training/trainer.ts';
 import { imageGrid, scatter, viewOf } from './draw.ts';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -185,9 +186,33 @@ function lossSpec(): TopLevelSpec {
   };
 }
 
+/** gunzip with the browser's own DecompressionStream (no library). */
+async function gunzip(bytes: Uint8Array, what: string): Promise<Uint8Array> {
+  if (bytes.length < 2 || bytes[0] !== 0x1f || bytes[1] !== 0x8b) return bytes;
+  try {
+    return new Uint8Array(await new Response(new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream('gzip'))).arrayBuffer());
+  } catch (e) {
+    throw new Error(`${what}: corrupt gzip stream (${(e as Error).message})`);
+  }
+}
+
+/**
+ * The data set a run trained on: a built-in 2-D mixture, or an IDX image file, found among the artifacts'
+ * files (chosen with them, or in the same folder) or, for Fashion-MNIST, on the page's server.
+ */
+async function trainingData(name: string, read: (file: string) => Promise<Uint8Array>): Promise<DataSource> {
+  if (DATASETS[name]) return dataset(name);
+  const file = name === 'fashion-mnist' ? 'train-images-idx3-ubyte.gz' : name.split(/[\\/]/).pop()!;
+  let raw = await read(file).catch(() => null);
+  if (!raw && name === 'fashion-mnist') raw = await fetchBytes(`/data/fashion-mnist/${file}`).catch(() => null);
+  if (!raw) throw new Error(`data set '${name}': choose ${file} together with the artifacts (the page reads image data only from chosen files or its server)`);
+  const { dims, data } = parseIdxBytes(await gunzip(raw, file), file);
+  return idxImageSet(name, dims, data);
+}
+
 async function openArtifacts(read: (file: string) => Promise<Uint8Array>, where: string): Promise<void> {
   const loaded = await loadArtifacts(read, where);
-  const data = dataset(loaded.manifest.data);
+  const data = await trainingData(loaded.manifest.data, read);
   const trainer = await Trainer.fromPlan(loaded.plan, { runtime: wasm, data, seed: loaded.manifest.seed, nCritic: criticSchedule(loaded.manifest.schedule), threads: 1 });
   if (training) {
     training.running = false;

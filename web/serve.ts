@@ -1,5 +1,6 @@
 // The page's static server: web/dist at /, and optionally a run directory at /run/ so the page can load
-// its export (generator.onnx) and training artifacts (export/training/) by URL.
+// its export (generator.onnx) and training artifacts (export/training/) by URL; Fashion-MNIST's files
+// (Debian's dataset-fashion-mnist) at /data/fashion-mnist/ for image runs trained in the tab.
 //   npm run web -- [run-dir] [--port 8080] [--no-build]
 import { Command } from 'commander';
 import { existsSync } from 'node:fs';
@@ -8,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sirv from 'sirv';
+import { FASHION_MNIST_DIR } from '../harness/images.ts';
 import { build, DIST } from './build.ts';
 
 export interface Served {
@@ -23,6 +25,7 @@ export async function serve(opts: { port?: number; host?: string; run?: string }
   const run = opts.run ? resolve(opts.run) : null;
   if (run && !existsSync(run)) throw new Error(`web: run directory ${run} does not exist`);
   const files = run ? sirv(run, { dev: true, dotfiles: false }) : null;
+  const fmnist = sirv(FASHION_MNIST_DIR, { dev: true, dotfiles: false });
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     // Cross-origin isolation lets onnxruntime-web use WASM threads where a page asks for them.
     res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
@@ -31,6 +34,11 @@ export async function serve(opts: { port?: number; host?: string; run?: string }
       res.statusCode = 404;
       res.end('not found');
     };
+    // Fashion-MNIST from Debian's package, for image runs trained in the tab.
+    if (req.url?.startsWith('/data/fashion-mnist/')) {
+      req.url = req.url.slice('/data/fashion-mnist'.length);
+      return fmnist(req, res, notFound);
+    }
     if (files && req.url?.startsWith('/run/')) {
       req.url = req.url.slice('/run'.length);
       return files(req, res, notFound);
