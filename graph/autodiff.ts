@@ -47,8 +47,10 @@ export function grad(ys: Value | Value[], xs: Value[], seeds?: Value[], opts: Gr
   for (let k = nodes.length - 1; k >= 0; k--) {
     const n = nodes[k];
     if (!n.outputs.some((o) => live.has(o) && pending.has(o))) continue;
-    if (n.outputs.length !== 1) throw new Error(`${n.name}: gradients through multi-output op ${n.op} are not supported`);
-    const dy = total(n.outputs[0])!;
+    // Rules differentiate output 0 (the others are statistics: BatchNormalization's running averages).
+    if (n.outputs.slice(1).some((o) => live.has(o) && pending.has(o))) throw new Error(`${n.name}: gradients through output 2+ of ${n.op} are not supported`);
+    const dy = total(n.outputs[0]);
+    if (!dy) continue;
     const rule = rules[n.op];
     if (!rule) throw new Error(`no gradient rule for op ${n.op} (node ${n.name}); supported: ${Object.keys(rules).sort().join(', ')}`);
     const thunks = rule(dy, n);

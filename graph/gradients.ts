@@ -5,8 +5,8 @@
 // needs no extra code.
 import { staticShape, tensor, type Node, type Value } from './ir.ts';
 import {
-  cast, conv, convTranspose, div, expandAs, gatherND, op, gemm, greater, greaterOrEqual, less, lessOrEqual, log, matmul, mul, neg, and,
-  pad, pow, reduceSum, reshape, reshapeAs, scalar, scatterNDAdd, sigmoid, sign, slice, squeeze, sub, transpose, unsqueeze, where, zerosLike,
+  add, cast, conv, convTranspose, div, expandAs, gatherND, op, gemm, greater, greaterOrEqual, less, lessOrEqual, log, matmul, mul, neg, and,
+  pad, pow, reciprocal, reduceMean, reduceSum, reshape, sqrt, reshapeAs, scalar, scatterNDAdd, sigmoid, sign, slice, squeeze, sub, transpose, unsqueeze, where, zerosLike,
 } from './ops.ts';
 import { attrFloat, attrInt, attrInts, constInts, sliceBounds, windowAttrs } from './schemas.ts';
 
@@ -94,6 +94,58 @@ function convWeightGrad(input: Value, dOut: Value, k: number[], strides: number[
 }
 
 const spatialAxes = (v: Value) => [0, ...[...Array(v.rank! - 2).keys()].map((i) => i + 2)];
+
+const once = <T>(f: () => T): (() => T) => {
+  let v: T | undefined;
+  return () => (v ??= f());
+};
+/** [C] as [1, C, 1, ...] against x [N, C, ...]. */
+const perChannel = (v: Value, x: Value) => reshape(v, [1, -1, ...new Array(x.rank! - 2).fill(1)]);
+
+/**
+ * y = xhat * scale + b, xhat = (x - mean) / sqrt(var + eps), mean and biased var taken over `axes` of x
+ * itself: dx = (g - mean(g) - xhat mean(g xhat)) / sqrt(var + eps) with g = dy * scale, means over `axes`.
+ */
+function normalizedGrads(dy: Value, x: Value, scale: Value, axes: number[], eps: number) {
+  const stats = once(() => {
+    const xc = sub(x, reduceMean(x, axes, true));
+    const rstd = reciprocal(sqrt(add(reduceMean(mul(xc, xc), axes, true), eps)));
+    return { rstd, xhat: mul(xc, rstd) };
+  });
+  const dx = () => {
+    const { rstd, xhat } = stats();
+    const g = mul(dy, scale);
+    return mul(rstd, sub(sub(g, reduceMean(g, axes, true)), mul(xhat, reduceMean(mul(g, xhat), axes, true))));
+  };
+  return { dx, xhat: () => stats().xhat };
+}
+
+/** The three normalization ops share one shape of rule: x, then scale and bias per channel (or trailing dims). */
+function normRule(dy: Value, n: Node, axes: number[], channelParams: boolean): GradThunk[] {
+  const [x, scale, b] = n.inputs as (Value | null)[];
+  const s = channelParams ? perChannel(scale!, x!) : scale!;
+  const back = (v: Value) => (channelParams ? reshape(v, [-1]) : v);
+  const r = normalizedGrads(dy, x!, s, axes, attrFloat(n.attrs, 'epsilon', 1e-5));
+  return [r.dx, () => back(unbroadcast(mul(dy, r.xhat()), s)), b ? () => back(unbroadcast(dy, channelParams ? perChannel(b, x!) : b)) : null];
+}
+
+/** BatchNormalization in inference mode: the given mean and variance are inputs like any other. */
+function batchNormInferenceRule(dy: Value, n: Node): GradThunk[] {
+  const [x, scale, , mean, variance] = n.inputs as Value[];
+  const ch = (v: Value) => perChannel(v, x);
+  const eps = attrFloat(n.attrs, 'epsilon', 1e-5);
+  const rstd = once(() => reciprocal(sqrt(add(ch(variance), eps))));
+  const xc = once(() => sub(x, ch(mean)));
+  const g = once(() => mul(dy, ch(scale)));
+  const perC = (v: Value) => reshape(reduceSum(v, spatialAxes(v)), [-1]);
+  return [
+    () => mul(g(), rstd()),
+    () => perC(mul(dy, mul(xc(), rstd()))),
+    () => perC(dy),
+    () => neg(perC(mul(g(), rstd()))),
+    () => mul(perC(mul(g(), xc())), reshape(mul(pow(rstd(), 3), -0.5), [-1])),
+  ];
+}
 
 export const rules: Record<string, GradRule> = {
   Identity: (dy) => [() => dy],
@@ -231,6 +283,13 @@ export const rules: Record<string, GradRule> = {
       b ? () => reduceSum(dy, spatialAxes(dy)) : null,
     ];
   },
+  LayerNormalization: (dy, n) => {
+    const r = x0(n).rank!;
+    const axis = attrInt(n.attrs, 'axis', -1);
+    return normRule(dy, n, [...Array(r).keys()].slice(axis < 0 ? axis + r : axis), false);
+  },
+  InstanceNormalization: (dy, n) => normRule(dy, n, spatialAxes(x0(n)).slice(1), true),
+  BatchNormalization: (dy, n) => (attrInt(n.attrs, 'training_mode', 0) === 1 ? [...normRule(dy, n, spatialAxes(x0(n)), true), null, null] : batchNormInferenceRule(dy, n)),
   // The mean over each window is a convolution of each channel by a constant kernel 1/|k|.
   AveragePool: (dy, n) => {
     const { k, xs, ys, strides, pads } = windowOf(n, null);

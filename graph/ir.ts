@@ -178,12 +178,14 @@ export class Graph {
     return this.initializers.get(v.name)?.value === v;
   }
 
-  /** The constant behind a value, when it is an initializer of this graph or an enclosing one. */
+  /** The constant behind a value: an initializer of this graph or an enclosing one, or a Constant node's tensor. */
   constantOf(v: Value): TensorData | null {
     for (let g: Graph | null = this; g; g = g.parent) {
       const init = g.initializers.get(v.name);
       if (init && init.value === v) return init.tensor;
     }
+    const p = v.producer;
+    if (p?.op === 'Constant' && p.attrs.value?.kind === 'tensor') return p.attrs.value.value as TensorData;
     return null;
   }
 }

@@ -152,6 +152,25 @@ export function averagePool(x: Value, kernel: number[], o: Omit<ConvOptions, 'ou
   return op('AveragePool', [x], { kernel_shape: attr.ints(kernel), count_include_pad: attr.int(1), ...convAttrs(o, kernel.length) });
 }
 
+// ---- normalization (ONNX's own ops, for imported models; our models compose theirs from primitives) ----
+/** (x - mean) / sqrt(var + eps) * scale + b over axes axis..rank-1. */
+export function layerNormalization(x: Value, scale: Value, b: Value | null, o: { axis?: number; epsilon?: number } = {}): Value {
+  const attrs: Record<string, Attr> = { axis: attr.int(o.axis ?? -1), epsilon: attr.float(o.epsilon ?? 1e-5) };
+  const types = schemas.LayerNormalization(inferInputs(x.graph, [x, scale, b]), attrs);
+  return x.graph.addNode('LayerNormalization', b ? [x, scale, b] : [x, scale], types.slice(0, 1), attrs)[0];
+}
+/** Per sample and channel over the spatial axes, then scale and b per channel. */
+export const instanceNormalization = (x: Value, scale: Value, b: Value, epsilon = 1e-5) => op('InstanceNormalization', [x, scale, b], { epsilon: attr.float(epsilon) });
+/**
+ * Inference mode: the given mean and variance. Training mode: the batch's (biased) statistics, and the new
+ * running statistics as outputs 2 and 3 (running * momentum + batch * (1 - momentum), ONNX's convention).
+ */
+export function batchNormalization(x: Value, scale: Value, b: Value, mean: Value, variance: Value, o: { epsilon?: number; momentum?: number; training?: boolean } = {}): Value[] {
+  const attrs: Record<string, Attr> = { epsilon: attr.float(o.epsilon ?? 1e-5), momentum: attr.float(o.momentum ?? 0.9) };
+  if (o.training) attrs.training_mode = attr.int(1);
+  return opN('BatchNormalization', [x, scale, b, mean, variance], attrs);
+}
+
 // ---- reductions ------------------------------------------------------------------------------------
 /** Sum over `axes` (all axes when omitted). */
 export function reduceSum(x: Value, axes?: number[], keepdims = false): Value {

@@ -326,6 +326,28 @@ export const schemas: Record<string, Infer> = {
     if (attrInt(attrs, 'ceil_mode', 0)) fail('AveragePool with ceil_mode is not supported');
     return [{ dtype: x.dtype, shape: [x.shape[0], x.shape[1], ...sp.map((d, i) => (typeof d === 'number' ? Math.floor((d + pads[i] + pads[i + sp.length] - dilations[i] * (k[i] - 1) - 1) / strides[i]) + 1 : null))] }];
   },
+  // Normalization ops: Y like X; BatchNormalization in training mode also gives the new running mean and
+  // variance [C]; LayerNormalization optionally its Mean and InvStdDev (X's shape, 1 over the normalized axes).
+  BatchNormalization: (ins, attrs) => {
+    const [x, scale, b, mean, variance] = need(ins, 5, 5);
+    sameDtype([x, scale, b, mean, variance], FLOATS);
+    const y = { dtype: x.dtype, shape: x.shape };
+    if (attrInt(attrs, 'training_mode', 0) !== 1) return [y];
+    const c = x.shape ? [x.shape[1] ?? null] : null;
+    return [y, { dtype: x.dtype, shape: c }, { dtype: x.dtype, shape: c }];
+  },
+  InstanceNormalization: (ins) => {
+    const [x, scale, b] = need(ins, 3, 3);
+    return [{ dtype: sameDtype([x, scale, b], FLOATS), shape: x.shape }];
+  },
+  LayerNormalization: (ins, attrs) => {
+    const [x, scale] = need(ins, 2, 3);
+    const dt = sameDtype([x, scale, ...(ins[2] ? [ins[2]] : [])], FLOATS);
+    if (!x.shape) return [{ dtype: dt, shape: null }, { dtype: 'float32', shape: null }, { dtype: 'float32', shape: null }];
+    const axis = normAxis(attrInt(attrs, 'axis', -1), x.shape.length);
+    const stats = { dtype: 'float32' as DType, shape: x.shape.map((d, i) => (i < axis ? d : 1)) };
+    return [{ dtype: dt, shape: x.shape }, stats, { ...stats }];
+  },
   Split: (ins, attrs) => {
     const [x] = need(ins, 1, 2);
     const sizes = ins[1] ? constInts(ins[1].constant) : null;

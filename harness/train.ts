@@ -53,7 +53,12 @@ export function resolveSetup(cfg: Config, data: Data): { setup: GanSetup & { war
   const entry = lossEntry(cfg.loss);
   const toy = data.shape.length === 1 && data.shape[0] === 2 ? entry.toy2d : undefined;
   const settings = { ...cfg, lambda: cfg.lambda ?? toy?.lambda };
-  const setup = isImage(data) ? dcganGan({ ...settings, image: data.shape }) : mlpGan({ ...settings, sampleDims: data.shape[0] });
+  // Both networks imported: any image size goes, so the built-in models (DCGAN's sizes) are not built;
+  // mlpGan only supplies the loss and optimizers then, with the image batch default.
+  const bothImported = !!(cfg.generator && cfg.critic);
+  const setup = isImage(data) && !bothImported
+    ? dcganGan({ ...settings, image: data.shape })
+    : mlpGan({ ...settings, batch: settings.batch ?? (isImage(data) ? 64 : undefined), sampleDims: isImage(data) ? 1 : data.shape[0] });
   let freeze: RegExp | undefined;
   try {
     freeze = cfg.freeze ? new RegExp(cfg.freeze) : undefined;

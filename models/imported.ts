@@ -47,10 +47,12 @@ export function importedModel(bytes: Uint8Array, role: Role, opts: { prefix: str
     for (const o of n.outputs) if (isFloat(o.dtype)) live.add(o);
   }
 
+  // Batch norm's running statistics are statistics, not weights: they stay as they are.
+  const statistics = new Set(g.nodes.filter((n) => n.op === 'BatchNormalization').flatMap((n) => [n.inputs[3]?.name, n.inputs[4]?.name]));
   const params: ParamSpec[] = floatInits.map(({ value, tensor }) => ({
     name: `${opts.prefix}.${value.name}`,
     shape: tensor.dims.slice(),
-    frozen: opts.freeze?.test(value.name) ?? false,
+    frozen: statistics.has(value.name) || (opts.freeze?.test(value.name) ?? false),
     init: (_rng, out) => out.set(tensor.data as Float32Array),
   }));
   const paramOf = new Map(floatInits.map(({ value }) => [value.name, `${opts.prefix}.${value.name}`]));

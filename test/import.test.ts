@@ -12,6 +12,7 @@ import { buildLoss } from '../losses/index.ts';
 import { importedModel } from '../models/imported.ts';
 import { initParams, layoutOf } from '../models/model.ts';
 import { Rng } from '../models/random.ts';
+import { decodeSafetensors } from '../training/checkpoint.ts';
 import { StepCompiler } from '../training/step.ts';
 import { expectClose, fixture, rt } from './helpers.ts';
 
@@ -65,6 +66,52 @@ describe('import of ONNX models made elsewhere', function () {
       const r = spawnSync(process.execPath, [BIN, 'train', '--generator', FX('torch_g.onnx'), '--critic', FX('torch_d.onnx'), '--freeze', '^0\\.', '--loss', 'wgan-gp', '--batch', '32', '--iterations', '20', '--eval-samples', '100', '--out', join(out, 'r'), '--json'], { encoding: 'utf8' });
       expect(r.status, r.stderr).to.equal(0);
       expect(JSON.parse(r.stdout).iterations).to.equal(20);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+
+  it("conv models with ONNX's BatchNormalization, InstanceNormalization and LayerNormalization import, replay as onnxruntime runs them (1e-5), and train from the CLI with batch norm's running statistics kept", async () => {
+    const out = mkdtempSync(join(tmpdir(), 'onnx-gan-import-conv-'));
+    try {
+      const [gB, dB] = [readFileSync(FX('torch_conv_g.onnx')), readFileSync(FX('torch_conv_d.onnx'))];
+      const G = importedModel(gB, 'generator', { prefix: 'G' });
+      const D = importedModel(dB, 'critic', { prefix: 'D' });
+      expect(G.params.filter((p) => p.frozen).map((p) => p.name).sort()).to.deep.equal(['G.2.running_mean', 'G.2.running_var']);
+      // Replayed into our graph (with the weights as inputs) vs onnxruntime on the original file.
+      const z = Rng.stream(4, 'z').fillNormal(new Float32Array(5 * 6));
+      const g = new Graph('replay');
+      const zin = g.input('z', 'float32', [5, 6]);
+      const load = (m: typeof G) => {
+        const flat = initParams(m, Rng.stream(0, 'x'));
+        return Object.fromEntries(layoutOf(m).entries.map((e) => [e.name, g.constant(tensor('float32', e.shape, flat.subarray(e.offset, e.offset + e.size)))]));
+      };
+      const fake = G.forward(zin, load(G));
+      g.output(fake, 'fake');
+      g.output(D.forward(fake, load(D)), 'score');
+      const ours = await (await rt.createSession(toBytes(g))).run({ z: tensor('float32', [5, 6], z) });
+      const theirs = await (await rt.createSession(gB)).run({ x: tensor('float32', [5, 6], z) });
+      expectClose(ours.fake.data as Float32Array, theirs.y.data as Float32Array, 1e-5, 1e-6, 'G replay');
+      const dTheirs = await (await rt.createSession(dB)).run({ x: theirs.y });
+      expectClose(ours.score.data as Float32Array, dTheirs.y.data as Float32Array, 1e-5, 1e-6, 'D replay');
+
+      // 8x8 images as an IDX file; three WGAN-GP iterations (the penalty's double backward runs through all three ops).
+      const n = 40;
+      const idx = Uint8Array.from([0, 0, 8, 3, 0, 0, 0, n, 0, 0, 0, 8, 0, 0, 0, 8, ...Array.from({ length: n * 64 }, (_, i) => (i * 53) % 256)]);
+      writeFileSync(join(out, 'img8-idx3-ubyte'), idx);
+      const run = join(out, 'r');
+      const r = spawnSync(process.execPath, [BIN, 'train', '--data', join(out, 'img8-idx3-ubyte'), '--generator', FX('torch_conv_g.onnx'), '--critic', FX('torch_conv_d.onnx'), '--loss', 'wgan-gp', '--batch', '8', '--iterations', '3', '--checkpoint-every', '3', '--out', run, '--json'], { encoding: 'utf8' });
+      expect(r.status, r.stderr).to.equal(0);
+      const ck = decodeSafetensors(readFileSync(join(run, 'checkpoints', 'ckpt-000000003.safetensors')));
+      const init = initParams(G, Rng.stream(0, 'x'));
+      const at = (name: string) => layoutOf(G).entries.find((e) => e.name === name)!;
+      const gNow = ck.tensors['G.params'].data as Float32Array;
+      for (const name of ['G.2.running_mean', 'G.2.running_var']) {
+        const e = at(name);
+        expect(Array.from(gNow.subarray(e.offset, e.offset + e.size)), name).to.deep.equal(Array.from(init.subarray(e.offset, e.offset + e.size)));
+      }
+      const w = at('G.2.weight');
+      expect(Array.from(gNow.subarray(w.offset, w.offset + w.size))).to.not.deep.equal(Array.from(init.subarray(w.offset, w.offset + w.size)));
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
