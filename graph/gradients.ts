@@ -290,6 +290,23 @@ export const rules: Record<string, GradRule> = {
   },
   InstanceNormalization: (dy, n) => normRule(dy, n, spatialAxes(x0(n)).slice(1), true),
   BatchNormalization: (dy, n) => (attrInt(n.attrs, 'training_mode', 0) === 1 ? [...normRule(dy, n, spatialAxes(x0(n)), true), null, null] : batchNormInferenceRule(dy, n)),
+  // Nearest upsampling by integer factors copies each input cell into a block: its gradient sums the block.
+  Resize: (dy, n) => {
+    const x = x0(n);
+    const xs = staticShape(x);
+    const ys = staticShape(y0(n));
+    const mode = String(n.attrs.mode?.value ?? 'nearest');
+    const ctm = String(n.attrs.coordinate_transformation_mode?.value ?? 'half_pixel');
+    const nearest = String(n.attrs.nearest_mode?.value ?? 'round_prefer_floor');
+    const factors = xs && ys ? ys.map((d, i) => d / xs[i]) : null;
+    // Output cell j reads input floor(j / f) (asymmetric, floor) or round((j + 0.5) / f - 0.5) (half pixel,
+    // either rounding): the same block of f cells per input cell. Other pairings shift the blocks.
+    const blockwise = (ctm === 'asymmetric' && nearest === 'floor') || (/half_pixel$/.test(ctm) && nearest.startsWith('round'));
+    if (mode !== 'nearest' || !blockwise || !factors || factors.some((f) => !Number.isInteger(f) || f < 1))
+      throw new Error(`${n.name}: Resize gradient is implemented for nearest upsampling by integer factors (static shapes), got mode ${mode}, ${ctm}, ${nearest}, [${xs}] -> [${ys}]`);
+    const blocks = xs!.flatMap((d, i) => [d, factors[i]]);
+    return [() => reduceSum(reshape(dy, blocks), factors.map((_, i) => 2 * i + 1)), null, null, null];
+  },
   // The mean over each window is a convolution of each channel by a constant kernel 1/|k|.
   AveragePool: (dy, n) => {
     const { k, xs, ys, strides, pads } = windowOf(n, null);

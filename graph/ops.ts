@@ -152,6 +152,13 @@ export function averagePool(x: Value, kernel: number[], o: Omit<ConvOptions, 'ou
   return op('AveragePool', [x], { kernel_shape: attr.ints(kernel), count_include_pad: attr.int(1), ...convAttrs(o, kernel.length) });
 }
 
+/** Nearest-neighbour upsampling by integer factors per axis (PyTorch's F.interpolate(mode='nearest')). */
+export function upsampleNearest(x: Value, scales: number[]): Value {
+  const g = graphOf([x]);
+  const s = g.constant(tensor('float32', [scales.length], scales), 'scales');
+  return op('Resize', [x, null, s], { mode: attr.string('nearest'), coordinate_transformation_mode: attr.string('asymmetric'), nearest_mode: attr.string('floor') });
+}
+
 // ---- normalization (ONNX's own ops, for imported models; our models compose theirs from primitives) ----
 /** (x - mean) / sqrt(var + eps) * scale + b over axes axis..rank-1. */
 export function layerNormalization(x: Value, scale: Value, b: Value | null, o: { axis?: number; epsilon?: number } = {}): Value {

@@ -326,6 +326,20 @@ export const schemas: Record<string, Infer> = {
     if (attrInt(attrs, 'ceil_mode', 0)) fail('AveragePool with ceil_mode is not supported');
     return [{ dtype: x.dtype, shape: [x.shape[0], x.shape[1], ...sp.map((d, i) => (typeof d === 'number' ? Math.floor((d + pads[i] + pads[i + sp.length] - dilations[i] * (k[i] - 1) - 1) / strides[i]) + 1 : null))] }];
   },
+  // Output size from constant scales (floor(d * s)) or sizes; unknown when neither is constant.
+  Resize: (ins) => {
+    const [x] = need(ins, 1, 4);
+    const scales = ins[2] ? constInts(ins[2].constant) : null;
+    const sizes = ins[3] ? constInts(ins[3].constant) : null;
+    if (!x.shape) return [{ dtype: x.dtype, shape: null }];
+    const r = x.shape.length;
+    if (sizes && sizes.length === r) return [{ dtype: x.dtype, shape: sizes }];
+    if (scales && scales.length) {
+      if (scales.length !== r) fail(`Resize scales have ${scales.length} entries, the input has rank ${r}`);
+      return [{ dtype: x.dtype, shape: x.shape.map((d, i) => (typeof d === 'number' ? Math.floor(d * scales[i]) : scales[i] === 1 ? d : null)) }];
+    }
+    return [{ dtype: x.dtype, shape: x.shape.map(() => null) }];
+  },
   // Normalization ops: Y like X; BatchNormalization in training mode also gives the new running mean and
   // variance [C]; LayerNormalization optionally its Mean and InvStdDev (X's shape, 1 over the normalized axes).
   BatchNormalization: (ins, attrs) => {

@@ -77,6 +77,9 @@ export const builders: Record<string, Builder> = {
   conv_transpose_from_1x1: (x, w) => o.convTranspose(x, w),
   avg_pool: (x) => o.averagePool(x, [2, 2], { strides: [2, 2] }),
   avg_pool_pad: (x) => o.averagePool(x, [3, 3], { strides: [2, 2], pads: [1, 1, 1, 1] }),
+  // test/fixtures/resize_ops.json
+  upsample_nearest: (x) => o.upsampleNearest(x, [1, 1, 2, 3]),
+  upsample_conv: (x, w) => o.conv(o.upsampleNearest(x, [1, 1, 2, 2]), w, null, { pads: [1, 1, 1, 1] }),
   // test/fixtures/norm_ops.json: ONNX's own normalization ops
   layer_norm_op: (x, s, b) => o.layerNormalization(x, s, b),
   layer_norm_op_axis1_nobias: (x, s) => o.layerNormalization(x, s, null, { axis: 1 }),
@@ -107,10 +110,10 @@ function caseGraph(c: Case, dt: DType) {
   return g;
 }
 
-const cases = ['ops.json', 'conv_ops.json', 'norm_ops.json'].flatMap((f) => fixture<{ cases: Case[] }>(f).cases);
-// onnxruntime has no float64 Softplus, Conv, ConvTranspose, AveragePool or InstanceNormalization kernel: those cases run in
+const cases = ['ops.json', 'conv_ops.json', 'norm_ops.json', 'resize_ops.json'].flatMap((f) => fixture<{ cases: Case[] }>(f).cases);
+// onnxruntime has no float64 Softplus, Conv, ConvTranspose, AveragePool, InstanceNormalization or Resize kernel: those cases run in
 // float32, with float32 tolerances.
-const FLOAT32_ONLY = new Set(['softplus', 'mlp_chain', 'instance_norm_op', ...cases.filter((c) => /^(conv|avg_pool)/.test(c.name)).map((c) => c.name)]);
+const FLOAT32_ONLY = new Set(['softplus', 'mlp_chain', 'instance_norm_op', 'upsample_conv', 'upsample_nearest', ...cases.filter((c) => /^(conv|avg_pool)/.test(c.name)).map((c) => c.name)]);
 // ONNX float attributes (LeakyRelu alpha, Gemm alpha/beta) are float32, so 0.2 is 0.2 + 3e-9.
 const FLOAT_ATTRS = new Set(['leaky_relu', 'gemm_transB', 'conv_block']);
 const tol = (name: string) => (FLOAT32_ONLY.has(name) ? 2e-5 : name === 'cast_roundtrip' ? 1e-6 : FLOAT_ATTRS.has(name) ? 1e-7 : 1e-9);
@@ -118,7 +121,7 @@ const tol = (name: string) => (FLOAT32_ONLY.has(name) ? 2e-5 : name === 'cast_ro
 describe('autodiff: every rule against PyTorch and finite differences (float64 where onnxruntime has the kernels)', () => {
   it('has a fixture case for every builder and a rule for every differentiable op used', () => {
     expect(cases.map((c) => c.name).sort()).to.deep.equal(Object.keys(builders).sort());
-    for (const op of ['Add', 'Sub', 'Mul', 'Div', 'Neg', 'Pow', 'Sqrt', 'Exp', 'Log', 'Abs', 'Relu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'Softplus', 'Min', 'Max', 'Clip', 'Where', 'MatMul', 'Gemm', 'ReduceSum', 'ReduceMean', 'Reshape', 'Flatten', 'Transpose', 'Concat', 'Slice', 'Gather', 'Squeeze', 'Unsqueeze', 'Expand', 'Identity', 'Cast', 'Conv', 'ConvTranspose', 'AveragePool', 'LayerNormalization', 'InstanceNormalization', 'BatchNormalization'])
+    for (const op of ['Add', 'Sub', 'Mul', 'Div', 'Neg', 'Pow', 'Sqrt', 'Exp', 'Log', 'Abs', 'Relu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'Softplus', 'Min', 'Max', 'Clip', 'Where', 'MatMul', 'Gemm', 'ReduceSum', 'ReduceMean', 'Reshape', 'Flatten', 'Transpose', 'Concat', 'Slice', 'Gather', 'Squeeze', 'Unsqueeze', 'Expand', 'Identity', 'Cast', 'Conv', 'ConvTranspose', 'AveragePool', 'LayerNormalization', 'InstanceNormalization', 'BatchNormalization', 'Resize'])
       expect(rules, op).to.have.property(op);
   });
 
