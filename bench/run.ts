@@ -33,33 +33,8 @@ if (which !== 'mlp' && which !== 'dcgan') {
 const opts = cmd.opts<{ json?: boolean; iters?: number; warmup?: number; width: number; peer: boolean }>();
 const o = { ...opts, iters: opts.iters ?? (which === 'mlp' ? 300 : 60), warmup: opts.warmup ?? (which === 'mlp' ? 30 : 5) };
 
-/** fuse 0: one session run per step; fuse K: K iterations per run in one ONNX Loop. */
-async function ours(fuse: number) {
-  // One intra-op thread: measured fastest for these graphs (more threads add a sync per small node);
-  // the host draws the next block's noise on the other core meanwhile.
-  const trainer = await Trainer.create({ setup: mlpGan({ loss: 'wgan-gp' }), runtime: nodeRuntime('cpu'), data: dataset('ring8'), seed: 0, nCritic: () => 5, threads: 1 });
-  const state = trainer.initialState();
-  const step = async (n: number) => {
-    if (fuse > 0) for (let i = 0; i < n; i += fuse) await trainer.fusedIterations(state, Math.min(fuse, n - i));
-    else for (let i = 0; i < n; i++) await trainer.iteration(state);
-  };
-  await step(o.warmup);
-  const t0 = performance.now();
-  await step(o.iters);
-  const seconds = (performance.now() - t0) / 1000;
-  await trainer.release();
-  return { name: fuse ? `onnx-gan, fused x${fuse}` : 'onnx-gan, one run per step', threads: 1, iters: o.iters, seconds, steps_per_s: o.iters / seconds };
-}
-
-const pytorch = (threads: number) => torchPeer('torch_wgan_gp.py', threads);
-
-/** The DCGAN at `threads` intra-op threads; fuse > 0: that many iterations per run in one ONNX Loop. */
-async function oursDcgan(threads: number, fuse: number): Promise<Row> {
-  const rng = Rng.stream(0, 'bench-images');
-  const images = Uint8Array.from({ length: 10000 * 784 }, () => rng.int(256));
-  const data = imageSet('uint8 noise images', [1, 28, 28], images);
-  const setup = dcganGan({ loss: 'ns', image: data.shape, width: o.width, batch: 64 });
-  const trainer = await Trainer.create({ setup, runtime: nodeRuntime('cpu'), data, seed: 0, nCritic: () => 1, threads });
+/** Generator steps per second after a warm-up; fuse 0: one session run per step, K: K iterations per run in one ONNX Loop. */
+async function timed(trainer: Trainer, threads: number, fuse: number): Promise<Row> {
   const state = trainer.initialState();
   const step = async (n: number) => {
     if (fuse > 0) for (let i = 0; i < n; i += fuse) await trainer.fusedIterations(state, Math.min(fuse, n - i));
@@ -71,6 +46,23 @@ async function oursDcgan(threads: number, fuse: number): Promise<Row> {
   const seconds = (performance.now() - t0) / 1000;
   await trainer.release();
   return { name: fuse ? `onnx-gan, fused x${fuse}` : 'onnx-gan, one run per step', threads, iters: o.iters, seconds, steps_per_s: o.iters / seconds };
+}
+
+async function ours(fuse: number) {
+  // One intra-op thread: measured fastest for these graphs (more threads add a sync per small node);
+  // the host draws the next block's noise on the other core meanwhile.
+  const trainer = await Trainer.create({ setup: mlpGan({ loss: 'wgan-gp' }), runtime: nodeRuntime('cpu'), data: dataset('ring8'), seed: 0, nCritic: () => 5, threads: 1 });
+  return timed(trainer, 1, fuse);
+}
+
+const pytorch = (threads: number) => torchPeer('torch_wgan_gp.py', threads);
+
+/** The DCGAN at `threads` intra-op threads, on uint8 noise images (the content does not change the speed). */
+async function oursDcgan(threads: number, fuse: number): Promise<Row> {
+  const rng = Rng.stream(0, 'bench-images');
+  const data = imageSet('uint8 noise images', [1, 28, 28], Uint8Array.from({ length: 10000 * 784 }, () => rng.int(256)));
+  const setup = dcganGan({ loss: 'ns', image: data.shape, width: o.width, batch: 64 });
+  return timed(await Trainer.create({ setup, runtime: nodeRuntime('cpu'), data, seed: 0, nCritic: () => 1, threads }), threads, fuse);
 }
 
 function torchPeer(file: string, threads: number, extra: string[] = []) {
@@ -100,7 +92,7 @@ function print(result: { benchmark: string; rows: Row[] }, ratios: [string, numb
   if (o.json) return console.log(JSON.stringify({ ...result, ratios: Object.fromEntries(ratios) }));
   console.log(result.benchmark);
   for (const r of result.rows) console.log(`  ${r.name.padEnd(28)} ${String(r.threads).padStart(2)} thread${r.threads > 1 ? 's' : ' '}  ${r.steps_per_s.toFixed(1).padStart(6)} generator steps/s`);
-  if (!result.rows.some((r) => r.name.startsWith('PyTorch'))) return console.log('PyTorch peer not run: install Debian python3-torch and libopenblas0-pthread');
+  if (!result.rows.some((r) => r.name.startsWith('PyTorch'))) return console.log(o.peer ? 'PyTorch peer not run: install Debian python3-torch and libopenblas0-pthread' : 'PyTorch peer skipped (--no-peer)');
   for (const [what, x] of ratios) if (x !== null) console.log(`ratio (${what}): ${x.toFixed(2)}x`);
 }
 
