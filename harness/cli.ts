@@ -45,6 +45,11 @@ const FLAG_KEYS: Record<string, keyof Config> = {
   keepCheckpoints: 'keepCheckpoints', onDivergence: 'onDivergence', maxRollbacks: 'maxRollbacks', rollbackLrScale: 'rollbackLrScale', logEvery: 'logEvery', evalSamples: 'evalSamples', threads: 'threads', ep: 'ep', fuse: 'fuse',
 };
 
+/** Each named option that is set must be a positive integer; the error names the flag. */
+function positiveInts(o: Record<string, unknown>, keys: string[]): void {
+  for (const k of keys) if (o[k] !== undefined && (!Number.isInteger(o[k]) || (o[k] as number) < 1)) throw new Error(`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: must be a positive integer, got ${o[k]}`);
+}
+
 /** The settings a loss takes, shared by every command that builds one. */
 function lossFlags(cmd: Command): Command {
   return cmd
@@ -139,8 +144,7 @@ export function program(): Command {
     .action(async (o) => {
       const data = String(o.data).split(',');
       for (const d of data) if (!DATASETS[d]) throw new Error(`unknown data set '${d}'; valid data sets: ${Object.keys(DATASETS).join(', ')}`);
-      for (const [k, v] of [['--seeds', o.seeds], ['--iterations', o.iterations], ['--workers', o.workers ?? 1]] as const)
-        if (!Number.isInteger(v) || v < 1) throw new Error(`${k}: must be a positive integer, got ${v}`);
+      positiveInts(o, ['seeds', 'iterations', 'workers']);
       const losses = expandLosses(String(o.loss));
       const total = data.length * losses.length * o.seeds;
       const bar = !o.json && process.stderr.isTTY ? new SingleBar({ format: 'sweep [{bar}] {value}/{total} runs | {last}', hideCursor: true }) : null;
@@ -176,7 +180,7 @@ export function program(): Command {
     .addOption(new Option('--ep <name>', "execution provider; wasm runs onnxruntime-web's kernels, as the browser page does").choices(['cpu', 'cuda', 'wasm']).default('cpu'))
     .option('--json', 'print the result as one JSON object')
     .action(async (dir: string, o) => {
-      if (!Number.isInteger(o.iterations) || o.iterations < 1) throw new Error(`--iterations: must be a positive integer, got ${o.iterations}`);
+      positiveInts(o, ['iterations', 'threads']);
       const bar = !o.json && process.stderr.isTTY ? new SingleBar({ format: 'continue [{bar}] {value}/{total} it | D.loss {dloss} | G.loss {gloss}', hideCursor: true }) : null;
       bar?.start(o.iterations, 0, { dloss: '-', gloss: '-' });
       const r = await continueArtifacts(dir, {
@@ -187,9 +191,6 @@ export function program(): Command {
       else console.log(`iteration ${r.iteration}: wrote ${r.file}`);
     });
 
-  const positiveInts = (o: Record<string, unknown>, keys: string[]) => {
-    for (const k of keys) if (o[k] !== undefined && (!Number.isInteger(o[k]) || (o[k] as number) < 1)) throw new Error(`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: must be a positive integer, got ${o[k]}`);
-  };
   cli
     .command('train-classifier')
     .description('train the scoring classifier on Fashion-MNIST (this engine, one ONNX graph per step); write classifier.onnx with its test accuracy and the train-vs-test floor')
