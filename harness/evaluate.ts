@@ -87,16 +87,7 @@ export async function scoreFeatures(gen: { features: Float32Array; logits: Float
 }
 
 /** `count` distinct random rows of an image set as floats in [-1, 1]. */
-function subset(s: ImageSet, count: number, rng: Rng): Float32Array {
-  const n = Math.min(count, s.count);
-  const idx = new Uint32Array(s.count);
-  for (let i = 0; i < s.count; i++) idx[i] = i;
-  for (let i = 0; i < n; i++) {
-    const j = i + rng.int(s.count - i);
-    [idx[i], idx[j]] = [idx[j], idx[i]];
-  }
-  return imageBatch(labelled(s), idx.subarray(0, n));
-}
+const subset = (s: ImageSet, count: number, rng: Rng) => imageBatch(labelled(s), rng.distinct(s.count, Math.min(count, s.count)));
 
 const allOf = (s: ImageSet) => imageBatch(labelled(s), Uint32Array.from({ length: s.count }, (_, i) => i));
 

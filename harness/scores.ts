@@ -170,15 +170,9 @@ export async function kid(a: Float32Array, b: Float32Array, d: number, o: { subs
   return { mean, std, subsets, subsetSize: m };
 }
 
+/** m distinct random rows of src (n x d) into out. */
 function pick(src: Float32Array, n: number, m: number, d: number, rng: Rng, out: Float32Array): void {
-  // Partial Fisher-Yates over an index array: m distinct rows.
-  const idx = new Uint32Array(n);
-  for (let i = 0; i < n; i++) idx[i] = i;
-  for (let i = 0; i < m; i++) {
-    const j = i + rng.int(n - i);
-    [idx[i], idx[j]] = [idx[j], idx[i]];
-    out.set(src.subarray(idx[i] * d, idx[i] * d + d), i * d);
-  }
+  rng.distinct(n, m).forEach((row, i) => out.set(src.subarray(row * d, row * d + d), i * d));
 }
 
 /** Counts of predicted classes, and KL(histogram || uniform) in nats (0 when every class is equally common). */

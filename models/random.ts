@@ -66,6 +66,28 @@ export class Rng {
     return Math.floor(this.uniform() * n);
   }
 
+  /** A uniformly random order of 0..n-1 (Fisher-Yates from the end). */
+  permutation(n: number): Uint32Array {
+    const p = new Uint32Array(n);
+    for (let i = 0; i < n; i++) p[i] = i;
+    for (let i = n - 1; i > 0; i--) {
+      const j = this.int(i + 1);
+      [p[i], p[j]] = [p[j], p[i]];
+    }
+    return p;
+  }
+
+  /** m distinct integers of 0..n-1, uniformly (the first m steps of Fisher-Yates from the front). */
+  distinct(n: number, m: number): Uint32Array {
+    const p = new Uint32Array(n);
+    for (let i = 0; i < n; i++) p[i] = i;
+    for (let i = 0; i < m; i++) {
+      const j = i + this.int(n - i);
+      [p[i], p[j]] = [p[j], p[i]];
+    }
+    return p.subarray(0, m);
+  }
+
   fillUniform(out: Float32Array, lo = 0, hi = 1): Float32Array {
     for (let i = 0; i < out.length; i++) out[i] = lo + (hi - lo) * this.open32();
     return out;

@@ -90,7 +90,7 @@ export async function trainClassifier(runtime: Runtime, model: Classifier, train
   let step = 0;
   try {
     for (let e = 0; e < o.epochs; e++) {
-      const order = permutation(train.count, Rng.stream(o.seed, 'classifier-epoch', e));
+      const order = Rng.stream(o.seed, 'classifier-epoch', e).permutation(train.count);
       let sum = 0;
       for (let b = 0; b < perEpoch; b++) {
         const idx = order.subarray(b * o.batch, (b + 1) * o.batch);
@@ -170,15 +170,6 @@ export function argmax(v: Float32Array, at: number, n: number): number {
   return best;
 }
 
-function permutation(n: number, rng: Rng): Uint32Array {
-  const p = new Uint32Array(n);
-  for (let i = 0; i < n; i++) p[i] = i;
-  for (let i = n - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    [p[i], p[j]] = [p[j], p[i]];
-  }
-  return p;
-}
 
 function join(parts: Float32Array[]): Float32Array {
   const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
