@@ -9,8 +9,9 @@ a uint8 image tensor and scaled to [-1, 1] each step, as onnx-gan's data source 
 Prints one JSON line: generator steps per second after a warm-up.
 Usage: /usr/bin/python3 bench/torch_dcgan.py THREADS WARMUP ITERS WIDTH
 """
-import json, sys, time
+import sys
 import torch
+from torch_timing import report
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -56,10 +57,4 @@ def iteration():
     oG.step()
 
 
-for _ in range(warmup):
-    iteration()
-t = time.perf_counter()
-for _ in range(iters):
-    iteration()
-dt = time.perf_counter() - t
-print(json.dumps({'peer': 'pytorch', 'torch': torch.__version__, 'threads': threads, 'iters': iters, 'seconds': dt, 'steps_per_s': iters / dt}))
+report(iteration, threads, warmup, iters)

@@ -6,8 +6,9 @@ Adam lr 1e-4 betas (0.5, 0.9); the penalty via torch.autograd.grad(create_graph=
 Prints one JSON line: generator steps per second after a warm-up.
 Usage: /usr/bin/python3 bench/torch_wgan_gp.py THREADS WARMUP ITERS
 """
-import json, math, sys, time
+import math, sys
 import torch
+from torch_timing import report
 import torch.nn as nn
 
 threads, warmup, iters = (int(a) for a in sys.argv[1:4])
@@ -43,10 +44,4 @@ def iteration():
     oG.step()
 
 
-for _ in range(warmup):
-    iteration()
-t = time.perf_counter()
-for _ in range(iters):
-    iteration()
-dt = time.perf_counter() - t
-print(json.dumps({'peer': 'pytorch', 'torch': torch.__version__, 'threads': threads, 'iters': iters, 'seconds': dt, 'steps_per_s': iters / dt}))
+report(iteration, threads, warmup, iters)
