@@ -10,10 +10,10 @@ import { Command } from 'commander';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { dataset } from '../harness/datasets.ts';
+import { dataset } from '../data/mixtures.ts';
 import { imageSet } from '../harness/images.ts';
 import { dcganGan, mlpGan } from '../harness/setups.ts';
-import { Rng } from '../models/random.ts';
+import { Rng } from '../data/random.ts';
 import { nodeRuntime } from '../training/runtime-node.ts';
 import { Trainer } from '../training/trainer.ts';
 

@@ -2,7 +2,7 @@
 // (no per-step growth from tensors or sessions never released). Not run in CI.
 //   npm run soak -- [--iterations 6000] [--json]
 import { Command } from 'commander';
-import { dataset } from '../harness/datasets.ts';
+import { dataset } from '../data/mixtures.ts';
 import { mlpGan } from '../harness/setups.ts';
 import { nodeRuntime } from '../training/runtime-node.ts';
 import { Trainer } from '../training/trainer.ts';

@@ -36,9 +36,11 @@ export function exportLoss(name: string, o: ExportLossOptions = {}): Uint8Array 
     dFake,
     batch: 1,
     random: (_n, _d, shape) => g.constant({ dtype: 'float32', dims: [1, ...shape.slice(1)], data: new Float32Array(shape.slice(1).reduce((a, b) => a * b, 1)).fill(0.5) }),
-    state: (n, init, shape = [init.length]) => {
+    state: (n) => {
+      const decl = built.loss.states?.find((s) => s.name === n);
+      if (!decl) throw new Error(`loss '${name}' reads state '${n}' it does not declare`);
       let v = states.get(n);
-      if (!v) states.set(n, (v = g.input(`state.${n}`, 'float32', shape)));
+      if (!v) states.set(n, (v = g.input(`state.${n}`, 'float32', decl.shape)));
       return v;
     },
     setState: (n, v) => void writes.set(n, v),

@@ -114,6 +114,13 @@ export class Graph {
     return v;
   }
 
+  /** An input under a fresh name made from `hint` (a Loop body's iteration count and carried values). */
+  freshInput(hint: string, dtype: DType, shape: Shape): Value {
+    const v = new Value(this, this.uniqueName(hint), dtype, shape);
+    this.inputs.push(v);
+    return v;
+  }
+
   output(v: Value, name?: string): Value {
     if (!this.canSee(v)) throw new Error(`graph '${this.name}': output '${v.name}' belongs to another graph`);
     if (name !== undefined && v.name !== name && this.root().nameTaken(name)) throw new Error(`graph '${this.name}': output name '${name}' is already used`);

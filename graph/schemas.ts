@@ -107,6 +107,8 @@ const variadic =
   (allowed: DType[]): Infer =>
   (ins) => {
     const xs = need(ins, 1, 1 << 20);
+    // Every input of a variadic op is required: an empty name in the middle is a malformed model.
+    xs.forEach((x, i) => x || fail(`input ${i} is required`));
     return [{ dtype: sameDtype(xs, allowed), shape: broadcastShapes(...xs.map((x) => x.shape)) }];
   };
 

@@ -1,25 +1,19 @@
 // The onnx-gan command line. Every failure is one line on stderr and a non-zero exit.
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { readFileSync } from 'node:fs';
 import { DIVERGENCES, LOSSES } from '../losses/index.ts';
 import { PENALTIES } from '../losses/penalties.ts';
 import { exportLoss } from '../export/loss.ts';
-import { parseConfig, type Config } from './config.ts';
-import { DATASETS } from './datasets.ts';
+import { addConfigOptions, configFromOptions, defaultOut, num, numList, parseConfig } from './config.ts';
+import { DATASETS } from '../data/mixtures.ts';
 import { continueArtifacts } from './continue.ts';
 import { evalRun, trainClassifierCommand, type ImageScores } from './evaluate.ts';
 import { exportRun } from './export.ts';
 import { writeFileAtomic } from './files.ts';
 import { expandLosses, markdownTable, summarize, sweep } from './sweep.ts';
-import { train } from './train.ts';
-
-const num = (flag: string) => (v: string) => {
-  const x = Number(v);
-  if (v.trim() === '' || !Number.isFinite(x)) throw new InvalidArgumentError(`'${v}' is not a number`);
-  return x;
-};
-const list = (flag: string) => (v: string) => v.split(',').map((s) => num(flag)(s));
+import { Interrupted, stopOnSignals } from './interrupt.ts';
+import { runConfig, train } from './train.ts';
 
 function loadConfigFile(path: string): Record<string, unknown> {
   // Read and shape-check only; the merged config (file + flags) is validated once by parseConfig.
@@ -38,13 +32,6 @@ function loadConfigFile(path: string): Record<string, unknown> {
   }
 }
 
-const FLAG_KEYS: Record<string, keyof Config> = {
-  data: 'data', loss: 'loss', lambda: 'lambda', penalty: 'penalty', ls: 'ls', divergence: 'divergence', rho: 'rho', clip: 'clip',
-  spectralNorm: 'spectralNorm', wganSchedule: 'wganSchedule', iterations: 'iterations', batch: 'batch', latent: 'latent', hidden: 'hidden', width: 'width', norm: 'norm', sampleEvery: 'sampleEvery',
-  generator: 'generator', critic: 'critic', freeze: 'freeze', optimizer: 'optimizer', lr: 'lr', betas: 'betas', nCritic: 'nCritic', seed: 'seed', checkpointEvery: 'checkpointEvery',
-  keepCheckpoints: 'keepCheckpoints', onDivergence: 'onDivergence', maxRollbacks: 'maxRollbacks', rollbackLrScale: 'rollbackLrScale', logEvery: 'logEvery', evalSamples: 'evalSamples', threads: 'threads', ep: 'ep', fuse: 'fuse',
-};
-
 /** Each named option that is set must be a positive integer; the error names the flag. */
 function positiveInts(o: Record<string, unknown>, keys: string[]): void {
   for (const k of keys) if (o[k] !== undefined && (!Number.isInteger(o[k]) || (o[k] as number) < 1)) throw new Error(`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: must be a positive integer, got ${o[k]}`);
@@ -53,70 +40,47 @@ function positiveInts(o: Record<string, unknown>, keys: string[]): void {
 /** The settings a loss takes, shared by every command that builds one. */
 function lossFlags(cmd: Command): Command {
   return cmd
-    .option('--lambda <x>', 'penalty weight (gamma for r1/r2)', num('--lambda'))
+    .option('--lambda <x>', 'penalty weight (gamma for r1/r2)', num)
     .option('--penalty <name>', `penalty instead of the loss's own: none | ${Object.keys(PENALTIES).join(' | ')}`)
-    .option('--ls <a,b,c>', 'LSGAN targets', list('--ls'))
+    .option('--ls <a,b,c>', 'LSGAN targets', numList)
     .option('--divergence <name>', `f-GAN divergence: ${Object.keys(DIVERGENCES).join(' | ')}`)
-    .option('--rho <x>', "Fisher GAN's rho", num('--rho'));
+    .option('--rho <x>', "Fisher GAN's rho", num);
 }
 
 export function program(): Command {
   const cli = new Command('onnx-gan').description('Train GANs as plain ONNX graphs on onnxruntime').showHelpAfterError(false).exitOverride();
-  lossFlags(cli.command('train'))
+  addConfigOptions(cli.command('train'))
     .description('train a GAN and evaluate it (2-D mixtures: modes captured, % high quality, reverse KL)')
-    .option('--config <file>', 'JSON config file; flags override its values')
-    .option('--data <name>', 'data set: ring8 | grid25 | fashion-mnist | an IDX file | a folder of PNGs')
-    .option('--loss <name>', `loss: ${Object.keys(LOSSES).join(' | ')}`)
-    .option('--clip <c>', 'clip critic weights to [-c, c] after each update', num('--clip'))
-    .option('--spectral-norm', 'spectral normalization of the critic')
-    .option('--wgan-schedule', 'WGAN: 100 critic steps for the first 25 generator steps and every 500th')
-    .option('--iterations <n>', 'generator iterations', num('--iterations'))
-    .option('--batch <n>', 'batch size', num('--batch'))
-    .option('--latent <n>', 'latent size', num('--latent'))
-    .option('--hidden <list>', 'MLP hidden widths (2-D data), comma separated', list('--hidden'))
-    .option('--width <n>', 'DCGAN channels next to the image (images; default 32)', num('--width'))
-    .addOption(new Option('--norm <name>', 'DCGAN critic normalization (images)').choices(['layer', 'instance', 'none']))
-    .option('--sample-every <n>', 'images: a PNG grid every N iterations', num('--sample-every'))
-    .option('--generator <file.onnx>', 'train this ONNX generator (float initializers become parameters)')
-    .option('--critic <file.onnx>', 'train this ONNX critic')
-    .option('--freeze <regex>', 'initializers of imported models whose names match stay frozen')
-    .option('--optimizer <name>', 'adam | rmsprop | sgd')
-    .option('--lr <x>', 'learning rate (both networks)', num('--lr'))
-    .option('--betas <b1,b2>', 'Adam betas', list('--betas'))
-    .option('--n-critic <n>', 'critic steps per generator step', num('--n-critic'))
-    .option('--seed <n>', 'random seed', num('--seed'))
-    .option('--checkpoint-every <n>', 'iterations between checkpoints', num('--checkpoint-every'))
-    .option('--keep-checkpoints <n>', 'checkpoints kept', num('--keep-checkpoints'))
-    .option('--log-every <n>', 'iterations between metrics.jsonl lines', num('--log-every'))
-    .option('--eval-samples <n>', 'samples for the final metrics', num('--eval-samples'))
-    .option('--threads <n>', 'onnxruntime intra-op threads', num('--threads'))
-    .addOption(new Option('--on-divergence <what>', 'on a non-finite loss or parameter').choices(['stop', 'rollback']))
-    .option('--max-rollbacks <n>', 'rollbacks before giving up', num('--max-rollbacks'))
-    .option('--rollback-lr-scale <x>', 'learning rates are multiplied by this at each rollback', num('--rollback-lr-scale'))
-    .addOption(new Option('--ep <name>', 'execution provider').choices(['cpu', 'cuda']))
-    .option('--fuse <k>', 'iterations per session run in one ONNX Loop (GPU)', num('--fuse'))
-    .option('--out <dir>', 'run directory (default runs/<data>-<loss>-s<seed>)')
-    .option('--resume', 'continue the run in --out from its newest good checkpoint')
-    .option('--force', 'overwrite an existing run directory')
+    .option('--config <file>', 'JSON config file with the same keys in camelCase; flags override its values')
+    .option('--resume', "continue the run in --out from its newest good checkpoint (its config.json is the base; flags override)")
+    .option('--force', 'replace an existing run directory (its checkpoints and export too)')
     .option('--json', 'print the final metrics as one JSON object')
     .action(async (o) => {
-      const base = o.config ? loadConfigFile(o.config) : {};
-      const flags: Record<string, unknown> = {};
-      for (const [flag, key] of Object.entries(FLAG_KEYS)) if (o[flag] !== undefined) flags[key] = o[flag];
-      const cfg = parseConfig({ ...base, ...flags }, o.config ? `config (${o.config} + flags)` : 'flags');
-      const out = o.out ?? `runs/${cfg.data}-${cfg.loss}-s${cfg.seed}`;
+      const file = o.config ? loadConfigFile(o.config) : {};
+      const flags = configFromOptions(o);
+      const source = o.config ? `config (${o.config} + flags)` : 'flags';
+      let cfg = parseConfig({ ...file, ...flags }, source);
+      const out = cfg.out ?? defaultOut(cfg);
+      // --resume: the run's own settings are the base, so `train --resume --out DIR` is enough.
+      const before = o.resume ? runConfig(out) : null;
+      if (before) cfg = parseConfig({ ...before, ...file, ...flags }, `${out}/config.json + ${source}`);
       const interactive = !o.json && process.stderr.isTTY;
       const bar = interactive ? new SingleBar({ format: 'train [{bar}] {value}/{total} it | {rate} it/s | D.loss {dloss} | G.loss {gloss}', hideCursor: true }) : null;
+      const say = (m: string) => (bar?.stop(), void process.stderr.write(`${m}\n`));
       const t0 = Date.now();
-      bar?.start(cfg.iterations, 0, { rate: '-', dloss: '-', gloss: '-' });
+      let started = false;
+      const stop = stopOnSignals(say);
       const res = await train(cfg, {
-        out,
         resume: o.resume,
         force: o.force,
-        log: (m) => void process.stderr.write(`${m}\n`),
-        onProgress: (it, _total, v) =>
-          bar?.update(it, { rate: ((it * 1000) / Math.max(1, Date.now() - t0)).toFixed(0), dloss: v['D.loss']?.toFixed(3), gloss: v['G.loss']?.toFixed(3) }),
-      }).finally(() => bar?.stop());
+        log: say,
+        stopRequested: stop.requested,
+        onProgress: (it, total, v) => {
+          if (!started) (started = true), bar?.start(total, it, { rate: '-', dloss: '-', gloss: '-' });
+          bar?.update(it, { rate: ((it * 1000) / Math.max(1, Date.now() - t0)).toFixed(0), dloss: v['D.loss']?.toFixed(3), gloss: v['G.loss']?.toFixed(3) });
+        },
+      }).finally(() => (bar?.stop(), stop.dispose()));
+      if (res.status === 'interrupted') throw new Interrupted(`interrupted at iteration ${res.iterations}; saved ${res.checkpoint}; resume with onnx-gan train --resume --out ${out}`);
       const m = res.metrics;
       if (o.json) console.log(JSON.stringify({ out: res.out, data: cfg.data, loss: cfg.loss, seed: cfg.seed, iterations: res.iterations, seconds: res.seconds, ...m }));
       else {
@@ -136,10 +100,12 @@ export function program(): Command {
     .description('train every loss on the same architecture and budget; write a table and an HTML report')
     .option('--data <list>', 'data sets, comma separated', 'ring8,grid25')
     .option('--loss <list>', "losses, comma separated, or 'all'", 'all')
-    .option('--seeds <n>', 'seeds per loss and data set', num('--seeds'), 3)
-    .option('--iterations <n>', 'generator iterations per run', num('--iterations'), 2000)
-    .option('--workers <n>', 'parallel runs (default: the core count)', num('--workers'))
+    .option('--seeds <n>', 'seeds per loss and data set', num, 3)
+    .option('--iterations <n>', 'generator iterations per run', num, 2000)
+    .option('--workers <n>', 'parallel runs (default: the core count)', num)
     .option('--out <dir>', 'sweep directory', 'runs/sweep')
+    .option('--resume', 'finish a sweep in --out: finished runs are kept, interrupted ones resume from their checkpoints')
+    .option('--force', 'replace an existing sweep directory')
     .option('--json', 'print the summary rows as JSON')
     .action(async (o) => {
       const data = String(o.data).split(',');
@@ -148,11 +114,17 @@ export function program(): Command {
       const losses = expandLosses(String(o.loss));
       const total = data.length * losses.length * o.seeds;
       const bar = !o.json && process.stderr.isTTY ? new SingleBar({ format: 'sweep [{bar}] {value}/{total} runs | {last}', hideCursor: true }) : null;
+      const stop = stopOnSignals((m) => (bar?.stop(), void process.stderr.write(`${m}\n`)));
       bar?.start(total, 0, { last: '' });
       const results = await sweep({
-        data, losses, seeds: o.seeds, iterations: o.iterations, workers: o.workers, out: o.out,
+        data, losses, seeds: o.seeds, iterations: o.iterations, workers: o.workers, out: o.out, resume: o.resume, force: o.force, stopRequested: stop.requested,
         onRunDone: (r, done) => bar?.update(done, { last: `${r.data}/${r.loss}/s${r.seed}: ${r.status === 'ok' ? `${r.modesCaptured}/${r.modes} modes` : r.status}` }),
-      }).finally(() => bar?.stop());
+      }).finally(() => (bar?.stop(), stop.dispose()));
+      const left = results.filter((r) => r.status === 'interrupted').length;
+      if (left) {
+        const args = process.argv.slice(2).filter((a) => a !== '--resume' && a !== '--force');
+        throw new Interrupted(`interrupted with ${left} of ${results.length} runs unfinished; their checkpoints are saved; resume with onnx-gan ${args.join(' ')} --resume`);
+      }
       const rows = summarize(results);
       if (o.json) console.log(JSON.stringify(rows));
       else {
@@ -163,30 +135,40 @@ export function program(): Command {
 
   cli
     .command('export <run>')
-    .description("write a run's generator.onnx, critic.onnx (inference only), weights.safetensors and training/ (artifacts to keep training)")
-    .option('--out <dir>', 'output directory (default <run>/export)')
+    .description("write generator.onnx, critic.onnx (inference only), weights.safetensors and training/ (artifacts to keep training) from a run's newest checkpoint, or from a checkpoint file")
+    .option('--out <dir>', 'output directory (default <run>/export; for a checkpoint file outside a run, export/ beside it)')
     .option('--uint8', "also write generator_uint8.onnx: uint8 [N, 3, H, W] images, the output torch-fidelity's ONNX generator wrapper expects (image runs)")
+    .option('--json', 'print the result as one JSON object')
     .action((run: string, o) => {
-      const r = exportRun(run, o.out, (m) => void process.stderr.write(`${m}\n`), { uint8: o.uint8 });
-      console.log(`exported iteration ${r.iteration}:\n  ${r.files.join('\n  ')}`);
+      const r = exportRun(run, { out: o.out, uint8: o.uint8, log: (m) => void process.stderr.write(`${m}\n`) });
+      if (o.json) console.log(JSON.stringify(r));
+      else if (r.unchanged.length === r.files.length) console.log(`${r.out} already holds iteration ${r.iteration}; nothing changed`);
+      else console.log(`exported iteration ${r.iteration} to ${r.out}:\n  ${r.files.map((f) => (r.unchanged.includes(f) ? `${f} (unchanged)` : f)).join('\n  ')}`);
     });
 
   cli
     .command('continue <artifacts>')
-    .description("keep training from a training-artifacts directory (<run>/export/training), as the browser page does")
-    .requiredOption('--iterations <n>', 'generator iterations to run', num('--iterations'))
-    .option('--out <file>', 'write the new checkpoint here (default: replace <artifacts>/checkpoint.safetensors)')
-    .option('--threads <n>', 'onnxruntime intra-op threads', num('--threads'))
+    .description("keep training from a training-artifacts directory (<run>/export/training), as the browser page does; checkpoints go to the run's checkpoints/")
+    .requiredOption('--iterations <n>', 'generator iterations to run', num)
+    .option('--threads <n>', 'onnxruntime intra-op threads', num)
+    .option('--checkpoint-every <n>', "iterations between checkpoints (default: the run's setting)", num)
+    .option('--keep-checkpoints <n>', "checkpoints kept (default: the run's setting)", num)
     .addOption(new Option('--ep <name>', "execution provider; wasm runs onnxruntime-web's kernels, as the browser page does").choices(['cpu', 'cuda', 'wasm']).default('cpu'))
     .option('--json', 'print the result as one JSON object')
     .action(async (dir: string, o) => {
-      positiveInts(o, ['iterations', 'threads']);
+      positiveInts(o, ['iterations', 'threads', 'checkpointEvery', 'keepCheckpoints']);
       const bar = !o.json && process.stderr.isTTY ? new SingleBar({ format: 'continue [{bar}] {value}/{total} it | D.loss {dloss} | G.loss {gloss}', hideCursor: true }) : null;
-      bar?.start(o.iterations, 0, { dloss: '-', gloss: '-' });
+      const say = (m: string) => (bar?.stop(), void process.stderr.write(`${m}\n`));
+      const stop = stopOnSignals(say);
+      let started = false;
       const r = await continueArtifacts(dir, {
-        iterations: o.iterations, out: o.out, threads: o.threads, ep: o.ep,
-        onProgress: (i, _t, v) => bar?.update(i, { dloss: v['D.loss']?.toFixed(3), gloss: v['G.loss']?.toFixed(3) }),
-      }).finally(() => bar?.stop());
+        iterations: o.iterations, threads: o.threads, ep: o.ep, checkpointEvery: o.checkpointEvery, keepCheckpoints: o.keepCheckpoints, log: say, stopRequested: stop.requested,
+        onProgress: (i, t, v) => {
+          if (!started) (started = true), bar?.start(t, i, { dloss: '-', gloss: '-' });
+          bar?.update(i, { dloss: v['D.loss']?.toFixed(3), gloss: v['G.loss']?.toFixed(3) });
+        },
+      }).finally(() => (bar?.stop(), stop.dispose()));
+      if (r.status === 'interrupted') throw new Interrupted(`interrupted at iteration ${r.iteration}; saved ${r.file}; resume with onnx-gan continue ${dir} --iterations ${o.iterations - (r.iteration - r.start)}`);
       if (o.json) console.log(JSON.stringify(r));
       else console.log(`iteration ${r.iteration}: wrote ${r.file}`);
     });
@@ -195,12 +177,12 @@ export function program(): Command {
     .command('train-classifier')
     .description('train the scoring classifier on Fashion-MNIST (this engine, one ONNX graph per step); write classifier.onnx with its test accuracy and the train-vs-test floor')
     .option('--out <file>', 'output model', 'classifier.onnx')
-    .option('--epochs <n>', 'passes over the 60,000 training images', num('--epochs'), 5)
-    .option('--batch <n>', 'batch size', num('--batch'), 64)
-    .option('--lr <x>', 'Adam learning rate at the start (cosine decay to 0)', num('--lr'), 1e-3)
-    .option('--seed <n>', 'random seed', num('--seed'), 0)
-    .option('--samples <n>', 'training images scored against the test split for the floor', num('--samples'), 10000)
-    .option('--threads <n>', 'onnxruntime intra-op threads', num('--threads'))
+    .option('--epochs <n>', 'passes over the 60,000 training images', num, 5)
+    .option('--batch <n>', 'batch size', num, 64)
+    .option('--lr <x>', 'Adam learning rate at the start (cosine decay to 0)', num, 1e-3)
+    .option('--seed <n>', 'random seed', num, 0)
+    .option('--samples <n>', 'training images scored against the test split for the floor', num, 10000)
+    .option('--threads <n>', 'onnxruntime intra-op threads', num)
     .option('--json', 'print the result as one JSON object')
     .action(async (o) => {
       positiveInts(o, ['epochs', 'batch', 'samples', 'threads']);
@@ -223,9 +205,9 @@ export function program(): Command {
     .command('eval <run>')
     .description("score an image run: classifier-feature FID and KID against Fashion-MNIST's test split, class histogram and its KL to uniform; adds them to <run>/metrics.json")
     .option('--classifier <file>', 'classifier from onnx-gan train-classifier', 'classifier.onnx')
-    .option('--samples <n>', 'generated images', num('--samples'), 10000)
-    .option('--seed <n>', 'seed of the latent draws and KID subsets', num('--seed'), 0)
-    .option('--threads <n>', 'onnxruntime intra-op threads', num('--threads'))
+    .option('--samples <n>', 'generated images', num, 10000)
+    .option('--seed <n>', 'seed of the latent draws and KID subsets', num, 0)
+    .option('--threads <n>', 'onnxruntime intra-op threads', num)
     .option('--json', 'print the scores as one JSON object')
     .action(async (run: string, o) => {
       positiveInts(o, ['samples', 'threads']);
@@ -242,7 +224,7 @@ export function program(): Command {
   lossFlags(cli.command('export-loss <name>'))
     .description('write a loss as an ONNX model: critic outputs in, losses and their gradients out')
     .option('--out <file>', 'output file (default loss-<name>.onnx)')
-    .option('--sample-shape <list>', 'per-sample shape of the critic input, for a penalty', list('--sample-shape'))
+    .option('--sample-shape <list>', 'per-sample shape of the critic input, for a penalty', numList)
     .action((name: string, o) => {
       if (!LOSSES[name]) throw new Error(`unknown loss '${name}'; valid losses: ${Object.keys(LOSSES).join(', ')}`);
       const bytes = exportLoss(name, { lambda: o.lambda, penalty: o.penalty, ls: o.ls, divergence: o.divergence, rho: o.rho, sampleShape: o.sampleShape });
@@ -266,7 +248,8 @@ export async function main(argv: string[]): Promise<number> {
     const err = e as Error & { code?: string; exitCode?: number };
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
     // commander already printed its own one-line message for usage errors.
-    if (!err.code?.startsWith('commander.')) process.stderr.write(`onnx-gan: ${err.message.split('\n')[0]}\n`);
+    if (e instanceof Interrupted) process.stderr.write(`${err.message}\n`);
+    else if (!err.code?.startsWith('commander.')) process.stderr.write(`onnx-gan: ${err.message.split('\n')[0]}\n`);
     return err.exitCode && err.exitCode !== 0 ? err.exitCode : 1;
   }
 }

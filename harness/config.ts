@@ -1,5 +1,7 @@
-// The run configuration: one schema for config files and CLI flags (flags override the file).
-// Unknown keys are rejected, every value is checked, and errors name the key at fault.
+// The run configuration, described once: per key its schema (type, range, default), its help text, and
+// whether it belongs to the model's identity (what a checkpoint may only be resumed under). The zod schema
+// for config files, the CLI's flags and their --help defaults, and the --resume check are all derived here.
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { z } from 'zod';
 import { DIVERGENCES, LOSSES } from '../losses/index.ts';
 import { PENALTIES } from '../losses/penalties.ts';
@@ -7,74 +9,72 @@ import { PENALTIES } from '../losses/penalties.ts';
 const names = (r: Record<string, unknown>) => Object.keys(r) as [string, ...string[]];
 const posInt = z.number().int().positive();
 
-export const ConfigSchema = z
-  .object({
-    /** ring8 | grid25 | fashion-mnist | an IDX file (.gz or not) | a folder of PNG images. */
-    data: z.string().min(1).default('ring8'),
-    loss: z.enum(names(LOSSES)).default('wgan-gp'),
-    /** Penalty weight (gamma for R1/R2); the loss's paper default when absent. */
-    lambda: z.number().nonnegative().optional(),
-    /** A gradient penalty to use instead of the loss's own; 'none' for none. */
-    penalty: z.enum(['none', ...Object.keys(PENALTIES)] as [string, ...string[]]).optional(),
-    /** LSGAN targets a (fake), b (real), c (generator). */
-    ls: z.tuple([z.number(), z.number(), z.number()]).optional(),
-    /** f-GAN divergence. */
-    divergence: z.enum(Object.keys(DIVERGENCES) as [string, ...string[]]).optional(),
-    /** Fisher GAN's rho. */
-    rho: z.number().positive().optional(),
-    /** Clip critic weights to [-clip, clip] after each update. */
-    clip: z.number().positive().optional(),
-    /** Spectral normalization of the critic's weight matrices. */
-    spectralNorm: z.boolean().optional(),
-    /** WGAN's schedule: 100 critic steps for the first 25 generator steps and every 500th. */
-    wganSchedule: z.boolean().default(false),
-    iterations: posInt.default(5000),
-    /** Defaults: 256 for 2-D data, 64 for images (DCGAN). */
-    batch: posInt.optional(),
-    /** Defaults: 16 for 2-D data, 100 for images (DCGAN). */
-    latent: posInt.optional(),
-    hidden: z.array(posInt).min(1).default([128, 128]),
-    /** DCGAN: channels of the layers next to the image (2x, 4x inward); 32 by default (CPU budgets). */
-    width: posInt.optional(),
-    /** DCGAN critic normalization (never batch norm: penalties are per sample); spectral norm implies none. */
-    norm: z.enum(['layer', 'instance', 'none']).optional(),
-    /** Images: a PNG grid of samples from fixed noise every N iterations (and at the end). */
-    sampleEvery: posInt.default(500),
-    /** ONNX files to train instead of the built-in MLPs (their float initializers become parameters). */
-    generator: z.string().min(1).optional(),
-    critic: z.string().min(1).optional(),
-    /** Regular expression over initializer names: those stay frozen. */
-    freeze: z.string().min(1).optional(),
-    optimizer: z.enum(['adam', 'rmsprop', 'sgd']).optional(),
-    lr: z.number().positive().optional(),
-    betas: z.tuple([z.number().min(0).lt(1), z.number().min(0).lt(1)]).optional(),
-    nCritic: posInt.optional(),
-    seed: z.number().int().nonnegative().default(0),
-    checkpointEvery: posInt.default(1000),
-    keepCheckpoints: posInt.default(3),
-    logEvery: posInt.default(50),
-    evalSamples: posInt.default(2500),
-    /** On a non-finite loss or parameter: stop, or roll back to the last good checkpoint with a lower lr. */
-    onDivergence: z.enum(['stop', 'rollback']).default('stop'),
-    maxRollbacks: posInt.default(3),
-    /** Learning rates are multiplied by this at each rollback. */
-    rollbackLrScale: z.number().gt(0).lt(1).default(0.5),
-    threads: posInt.default(1),
-    ep: z.enum(['cpu', 'cuda']).default('cpu'),
-    /**
-     * Iterations per session run in one ONNX Loop; 0 runs each step on its own. Fewer runs means fewer
-     * copies in and out: 1.25x faster on 2 CPU cores (measured), and the lever on GPUs.
-     */
-    fuse: z.number().int().nonnegative().default(10),
-  })
-  .strict();
+interface KeyDef {
+  schema: z.ZodType;
+  help: string;
+  /** The flag's argument placeholder ('<x>'); none for a boolean switch. */
+  arg?: string;
+  /** Part of the model's identity: a checkpoint resumes only under equal values. */
+  identity?: boolean;
+}
+
+const key = <S extends z.ZodType>(schema: S, help: string, o: Omit<KeyDef, 'schema' | 'help'> = {}) => ({ schema, help, ...o });
+const id = { identity: true };
+
+/** Generator iterations above this are refused: a typo, not a plan (1e8 iterations is months here). */
+export const MAX_ITERATIONS = 100_000_000;
+
+export const CONFIG_KEYS = {
+  data: key(z.string().min(1).default('ring8'), 'data set: ring8 | grid25 | fashion-mnist | an IDX file (.gz or not) | a folder of PNGs', { arg: '<name>', ...id }),
+  loss: key(z.enum(names(LOSSES)).default('wgan-gp'), `loss: ${Object.keys(LOSSES).join(' | ')}`, { arg: '<name>', ...id }),
+  lambda: key(z.number().nonnegative().optional(), "penalty weight (gamma for r1/r2); the loss's paper default when absent", { arg: '<x>', ...id }),
+  penalty: key(z.enum(['none', ...Object.keys(PENALTIES)] as [string, ...string[]]).optional(), "a penalty instead of the loss's own ('none' for none)", { arg: '<name>', ...id }),
+  ls: key(z.tuple([z.number(), z.number(), z.number()]).optional(), 'LSGAN targets a (fake), b (real), c (generator)', { arg: '<a,b,c>', ...id }),
+  divergence: key(z.enum(names(DIVERGENCES)).optional(), `f-GAN divergence: ${Object.keys(DIVERGENCES).join(' | ')}`, { arg: '<name>', ...id }),
+  rho: key(z.number().positive().optional(), "Fisher GAN's rho", { arg: '<x>', ...id }),
+  clip: key(z.number().positive().optional(), 'clip critic weights to [-c, c] after each update', { arg: '<c>', ...id }),
+  spectralNorm: key(z.boolean().optional(), 'spectral normalization of the critic', id),
+  wganSchedule: key(z.boolean().default(false), 'WGAN: 100 critic steps for the first 25 generator steps and every 500th', id),
+  iterations: key(posInt.max(MAX_ITERATIONS).default(5000), 'generator iterations', { arg: '<n>' }),
+  batch: key(posInt.optional(), 'batch size (default 256 for 2-D data, 64 for images)', { arg: '<n>', ...id }),
+  latent: key(posInt.optional(), 'latent size (default 16 for 2-D data, 100 for images)', { arg: '<n>', ...id }),
+  hidden: key(z.array(posInt).min(1).default([128, 128]), 'MLP hidden widths (2-D data), comma separated', { arg: '<list>', ...id }),
+  width: key(posInt.optional(), 'DCGAN channels next to the image (images; default 32)', { arg: '<n>', ...id }),
+  norm: key(z.enum(['layer', 'instance', 'none']).optional(), 'DCGAN critic normalization (images; never batch norm: penalties are per sample)', { arg: '<name>', ...id }),
+  sampleEvery: key(posInt.default(500), 'images: a PNG grid of samples from fixed noise every N iterations', { arg: '<n>' }),
+  generator: key(z.string().min(1).optional(), 'train this ONNX generator (float initializers become parameters)', { arg: '<file.onnx>', ...id }),
+  critic: key(z.string().min(1).optional(), 'train this ONNX critic', { arg: '<file.onnx>', ...id }),
+  freeze: key(z.string().min(1).optional(), 'initializers of imported models whose names match this regular expression stay frozen', { arg: '<regex>', ...id }),
+  optimizer: key(z.enum(['adam', 'rmsprop', 'sgd']).optional(), "optimizer (default: the loss's paper's)", { arg: '<name>', ...id }),
+  lr: key(z.number().positive().optional(), 'learning rate (both networks)', { arg: '<x>', ...id }),
+  betas: key(z.tuple([z.number().min(0).lt(1), z.number().min(0).lt(1)]).optional(), 'Adam betas', { arg: '<b1,b2>', ...id }),
+  nCritic: key(posInt.optional(), 'critic steps per generator step', { arg: '<n>', ...id }),
+  seed: key(z.number().int().nonnegative().default(0), 'random seed', { arg: '<n>', ...id }),
+  checkpointEvery: key(posInt.default(1000), 'iterations between checkpoints', { arg: '<n>' }),
+  keepCheckpoints: key(posInt.default(3), 'checkpoints kept', { arg: '<n>' }),
+  logEvery: key(posInt.default(50), 'iterations between metrics.jsonl lines', { arg: '<n>' }),
+  evalSamples: key(posInt.default(2500), 'samples for the final metrics (2-D data)', { arg: '<n>' }),
+  onDivergence: key(z.enum(['stop', 'rollback']).default('stop'), 'on a non-finite loss or parameter: stop, or roll back to the last checkpoint with lower learning rates', { arg: '<what>' }),
+  maxRollbacks: key(posInt.default(3), 'rollbacks before giving up', { arg: '<n>' }),
+  rollbackLrScale: key(z.number().gt(0).lt(1).default(0.5), 'learning rates are multiplied by this at each rollback', { arg: '<x>' }),
+  threads: key(posInt.default(1), 'onnxruntime intra-op threads', { arg: '<n>' }),
+  ep: key(z.enum(['cpu', 'cuda']).default('cpu'), 'execution provider', { arg: '<name>' }),
+  // Fewer runs means fewer copies in and out: 1.25x faster on 2 CPU cores (measured), and the lever on GPUs.
+  fuse: key(z.number().int().nonnegative().default(10), 'iterations per session run in one ONNX Loop; 0 runs each step on its own', { arg: '<k>' }),
+  out: key(z.string().min(1).optional(), 'run directory (default runs/<data>-<loss>[-<divergence>]-s<seed>)', { arg: '<dir>' }),
+} satisfies Record<string, KeyDef>;
+
+export type ConfigKey = keyof typeof CONFIG_KEYS;
+const KEYS = Object.keys(CONFIG_KEYS) as ConfigKey[];
+
+export const ConfigSchema = z.object(Object.fromEntries(KEYS.map((k) => [k, CONFIG_KEYS[k].schema])) as { [K in ConfigKey]: (typeof CONFIG_KEYS)[K]['schema'] }).strict();
 
 export type Config = z.infer<typeof ConfigSchema>;
 
 /** Validate; the error is one line naming the key and what is wrong with it. */
 export function parseConfig(raw: unknown, source = 'config'): Config {
   const r = ConfigSchema.safeParse(raw);
-  if (r.success) return r.data;
+  if (r.success) return r.data as Config;
   const issue = r.error.issues[0];
   const key = issue.path.join('.') || (issue.code === 'unrecognized_keys' ? (issue as { keys: string[] }).keys.join(', ') : '');
   let got: unknown = raw;
@@ -97,6 +97,58 @@ export function parseConfigText(text: string, source: string): Config {
 
 /** The settings that define the model and its training; a checkpoint only resumes a run with equal ones. */
 export function modelIdentity(c: Config): string {
-  const { data, loss, lambda, penalty, ls, divergence, rho, clip, spectralNorm, wganSchedule, batch, latent, hidden, width, norm, generator, critic, freeze, optimizer, lr, betas, nCritic, seed } = c;
-  return JSON.stringify({ data, loss, lambda, penalty, ls, divergence, rho, clip, spectralNorm, wganSchedule, batch, latent, hidden, width, norm, generator, critic, freeze, optimizer, lr, betas, nCritic, seed });
+  return JSON.stringify(Object.fromEntries(KEYS.filter((k) => CONFIG_KEYS[k].identity).map((k) => [k, c[k]])));
+}
+
+/** The first identity setting whose value differs, with both values; null when none does. */
+export function identityDiff(before: Config, now: Config): { key: ConfigKey; flag: string; before: unknown; now: unknown } | null {
+  for (const k of KEYS) {
+    if (!CONFIG_KEYS[k].identity) continue;
+    if (JSON.stringify(before[k]) !== JSON.stringify(now[k])) return { key: k, flag: flagOf(k), before: before[k], now: now[k] };
+  }
+  return null;
+}
+
+/** The default --out of a run: its data set, loss (with the f-GAN divergence) and seed. */
+export function defaultOut(c: Config): string {
+  const data = c.data.replace(/\/+$/, '').split('/').pop()!.replace(/\.gz$/, '');
+  return `runs/${data}-${c.loss}${c.divergence ? `-${c.divergence}` : ''}-s${c.seed}`;
+}
+
+// ---- the command line, from the same table ------------------------------------------------------------
+
+export const flagOf = (k: string) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+
+export const num = (v: string) => {
+  const x = Number(v);
+  if (v.trim() === '' || !Number.isFinite(x)) throw new InvalidArgumentError(`'${v}' is not a number`);
+  return x;
+};
+export const numList = (v: string) => v.split(',').map(num);
+
+function unwrap(s: z.ZodType): { type: string; schema: z.ZodType } {
+  let cur = s as z.ZodType & { def: { type: string; innerType?: z.ZodType } };
+  while (cur.def.type === 'default' || cur.def.type === 'optional') cur = cur.def.innerType as typeof cur;
+  return { type: cur.def.type, schema: cur };
+}
+
+/** One option per key (all of them, or the ones named), with the schema's default in the help text. */
+export function addConfigOptions(cmd: Command, only?: ConfigKey[]): Command {
+  for (const k of only ?? KEYS) {
+    const def = CONFIG_KEYS[k] as KeyDef;
+    const { type, schema } = unwrap(def.schema);
+    const dflt = (def.schema as z.ZodType & { def: { type: string; defaultValue?: unknown } }).def;
+    const shown = dflt.type === 'default' ? ` (default: ${JSON.stringify(dflt.defaultValue)})` : '';
+    const opt = new Option(type === 'boolean' ? flagOf(k) : `${flagOf(k)} ${def.arg ?? '<value>'}`, def.help + shown);
+    if (type === 'enum') opt.choices((schema as unknown as { options: string[] }).options);
+    else if (type === 'number') opt.argParser(num);
+    else if (type === 'array' || type === 'tuple') opt.argParser(numList);
+    cmd.addOption(opt);
+  }
+  return cmd;
+}
+
+/** The config keys a command's parsed options set (commander names them in camelCase, as the keys are). */
+export function configFromOptions(o: Record<string, unknown>): Partial<Config> {
+  return Object.fromEntries(KEYS.filter((k) => o[k] !== undefined).map((k) => [k, o[k]])) as Partial<Config>;
 }

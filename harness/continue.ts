@@ -1,43 +1,74 @@
 // `onnx-gan continue <artifacts>`: keep training from a training-artifacts directory (what `export` writes
-// into export/training/), running the stored step graphs as they are: the same code path as the browser
-// page, so both reach the same parameters from the same checkpoint.
+// into export/training/), running the stored step programs as they are: the browser page's code path, so
+// both reach the same parameters from the same checkpoint. An adapter over the one run loop: it starts from
+// the newest checkpoint of the run's lineage and appends to the run's checkpoint history.
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ARTIFACT_FILES, loadArtifacts } from '../training/artifacts.ts';
-import { encodeCheckpoint } from '../training/checkpoint.ts';
 import { nodeRuntime, type NodeEp } from '../training/runtime-node.ts';
 import { webRuntime } from '../training/runtime-web.ts';
+import { runLoop, type RunOutcome } from '../training/run-loop.ts';
 import { criticSchedule, Trainer } from '../training/trainer.ts';
 import { writeFileAtomic } from './files.ts';
-import { loadData } from './train.ts';
+import { CKPT_DIR, folderStore, loadLatest, removeTempFiles, runOf } from './run-dir.ts';
+import { loadData } from './setups.ts';
 
 export interface ContinueOptions {
   iterations: number;
-  /** Where the new checkpoint goes; default: the artifacts' own checkpoint.safetensors, replaced atomically. */
-  out?: string;
   threads?: number;
   /** cpu or cuda: onnxruntime-node; wasm: onnxruntime-web's WASM build, the browser page's kernels. */
   ep?: NodeEp | 'wasm';
+  /** Default: the run's own settings (its config.json in the artifacts). */
+  checkpointEvery?: number;
+  keepCheckpoints?: number;
   onProgress?: (done: number, total: number, values: Record<string, number>) => void;
+  log?: (msg: string) => void;
+  stopRequested?: () => boolean;
 }
 
-export async function continueArtifacts(dir: string, opts: ContinueOptions): Promise<{ file: string; iteration: number; values: Record<string, number> }> {
+export interface ContinueResult {
+  status: RunOutcome['status'];
+  /** The newest checkpoint written (in the run's checkpoints/, or the artifacts' own checkpoints/). */
+  file: string | null;
+  /** The run's checkpoint history this continue appended to. */
+  history: string;
+  /** The iteration it started from and the one it reached. */
+  start: number;
+  iteration: number;
+  values: Record<string, number>;
+}
+
+export async function continueArtifacts(dir: string, opts: ContinueOptions): Promise<ContinueResult> {
   const root = resolve(dir);
-  const { manifest, plan, state } = await loadArtifacts((f) => readFile(join(root, f)), root);
+  const say = opts.log ?? (() => {});
+  const { manifest, plan, state: packed, config } = await loadArtifacts((f) => readFile(join(root, f)), root);
+  // The lineage: the run these artifacts were exported from, else a checkpoints/ folder beside them.
+  const run = runOf(join(root, ARTIFACT_FILES.checkpoint));
+  const history = join(run ?? root, CKPT_DIR);
+  removeTempFiles(history);
+  const newest = loadLatest(history, manifest.checkpoint, say, 'continue');
+  const state = newest && newest.state.iteration > packed.iteration ? newest.state : packed;
+  say(`continuing from ${newest && state === newest.state ? newest.file : join(root, ARTIFACT_FILES.checkpoint)} at iteration ${state.iteration}`);
   const runtime = opts.ep === 'wasm' ? webRuntime() : nodeRuntime(opts.ep);
   const trainer = await Trainer.fromPlan(plan, { runtime, data: loadData(manifest.data), seed: manifest.seed, nCritic: criticSchedule(manifest.schedule), threads: opts.threads ?? 1 });
-  let values: Record<string, number> = {};
+  const setting = (k: 'checkpointEvery' | 'keepCheckpoints', fallback: number) => opts[k] ?? (Number.isInteger(config[k]) ? (config[k] as number) : fallback);
+  // Each save also refreshes the artifacts' own checkpoint (always to a newer iteration), so the page and
+  // the next `continue` start from the newest.
+  const store = folderStore(history, manifest.checkpoint, setting('keepCheckpoints', 3), (_s, bytes) => writeFileAtomic(join(root, ARTIFACT_FILES.checkpoint), bytes));
+  const start = state.iteration;
   try {
-    for (let i = 0; i < opts.iterations; i++) {
-      const log = await trainer.iteration(state);
-      if (!log.ok) throw new Error(`training diverged at iteration ${log.iteration}; the artifacts' checkpoint is unchanged`);
-      values = log.values;
-      opts.onProgress?.(i + 1, opts.iterations, values);
-    }
+    const r = await runLoop({
+      trainer,
+      state,
+      until: start + opts.iterations,
+      fuse: 0,
+      checkpointEvery: setting('checkpointEvery', 1000),
+      store,
+      stopRequested: opts.stopRequested,
+      afterBlock: (_logs, s) => opts.onProgress?.(s.iteration - start, opts.iterations, _logs[_logs.length - 1].values),
+    });
+    return { status: r.status, file: r.checkpoint, history, start, iteration: state.iteration, values: r.last };
   } finally {
     await trainer.release();
   }
-  const file = resolve(opts.out ?? join(root, ARTIFACT_FILES.checkpoint));
-  writeFileAtomic(file, encodeCheckpoint(state, manifest.checkpoint));
-  return { file, iteration: state.iteration, values };
 }

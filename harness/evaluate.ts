@@ -8,7 +8,7 @@ import { Graph, type Value } from '../graph/ir.ts';
 import { add, cast, div, matmul, mul, reduceSum, transpose } from '../graph/ops.ts';
 import { fromBytes, toBytes } from '../graph/serialize.ts';
 import { convClassifier } from '../models/classifier.ts';
-import { Rng } from '../models/random.ts';
+import { Rng } from '../data/random.ts';
 import { classifierOnnx } from '../export/model.ts';
 import { accuracy, argmax, ClassifierRunner, imageBatch, trainClassifier, type LabelledImages } from '../training/supervised.ts';
 import { nodeRuntime } from '../training/runtime-node.ts';
@@ -19,7 +19,8 @@ import { VERSION } from './export.ts';
 import { writeFileAtomic } from './files.ts';
 import { fashionMnist, type ImageSet } from './images.ts';
 import { classCoverage, fid, kid, type KernelSum } from './scores.ts';
-import { isImage, loadData, loadLatest, checkpointInfo, resolveSetup } from './train.ts';
+import { CKPT_DIR, loadLatest } from './run-dir.ts';
+import { checkpointInfo, isImage, loadData, resolveSetup } from './setups.ts';
 
 export interface ImageScores {
   /** Classifier-feature FID (not Inception FID). */
@@ -140,9 +141,14 @@ export async function evalRun(run: string, o: { classifier: string; samples: num
   const data = loadData(cfg.data);
   if (!isImage(data)) throw new Error(`eval: run ${dir} trained on '${cfg.data}', not images; its metrics.json already has the 2-D scores`);
   const bytes = new Uint8Array(readFileSync(o.classifier));
-  const meta = fromBytes(bytes).metadata;
+  let meta: Record<string, string>;
+  try {
+    meta = fromBytes(bytes).metadata;
+  } catch (e) {
+    throw new Error(`eval: classifier ${o.classifier}: ${(e as Error).message.split('\n')[0]}`);
+  }
   const runtime = nodeRuntime();
-  const runner = await ClassifierRunner.create(runtime, bytes, o.threads);
+  const runner = await ClassifierRunner.create(runtime, bytes, o.threads).catch((e: Error) => Promise.reject(new Error(`eval: classifier ${o.classifier}: ${e.message.split('\n')[0]}`)));
   if (runner.inputShape.join('x') !== data.shape.join('x')) {
     await runner.release();
     throw new Error(`eval: the classifier takes images [${runner.inputShape}], run ${dir} generates [${data.shape}]`);
@@ -151,7 +157,7 @@ export async function evalRun(run: string, o: { classifier: string; samples: num
   const trainer = await Trainer.create({ setup, runtime, data, seed: cfg.seed, nCritic, threads: o.threads });
   const kernel = ortKernelSum(runtime, o.threads);
   try {
-    const state = loadLatest(dir, checkpointInfo(cfg, trainer.plan), o.log ?? (() => {}), 'eval');
+    const state = loadLatest(join(dir, CKPT_DIR), checkpointInfo(cfg, trainer.plan), o.log ?? (() => {}), 'eval')?.state;
     if (!state) throw new Error(`eval: ${dir} has no checkpoint yet`);
     const latent = trainer.plan.latent;
     const rng = Rng.stream(o.seed, 'eval-images');

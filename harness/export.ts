@@ -1,54 +1,115 @@
-// `onnx-gan export <run>`: from a run's newest good checkpoint, into <run>/export or --out:
+// `onnx-gan export <run | checkpoint file>`: from a run's newest good checkpoint (or the file named), into
+// <run>/export or --out:
 //   generator.onnx, critic.onnx (inference only) and weights.safetensors, for serving and other frameworks
 //   (with --uint8, generator_uint8.onnx: uint8 RGB images as torch-fidelity's ONNX wrapper scores them);
-//   training/ (step graphs, sampler, checkpoint, config), the artifacts Node and the browser page keep training.
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+//   training/ (step programs, sampler, checkpoint, config), the artifacts Node and the browser page keep training.
+// An export is never replaced by an older iteration, and files whose bytes would not change are not rewritten.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { inferenceModel, uint8Rgb, weightsSafetensors } from '../export/model.ts';
-import { packArtifacts } from '../training/artifacts.ts';
+import { ARTIFACT_FILES, packArtifacts } from '../training/artifacts.ts';
+import { decodeCheckpoint, peekCheckpoint } from '../training/checkpoint.ts';
 import { StepCompiler } from '../training/step.ts';
-import { parseConfigText } from './config.ts';
+import type { TrainState } from '../training/trainer.ts';
+import { identityDiff, parseConfig, parseConfigText, type Config } from './config.ts';
 import { writeFileAtomic } from './files.ts';
-import { checkpointInfo, isImage, loadData, loadLatest, resolveSetup } from './train.ts';
+import { CKPT_DIR, EXPORT_DIR, iterationOf, loadLatest, runOf } from './run-dir.ts';
+import { checkpointInfo, isImage, loadData, resolveSetup } from './setups.ts';
 
 export const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
 
-export function exportRun(run: string, outDir?: string, log: (m: string) => void = () => {}, o: { uint8?: boolean } = {}): { files: string[]; iteration: number } {
-  const dir = resolve(run);
-  const cfgPath = join(dir, 'config.json');
-  if (!existsSync(cfgPath)) throw new Error(`export: ${dir} is not a run directory (no config.json)`);
-  const cfg = parseConfigText(readFileSync(cfgPath, 'utf8'), cfgPath);
+export interface ExportResult {
+  out: string;
+  iteration: number;
+  /** Every file of the export, written now or already equal. */
+  files: string[];
+  /** Those that already held these bytes (an export of the same iteration). */
+  unchanged: string[];
+}
+
+/** What an export starts from: a run's settings and a state, and where the export goes by default. */
+function source(target: string, log: (m: string) => void): { cfg: Config; state: TrainState; from: string; defaultOut: string } {
+  const path = resolve(target);
+  if (!existsSync(path)) throw new Error(`export: ${path} does not exist`);
+  const readCfg = (dir: string) => parseConfigText(readFileSync(join(dir, 'config.json'), 'utf8'), join(dir, 'config.json'));
+  if (statSync(path).isDirectory()) {
+    if (existsSync(join(path, ARTIFACT_FILES.manifest))) return source(join(path, ARTIFACT_FILES.checkpoint), log);
+    if (!existsSync(join(path, 'config.json'))) throw new Error(`export: ${path} is not a run directory (no config.json), training artifacts or a checkpoint file`);
+    const cfg = readCfg(path);
+    const { setup } = resolveSetup(cfg, loadData(cfg.data));
+    const latest = loadLatest(join(path, CKPT_DIR), checkpointInfo(cfg, new StepCompiler(setup).plan()), log, 'export');
+    if (!latest) throw new Error(`export: ${path} has no checkpoint yet`);
+    return { cfg, state: latest.state, from: latest.file, defaultOut: join(path, EXPORT_DIR) };
+  }
+  // A checkpoint file: its own metadata says which run settings made it; a run it sits in may say more.
+  const bytes = readFileSync(path);
+  const peek = peekCheckpoint(bytes, path);
+  let cfg: Config;
+  try {
+    cfg = parseConfig(JSON.parse(peek.config), `${path} (its run settings)`);
+  } catch (e) {
+    throw new Error(`export: ${(e as Error).message}`);
+  }
+  const run = runOf(path);
+  if (run) {
+    const full = readCfg(run);
+    if (!identityDiff(full, cfg)) cfg = full;
+  }
+  const { setup } = resolveSetup(cfg, loadData(cfg.data));
+  const state = decodeCheckpoint(bytes, checkpointInfo(cfg, new StepCompiler(setup).plan()), path);
+  return { cfg, state, from: path, defaultOut: run ? join(run, EXPORT_DIR) : join(dirname(path), EXPORT_DIR) };
+}
+
+export function exportRun(target: string, o: { out?: string; uint8?: boolean; log?: (m: string) => void } = {}): ExportResult {
+  const log = o.log ?? (() => {});
+  const { cfg, state, from, defaultOut } = source(target, log);
+  const out = resolve(o.out ?? defaultOut);
+  // Never replace an export with an older iteration.
+  const held = iterationOf(join(out, 'training', ARTIFACT_FILES.checkpoint));
+  if (held !== null && held > state.iteration)
+    throw new Error(`export: ${out} holds iteration ${held}, newer than iteration ${state.iteration} of ${from}; export that (onnx-gan export ${join(out, 'training', ARTIFACT_FILES.checkpoint)}) or pass --out to write elsewhere`);
+
   const data = loadData(cfg.data);
   const { setup, schedule } = resolveSetup(cfg, data);
   const images = isImage(data);
-  if (o.uint8 && !images) throw new Error(`export --uint8: run ${dir} generates 2-D points (data '${cfg.data}'), not images`);
+  if (o.uint8 && !images) throw new Error(`export --uint8: the run generates 2-D points (data '${cfg.data}'), not images`);
   const compiler = new StepCompiler(setup);
   const plan = compiler.plan();
   const info = checkpointInfo(cfg, plan);
-  const state = loadLatest(dir, info, log, 'export');
-  if (!state) throw new Error(`export: ${dir} has no checkpoint yet`);
-  const meta: Record<string, string> = {
-    'onnx-gan.version': VERSION,
+  const shape = compiler.sampleShape;
+  const common: Record<string, string> = { 'onnx-gan.version': VERSION, loss: cfg.loss, data: cfg.data, step: String(state.iteration) };
+  const gMeta = {
+    ...common,
+    role: 'generator',
     latent_size: String(compiler.latent),
     latent_distribution: 'normal(0, 1), float32, shape [N, latent_size]',
-    output_layout: images ? `[N, ${compiler.sampleShape.join(', ')}] float32 (NCHW)` : `[N, ${compiler.sampleShape.join(', ')}] float32`,
+    output_layout: images ? `[N, ${shape.join(', ')}] float32 (NCHW)` : `[N, ${shape.join(', ')}] float32`,
     output_range: images ? '[-1, 1] (tanh); pixel = (x + 1) * 127.5' : 'unbounded (2-D points)',
-    loss: cfg.loss,
-    data: cfg.data,
-    step: String(state.iteration),
   };
-  const out = resolve(outDir ?? join(dir, 'export'));
-  const g = inferenceModel(setup.generator, compiler.layoutG, state.G.params, state.extra, { input: 'z', output: 'samples', doc: `onnx-gan generator: z [N, ${compiler.latent}] ~ N(0, 1) -> samples` }, { metadata: meta, producerVersion: VERSION });
-  const d = inferenceModel(setup.critic, compiler.layoutD, state.D.params, state.extra, { input: 'x', output: 'score', doc: 'onnx-gan critic: samples [N, ...] -> critic output [N, 1]' }, { metadata: meta, producerVersion: VERSION });
-  const w = weightsSafetensors(state, { G: compiler.layoutG, D: compiler.layoutD }, info.slots, { ...meta, config: JSON.stringify(cfg) });
+  const dMeta = {
+    ...common,
+    role: 'critic',
+    input_layout: images ? `[N, ${shape.join(', ')}] float32 (NCHW), pixels scaled to [-1, 1]` : `[N, ${shape.join(', ')}] float32`,
+    output_layout: '[N, 1] float32',
+    output_meaning: `the critic's score under the '${cfg.loss}' loss (a logit for ns/minimax/dragan/r1/r2, unbounded for Wasserstein and hinge critics); higher means more real`,
+  };
+  const version = { producerVersion: VERSION };
+  const g = inferenceModel(setup.generator, compiler.layoutG, state.G.params, state.extra, { input: 'z', output: 'samples', doc: `onnx-gan generator: z [N, ${compiler.latent}] ~ N(0, 1) -> samples` }, { metadata: gMeta, ...version });
+  const d = inferenceModel(setup.critic, compiler.layoutD, state.D.params, state.extra, { input: 'x', output: 'score', doc: `onnx-gan critic: samples [N, ${shape.join(', ')}] -> score [N, 1]` }, { metadata: dMeta, ...version });
+  const w = weightsSafetensors(state, { G: compiler.layoutG, D: compiler.layoutD }, info.slots, { ...common, config: JSON.stringify(cfg) });
   const training = packArtifacts(plan, state, info, { producer: `onnx-gan ${VERSION}`, data: cfg.data, seed: cfg.seed, schedule, config: cfg });
   const files: [string, Uint8Array][] = [['generator.onnx', g], ['critic.onnx', d], ['weights.safetensors', w], ...Object.entries(training).map(([n, b]): [string, Uint8Array] => [join('training', n), b])];
   if (o.uint8) {
-    const [, h, wd] = compiler.sampleShape;
-    const u8Meta = { ...meta, output_layout: `[N, 3, ${h}, ${wd}] uint8 (NCHW, grey repeated to RGB)`, output_range: '[0, 255]' };
+    const [, h, wd] = shape;
+    const u8Meta = { ...gMeta, output_layout: `[N, 3, ${h}, ${wd}] uint8 (NCHW, grey repeated to RGB)`, output_range: '[0, 255]' };
     const doc = `onnx-gan generator for torch-fidelity: z [N, ${compiler.latent}] ~ N(0, 1) -> uint8 images [N, 3, ${h}, ${wd}]`;
-    files.splice(1, 0, ['generator_uint8.onnx', inferenceModel(setup.generator, compiler.layoutG, state.G.params, state.extra, { input: 'z', output: 'images', doc, post: uint8Rgb }, { metadata: u8Meta, producerVersion: VERSION })]);
+    files.splice(1, 0, ['generator_uint8.onnx', inferenceModel(setup.generator, compiler.layoutG, state.G.params, state.extra, { input: 'z', output: 'images', doc, post: uint8Rgb }, { metadata: u8Meta, ...version })]);
   }
-  for (const [name, bytes] of files) writeFileAtomic(join(out, name), bytes);
-  return { files: files.map(([n]) => join(out, n)), iteration: state.iteration };
+  const unchanged: string[] = [];
+  for (const [name, bytes] of files) {
+    const file = join(out, name);
+    if (existsSync(file) && Buffer.compare(readFileSync(file), bytes) === 0) unchanged.push(file);
+    else writeFileAtomic(file, bytes);
+  }
+  return { out, iteration: state.iteration, files: files.map(([n]) => join(out, n)), unchanged };
 }

@@ -5,10 +5,9 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { PNG } from 'pngjs';
-import { crc32 } from '../training/checkpoint.ts';
-import { DataError, idxImageSet, imageSet, parseIdxBytes, type ImageSet } from './image-data.ts';
+import { DataError, idxImageSet, imageSet, parseIdxBytes, pngFault, type ImageSet } from '../data/images.ts';
 
-export { DataError, imageSet, type ImageSet } from './image-data.ts';
+export { DataError, imageSet, type ImageSet } from '../data/images.ts';
 
 /** An IDX file, gzipped or not. */
 export function parseIdx(raw: Uint8Array, what: string): { dims: number[]; data: Uint8Array } {
@@ -38,26 +37,6 @@ export function parsePng(raw: Uint8Array, what: string): { shape: number[]; data
   for (let y = 0; y < H; y++)
     for (let x = 0; x < W; x++) for (let c = 0; c < C; c++) out[c * H * W + y * W + x] = data[(y * W + x) * 4 + c];
   return { shape: [C, H, W], data: out };
-}
-
-const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
-
-/** Where a PNG's chunk structure breaks (signature, a chunk cut short, a CRC mismatch), or null if it does not. */
-export function pngFault(b: Uint8Array): string | null {
-  if (b.length < 8 || PNG_SIGNATURE.some((v, i) => b[i] !== v)) return `not a PNG: bad signature in bytes 0-7`;
-  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  let at = 8;
-  while (at < b.length) {
-    if (at + 8 > b.length) return `truncated at offset ${b.length}: chunk header at offset ${at} is cut`;
-    const len = view.getUint32(at);
-    const type = String.fromCharCode(...b.subarray(at + 4, at + 8));
-    if (at + 12 + len > b.length) return `truncated at offset ${b.length}: chunk ${JSON.stringify(type)} at offset ${at} needs ${12 + len} bytes`;
-    const crc = crc32(b.subarray(at + 4, at + 8 + len));
-    if (crc !== view.getUint32(at + 8 + len)) return `CRC mismatch in chunk ${JSON.stringify(type)} at offset ${at} (the data is corrupt)`;
-    if (type === 'IEND') return at + 12 + len === b.length ? null : `${b.length - at - 12 - len} bytes after the IEND chunk at offset ${at}`;
-    at += 12 + len;
-  }
-  return `truncated at offset ${b.length}: no IEND chunk`;
 }
 
 export function readIdxImages(path: string, labelsPath?: string): ImageSet {

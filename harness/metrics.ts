@@ -2,7 +2,7 @@
 // it lies within 3 standard deviations of its nearest mode centre; a mode is captured when it is the
 // nearest mode of at least one high-quality sample; reverse KL is between the histogram of high-quality
 // samples over the modes and the uniform distribution over modes.
-import type { Mixture } from './datasets.ts';
+import type { Mixture } from '../data/mixtures.ts';
 
 export interface MixtureMetrics {
   samples: number;

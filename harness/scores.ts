@@ -3,7 +3,7 @@
 //   KID: unbiased MMD^2 with k(x, y) = (x.y / d + 1)^3, mean and std over random subsets (Binkowski et al. 2018)
 //   class coverage: the histogram of predicted classes and its KL to uniform.
 // Statistics in float64; the matrix square root through a symmetric eigendecomposition (cyclic Jacobi).
-import { Rng } from '../models/random.ts';
+import { Rng } from '../data/random.ts';
 
 export interface Gaussian {
   mean: Float64Array;

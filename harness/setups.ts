@@ -1,11 +1,21 @@
-// Named model setups shared by the CLI, the benchmark, the sweep and the tests.
+// Named model setups shared by the CLI, the benchmark, the sweep and the tests, and a run's config
+// resolved into one: its data, networks, loss, optimizers, critic schedule and checkpoint identity.
 import { buildLoss, lossEntry, type LossSettings } from '../losses/index.ts';
 import { dcganCritic, dcganGenerator, type CriticNorm } from '../models/dcgan.ts';
 import { mlp } from '../models/mlp.ts';
 import { spectralNorm } from '../models/spectral.ts';
 import type { Model } from '../models/model.ts';
 import type { OptimizerName } from '../training/optim.ts';
-import type { GanSetup } from '../training/step.ts';
+import { readFileSync } from 'node:fs';
+import { totalmem } from 'node:os';
+import { Graph } from '../graph/ir.ts';
+import { importedModel, type Role } from '../models/imported.ts';
+import type { CheckpointInfo } from '../training/checkpoint.ts';
+import type { GanSetup, StepPlan } from '../training/step.ts';
+import { criticSchedule, type CriticSchedule } from '../training/trainer.ts';
+import { DATASETS, type Mixture } from '../data/mixtures.ts';
+import { modelIdentity, type Config } from './config.ts';
+import { imageData, type ImageSet } from './images.ts';
 
 export interface MlpGanOptions extends LossSettings {
   loss: string;
@@ -61,4 +71,90 @@ export function dcganGan(o: DcganGanOptions): GanSetup & { warnings: string[]; s
   const width = o.width ?? 32;
   const critic = (sn: boolean) => dcganCritic({ image: o.image, width, norm: sn ? 'none' : (o.norm ?? 'layer') });
   return assemble(o, dcganGenerator({ image: o.image, width, latent: o.latent ?? 100 }), critic, 64);
+}
+
+export type Data = Mixture | ImageSet;
+
+/** A data set by name (ring8, grid25, fashion-mnist) or path (an IDX file, a folder of PNGs). */
+export function loadData(spec: string): Data {
+  if (DATASETS[spec]) return DATASETS[spec]();
+  const images = imageData(spec);
+  if (images) return images;
+  throw new Error(`unknown data set '${spec}'; valid data sets: ${Object.keys(DATASETS).join(', ')}, fashion-mnist, an IDX file (.gz or not) or a folder of PNG images`);
+}
+
+export const isImage = (d: Data): d is ImageSet => 'images' in d;
+
+export function resolveSetup(cfg: Config, data: Data): { setup: GanSetup & { warnings: string[] }; schedule: CriticSchedule; nCritic: (it: number) => number } {
+  const entry = lossEntry(cfg.loss);
+  const toy = data.shape.length === 1 && data.shape[0] === 2 ? entry.toy2d : undefined;
+  const settings = { ...cfg, lambda: cfg.lambda ?? toy?.lambda };
+  // Both networks imported: any image size goes, so the built-in models (DCGAN's sizes) are not built;
+  // mlpGan only supplies the loss and optimizers then, with the image batch default.
+  const bothImported = !!(cfg.generator && cfg.critic);
+  const setup = isImage(data) && !bothImported
+    ? dcganGan({ ...settings, image: data.shape })
+    : mlpGan({ ...settings, batch: settings.batch ?? (isImage(data) ? 64 : undefined), sampleDims: isImage(data) ? 1 : data.shape[0] });
+  let freeze: RegExp | undefined;
+  try {
+    freeze = cfg.freeze ? new RegExp(cfg.freeze) : undefined;
+  } catch {
+    throw new Error(`--freeze: '${cfg.freeze}' is not a regular expression`);
+  }
+  const load = (path: string, role: Role, prefix: string) => {
+    let bytes: Uint8Array;
+    try {
+      bytes = readFileSync(path);
+    } catch (e) {
+      throw new Error(`--${role}: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    return importedModel(bytes, role, { prefix, freeze, source: path });
+  };
+  if (cfg.generator) setup.generator = load(cfg.generator, 'generator', 'G');
+  if (cfg.critic) setup.critic = setup.spectralNorm ? spectralNorm(load(cfg.critic, 'critic', 'D')) : load(cfg.critic, 'critic', 'D');
+  const schedule = { base: cfg.nCritic ?? entry.defaults.nCritic, wgan: cfg.wganSchedule };
+  return { setup, schedule, nCritic: criticSchedule(schedule) };
+}
+
+/** What identifies a run's checkpoints: its settings, optimizer slots and carried states. */
+export function checkpointInfo(cfg: Config, plan: StepPlan): CheckpointInfo {
+  return {
+    config: modelIdentity(cfg),
+    slots: { G: plan.nets.G.slots, D: plan.nets.D.slots },
+    states: plan.states.map((s) => ({ name: s.name, size: s.shape.reduce((a, b) => a * b, 1) })),
+  };
+}
+
+
+/**
+ * Settings that cannot fit are refused before anything is allocated. The estimate counts what one training
+ * step holds: parameters with their optimizer slots in and out, activations of both networks (forward,
+ * backward and a penalty's double backward: 6 per sample), and the host's draws (a fused block stacks them).
+ */
+export function checkFits(setup: GanSetup, cfg: Pick<Config, 'fuse'>, nCritic: number, available = totalmem()): void {
+  const params = [setup.generator, setup.critic].reduce((a, m) => a + m.params.reduce((s, p) => s + p.shape.reduce((x, y) => x * y, 1), 0), 0);
+  const slots = 2;
+  const perSample = activationsPerSample(setup.generator) + activationsPerSample(setup.critic);
+  const latent = setup.generator.inputShape.reduce((a, b) => a * b, 1);
+  const sample = setup.critic.inputShape.reduce((a, b) => a * b, 1);
+  const block = cfg.fuse > 1 ? cfg.fuse * (nCritic + 1) : 1;
+  const bytes = { parameters: 4 * params * (3 + 2 * slots), activations: 4 * 6 * setup.batch * perSample, draws: 4 * 2 * block * setup.batch * (latent + sample) };
+  const total = bytes.parameters + bytes.activations + bytes.draws;
+  if (total <= 0.8 * available) return;
+  const gb = (b: number) => `${(b / 2 ** 30).toFixed(b < 2 ** 33 ? 1 : 0)} GiB`;
+  const parts = Object.entries(bytes).map(([k, v]) => `${k} ${gb(v)}`).join(', ');
+  throw new Error(`these settings do not fit: one training step needs about ${gb(total)} (${parts}; batch ${setup.batch}, latent ${latent}, ${params.toLocaleString('en')} parameters), this machine has ${gb(available)}`);
+}
+
+/** Sum of the sizes of every value a network's forward pass makes for one sample (shapes only, no data). */
+function activationsPerSample(model: Model): number {
+  const g = new Graph('estimate');
+  const x = g.input('x', 'float32', [1, ...model.inputShape]);
+  const p = Object.fromEntries(model.params.map((s) => [s.name, g.input(`p.${s.name}`, 'float32', s.shape)]));
+  const state = (n: string) => g.input(`s.${n}.${g.nodes.length}`, 'float32', model.states?.find((s) => s.name === n)?.shape ?? null);
+  const prepared = model.prepare ? model.prepare(p, state, () => {}, false) : p;
+  model.forward(x, prepared, { training: true, state, setState: () => {} });
+  let n = 0;
+  for (const node of g.nodes) for (const o of node.outputs) if (o.shape?.every((d) => typeof d === 'number')) n += (o.shape as number[]).reduce((a, b) => a * b, 1);
+  return n;
 }

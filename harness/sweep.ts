@@ -1,14 +1,16 @@
 // `onnx-gan sweep`: every loss x data set x seed on the same architecture and budget, each run a child
-// process (a crash or divergence is recorded and the others go on), up to `workers` at a time. Writes
+// process (a crash or divergence is recorded and the others go on), up to `workers` at a time. A signal
+// stops it: each run in flight checkpoints, and `--resume` later skips the finished runs and resumes the
+// others. Writes
 // runs.csv (one line per run), summary.md and summary.csv (mean and spread over seeds), and report.html,
 // which opens from disk: the table, each run's samples and loss curves, drawn in the page by vega-lite.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { DIVERGENCES, LOSSES } from '../losses/index.ts';
-import { dataset } from './datasets.ts';
+import { dataset } from '../data/mixtures.ts';
 import { writeFileAtomic } from './files.ts';
 
 export interface SweepOptions {
@@ -19,14 +21,20 @@ export interface SweepOptions {
   iterations: number;
   workers?: number;
   out: string;
+  /** Skip finished runs, resume interrupted ones. */
+  resume?: boolean;
+  /** Replace an existing sweep directory. */
+  force?: boolean;
   onRunDone?: (r: RunResult, done: number, total: number) => void;
+  /** Checked before each run starts; once true, no run starts and the runs in flight are told to stop. */
+  stopRequested?: () => boolean;
 }
 
 export interface RunResult {
   data: string;
   loss: string;
   seed: number;
-  status: 'ok' | 'diverged' | 'crashed';
+  status: 'ok' | 'diverged' | 'crashed' | 'interrupted';
   error?: string;
   seconds: number;
   modesCaptured?: number;
@@ -51,17 +59,35 @@ export function expandLosses(spec: string): string[] {
 
 const BIN = new URL('../bin/onnx-gan.js', import.meta.url).pathname;
 
-function runOne(data: string, loss: string, seed: number, iterations: number, dir: string): Promise<RunResult> {
+/** A run a previous sweep finished: its metrics.json, as the child printed them. */
+function finished(dir: string, base: Omit<RunResult, 'status'>, iterations: number): RunResult | null {
+  try {
+    const m = JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8'));
+    if (typeof m.modesCaptured !== 'number' || m.iterations !== iterations) return null;
+    return { ...base, status: 'ok', seconds: m.seconds ?? base.seconds, modesCaptured: m.modesCaptured, modes: m.modes, highQualityPct: m.highQualityPct, reverseKL: m.reverseKL };
+  } catch {
+    return null;
+  }
+}
+
+const children = new Set<ReturnType<typeof spawn>>();
+
+function runOne(data: string, loss: string, seed: number, iterations: number, dir: string, resume: boolean): Promise<RunResult> {
   const lossArgs = loss.startsWith('fgan-') ? ['--loss', 'fgan', '--divergence', loss.slice(5)] : ['--loss', loss];
-  const args = [BIN, 'train', '--data', data, ...lossArgs, '--seed', String(seed), '--iterations', String(iterations), '--log-every', '25', '--checkpoint-every', String(iterations), '--keep-checkpoints', '1', '--threads', '1', '--out', dir, '--force', '--json'];
+  const mode = resume && existsSync(join(dir, 'config.json')) ? '--resume' : '--force';
+  const args = [BIN, 'train', '--data', data, ...lossArgs, '--seed', String(seed), '--iterations', String(iterations), '--log-every', '25', '--checkpoint-every', String(iterations), '--keep-checkpoints', '1', '--threads', '1', '--out', dir, mode, '--json'];
   const t0 = performance.now();
   return new Promise((done) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Its own process group: a terminal's Ctrl-C reaches the sweep, which passes one signal on (a second
+    // one would make the run quit without its checkpoint).
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    children.add(child);
     let out = '';
     let err = '';
     child.stdout.on('data', (b) => (out += b));
     child.stderr.on('data', (b) => (err += b));
     child.on('close', (code, signal) => {
+      children.delete(child);
       const seconds = (performance.now() - t0) / 1000;
       const base = { data, loss, seed, seconds, dir };
       if (code === 0) {
@@ -73,13 +99,20 @@ function runOne(data: string, loss: string, seed: number, iterations: number, di
         }
       }
       const msg = err.trim().split('\n').pop() ?? '';
+      if (code === 130) return done({ ...base, status: 'interrupted', error: msg });
       done({ ...base, status: /diverged/.test(msg) ? 'diverged' : 'crashed', error: signal ? `killed by ${signal}` : msg.replace(/^onnx-gan: /, '') });
     });
   });
 }
 
+/** What a sweep directory holds; an existing one needs --resume or --force. */
+const SWEEP_OUTPUTS = ['runs', 'runs.csv', 'summary.csv', 'summary.md', 'report.html'];
+
 export async function sweep(o: SweepOptions): Promise<RunResult[]> {
   const out = resolve(o.out);
+  const held = existsSync(out) ? readdirSync(out).filter((e) => SWEEP_OUTPUTS.includes(e)) : [];
+  if (held.length && !o.resume && !o.force) throw new Error(`sweep directory ${out} already exists; pass --resume to finish it (finished runs are kept) or --force to replace it`);
+  if (o.force) for (const e of held) rmSync(join(out, e), { recursive: true, force: true });
   mkdirSync(join(out, 'runs'), { recursive: true });
   const jobs: [string, string, number][] = [];
   for (const d of o.data) for (const l of o.losses) for (let s = 0; s < o.seeds; s++) jobs.push([d, l, s]);
@@ -87,17 +120,28 @@ export async function sweep(o: SweepOptions): Promise<RunResult[]> {
   const results: RunResult[] = new Array(jobs.length);
   let next = 0;
   let done = 0;
-  await Promise.all(
-    Array.from({ length: workers }, async () => {
-      while (next < jobs.length) {
-        const k = next++;
-        const [d, l, s] = jobs[k];
-        results[k] = await runOne(d, l, s, o.iterations, join(out, 'runs', `${d}-${l}-s${s}`));
-        o.onRunDone?.(results[k], ++done, jobs.length);
-      }
-    }),
-  );
-  writeReports(out, results, o);
+  const stopping = setInterval(() => {
+    if (!o.stopRequested?.()) return;
+    for (const c of children) if (c.exitCode === null && !c.killed) c.kill('SIGINT');
+    clearInterval(stopping);
+  }, 100);
+  try {
+    await Promise.all(
+      Array.from({ length: workers }, async () => {
+        while (next < jobs.length) {
+          const k = next++;
+          const [d, l, s] = jobs[k];
+          const dir = join(out, 'runs', `${d}-${l}-s${s}`);
+          const base = { data: d, loss: l, seed: s, seconds: 0, dir };
+          results[k] = (o.resume ? finished(dir, base, o.iterations) : null) ?? (o.stopRequested?.() ? { ...base, status: 'interrupted' } : await runOne(d, l, s, o.iterations, dir, !!o.resume));
+          o.onRunDone?.(results[k], ++done, jobs.length);
+        }
+      }),
+    );
+  } finally {
+    clearInterval(stopping);
+  }
+  if (!results.some((r) => r.status === 'interrupted')) writeReports(out, results, o);
   return results;
 }
 

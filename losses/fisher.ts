@@ -8,9 +8,10 @@ import type { GanLoss } from './loss.ts';
 
 export const fisher = (rho = 1e-6): GanLoss => ({
   name: 'fisher',
+  states: [{ name: 'fisher.lambda', shape: [], init: (out) => out.fill(0) }],
   critic: (ctx) => {
     const { dReal, dFake } = ctx;
-    const lambda = ctx.state('fisher.lambda', [0], []);
+    const lambda = ctx.state('fisher.lambda');
     const ipm = sub(mean(dReal), mean(dFake));
     const constraint = sub(1, mul(add(mean(square(dReal)), mean(square(dFake))), 0.5));
     const objective = sub(add(ipm, mul(lambda, constraint)), mul(square(constraint), rho / 2));

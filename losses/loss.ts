@@ -15,8 +15,8 @@ export interface LossContext {
   batch: number;
   /** A random tensor drawn by the host's seeded PRNG and fed to the step graph. */
   random(name: string, dist: RandomDist, shape: number[]): Value;
-  /** Training state carried from step to step, not trained by the optimizer (Fisher GAN's multiplier). */
-  state(name: string, init: number[], shape?: number[]): Value;
+  /** A carried state the loss declared in `states` (Fisher GAN's multiplier), as of this step. */
+  state(name: string): Value;
   /** The state's value for the next step. */
   setState(name: string, next: Value): void;
 }
@@ -27,8 +27,16 @@ export interface Objective {
   terms?: Record<string, Value>;
 }
 
+/** State carried from step to step and not trained, declared up front as models declare theirs. */
+export interface StateDecl {
+  name: string;
+  shape: number[];
+  init(out: Float32Array): void;
+}
+
 export interface GanLoss {
   readonly name: string;
+  readonly states?: StateDecl[];
   critic(ctx: LossContext): Objective;
   generator(ctx: LossContext): Objective;
 }

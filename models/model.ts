@@ -1,7 +1,7 @@
 // What a trainable network is to the rest of the project: named parameters with initial values, and a
 // forward pass that adds its nodes to a graph. Parameters live in one flat vector per network.
 import type { DType, Value } from '../graph/ir.ts';
-import type { Rng } from './random.ts';
+import type { Rng } from '../data/random.ts';
 
 export interface ParamSpec {
   name: string;

@@ -32,7 +32,7 @@ export function spectralNorm(model: Model): Model {
       ...weights.map((p) => ({
         name: `${p.name}.u`,
         shape: [p.shape[0]],
-        init: (rng: import('./random.ts').Rng, out: Float32Array) => {
+        init: (rng: import('../data/random.ts').Rng, out: Float32Array) => {
           rng.fillNormal(out);
           const n = Math.max(Math.hypot(...out), 1e-12);
           for (let i = 0; i < out.length; i++) out[i] /= n;

@@ -34,8 +34,12 @@ describe('training artifacts (Node)', function () {
 
   it('export writes one directory: step graphs, sampler, checkpoint, config and the manifest', () => {
     const manifest = JSON.parse(readFileSync(join(art, 'artifacts.json'), 'utf8'));
-    expect(manifest.format).to.equal('onnx-gan-artifacts/1');
-    expect(manifest.programs.critic.logs).to.include('D.loss');
+    expect(manifest.format).to.equal('onnx-gan-artifacts/2');
+    // Each program's signature as the compiler wrote it: every input and output with its role.
+    const roles = (side: { role: string; name: string }[]) => side.map((x) => x.role);
+    expect(roles(manifest.programs.critic.inputs)).to.include.members(['param', 'slot', 'counter', 'lr', 'state', 'data', 'random']);
+    expect(manifest.programs.critic.outputs.filter((x: { role: string }) => x.role === 'log').map((x: { log: string }) => x.log)).to.include('D.loss');
+    expect(manifest.programs.sampler.outputs.map((x: { role: string }) => x.role)).to.deep.equal(['output']);
     // SN-GAN's power-iteration vectors are carried state: listed, and in the checkpoint.
     expect(manifest.states.length).to.be.greaterThan(0);
     const ck = decodeSafetensors(readFileSync(join(art, 'checkpoint.safetensors')));
@@ -87,9 +91,15 @@ describe('training artifacts (Node)', function () {
     it('step graphs of another model than the manifest says', () =>
       refused(damaged('other-graph', (d) => {
         const m = JSON.parse(readFileSync(join(d, 'artifacts.json'), 'utf8'));
+        m.programs.critic.inputs.find((x: { name: string }) => x.name === 'D.params').shape[0] += 1;
+        writeFileSync(join(d, 'artifacts.json'), JSON.stringify(m));
+      }), /critic_step\.onnx: input D\.params has shape \[\d+\], the signature says \[\d+\]/));
+    it('a manifest whose network sizes disagree with its programs', () =>
+      refused(damaged('other-size', (d) => {
+        const m = JSON.parse(readFileSync(join(d, 'artifacts.json'), 'utf8'));
         m.nets.D.size += 1;
         writeFileSync(join(d, 'artifacts.json'), JSON.stringify(m));
-      }), /critic_step\.onnx: input D\.params has shape \[\d+\], artifacts\.json says \[\d+\]/));
+      }), /artifacts\.json: nets\.D\.size is \d+, critic_step\.onnx takes D\.params of \d+/));
     it('a checkpoint from another model', () => {
       const other = join(tmp, 'other');
       const r = cli(['train', '--loss', 'wgan-gp', '--hidden', '16,16', '--batch', '64', '--iterations', '10', '--checkpoint-every', '10', '--eval-samples', '100', '--out', other]);

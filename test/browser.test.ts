@@ -14,7 +14,7 @@ import { exportRun } from '../harness/export.ts';
 import { parseConfig } from '../harness/config.ts';
 import { train } from '../harness/train.ts';
 import { FASHION_MNIST_DIR } from '../harness/images.ts';
-import { Rng } from '../models/random.ts';
+import { Rng } from '../data/random.ts';
 import { decodeSafetensors } from '../training/checkpoint.ts';
 import { build } from '../web/build.ts';
 import { serve, type Served } from '../web/serve.ts';
@@ -45,8 +45,8 @@ describe('web page in Chromium (playwright-core)', function () {
     run = join(tmp, 'run');
     // The main job's loss (WGAN-GP), and NS-GAN, whose loss is smooth (see the cross-kernel test below).
     for (const [loss, out] of [['wgan-gp', run], ['ns', join(tmp, 'ns')]]) {
-      await train(parseConfig({ loss, hidden: [32, 32], batch: 64, iterations: 40, checkpointEvery: 20, evalSamples: 100 }), { out });
-      exportRun(out);
+      await train(parseConfig({ loss, hidden: [32, 32], batch: 64, iterations: 40, checkpointEvery: 20, evalSamples: 100, out }));
+      exportRun(out, {});
     }
     await build();
     server = await serve({ run });
@@ -135,7 +135,7 @@ describe('web page in Chromium (playwright-core)', function () {
     // The download is the run's own checkpoint format: dropped into the run, `train --resume` goes on from it.
     writeFileSync(join(run, 'checkpoints', 'ckpt-000000060.safetensors'), readFileSync(fromPageFile));
     const logs: string[] = [];
-    const res = await train(parseConfig({ loss: 'wgan-gp', hidden: [32, 32], batch: 64, iterations: 61, checkpointEvery: 20, evalSamples: 100 }), { out: run, resume: true, log: (m) => logs.push(m) });
+    const res = await train(parseConfig({ loss: 'wgan-gp', hidden: [32, 32], batch: 64, iterations: 61, checkpointEvery: 20, evalSamples: 100, out: run }), { resume: true, log: (m) => logs.push(m) });
     expect(logs.join('\n')).to.match(/resuming from .*ckpt-000000060\.safetensors at iteration 60/);
     expect(res.iterations).to.equal(61);
   });
@@ -192,7 +192,7 @@ describe('web page in Chromium (playwright-core)', function () {
     });
     it('a checkpoint from another model', async () => {
       const other = join(tmp, 'other');
-      await train(parseConfig({ loss: 'wgan-gp', hidden: [16, 16], batch: 64, iterations: 10, checkpointEvery: 10, evalSamples: 100 }), { out: other });
+      await train(parseConfig({ loss: 'wgan-gp', hidden: [16, 16], batch: 64, iterations: 10, checkpointEvery: 10, evalSamples: 100, out: other }));
       const text = await errorAfter('#checkpoint-file', join(other, 'checkpoints', 'ckpt-000000010.safetensors'));
       expect(text).to.equal('ckpt-000000010.safetensors: written by a different model or settings than this run\'s');
       expect((await onnxGan()).training.iteration).to.equal(60); // the NS run trained in the tab, unchanged
@@ -217,7 +217,7 @@ describe('web page in Chromium (playwright-core)', function () {
         this.skip();
       }
       img = join(tmp, 'fmnist');
-      await train(parseConfig({ data: 'fashion-mnist', loss: 'ns', width: 8, batch: 16, latent: 16, iterations: 4, checkpointEvery: 2, sampleEvery: 2 }), { out: img });
+      await train(parseConfig({ data: 'fashion-mnist', loss: 'ns', width: 8, batch: 16, latent: 16, iterations: 4, checkpointEvery: 2, sampleEvery: 2, out: img }));
       exportRun(img);
     });
 

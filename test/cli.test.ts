@@ -60,7 +60,7 @@ describe('onnx-gan train (CLI)', function () {
   });
 
   const rejects: [string, string[], RegExp][] = [
-    ['an unknown loss', ['--loss', 'nope'], /'loss': Invalid option: expected one of "ns"\|"minimax"\|.*"fgan"/],
+    ['an unknown loss', ['--loss', 'nope'], /option '--loss <name>' argument 'nope' is invalid. Allowed choices are ns, minimax, .*fgan/],
     ['a loss without a setting it needs', ['--loss', 'fgan'], /loss 'fgan' needs --divergence \(kl, rkl, pearson, neyman, hellinger, js\)/],
     ['weight clipping with a gradient penalty', ['--loss', 'wgan-gp', '--clip', '0.01'], /weight clipping \(loss 'wgan-gp', --clip\) cannot be combined with the 'gp' penalty: .*choose one/],
     ['an unknown data set', ['--data', 'moons'], /unknown data set 'moons'; valid data sets: ring8, grid25, fashion-mnist, an IDX file/],

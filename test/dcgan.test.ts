@@ -9,7 +9,7 @@ import { gradientPenalty } from '../losses/penalties.ts';
 import { wasserstein } from '../losses/standard.ts';
 import { dcganCritic, dcganGenerator } from '../models/dcgan.ts';
 import { initParams, layoutOf } from '../models/model.ts';
-import { Rng } from '../models/random.ts';
+import { Rng } from '../data/random.ts';
 import { spectralNorm } from '../models/spectral.ts';
 import { arr, expectClose, fixedContext, fixture, run } from './helpers.ts';
 

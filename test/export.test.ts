@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tensor } from '../graph/ir.ts';
 import { exportRun } from '../harness/export.ts';
-import { Rng } from '../models/random.ts';
+import { Rng } from '../data/random.ts';
 import { decodeSafetensors } from '../training/checkpoint.ts';
 import { webRuntime } from '../training/runtime-web.ts';
 import { relErr, rt } from './helpers.ts';
@@ -25,7 +25,7 @@ describe('export', function () {
     // SN-GAN: the critic carries spectral norm's u, which the export must fold in.
     const r = spawnSync(process.execPath, [BIN, 'train', '--loss', 'sngan', '--hidden', '32,32', '--batch', '64', '--iterations', '30', '--checkpoint-every', '10', '--eval-samples', '100', '--out', join(tmp, 'run')], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(r.stderr);
-    files = exportRun(join(tmp, 'run'), join(tmp, 'out')).files;
+    files = exportRun(join(tmp, 'run'), { out: join(tmp, 'out') }).files;
   });
   after(() => rmSync(tmp, { recursive: true, force: true }));
 

@@ -55,6 +55,12 @@ describe('graph: builder, serialization, checker', () => {
     }
     expect(() => check(broken((m) => (m.graph!.input![0].type!.tensorType!.elemType = 17)))).to.throw(ModelError, /value 'x': unsupported ONNX element type 17/);
     expect(() => check(broken((m) => m.graph!.input!.push(m.graph!.input![0])))).to.throw(ModelError, /graph input 'x': duplicate value name/);
+    // A variadic op with an empty input name in the middle (found after the step compiler's redesign).
+    const sumWithHole = (m: Parameters<Mutate>[0]) => {
+      m.graph!.node![1].opType = 'Sum';
+      m.graph!.node![1].input = [m.graph!.node![0].output![0], '', m.graph!.node![0].output![0]];
+    };
+    expect(() => check(broken(sumWithHole))).to.throw(ModelError, /node 'Relu_1' \(Sum\): input 1 is required/);
   });
 
   it('refuses a malformed graph as it is built, naming the op and the values', () => {

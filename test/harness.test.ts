@@ -1,9 +1,9 @@
 // Data sets and metrics as ../shared/anchors.md defines them; the trainer bundles for a browser.
 import { expect } from 'chai';
 import { build } from 'esbuild';
-import { grid25, ring8 } from '../harness/datasets.ts';
+import { grid25, ring8 } from '../data/mixtures.ts';
 import { mixtureMetrics } from '../harness/metrics.ts';
-import { Rng } from '../models/random.ts';
+import { Rng } from '../data/random.ts';
 import { nodeRuntime } from '../training/runtime-node.ts';
 
 describe('data sets and metrics', () => {

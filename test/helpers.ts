@@ -85,7 +85,7 @@ export function fixedContext(
       return (df ??= D(fake));
     },
     random: (name, _dist, shape) => constant(name, shape),
-    state: (name, init, shape = [init.length]) => constant(name, shape, init),
+    state: (name) => constant(name, []),
     setState: (name, v) => void writes.set(name, v),
     writes,
   };

@@ -14,7 +14,7 @@ import { rt } from './helpers.ts';
 import { FASHION_MNIST_DIR, imageSet, parseIdx, parsePng, pngGrid, readIdxImages, readPngFolder } from '../harness/images.ts';
 import { convClassifier } from '../models/classifier.ts';
 import { initParams, layoutOf } from '../models/model.ts';
-import { Rng } from '../models/random.ts';
+import { Rng } from '../data/random.ts';
 
 const BIN = new URL('../bin/onnx-gan.js', import.meta.url).pathname;
 const cli = (args: string[]) => {

@@ -11,7 +11,7 @@ import { toBytes } from '../graph/serialize.ts';
 import { buildLoss } from '../losses/index.ts';
 import { importedModel } from '../models/imported.ts';
 import { initParams, layoutOf } from '../models/model.ts';
-import { Rng } from '../models/random.ts';
+import { Rng } from '../data/random.ts';
 import { decodeSafetensors } from '../training/checkpoint.ts';
 import { StepCompiler } from '../training/step.ts';
 import { expectClose, fixture, rt } from './helpers.ts';
@@ -31,7 +31,7 @@ describe('import of ONNX models made elsewhere', function () {
     const { loss, penalties } = buildLoss('wgan-gp', { lambda: 10 });
     const opt = { name: 'adam' as const, lr: 1e-4, betas: [0.5, 0.9] as [number, number] };
     const c = new StepCompiler({ generator: G, critic: D, loss, penalties, optD: opt, optG: opt, batch: fx.batch });
-    const s = await rt.createSession(c.criticStep().model, { threads: 1 });
+    const s = await rt.createSession(c.stepProgram('D').model, { threads: 1 });
     const B = fx.batch;
     const [gp, dp] = [initParams(G, Rng.stream(0, 'x')), initParams(D, Rng.stream(0, 'x'))];
     const zeros = new Float32Array(dp.length);

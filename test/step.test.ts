@@ -1,7 +1,7 @@
 // The compiled training steps: fused K-iteration Loop vs separate runs, Node CPU vs Web WASM, and the
 // in-graph divergence flag.
 import { expect } from 'chai';
-import { dataset } from '../harness/datasets.ts';
+import { dataset } from '../data/mixtures.ts';
 import { mlpGan } from '../harness/setups.ts';
 import { nodeRuntime } from '../training/runtime-node.ts';
 import { webRuntime } from '../training/runtime-web.ts';

@@ -131,7 +131,7 @@ describe('loss zoo against PyTorch', () => {
 describe('spectral norm and carried state in training', () => {
   it("sigma converges to within 1% of W's top singular value (power iteration carried across steps)", async () => {
     const { powerIteration } = await import('../models/spectral.ts');
-    const { Rng } = await import('../models/random.ts');
+    const { Rng } = await import('../data/random.ts');
     const rng = Rng.stream(5, 'sn');
     const [m, n] = [24, 16];
     const W = rng.fillNormal(new Float32Array(m * n));
@@ -181,7 +181,7 @@ describe('spectral norm and carried state in training', () => {
   it('Fisher GAN: the multiplier is carried through fused Loop iterations exactly as through separate runs', async () => {
     const { Trainer } = await import('../training/trainer.ts');
     const { nodeRuntime } = await import('../training/runtime-node.ts');
-    const { dataset } = await import('../harness/datasets.ts');
+    const { dataset } = await import('../data/mixtures.ts');
     const { mlpGan } = await import('../harness/setups.ts');
     const t = await Trainer.create({ setup: mlpGan({ loss: 'fisher', hidden: [16, 16], batch: 32, rho: 1e-2 }), runtime: nodeRuntime(), data: dataset('ring8'), seed: 3, nCritic: () => 2, threads: 1 });
     const a = t.initialState();

@@ -1,13 +1,15 @@
-// Training artifacts: one directory that Node and a browser tab both load to keep training. The step graphs
-// are plain .onnx files, the state is a checkpoint, and artifacts.json says how to feed them (names, sizes,
-// random draws, the critic schedule). Pure code over bytes: the caller supplies a reader (fs or fetch).
+// Training artifacts: one directory that Node and a browser tab both load to keep training. The step
+// programs are plain .onnx files, the state is a checkpoint, and artifacts.json holds each program's
+// signature as the compiler wrote it, the critic schedule and the data set. Pure code over bytes: the
+// caller supplies a reader (fs or fetch).
 import { z } from 'zod';
 import { fromBytes } from '../graph/serialize.ts';
 import { decodeCheckpoint, encodeCheckpoint, type CheckpointInfo } from './checkpoint.ts';
-import type { StepPlan, StepProgram } from './step.ts';
+import type { Signature } from './signature.ts';
+import type { StepPlan } from './step.ts';
 import type { CriticSchedule, TrainState } from './trainer.ts';
 
-export const ARTIFACTS_FORMAT = 'onnx-gan-artifacts/1';
+export const ARTIFACTS_FORMAT = 'onnx-gan-artifacts/2';
 
 export const ARTIFACT_FILES = {
   manifest: 'artifacts.json',
@@ -21,13 +23,18 @@ export const ARTIFACT_FILES = {
 export class ArtifactsError extends Error {}
 
 const dims = z.array(z.number().int().nonnegative());
-const program = z.object({
-  role: z.enum(['critic', 'generator']),
-  stateIn: z.array(z.string()),
-  stateOut: z.array(z.string()),
-  randoms: z.array(z.object({ name: z.string(), dist: z.enum(['normal', 'uniform']), shape: dims })),
-  logs: z.array(z.string()),
+const tensorSpec = z.object({
+  name: z.string(),
+  dtype: z.enum(['float32', 'bool']),
+  shape: z.array(z.union([z.number().int().nonnegative(), z.string()])),
+  role: z.enum(['param', 'slot', 'counter', 'lr', 'state', 'data', 'random', 'input', 'log', 'ok', 'output']),
+  net: z.string().optional(),
+  slot: z.string().optional(),
+  state: z.string().optional(),
+  log: z.string().optional(),
+  draw: z.object({ dist: z.enum(['data', 'normal', 'uniform']), shape: dims, steps: z.enum(['critic', 'generator', 'all']) }).optional(),
 });
+const signature = z.object({ program: z.string(), inputs: z.array(tensorSpec), outputs: z.array(tensorSpec), k: z.number().int().positive().optional(), nCritic: z.number().int().positive().optional() });
 const net = z.object({ size: z.number().int().positive(), slots: z.array(z.string()) });
 
 const ManifestSchema = z.object({
@@ -41,9 +48,7 @@ const ManifestSchema = z.object({
   sampleShape: dims,
   nets: z.object({ G: net, D: net }),
   states: z.array(z.object({ name: z.string(), shape: dims })),
-  programs: z.object({ critic: program, generator: program }),
-  /** States the sampler reads (batch norm's running statistics). */
-  samplerStates: z.array(z.string()),
+  programs: z.object({ critic: signature, generator: signature, sampler: signature }),
   checkpoint: z.object({
     config: z.string(),
     slots: z.object({ G: z.array(z.string()), D: z.array(z.string()) }),
@@ -62,8 +67,6 @@ export interface RunInfo {
   config: unknown;
 }
 
-const info = ({ role, stateIn, stateOut, randoms, logs }: StepProgram) => ({ role: role as 'critic' | 'generator', stateIn, stateOut, randoms, logs });
-
 /** Every file of the artifacts directory, by name. */
 export function packArtifacts(plan: StepPlan, state: TrainState, ckpt: CheckpointInfo, run: RunInfo): Record<string, Uint8Array> {
   const manifest: ArtifactsManifest = {
@@ -77,8 +80,7 @@ export function packArtifacts(plan: StepPlan, state: TrainState, ckpt: Checkpoin
     sampleShape: plan.sampleShape,
     nets: plan.nets,
     states: plan.states,
-    programs: { critic: info(plan.critic), generator: info(plan.generator) },
-    samplerStates: plan.sampler.stateIn,
+    programs: { critic: plan.critic.signature, generator: plan.generator.signature, sampler: plan.sampler.signature },
     checkpoint: ckpt,
   };
   const text = (v: unknown) => new TextEncoder().encode(JSON.stringify(v, null, 2) + '\n');
@@ -116,6 +118,9 @@ export async function loadArtifacts(read: (file: string) => Promise<Uint8Array>,
     }
   };
   const raw = json(ARTIFACT_FILES.manifest, await get(ARTIFACT_FILES.manifest));
+  const format = (raw as { format?: unknown })?.format;
+  if (typeof format === 'string' && format.startsWith('onnx-gan-artifacts/') && format !== ARTIFACTS_FORMAT)
+    throw new ArtifactsError(`${where}/${ARTIFACT_FILES.manifest}: format '${format}' is not this version's '${ARTIFACTS_FORMAT}'; export the run again with onnx-gan export <run> (its checkpoints load as they are)`);
   const parsed = ManifestSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -125,18 +130,21 @@ export async function loadArtifacts(read: (file: string) => Promise<Uint8Array>,
   const [critic, generator, sampler, ckpt, cfg] = await Promise.all(
     [ARTIFACT_FILES.critic, ARTIFACT_FILES.generator, ARTIFACT_FILES.sampler, ARTIFACT_FILES.checkpoint, ARTIFACT_FILES.config].map(get),
   );
-  const sizes: Record<string, number> = { 'G.params': manifest.nets.G.size, 'D.params': manifest.nets.D.size };
-  for (const [file, bytes] of [[ARTIFACT_FILES.critic, critic], [ARTIFACT_FILES.generator, generator], [ARTIFACT_FILES.sampler, sampler]] as const) {
-    let inputs;
+  const programs = { critic, generator, sampler };
+  for (const [role, file] of [['critic', ARTIFACT_FILES.critic], ['generator', ARTIFACT_FILES.generator], ['sampler', ARTIFACT_FILES.sampler]] as const) {
+    let graph;
     try {
-      inputs = fromBytes(bytes).graph.inputs;
+      graph = fromBytes(programs[role]).graph;
     } catch (e) {
       throw new ArtifactsError(`${where}/${file}: ${(e as Error).message}`);
     }
-    // The graphs and the manifest must describe the same model: the parameter vectors' sizes say so.
-    for (const v of inputs)
-      if (v.name in sizes && v.shape?.[0] !== sizes[v.name])
-        throw new ArtifactsError(`${where}/${file}: input ${v.name} has shape [${v.shape}], ${ARTIFACT_FILES.manifest} says [${sizes[v.name]}]`);
+    // The graph and its signature must describe the same program: every input and output, by name and shape.
+    const problem = signatureMismatch(manifest.programs[role], graph);
+    if (problem) throw new ArtifactsError(`${where}/${file}: ${problem} (${ARTIFACT_FILES.manifest} describes another program)`);
+    for (const spec of manifest.programs[role].inputs) {
+      const net = spec.role === 'param' ? manifest.nets[spec.net as 'G' | 'D'] : undefined;
+      if (spec.role === 'param' && net?.size !== spec.shape[0]) throw new ArtifactsError(`${where}/${ARTIFACT_FILES.manifest}: nets.${spec.net}.size is ${net?.size}, ${file} takes ${spec.name} of ${spec.shape[0]}`);
+    }
   }
   let state: TrainState;
   try {
@@ -144,6 +152,8 @@ export async function loadArtifacts(read: (file: string) => Promise<Uint8Array>,
   } catch (e) {
     throw new ArtifactsError((e as Error).message);
   }
+  for (const n of ['G', 'D'] as const)
+    if (state[n].params.length !== manifest.nets[n].size) throw new ArtifactsError(`${where}/${ARTIFACT_FILES.checkpoint}: ${n}.params has ${state[n].params.length} values, ${ARTIFACT_FILES.manifest} says ${manifest.nets[n].size}`);
   const config = json(ARTIFACT_FILES.config, cfg);
   if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new ArtifactsError(`${where}/${ARTIFACT_FILES.config} is not a JSON object`);
   const plan: StepPlan = {
@@ -152,9 +162,26 @@ export async function loadArtifacts(read: (file: string) => Promise<Uint8Array>,
     sampleShape: manifest.sampleShape,
     nets: manifest.nets,
     states: manifest.states,
-    critic: { ...manifest.programs.critic, model: critic },
-    generator: { ...manifest.programs.generator, model: generator },
-    sampler: { model: sampler, stateIn: manifest.samplerStates },
+    critic: { model: critic, signature: manifest.programs.critic },
+    generator: { model: generator, signature: manifest.programs.generator },
+    sampler: { model: sampler, signature: manifest.programs.sampler },
   };
   return { manifest, plan, state, config: config as Record<string, unknown> };
+}
+
+/** Where a graph's inputs or outputs differ from its signature's, or null when they agree. */
+function signatureMismatch(sig: Signature, graph: { inputs: { name: string; shape: (number | string | null)[] | null }[]; outputs: { name: string; shape: (number | string | null)[] | null }[] }): string | null {
+  for (const side of ['inputs', 'outputs'] as const) {
+    const have = new Map(graph[side].map((v) => [v.name, v]));
+    if (have.size !== sig[side].length) return `${side === 'inputs' ? 'takes' : 'returns'} ${have.size} values, the signature lists ${sig[side].length}`;
+    for (const spec of sig[side]) {
+      const v = have.get(spec.name);
+      if (!v) return `has no ${side === 'inputs' ? 'input' : 'output'} '${spec.name}'`;
+      const fixed = (d: number | string | null | undefined) => (typeof d === 'number' ? d : '?');
+      const a = (v.shape ?? []).map(fixed).join(',');
+      const b = spec.shape.map(fixed).join(',');
+      if (a !== b) return `${side === 'inputs' ? 'input' : 'output'} ${spec.name} has shape [${a}], the signature says [${b}]`;
+    }
+  }
+  return null;
 }

@@ -2,27 +2,12 @@
 // data), readable by Python's safetensors. The header's metadata holds the iteration, step counters,
 // learning rates, the run's config and a CRC-32 of the data, so truncation and corruption are caught on load.
 // Pure code over Uint8Array: the browser reads and writes the same files.
+import { crc32 } from '../data/crc32.ts';
 import type { TrainState, NetState } from './trainer.ts';
 
 export const CHECKPOINT_FORMAT = 'onnx-gan-checkpoint/1';
 
 export class CheckpointError extends Error {}
-
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-export function crc32(bytes: Uint8Array, crc = 0): number {
-  let c = ~crc >>> 0;
-  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
-  return ~c >>> 0;
-}
 
 export interface TensorEntry {
   dtype: 'F32';
@@ -112,10 +97,33 @@ export function encodeCheckpoint(state: TrainState, info: CheckpointInfo): Uint8
   return encodeSafetensors(tensors, meta);
 }
 
+/** What a checkpoint says about itself, read without knowing its model: its run's settings and iteration. */
+export function peekCheckpoint(bytes: Uint8Array, what = 'checkpoint'): { iteration: number; config: string } {
+  const { metadata } = decodeSafetensors(bytes, what);
+  if (metadata.format !== CHECKPOINT_FORMAT) throw new CheckpointError(`${what}: not an onnx-gan checkpoint (format '${metadata.format ?? 'none'}')`);
+  const iteration = Number(metadata.iteration);
+  if (!Number.isInteger(iteration) || iteration < 0) throw new CheckpointError(`${what}: bad iteration '${metadata.iteration}'`);
+  if (typeof metadata.config !== 'string') throw new CheckpointError(`${what}: no run settings in its metadata`);
+  return { iteration, config: metadata.config };
+}
+
+/** The first setting two identity strings disagree on, as "key: a vs b". */
+function settingDiff(a: string, b: string): string {
+  try {
+    const x = JSON.parse(a) as Record<string, unknown>;
+    const y = JSON.parse(b) as Record<string, unknown>;
+    for (const k of new Set([...Object.keys(x), ...Object.keys(y)]))
+      if (JSON.stringify(x[k]) !== JSON.stringify(y[k])) return `${k}: ${JSON.stringify(x[k]) ?? 'unset'} there, ${JSON.stringify(y[k]) ?? 'unset'} here`;
+  } catch {
+    /* not JSON: say only that they differ */
+  }
+  return 'settings differ';
+}
+
 export function decodeCheckpoint(bytes: Uint8Array, info: CheckpointInfo, what = 'checkpoint'): TrainState {
   const { tensors, metadata } = decodeSafetensors(bytes, what);
   if (metadata.format !== CHECKPOINT_FORMAT) throw new CheckpointError(`${what}: not an onnx-gan checkpoint (format '${metadata.format ?? 'none'}')`);
-  if (metadata.config !== info.config) throw new CheckpointError(`${what}: written by a different model or settings than this run's`);
+  if (metadata.config !== info.config) throw new CheckpointError(`${what}: written by a different model or settings than this run's (${settingDiff(metadata.config ?? '', info.config)})`);
   const net = (n: 'G' | 'D'): NetState => {
     const p = tensors[`${n}.params`];
     if (!p) throw new CheckpointError(`${what}: missing tensor ${n}.params`);

@@ -8,7 +8,7 @@ import { fromBytes, toBytes } from '../graph/serialize.ts';
 import { softmaxCrossEntropy } from '../losses/classification.ts';
 import type { Classifier } from '../models/classifier.ts';
 import { initParams, layoutOf, type ParamLayout } from '../models/model.ts';
-import { Rng } from '../models/random.ts';
+import { Rng } from '../data/random.ts';
 import { optimizer, type OptimizerSettings } from './optim.ts';
 import type { Runtime, Session } from './runtime.ts';
 import { unpackParams } from './step.ts';

@@ -1,28 +1,16 @@
-// The host loop: draw this iteration's randomness, run the step graphs, keep the returned state.
-// Everything random is a pure function of (seed, iteration), so a resumed run repeats an uninterrupted
-// one exactly. No Node-only import here: a browser page runs the same trainer.
-import type { TensorData } from '../graph/ir.ts';
+// Sessions over compiled step programs, fed and read through their signatures: one iteration (n_critic
+// critic runs and a generator run), K iterations in one fused run, and sampling. Everything random is a
+// pure function of (seed, iteration), so a resumed run repeats an uninterrupted one exactly. No Node-only
+// import here: a browser page runs the same trainer.
+import type { DataSource } from '../data/source.ts';
 import { initParams } from '../models/model.ts';
-import { Rng } from '../models/random.ts';
-import type { Feeds, Runtime, Session } from './runtime.ts';
-import { io, StepCompiler, type GanSetup, type Net, type RandomInput, type StepPlan, type StepProgram } from './step.ts';
+import { Rng } from '../data/random.ts';
+import type { Runtime, Session } from './runtime.ts';
+import { absorb, drawBlock, drawStep, feedsOf, iterationRng, type NetState, type Signature } from './signature.ts';
+import { StepCompiler, type GanSetup, type Net, type StepPlan, type StepProgram } from './step.ts';
 
-/** Where real samples come from. */
-export interface DataSource {
-  readonly name: string;
-  /** Per-sample shape, as the critic takes it. */
-  readonly shape: number[];
-  /** n samples drawn with rng, flattened row-major. */
-  sample(rng: Rng, n: number): Float32Array;
-}
-
-export interface NetState {
-  params: Float32Array;
-  slots: Float32Array[];
-  /** Updates applied so far. */
-  step: number;
-  lr: number;
-}
+export type { DataSource } from '../data/source.ts';
+export type { NetState } from './signature.ts';
 
 export interface TrainState {
   /** Generator iterations completed. */
@@ -40,7 +28,7 @@ export interface IterationLog {
   ok: boolean;
 }
 
-/** What a trainer runs against, however its step graphs were made. */
+/** What a trainer runs against, however its step programs were made. */
 export interface RunOptions {
   runtime: Runtime;
   data: DataSource;
@@ -65,49 +53,52 @@ export function criticSchedule(s: CriticSchedule): (it: number) => number {
   return s.wgan ? (it) => (it < 25 || it % 500 === 0 ? 100 : s.base) : () => s.base;
 }
 
-const f32 = (dims: number[], data: Float32Array): TensorData => ({ dtype: 'float32', dims, data });
-const scalarF = (x: number): TensorData => f32([], new Float32Array([x]));
-
 /** A data set the critic cannot take is refused before anything runs, naming both shapes. */
 export function checkDataShape(data: DataSource, criticInput: number[]): void {
   if (data.shape.join('x') !== criticInput.join('x')) throw new Error(`data set '${data.name}' has samples of shape [${data.shape}], the critic takes [${criticInput}]`);
 }
 
+/** A deep copy: what a rollback returns to, what a checkpoint store keeps. */
+export function cloneState(s: TrainState): TrainState {
+  const net = (n: NetState) => ({ ...n, params: n.params.slice(), slots: n.slots.map((x) => x.slice()) });
+  return { iteration: s.iteration, G: net(s.G), D: net(s.D), extra: Object.fromEntries(Object.entries(s.extra).map(([k, v]) => [k, v.slice()])) };
+}
+
 export class Trainer {
-  private fused = new Map<number, { program: StepProgram; session: Session }>();
+  private fused = new Map<string, { program: StepProgram; session: Session }>();
+  private sampler: Session | null = null;
+  /** Draws of the next block, made while the current one runs. */
+  private prefetched: { key: string; start: number; draws: Record<string, Float32Array> } | null = null;
 
   private constructor(
     readonly opts: RunOptions,
     readonly plan: StepPlan,
-    private readonly criticSession: Session,
-    private readonly generatorSession: Session,
-    /** Present when the graphs were compiled here: initial weights and fused programs need the models. */
+    private readonly sessions: Record<Net, Session>,
+    /** Present when the programs were compiled here: initial weights and fused programs need the models. */
     readonly compiler: StepCompiler | null,
   ) {}
 
-  /** Compile the setup's step graphs and open sessions on them. */
+  /** Compile the setup's step programs and open sessions on them. */
   static async create(opts: TrainerOptions): Promise<Trainer> {
     const compiler = new StepCompiler(opts.setup);
     return Trainer.fromPlan(compiler.plan(), opts, compiler);
   }
 
-  /** Open sessions on step graphs made elsewhere (training artifacts). */
+  /** Open sessions on step programs made elsewhere (training artifacts). */
   static async fromPlan(plan: StepPlan, opts: RunOptions, compiler: StepCompiler | null = null): Promise<Trainer> {
     checkDataShape(opts.data, plan.sampleShape);
     const so = { threads: opts.threads };
-    const [cs, gs] = await Promise.all([opts.runtime.createSession(plan.critic.model, so), opts.runtime.createSession(plan.generator.model, so)]);
-    return new Trainer(opts, plan, cs, gs, compiler);
+    const [D, G] = await Promise.all([opts.runtime.createSession(plan.critic.model, so), opts.runtime.createSession(plan.generator.model, so)]);
+    return new Trainer(opts, plan, { D, G }, compiler);
   }
 
-  get critic(): StepProgram {
-    return this.plan.critic;
-  }
-  get generator(): StepProgram {
-    return this.plan.generator;
+  /** Whether K iterations can run in one fused program (it is compiled from the models, not loaded). */
+  get canFuse(): boolean {
+    return this.compiler !== null;
   }
 
   private need(what: string): StepCompiler {
-    if (!this.compiler) throw new Error(`${what} needs the models themselves; this trainer runs step graphs loaded from files`);
+    if (!this.compiler) throw new Error(`${what} needs the models themselves; this trainer runs step programs loaded from files`);
     return this.compiler;
   }
 
@@ -116,8 +107,7 @@ export class Trainer {
     const setup = compiler.setup;
     const rng = Rng.stream(this.opts.seed, 'init');
     const net = (n: Net): NetState => {
-      const model = n === 'G' ? setup.generator : setup.critic;
-      const params = initParams(model, rng);
+      const params = initParams(n === 'G' ? setup.generator : setup.critic, rng);
       return { params, slots: this.plan.nets[n].slots.map(() => new Float32Array(params.length)), step: 0, lr: (n === 'G' ? setup.optG : setup.optD).lr };
     };
     const G = net('G');
@@ -127,191 +117,72 @@ export class Trainer {
     return { iteration: 0, G, D, extra };
   }
 
-  // ---- randomness ---------------------------------------------------------------------------------
-
-  private draw(rng: Rng, randoms: RandomInput[]) {
-    const B = this.plan.batch;
-    const real = this.opts.data.sample(rng, B);
-    const z = rng.fillNormal(new Float32Array(B * this.plan.latent));
-    const extra = randoms.map((r) => {
-      const out = new Float32Array(r.shape.reduce((a, b) => a * b, 1));
-      return r.dist === 'uniform' ? rng.fillUniform(out) : rng.fillNormal(out);
-    });
-    return { real, z, extra };
-  }
-
-  // ---- one iteration, step by step ----------------------------------------------------------------
-
-  private netFeeds(n: Net, s: NetState, stepForThisUpdate: number): Feeds {
-    const size = s.params.length;
-    const feeds: Feeds = { [io.params(n)]: f32([size], s.params), [io.step(n)]: scalarF(stepForThisUpdate), [io.lr(n)]: scalarF(s.lr) };
-    this.plan.nets[n].slots.forEach((slot, i) => (feeds[io.slot(n, slot)] = f32([size], s.slots[i])));
-    return feeds;
-  }
-
-  private absorb(n: Net, s: NetState, out: Feeds): void {
-    s.params = out[io.updated(io.params(n))].data as Float32Array;
-    this.plan.nets[n].slots.forEach((slot, i) => (s.slots[i] = out[io.updated(io.slot(n, slot))].data as Float32Array));
-    s.step += 1;
-  }
-
-  private stateFeeds(p: StepProgram, state: TrainState): Feeds {
-    return this.stateInputs(p.stateIn, state);
-  }
-
-  private stateInputs(names: string[], state: TrainState): Feeds {
-    const shape = (n: string) => this.plan.states.find((s) => s.name === n)!.shape;
-    return Object.fromEntries(names.map((n) => [io.state(n), f32(shape(n), state.extra[n])]));
-  }
-
-  private absorbState(p: StepProgram, state: TrainState, out: Feeds): void {
-    for (const n of p.stateOut) state.extra[n] = out[io.updated(io.state(n))].data as Float32Array;
-  }
-
-  private randomFeeds(randoms: RandomInput[], extra: Float32Array[]): Feeds {
-    return Object.fromEntries(randoms.map((r, i) => [r.name, f32(r.shape, extra[i])]));
-  }
-
-  private program(n: Net): StepProgram {
-    return n === 'D' ? this.critic : this.generator;
-  }
-
-  /** Feeds for one update of network n: its state, the other network's parameters, this step's draws. */
-  private stepFeeds(n: Net, state: TrainState, r: ReturnType<Trainer['draw']>): Feeds {
-    const other: Net = n === 'D' ? 'G' : 'D';
-    const p = this.program(n);
-    return {
-      ...this.netFeeds(n, state[n], state[n].step + 1),
-      [io.params(other)]: f32([this.plan.nets[other].size], state[other].params),
-      [io.real]: f32([this.plan.batch, ...this.plan.sampleShape], r.real),
-      [io.z]: f32([this.plan.batch, this.plan.latent], r.z),
-      ...this.randomFeeds(p.randoms, r.extra),
-      ...this.stateFeeds(p, state),
-    };
-  }
-
-  /** Keep what one update of network n returned; its logged scalars go into `values`. Returns the ok flag. */
-  private takeStep(n: Net, state: TrainState, out: Feeds, values: Record<string, number>): boolean {
-    const p = this.program(n);
-    this.absorb(n, state[n], out);
-    this.absorbState(p, state, out);
-    for (const k of p.logs) values[k] = (out[k].data as Float32Array)[0];
-    return (out[io.ok].data as Uint8Array)[0] === 1;
-  }
-
-  /** One generator iteration with its critic steps. Mutates `state`; returns the logged scalars. */
+  /** One generator iteration with its critic steps, one run each. Mutates `state`. */
   async iteration(state: TrainState): Promise<IterationLog> {
-    const rng = Rng.stream(this.opts.seed, 'iteration', state.iteration);
+    const rng = iterationRng(this.opts.seed, state.iteration);
     const values: Record<string, number> = {};
     let ok = true;
     const nC = this.opts.nCritic(state.iteration);
+    const program = (c: number) => (c < nC ? this.plan.critic : this.plan.generator).signature;
+    const session = (c: number) => (c < nC ? this.sessions.D : this.sessions.G);
     // Each step's draws are made while the previous step runs (run() is asynchronous): same order, no wait.
-    let draws = this.draw(rng, nC > 0 ? this.critic.randoms : this.generator.randoms);
-    for (let c = 0; c < nC; c++) {
-      const pending = this.criticSession.run(this.stepFeeds('D', state, draws));
-      draws = this.draw(rng, c + 1 < nC ? this.critic.randoms : this.generator.randoms);
-      ok = this.takeStep('D', state, await pending, values) && ok;
+    let draws = drawStep(program(0), rng, this.opts.data);
+    for (let c = 0; c <= nC; c++) {
+      const sig = program(c);
+      const pending = session(c).run(feedsOf(sig, state, draws));
+      if (c < nC) draws = drawStep(program(c + 1), rng, this.opts.data);
+      const r = absorb(sig, await pending, state);
+      Object.assign(values, r.values[0]);
+      ok = r.ok[0] && ok;
     }
-    ok = this.takeStep('G', state, await this.generatorSession.run(this.stepFeeds('G', state, draws)), values) && ok;
     state.iteration += 1;
     return { iteration: state.iteration, values, ok };
   }
 
-  // ---- K iterations in one Loop -------------------------------------------------------------------
-
   /**
-   * K iterations in one session call; the same draws in the same order as K calls of iteration(), so the
-   * parameters agree up to float rounding. Needs a constant n_critic over the K iterations.
+   * K iterations in one run of a fused program; the same draws in the same order as K calls of
+   * iteration(), so the parameters agree up to float rounding. Needs a constant n_critic over the K.
    */
   async fusedIterations(state: TrainState, k: number): Promise<IterationLog[]> {
     const nC = this.opts.nCritic(state.iteration);
-    for (let j = 1; j < k; j++)
-      if (this.opts.nCritic(state.iteration + j) !== nC) throw new Error('fused iterations need a constant n_critic over the block');
+    for (let j = 1; j < k; j++) if (this.opts.nCritic(state.iteration + j) !== nC) throw new Error('fused iterations need a constant n_critic over the block');
     const { program, session } = await this.fusedFor(k, nC);
+    const sig = program.signature;
     const start = state.iteration;
+    const key = `${k}/${nC}`;
     const hit = this.prefetched;
-    const draws = hit && hit.start === start && hit.k === k && hit.nC === nC ? hit.feeds : this.fusedDraws(start, k, nC);
-    const pending = session.run({ ...this.netFeeds('G', state.G, state.G.step), ...this.netFeeds('D', state.D, state.D.step), ...this.stateFeeds(program, state), ...draws });
+    const draws = hit && hit.key === key && hit.start === start ? hit.draws : drawBlock(sig, this.opts.seed, start, this.opts.data);
+    const pending = session.run(feedsOf(sig, state, draws));
     // The next block's draws depend only on its iteration numbers: make them while this block runs.
-    this.prefetched = { start: start + k, k, nC, feeds: this.fusedDraws(start + k, k, nC) };
-    const out = await pending;
-    for (const n of ['G', 'D'] as Net[]) {
-      const s = state[n];
-      s.params = out[io.updated(io.params(n))].data as Float32Array;
-      this.plan.nets[n].slots.forEach((slot, i) => (s.slots[i] = out[io.updated(io.slot(n, slot))].data as Float32Array));
-      s.step = (out[io.updated(io.step(n))].data as Float32Array)[0];
-    }
-    this.absorbState(program, state, out);
-    const oks = out[io.ok].data as Uint8Array;
-    const logs: IterationLog[] = [];
-    for (let it = 0; it < k; it++) {
-      const values: Record<string, number> = {};
-      for (const name of program.logs) values[name] = (out[name].data as Float32Array)[it];
-      logs.push({ iteration: start + it + 1, values, ok: oks[it] === 1 });
-    }
+    this.prefetched = { key, start: start + k, draws: drawBlock(sig, this.opts.seed, start + k, this.opts.data) };
+    const r = absorb(sig, await pending, state);
     state.iteration += k;
-    return logs;
-  }
-
-  private prefetched: { start: number; k: number; nC: number; feeds: Feeds } | null = null;
-
-  /** Every draw of iterations [start, start + k), stacked in the order iteration() makes them. */
-  private fusedDraws(start: number, k: number, nC: number): Feeds {
-    const B = this.plan.batch;
-    const sample = this.plan.sampleShape.reduce((a, b) => a * b, 1);
-    const L = this.plan.latent;
-    const real = new Float32Array(k * (nC + 1) * B * sample);
-    const z = new Float32Array(k * (nC + 1) * B * L);
-    const cr = this.critic.randoms;
-    const gr = this.generator.randoms;
-    const size = (r: RandomInput) => r.shape.reduce((a, b) => a * b, 1);
-    const critStacks = cr.map((r) => new Float32Array(k * nC * size(r)));
-    const genStacks = gr.map((r) => new Float32Array(k * size(r)));
-    for (let it = 0; it < k; it++) {
-      const rng = Rng.stream(this.opts.seed, 'iteration', start + it);
-      for (let c = 0; c <= nC; c++) {
-        const d = this.draw(rng, c < nC ? cr : gr);
-        const slot = it * (nC + 1) + c;
-        real.set(d.real, slot * B * sample);
-        z.set(d.z, slot * B * L);
-        d.extra.forEach((e, i) => (c < nC ? critStacks[i].set(e, (it * nC + c) * size(cr[i])) : genStacks[i].set(e, it * size(gr[i]))));
-      }
-    }
-    const feeds: Feeds = {
-      [io.real]: f32([k, nC + 1, B, ...this.plan.sampleShape], real),
-      [io.z]: f32([k, nC + 1, B, L], z),
-    };
-    cr.forEach((r, i) => (feeds[`D.${r.name}`] = f32([k, nC, ...r.shape], critStacks[i])));
-    gr.forEach((r, i) => (feeds[`G.${r.name}`] = f32([k, ...r.shape], genStacks[i])));
-    return feeds;
+    return r.values.map((values, it) => ({ iteration: start + it + 1, values, ok: r.ok[it] }));
   }
 
   private async fusedFor(k: number, nC: number) {
-    const key = k * 100000 + nC;
+    const key = `${k}/${nC}`;
     let hit = this.fused.get(key);
     if (!hit) {
-      const program = this.need('fused iterations').fusedProgram(k, nC, this.critic.randoms, this.generator.randoms);
+      const program = this.need('fused iterations').fusedProgram(k, nC);
       hit = { program, session: await this.opts.runtime.createSession(program.model, { threads: this.opts.threads }) };
       this.fused.set(key, hit);
     }
     return hit;
   }
 
-  // ---- sampling -----------------------------------------------------------------------------------
-
-  private sampler: Session | null = null;
-
   /** Generator outputs in inference mode for the given latent vectors ([n, latent] row-major). */
   async generate(state: TrainState, z: Float32Array): Promise<Float32Array> {
+    const sig: Signature = this.plan.sampler.signature;
     if (!this.sampler) this.sampler = await this.opts.runtime.createSession(this.plan.sampler.model, { threads: this.opts.threads });
-    const n = z.length / this.plan.latent;
-    const out = await this.sampler.run({ [io.params('G')]: f32([state.G.params.length], state.G.params), [io.z]: f32([n, this.plan.latent], z), ...this.stateInputs(this.plan.sampler.stateIn, state) });
-    return out.samples.data as Float32Array;
+    const latent = sig.inputs.find((s) => s.role === 'input')!;
+    const r = absorb(sig, await this.sampler.run(feedsOf(sig, state, { [latent.name]: z })), { extra: {} });
+    return Object.values(r.outputs)[0];
   }
 
   async release(): Promise<void> {
-    await this.criticSession.release();
-    await this.generatorSession.release();
+    await this.sessions.D.release();
+    await this.sessions.G.release();
     if (this.sampler) await this.sampler.release();
     for (const f of this.fused.values()) await f.session.release();
   }

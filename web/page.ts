@@ -1,17 +1,20 @@
 // The browser page: samples an exported generator (WebGPU where the browser has it, WASM otherwise) and
-// keeps training from training artifacts on WASM with the same Trainer the CLI uses. Every failure is one
-// line in #error; nothing a user loaded is lost by a failed load (the previous model keeps running).
+// keeps training from training artifacts on WASM through the same run loop the CLI uses (training/run-loop.ts),
+// with memory as its checkpoint store and the Pause button as its stop flag. Every failure is one line in
+// #error; nothing a user loaded is lost by a failed load (the previous model keeps running).
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
-import { DATASETS, dataset } from '../harness/datasets.ts';
-import { idxImageSet, parseIdxBytes } from '../harness/image-data.ts';
+import { DATASETS, dataset } from '../data/mixtures.ts';
+import { idxImageSet, parseIdxBytes } from '../data/images.ts';
 import { roleIO } from '../models/imported.ts';
-import { Rng } from '../models/random.ts';
+import { Rng } from '../data/random.ts';
 import { loadArtifacts, type ArtifactsManifest } from '../training/artifacts.ts';
 import { decodeCheckpoint, encodeCheckpoint } from '../training/checkpoint.ts';
+import { runLoop } from '../training/run-loop.ts';
 import type { Runtime, Session } from '../training/runtime.ts';
 import { webRuntime } from '../training/runtime-web.ts';
-import { criticSchedule, Trainer, type DataSource, type TrainState } from '../training/trainer.ts';
+import type { DataSource } from '../data/source.ts';
+import { cloneState, criticSchedule, Trainer, type TrainState } from '../training/trainer.ts';
 import { imageGrid, scatter, viewOf } from './draw.ts';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -246,39 +249,38 @@ async function showTraining(prefix = ''): Promise<void> {
   else if (viewOf(shape) === 'images') imageGrid(ui.trainSamples, xs, shape, 64, 8);
 }
 
-/** The references that make up a state: enough to undo an iteration whose outputs are not finite. */
-const snapshot = (s: TrainState): TrainState => ({
-  iteration: s.iteration,
-  G: { ...s.G, slots: s.G.slots.slice() },
-  D: { ...s.D, slots: s.D.slots.slice() },
-  extra: { ...s.extra },
-});
+/** The page's checkpoints live in memory: the last one is what a divergence returns to. */
+const PAGE_CHECKPOINT_EVERY = 100;
 
 async function trainLoop(): Promise<void> {
   const t = training!;
   const n = Number(ui.trainFor.value);
   if (!Number.isInteger(n) || n < 1) throw new Error(`stop after: '${ui.trainFor.value}' is not a positive whole number of iterations`);
-  const target = t.state.iteration + n;
   t.running = true;
   [ui.train.disabled, ui.pause.disabled, ui.checkpointFile.disabled] = [true, false, true];
   let drawn = performance.now();
+  let saved: TrainState | null = null;
   try {
-    while (t.running && t.state.iteration < target && training === t) {
-      const before = snapshot(t.state);
-      const log = await t.trainer.iteration(t.state);
-      if (!log.ok) {
-        Object.assign(t.state, before);
-        throw new Error(`training diverged at iteration ${log.iteration} (a loss or parameter is not finite); the state before it is kept`);
-      }
-      for (const [series, value] of Object.entries(log.values)) t.rows.push({ iteration: log.iteration, series, value });
-      if (performance.now() - drawn > 250) {
-        await showTraining();
-        drawn = performance.now();
-      }
-      await new Promise((r) => setTimeout(r, 0)); // let the page paint and take clicks
-    }
+    await runLoop({
+      trainer: t.trainer,
+      state: t.state,
+      until: t.state.iteration + n,
+      fuse: 0,
+      checkpointEvery: PAGE_CHECKPOINT_EVERY,
+      store: { save: (s) => ((saved = cloneState(s)), `memory (iteration ${s.iteration})`), latest: () => (saved ? `memory (iteration ${saved.iteration})` : null) },
+      stopRequested: () => !t.running || training !== t,
+      async afterBlock(logs) {
+        for (const log of logs) for (const [series, value] of Object.entries(log.values)) t.rows.push({ iteration: log.iteration, series, value });
+        if (performance.now() - drawn > 250) {
+          await showTraining();
+          drawn = performance.now();
+        }
+        await new Promise((r) => setTimeout(r, 0)); // let the page paint and take clicks
+      },
+    });
   } finally {
     t.running = false;
+    t.rows = t.rows.filter((r) => r.iteration <= t.state.iteration);
     [ui.train.disabled, ui.pause.disabled, ui.checkpointFile.disabled] = [false, true, false];
     if (training === t) await showTraining();
   }
@@ -289,7 +291,8 @@ function downloadCheckpoint(): void {
   const bytes = encodeCheckpoint(t.state, t.manifest.checkpoint);
   const a = document.createElement('a');
   a.href = URL.createObjectURL(new Blob([bytes as BlobPart], { type: 'application/octet-stream' }));
-  a.download = `checkpoint-${String(t.state.iteration).padStart(9, '0')}.safetensors`;
+  // The run's own file name: dropped into <run>/checkpoints/ it is the run's newest checkpoint.
+  a.download = `ckpt-${String(t.state.iteration).padStart(9, '0')}.safetensors`;
   a.click();
   setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
 }

@@ -9,7 +9,7 @@ import { parseConfigText } from '../../harness/config.ts';
 import { DataError, parseIdx, parsePng, pngGrid } from '../../harness/images.ts';
 import { mlpGan } from '../../harness/setups.ts';
 import { gzipSync } from 'node:zlib';
-import { Rng } from '../../models/random.ts';
+import { Rng } from '../../data/random.ts';
 import { CheckpointError, decodeCheckpoint, decodeSafetensors, encodeCheckpoint, type CheckpointInfo } from '../../training/checkpoint.ts';
 import { StepCompiler } from '../../training/step.ts';
 
@@ -25,7 +25,7 @@ export interface FormatReport {
 
 const TIME_BOUND_MS = 2000;
 
-function mutate(rng: Rng, src: Uint8Array): Uint8Array {
+export function mutate(rng: Rng, src: Uint8Array): Uint8Array {
   let b = Uint8Array.from(src);
   const ops = 1 + rng.int(3);
   for (let k = 0; k < ops; k++) {
@@ -91,7 +91,7 @@ async function fuzzFormat(format: string, seeds: Uint8Array[], cases: number, rn
 
 export async function fuzzAll(cases: number, seed: number): Promise<FormatReport[]> {
   const c = new StepCompiler(mlpGan({ loss: 'wgan-gp', hidden: [8, 8], batch: 4 }));
-  const models = [c.criticStep().model, c.generatorStep().model, c.sampler().model];
+  const models = [c.stepProgram('D').model, c.stepProgram('G').model, c.sampler().model];
   const info: CheckpointInfo = { config: '{"x":1}', slots: { G: ['m', 'v'], D: ['m', 'v'] }, states: [] };
   const init = (n: number) => ({ params: new Float32Array(n).fill(0.5), slots: [new Float32Array(n), new Float32Array(n)], step: 3, lr: 1e-4 });
   const ckpt = encodeCheckpoint({ iteration: 7, G: init(c.layoutG.size), D: init(c.layoutD.size), extra: {} }, info);

@@ -6,7 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Rng } from '../../models/random.ts';
+import { Rng } from '../../data/random.ts';
 import { decodeSafetensors } from '../../training/checkpoint.ts';
 
 const BIN = new URL('../../bin/onnx-gan.js', import.meta.url).pathname;

@@ -1,7 +1,8 @@
 // Image data that needs no Node API, shared by the CLI and the browser page: IDX parsing (after gunzip,
-// which each side does its own way) and random minibatches scaled to [-1, 1].
-import type { Rng } from '../models/random.ts';
-import type { DataSource } from '../training/trainer.ts';
+// which each side does its own way), random minibatches scaled to [-1, 1], and the PNG chunk check.
+import { crc32 } from './crc32.ts';
+import type { Rng } from './random.ts';
+import type { DataSource } from './source.ts';
 
 export class DataError extends Error {}
 
@@ -67,4 +68,24 @@ function hwcToChw(d: Uint8Array, n: number, h: number, w: number, c: number): Ui
   const out = new Uint8Array(d.length);
   for (let i = 0; i < n; i++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let k = 0; k < c; k++) out[((i * c + k) * h + y) * w + x] = d[((i * h + y) * w + x) * c + k];
   return out;
+}
+
+const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+
+/** Where a PNG's chunk structure breaks (signature, a chunk cut short, a CRC mismatch), or null if it does not. */
+export function pngFault(b: Uint8Array): string | null {
+  if (b.length < 8 || PNG_SIGNATURE.some((v, i) => b[i] !== v)) return `not a PNG: bad signature in bytes 0-7`;
+  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  let at = 8;
+  while (at < b.length) {
+    if (at + 8 > b.length) return `truncated at offset ${b.length}: chunk header at offset ${at} is cut`;
+    const len = view.getUint32(at);
+    const type = String.fromCharCode(...b.subarray(at + 4, at + 8));
+    if (at + 12 + len > b.length) return `truncated at offset ${b.length}: chunk ${JSON.stringify(type)} at offset ${at} needs ${12 + len} bytes`;
+    const crc = crc32(b.subarray(at + 4, at + 8 + len));
+    if (crc !== view.getUint32(at + 8 + len)) return `CRC mismatch in chunk ${JSON.stringify(type)} at offset ${at} (the data is corrupt)`;
+    if (type === 'IEND') return at + 12 + len === b.length ? null : `${b.length - at - 12 - len} bytes after the IEND chunk at offset ${at}`;
+    at += 12 + len;
+  }
+  return `truncated at offset ${b.length}: no IEND chunk`;
 }

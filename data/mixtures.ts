@@ -1,7 +1,7 @@
 // Built-in data sets. The 2-D mixtures are PacGAN's (fjxmlzn/PacGAN synthetic_data_experiments):
 // ring8, 8 modes on the unit circle with std 0.01; grid25, a 5x5 grid with spacing 2 and std 0.05.
-import type { Rng } from '../models/random.ts';
-import type { DataSource } from '../training/trainer.ts';
+import type { Rng } from './random.ts';
+import type { DataSource } from './source.ts';
 
 export interface Mixture extends DataSource {
   centers: [number, number][];

@@ -1,0 +1,10 @@
+// Where real samples come from: the one interface the trainer draws minibatches through.
+import type { Rng } from './random.ts';
+
+export interface DataSource {
+  readonly name: string;
+  /** Per-sample shape, as the critic takes it. */
+  readonly shape: number[];
+  /** n samples drawn with rng, flattened row-major. */
+  sample(rng: Rng, n: number): Float32Array;
+}

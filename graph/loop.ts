@@ -1,0 +1,44 @@
+// ONNX Loop written as a loop: named carried values go in, the body callback sees the iteration index and
+// the current values and returns the next ones (and per-iteration values to stack), as a for-loop would.
+// The body may read any value of the enclosing graphs; ONNX passes those in by outer scope.
+import { attr, type Graph, type Value } from './ir.ts';
+
+export interface LoopBody<C extends Record<string, Value>> {
+  /** The carried values for the next iteration, under the same names. */
+  next: C;
+  /** Per-iteration values, returned stacked along a new first axis of length `trips`. */
+  scans?: Record<string, Value>;
+}
+
+export interface LoopResult<C extends Record<string, Value>> {
+  /** The carried values after the last iteration. */
+  final: C;
+  scans: Record<string, Value>;
+}
+
+/** `for (i = 0; i < trips; i++) carried = body(i, carried)` as one ONNX Loop node in graph `g`. */
+export function loop<C extends Record<string, Value>>(g: Graph, trips: number, carried: C, body: (i: Value, cur: C) => LoopBody<C>, name = 'body'): LoopResult<C> {
+  if (!Number.isInteger(trips) || trips < 1) throw new Error(`loop '${name}': trip count must be a positive integer, got ${trips}`);
+  const keys = Object.keys(carried);
+  const sub = g.subgraph(name);
+  const i = sub.freshInput('i', 'int64', []);
+  const cond = sub.freshInput('cond', 'bool', []);
+  const cur = Object.fromEntries(keys.map((k) => [k, sub.freshInput(`${k}.in`, carried[k].dtype, carried[k].shape)])) as C;
+  const { next, scans = {} } = body(i, cur);
+  for (const k of keys) if (!next[k]) throw new Error(`loop '${name}': the body returns no next value for '${k}'`);
+  for (const k of Object.keys(next)) if (!(k in carried)) throw new Error(`loop '${name}': the body returns '${k}', which is not carried`);
+  sub.output(cond);
+  for (const k of keys) sub.output(next[k]);
+  const scanKeys = Object.keys(scans);
+  for (const k of scanKeys) sub.output(scans[k]);
+  const trip = g.constant({ dtype: 'int64', dims: [], data: new BigInt64Array([BigInt(trips)]) }, 'trips');
+  const outTypes = [
+    ...keys.map((k) => ({ dtype: carried[k].dtype, shape: carried[k].shape })),
+    ...scanKeys.map((k) => ({ dtype: scans[k].dtype, shape: scans[k].shape ? [trips, ...scans[k].shape!] : null })),
+  ];
+  const outs = g.addNode('Loop', [trip, null, ...keys.map((k) => carried[k])], outTypes, { body: attr.graph(sub) });
+  return {
+    final: Object.fromEntries(keys.map((k, j) => [k, outs[j]])) as C,
+    scans: Object.fromEntries(scanKeys.map((k, j) => [k, outs[keys.length + j]])),
+  };
+}

@@ -1,0 +1,198 @@
+// What a compiled program takes and returns, described once as plain data. The compiler writes it next to
+// every graph (artifacts.json stores it as it is); every runner feeds a program and keeps its outputs
+// through the two functions below, so no runner spells a graph input's name.
+import type { DataSource } from '../data/source.ts';
+import { Rng } from '../data/random.ts';
+import type { Feeds } from './runtime.ts';
+
+export type Role =
+  | 'param' // a network's flat parameter vector
+  | 'slot' // an optimizer slot of a network (Adam's m and v, ...)
+  | 'counter' // a network's update count (Adam's bias correction); the program adds one per update
+  | 'lr' // a network's learning rate
+  | 'state' // carried, not trained: spectral norm's vectors, batch norm's running statistics, Fisher's multiplier
+  | 'data' // real samples drawn from the data set
+  | 'random' // noise drawn by the host's seeded stream
+  | 'input' // given by the caller (the sampler's latent vectors)
+  | 'log' // a scalar worth logging, per iteration
+  | 'ok' // all losses and updated parameters finite, per iteration
+  | 'output'; // a result for the caller (samples)
+
+/** One draw for one step: from the data set or a distribution, and which steps of an iteration make it. */
+export interface DrawSpec {
+  dist: 'data' | 'normal' | 'uniform';
+  /** Shape of one step's draw (for data: [batch, ...sample]). */
+  shape: number[];
+  steps: 'critic' | 'generator' | 'all';
+}
+
+export interface TensorSpec {
+  name: string;
+  dtype: 'float32' | 'bool';
+  shape: (number | string)[];
+  role: Role;
+  /** param, slot, counter, lr: the network ('G', 'D', 'C'). */
+  net?: string;
+  /** slot: the optimizer slot's name. */
+  slot?: string;
+  /** state: the carried state's name. */
+  state?: string;
+  /** log: the logged quantity's name ('D.loss', 'G.loss', 'D.gp'). */
+  log?: string;
+  /** data and random inputs. */
+  draw?: DrawSpec;
+}
+
+export interface Signature {
+  program: string;
+  inputs: TensorSpec[];
+  outputs: TensorSpec[];
+  /** Fused programs: iterations per run and critic steps per iteration (inputs stacked [k, steps, ...]). */
+  k?: number;
+  nCritic?: number;
+}
+
+export interface NetState {
+  params: Float32Array;
+  slots: Float32Array[];
+  /** Updates applied so far. */
+  step: number;
+  lr: number;
+}
+
+/** What programs read and write: networks by name, and the carried states. */
+export interface ProgramState {
+  extra: Record<string, Float32Array>;
+}
+
+const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+
+function netOf(state: ProgramState, spec: TensorSpec): NetState {
+  const n = (state as unknown as Record<string, NetState | undefined>)[spec.net!];
+  if (!n || !(n.params instanceof Float32Array)) throw new Error(`${spec.name}: no network '${spec.net}' in this state`);
+  return n;
+}
+
+function slotIndex(sig: Signature, spec: TensorSpec): number {
+  return sig.inputs.filter((s) => s.role === 'slot' && s.net === spec.net).findIndex((s) => s.slot === spec.slot);
+}
+
+const dims = (spec: TensorSpec, data: { length: number }): number[] => {
+  const known = spec.shape.filter((d): d is number => typeof d === 'number');
+  const free = spec.shape.length - known.length;
+  if (free > 1) throw new Error(`${spec.name}: more than one free dimension`);
+  return spec.shape.map((d) => (typeof d === 'number' ? d : data.length / size(known)));
+};
+
+/** The feeds of one run: state by role, draws and caller inputs by name (stacked already for fused programs). */
+export function feedsOf(sig: Signature, state: ProgramState, given: Record<string, Float32Array> = {}): Feeds {
+  const feeds: Feeds = {};
+  for (const spec of sig.inputs) {
+    let data: Float32Array;
+    switch (spec.role) {
+      case 'param':
+        data = netOf(state, spec).params;
+        break;
+      case 'slot':
+        data = netOf(state, spec).slots[slotIndex(sig, spec)];
+        break;
+      case 'counter':
+        data = new Float32Array([netOf(state, spec).step]);
+        break;
+      case 'lr':
+        data = new Float32Array([netOf(state, spec).lr]);
+        break;
+      case 'state':
+        data = state.extra[spec.state!];
+        if (!data) throw new Error(`${spec.name}: the state has no carried value '${spec.state}'`);
+        break;
+      default:
+        data = given[spec.name];
+        if (!data) throw new Error(`${sig.program}: nothing given for input '${spec.name}' (${spec.role})`);
+    }
+    feeds[spec.name] = { dtype: 'float32', dims: dims(spec, data), data };
+  }
+  return feeds;
+}
+
+/** What one run returns for the host: logged scalars and the ok flag per iteration, and any 'output'. */
+export interface Absorbed {
+  values: Record<string, number>[];
+  ok: boolean[];
+  outputs: Record<string, Float32Array>;
+}
+
+/** Keep a run's results: updated networks and states go into `state`; logs, flags and outputs are returned. */
+export function absorb(sig: Signature, out: Feeds, state: ProgramState): Absorbed {
+  const iterations = sig.k ?? 1;
+  const values = Array.from({ length: iterations }, () => ({}) as Record<string, number>);
+  const ok = new Array<boolean>(iterations).fill(true);
+  const outputs: Record<string, Float32Array> = {};
+  for (const spec of sig.outputs) {
+    const t = out[spec.name];
+    if (!t) throw new Error(`${sig.program}: the run returned no '${spec.name}'`);
+    const data = t.data as Float32Array;
+    switch (spec.role) {
+      case 'param':
+        netOf(state, spec).params = data;
+        break;
+      case 'slot':
+        netOf(state, spec).slots[slotIndex(sig, spec)] = data;
+        break;
+      case 'counter':
+        netOf(state, spec).step = data[0];
+        break;
+      case 'state':
+        state.extra[spec.state!] = data;
+        break;
+      case 'log':
+        for (let i = 0; i < iterations; i++) values[i][spec.log!] = data[i];
+        break;
+      case 'ok':
+        for (let i = 0; i < iterations; i++) ok[i] = (t.data as Uint8Array)[i] === 1;
+        break;
+      default:
+        outputs[spec.name] = data;
+    }
+  }
+  return { values, ok, outputs };
+}
+
+// ---- draws: a pure function of (seed, iteration), so a resumed run repeats an uninterrupted one ----------
+
+const drawsOf = (sig: Signature) => sig.inputs.filter((s) => s.draw);
+
+function drawOne(rng: Rng, d: DrawSpec, data: DataSource): Float32Array {
+  if (d.dist === 'data') return data.sample(rng, d.shape[0]);
+  const out = new Float32Array(size(d.shape));
+  return d.dist === 'uniform' ? rng.fillUniform(out) : rng.fillNormal(out);
+}
+
+/** The iteration's stream; each step draws from it in turn, in signature order. */
+export const iterationRng = (seed: number, iteration: number) => Rng.stream(seed, 'iteration', iteration);
+
+/** One step's draws, for a one-step program. */
+export function drawStep(sig: Signature, rng: Rng, data: DataSource): Record<string, Float32Array> {
+  return Object.fromEntries(drawsOf(sig).map((s) => [s.name, drawOne(rng, s.draw!, data)]));
+}
+
+/** Every draw of iterations [start, start + k) of a fused program, stacked as its inputs take them. */
+export function drawBlock(sig: Signature, seed: number, start: number, data: DataSource): Record<string, Float32Array> {
+  const k = sig.k!;
+  const nC = sig.nCritic!;
+  const specs = drawsOf(sig);
+  const stacks = specs.map((s) => new Float32Array(size(s.shape as number[])));
+  for (let it = 0; it < k; it++) {
+    const rng = iterationRng(seed, start + it);
+    for (let c = 0; c <= nC; c++) {
+      const kind = c < nC ? 'critic' : 'generator';
+      specs.forEach((s, j) => {
+        const d = s.draw!;
+        if (d.steps !== 'all' && d.steps !== kind) return;
+        const at = d.steps === 'all' ? it * (nC + 1) + c : d.steps === 'critic' ? it * nC + c : it;
+        stacks[j].set(drawOne(rng, d, data), at * size(d.shape));
+      });
+    }
+  }
+  return Object.fromEntries(specs.map((s, j) => [s.name, stacks[j]]));
+}
