@@ -29,8 +29,11 @@ export function inferenceModel(model: Model, layout: ParamLayout, flat: Float32A
     return g.initializer(n, tensor('float32', [extra[n].length], extra[n]));
   };
   const p = model.prepare ? model.prepare(raw, state, () => {}, false) : raw;
-  const y = model.forward(x, p, { training: false, state, setState: () => {} });
-  g.output(io.post ? io.post(y) : y, io.output);
+  const y0 = model.forward(x, p, { training: false, state, setState: () => {} });
+  const y = io.post ? io.post(y0) : y0;
+  // Consumers read the output's batch dimension by name ('N', as the input's), whatever shape inference kept.
+  const named = y.shape?.[0] === 'N' ? y : g.addNode('Identity', [y], [{ dtype: y.dtype, shape: ['N', ...(y.shape ?? []).slice(1)] }])[0];
+  g.output(named, io.output);
   return toBytes(g, { producerVersion: info.producerVersion, docString: io.doc, metadata: info.metadata });
 }
 

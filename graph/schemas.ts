@@ -128,6 +128,18 @@ function reduceShape(shape: Shape, axes: number[] | null, keepdims: boolean, noo
   return out;
 }
 
+/**
+ * A reshape that keeps one symbolic dimension (the batch) and regroups the static rest keeps its name:
+ * [N, 392] -> [-1, 8, 7, 7] is [N, 8, 7, 7]. Null when that cannot be shown.
+ */
+function keptSymbol(input: Shape, rest: Dim[]): Dim {
+  if (!input || !rest.every((d) => typeof d === 'number')) return null;
+  const symbols = input.filter((d) => typeof d === 'string');
+  if (symbols.length !== 1 || input.some((d) => d === null)) return null;
+  const prod = (ds: Dim[]) => (ds as number[]).reduce((a, b) => a * b, 1);
+  return prod(input.filter((d) => typeof d === 'number')) === prod(rest) ? symbols[0] : null;
+}
+
 function reshapeShape(input: Shape, target: number[], allowZero: boolean): Shape {
   const out: Dim[] = target.map((d, i) => (d === 0 && !allowZero ? (input ? input[i] : null) : d));
   const minus = out.indexOf(-1);
@@ -139,7 +151,7 @@ function reshapeShape(input: Shape, target: number[], allowZero: boolean): Shape
       const p = (rest as number[]).reduce((a, b) => a * b, 1);
       if (p === 0 || known % p !== 0) fail(`cannot reshape ${known} elements to [${target}]`);
       out[minus] = known / p;
-    } else out[minus] = null;
+    } else out[minus] = keptSymbol(input, rest);
   } else if (input && input.every((d) => typeof d === 'number') && out.every((d) => typeof d === 'number')) {
     const a = (input as number[]).reduce((x, y) => x * y, 1);
     const b = (out as number[]).reduce((x, y) => x * y, 1);
@@ -258,7 +270,9 @@ export const schemas: Record<string, Infer> = {
     if (!x.shape) return [{ dtype: x.dtype, shape: [null, null] }];
     const axis = attrInt(attrs, 'axis', 1);
     const a = axis < 0 ? axis + x.shape.length : axis;
-    const prod = (ds: Dim[]): Dim => (ds.every((d) => typeof d === 'number') ? (ds as number[]).reduce((p, q) => p * q, 1) : null);
+    // All static: the product; one named dimension among ones (the batch): that name; else unknown.
+    const prod = (ds: Dim[]): Dim =>
+      ds.every((d) => typeof d === 'number') ? (ds as number[]).reduce((p, q) => p * q, 1) : ds.filter((d) => d !== 1).length === 1 && typeof ds.find((d) => d !== 1) === 'string' ? ds.find((d) => d !== 1)! : null;
     return [{ dtype: x.dtype, shape: [prod(x.shape.slice(0, a)), prod(x.shape.slice(a))] }];
   },
   Transpose: (ins, attrs) => {

@@ -11,6 +11,7 @@ import * as o from '../graph/ops.ts';
 import { toBytes } from '../graph/serialize.ts';
 import { continueArtifacts } from '../harness/continue.ts';
 import { exportRun } from '../harness/export.ts';
+import { fromBytes } from '../graph/serialize.ts';
 import { parseConfig } from '../harness/config.ts';
 import { train } from '../harness/train.ts';
 import { FASHION_MNIST_DIR } from '../harness/images.ts';
@@ -97,7 +98,7 @@ describe('web page in Chromium (playwright-core)', function () {
     const st = await onnxGan();
     expect(st.training.iteration).to.equal(start + n);
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
-    expect(download.suggestedFilename()).to.equal(`checkpoint-${String(start + n).padStart(9, '0')}.safetensors`);
+    expect(download.suggestedFilename()).to.equal(`ckpt-${String(start + n).padStart(9, '0')}.safetensors`);
     const file = (await download.path())!;
     return { st, file, ckpt: decodeSafetensors(readFileSync(file)) };
   }
@@ -138,6 +139,10 @@ describe('web page in Chromium (playwright-core)', function () {
     const res = await train(parseConfig({ loss: 'wgan-gp', hidden: [32, 32], batch: 64, iterations: 61, checkpointEvery: 20, evalSamples: 100, out: run }), { resume: true, log: (m) => logs.push(m) });
     expect(logs.join('\n')).to.match(/resuming from .*ckpt-000000060\.safetensors at iteration 60/);
     expect(res.iterations).to.equal(61);
+    // ... and the downloaded file exports on its own, as any checkpoint file does.
+    const exported = exportRun(fromPageFile, { out: join(tmp, 'from-page') });
+    expect(exported.iteration).to.equal(60);
+    expect(fromBytes(readFileSync(join(tmp, 'from-page', 'generator.onnx'))).metadata.step).to.equal('60');
   });
 
   it('keeps training NS-GAN from artifacts chosen as files: 20 iterations in the tab equal onnxruntime-node CPU within 1e-4', async () => {
@@ -194,7 +199,7 @@ describe('web page in Chromium (playwright-core)', function () {
       const other = join(tmp, 'other');
       await train(parseConfig({ loss: 'wgan-gp', hidden: [16, 16], batch: 64, iterations: 10, checkpointEvery: 10, evalSamples: 100, out: other }));
       const text = await errorAfter('#checkpoint-file', join(other, 'checkpoints', 'ckpt-000000010.safetensors'));
-      expect(text).to.equal('ckpt-000000010.safetensors: written by a different model or settings than this run\'s');
+      expect(text).to.equal('ckpt-000000010.safetensors: written by a different model or settings than this run\'s (loss: "wgan-gp" there, "ns" here)');
       expect((await onnxGan()).training.iteration).to.equal(60); // the NS run trained in the tab, unchanged
     });
     it('artifacts with a truncated step graph', async () => {

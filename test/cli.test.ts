@@ -67,6 +67,10 @@ describe('onnx-gan train (CLI)', function () {
     ['a flag value that is not a number', ['--lr', 'fast'], /option '--lr <x>' argument 'fast' is invalid. 'fast' is not a number/],
     ['a negative iteration count', ['--iterations', '-5'], /'iterations': Too small/],
     ['an unknown execution provider', ['--ep', 'tpu'], /argument 'tpu' is invalid/],
+    ['an iteration count past the maximum', ['--iterations', '1e12'], /'iterations': Too big: expected number to be <=100000000/],
+    ['a batch that cannot fit in memory', ['--batch', '100000000'], /these settings do not fit: one training step needs about \d+ GiB \(.*activations \d+ GiB.*batch 100000000.*\), this machine has \d+(\.\d)? GiB/],
+    ['a latent size that cannot fit in memory', ['--latent', '1000000'], /these settings do not fit: .*draws \d+ GiB.*latent 1000000/],
+    ['hidden layers that cannot fit in memory', ['--hidden', '100000,100000'], /these settings do not fit: .*parameters \d+ GiB.*[\d,]+ parameters/],
   ];
   for (const [what, args, re] of rejects)
     it(`refuses ${what} with one line and a non-zero exit`, () => {
@@ -76,6 +80,20 @@ describe('onnx-gan train (CLI)', function () {
       expect(r.err).to.match(re);
       expect(existsSync(join(tmp, 'never'))).to.equal(false);
     });
+
+  it('--out naming a file is one clear line; --threads above the core count warns; f-GAN runs are named by divergence', () => {
+    const file = join(tmp, 'a-file');
+    writeFileSync(file, 'x');
+    const r = cli(['train', ...SMALL, '--iterations', '2', '--out', file]);
+    expect(r.code).to.equal(1);
+    expect(r.err.trim()).to.match(/^onnx-gan: --out: .*a-file is a file, not a run directory$/);
+    const t = cli(['train', ...SMALL, '--iterations', '2', '--threads', '64', '--out', join(tmp, 'threads')]);
+    expect(t.code, t.err).to.equal(0);
+    expect(t.err).to.match(/warning: --threads 64 is more than this machine's \d+ cores/);
+    const f = spawnSync(process.execPath, [BIN, 'train', ...SMALL, '--loss', 'fgan', '--divergence', 'js', '--iterations', '2', '--json'], { encoding: 'utf8', cwd: tmp });
+    expect(f.status, f.stderr).to.equal(0);
+    expect(JSON.parse(f.stdout).out).to.equal(join(tmp, 'runs', 'ring8-fgan-js-s0'));
+  });
 
   it('refuses a config file with an unknown key, naming it', () => {
     const f = join(tmp, 'bad.json');

@@ -3,10 +3,21 @@ import { expect } from 'chai';
 import { build } from 'esbuild';
 import { grid25, ring8 } from '../data/mixtures.ts';
 import { mixtureMetrics } from '../harness/metrics.ts';
+import { renderSvg, scatterSpec } from '../harness/plot.ts';
 import { Rng } from '../data/random.ts';
 import { nodeRuntime } from '../training/runtime-node.ts';
 
 describe('data sets and metrics', () => {
+  it('the samples plot has a legend and counts the samples outside its axes', async () => {
+    // Axes fit ring8 with a margin of 0.5: [-1.5, 1.5]. Two points beyond them, one far away.
+    const xy = Float32Array.from([0, 1, 1, 0, 2, 0, -40, 3, 0.5, -0.5]);
+    const svg = await renderSvg(scatterSpec(xy, ring8().centers, 'plot'));
+    expect(svg).to.include('5 samples; 2 outside the axes, drawn at the edge');
+    expect(svg).to.include('generated sample').and.to.include('mode centre');
+    const inside = await renderSvg(scatterSpec(Float32Array.from([0, 1]), ring8().centers, 'plot'));
+    expect(inside).to.include('1 samples; all within the axes');
+  });
+
   it('ring8: 8 modes at (cos 2pi k/8, sin 2pi k/8), std 0.01; grid25: {-4..4 step 2}^2, std 0.05', () => {
     const r = ring8();
     expect(r.centers).to.have.length(8);

@@ -189,5 +189,17 @@ const haveData = existsSync(join(FASHION_MNIST_DIR, 'train-images-idx3-ubyte.gz'
     const bad = cli(['eval', run, '--classifier', join(tmp, 'missing.onnx')]);
     expect(bad.code).to.not.equal(0);
     expect(bad.err).to.match(/^onnx-gan: eval: classifier .*missing\.onnx not found; make it with onnx-gan train-classifier/);
+    writeFileSync(join(tmp, 'bad.onnx'), 'this is not a model');
+    const junk = cli(['eval', run, '--classifier', join(tmp, 'bad.onnx')]);
+    expect(junk.code).to.equal(1);
+    expect(junk.err.trim().split('\n')).to.have.length(1);
+    expect(junk.err).to.match(/^onnx-gan: eval: classifier .*bad\.onnx: /);
+    // The exported models name their batch dimension and describe their own role.
+    const gen = fromBytes(f32);
+    expect(gen.graph.outputs[0].shape).to.deep.equal(['N', 1, 28, 28]);
+    const critic = fromBytes(readFileSync(join(tmp, 'export', 'critic.onnx')));
+    expect(critic.metadata).to.include({ role: 'critic', output_layout: '[N, 1] float32' });
+    expect(critic.metadata).to.not.have.property('latent_size');
+    expect(critic.graph.inputs[0].shape).to.deep.equal(['N', 1, 28, 28]);
   });
 });

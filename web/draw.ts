@@ -16,7 +16,8 @@ export interface ScatterOptions {
   highlight?: Float32Array;
 }
 
-export function scatter(canvas: HTMLCanvasElement, xy: Float32Array, o: ScatterOptions = {}): void {
+/** Draws the points; returns how many fall outside the view (the data set's extent plus a margin). */
+export function scatter(canvas: HTMLCanvasElement, xy: Float32Array, o: ScatterOptions = {}): number {
   const ctx = canvas.getContext('2d')!;
   const { width: w, height: h } = canvas;
   // The view fits the data set when it is known (so a collapsed generator looks collapsed), else the points.
@@ -46,6 +47,9 @@ export function scatter(canvas: HTMLCanvasElement, xy: Float32Array, o: ScatterO
   };
   dots(xy, 'rgba(38, 94, 166, 0.35)', 2);
   if (o.highlight) dots(o.highlight, '#c2185b', 5);
+  let out = 0;
+  for (let i = 0; i + 1 < xy.length; i += 2) if (!(Math.abs(xy[i]) <= r && Math.abs(xy[i + 1]) <= r)) out++;
+  return out;
 }
 
 /** Images [n, C, H, W] in [-1, 1] as a grid with `cols` columns, each image scaled up to fill its cell. */

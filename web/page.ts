@@ -26,6 +26,7 @@ const ui = {
   lerp: $<HTMLInputElement>('lerp'),
   lerpValue: $<HTMLOutputElement>('lerp-value'),
   sampleInfo: $('sample-info'),
+  samplesOutside: $('samples-outside'),
   artifactsDir: $<HTMLInputElement>('artifacts-dir'),
   artifactsFiles: $<HTMLInputElement>('artifacts-files'),
   trainFor: $<HTMLInputElement>('train-for'),
@@ -146,7 +147,10 @@ async function drawInterpolation(): Promise<void> {
   const zt = slerp(g.za, g.zb, t, g.latent);
   const out = await g.session.run({ [g.session.inputNames[0]]: f32([zt.length / g.latent, g.latent], zt) });
   const path = out[g.session.outputNames[0]].data as Float32Array;
-  if (viewOf(g.shape) === 'points') scatter(ui.samples, g.samples, { centers: g.centers, highlight: path });
+  if (viewOf(g.shape) === 'points') {
+    const out = scatter(ui.samples, g.samples, { centers: g.centers, highlight: path });
+    ui.samplesOutside.textContent = out ? `${out} of ${g.samples.length / 2} samples lie outside this view.` : '';
+  }
   else {
     // 7 rows of samples, the last row the interpolation at t.
     const all = new Float32Array(g.samples.length + path.length);
