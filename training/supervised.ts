@@ -2,16 +2,17 @@
 // cross-entropy, reverse-mode gradients, the optimizer update), parameters and optimizer state in and out.
 // It trains the classifier behind the image scores.
 import { grad } from '../graph/autodiff.ts';
-import { Graph, type TensorData } from '../graph/ir.ts';
-import { concat, reshape } from '../graph/ops.ts';
-import { fromBytes, toBytes } from '../graph/serialize.ts';
+import type { TensorData } from '../graph/ir.ts';
+import { fromBytes } from '../graph/serialize.ts';
+import { add } from '../graph/ops.ts';
 import { softmaxCrossEntropy } from '../losses/classification.ts';
 import type { Classifier } from '../models/classifier.ts';
 import { initParams, layoutOf, type ParamLayout } from '../models/model.ts';
 import { Rng } from '../data/random.ts';
 import { optimizer, type OptimizerSettings } from './optim.ts';
 import type { Runtime, Session } from './runtime.ts';
-import { unpackParams } from './step.ts';
+import { applyUpdate, packGrads, ProgramBuilder, unpackParams, type CompiledProgram } from './program.ts';
+import { absorb, feedsOf, type NetState } from './signature.ts';
 
 export interface LabelledImages {
   shape: number[];
@@ -23,26 +24,21 @@ export interface LabelledImages {
 
 const f32 = (dims: number[], data: Float32Array): TensorData => ({ dtype: 'float32', dims, data });
 
-/** Inputs params, opt.<slot>, step, lr, x [B, ...], y [B, classes]; outputs the updated ones and loss. */
-export function supervisedStep(model: Classifier, opt: OptimizerSettings, batch: number): Uint8Array {
+/** One update of the classifier 'C': its state in and out, images x [B, ...] and one-hot labels y [B, classes] in, the loss logged. */
+export function supervisedStep(model: Classifier, opt: OptimizerSettings, batch: number): CompiledProgram {
   const layout = layoutOf(model);
   const o = optimizer(opt);
-  const g = new Graph('classifier_step');
-  const flat = g.input('params', 'float32', [layout.size]);
-  const slots = o.slots.map((s) => g.input(`opt.${s}`, 'float32', [layout.size]));
-  const step = g.input('step', 'float32', []);
-  const lr = g.input('lr', 'float32', []);
-  const x = g.input('x', 'float32', [batch, ...model.inputShape]);
-  const y = g.input('y', 'float32', [batch, model.classes]);
-  const p = unpackParams(flat, layout);
-  const loss = softmaxCrossEntropy(model.forward(x, p), y);
-  const grads = grad(loss, layout.entries.map((e) => p[e.name]));
-  const gflat = concat(grads.map((gv, i) => reshape(gv, [layout.entries[i].size])), 0);
-  const u = o.update(flat, gflat, slots, step, lr);
-  g.output(u.p, 'params:new');
-  o.slots.forEach((s, i) => g.output(u.state[i], `opt.${s}:new`));
-  g.output(loss, 'loss');
-  return toBytes(g);
+  const p = new ProgramBuilder('classifier_step');
+  const net = p.netInputs('C', layout.size, o.slots);
+  const x = p.input({ name: 'x', role: 'data', shape: [batch, ...model.inputShape] });
+  const y = p.input({ name: 'y', role: 'data', shape: [batch, model.classes] });
+  const params = unpackParams(net.params, layout);
+  const loss = softmaxCrossEntropy(model.forward(x, params), y);
+  const grads = grad(loss, layout.entries.map((e) => params[e.name]));
+  const u = applyUpdate(o, net, packGrads(new Map(layout.entries.map((e, i) => [e.name, grads[i]])), layout, p.g), add(net.step, 1));
+  p.netOutputs('C', o.slots, u);
+  p.output(loss, { name: 'loss', role: 'log', log: 'loss' });
+  return p.build();
 }
 
 /** Images of a labelled set at the given indices as floats in [-1, 1], the GANs' scale. */
@@ -80,14 +76,17 @@ export async function trainClassifier(runtime: Runtime, model: Classifier, train
   const opt: OptimizerSettings = { name: 'adam', lr: o.lr };
   const slots = optimizer(opt).slots;
   const layout = layoutOf(model);
-  let params: Float32Array = initParams(model, Rng.stream(o.seed, 'classifier-init'));
-  let state: Float32Array[] = slots.map(() => new Float32Array(layout.size));
-  const session = await runtime.createSession(supervisedStep(model, opt, o.batch), { threads: o.threads });
+  const params = initParams(model, Rng.stream(o.seed, 'classifier-init'));
+  const net: NetState = { params, slots: slots.map(() => new Float32Array(layout.size)), step: 0, lr: o.lr };
+  const state = { C: net, extra: {} };
+  const program = supervisedStep(model, opt, o.batch);
+  const sig = program.signature;
+  const [xIn, yIn] = sig.inputs.filter((s) => s.role === 'data');
+  const session = await runtime.createSession(program.model, { threads: o.threads });
   const perEpoch = Math.floor(train.count / o.batch);
   if (perEpoch < 1) throw new Error(`classifier: ${train.count} training images are fewer than one batch of ${o.batch}`);
   const total = perEpoch * o.epochs;
   const epochLoss: number[] = [];
-  let step = 0;
   try {
     for (let e = 0; e < o.epochs; e++) {
       const order = Rng.stream(o.seed, 'classifier-epoch', e).permutation(train.count);
@@ -96,29 +95,19 @@ export async function trainClassifier(runtime: Runtime, model: Classifier, train
         const idx = order.subarray(b * o.batch, (b + 1) * o.batch);
         const y = new Float32Array(o.batch * model.classes);
         idx.forEach((k, i) => (y[i * model.classes + train.labels[k]] = 1));
-        const lr = o.schedule === 'constant' ? o.lr : (o.lr * (1 + Math.cos((Math.PI * step) / total))) / 2;
-        const feeds: Record<string, TensorData> = {
-          params: f32([layout.size], params),
-          step: f32([], new Float32Array([++step])),
-          lr: f32([], new Float32Array([lr])),
-          x: f32([o.batch, ...model.inputShape], imageBatch(train, idx)),
-          y: f32([o.batch, model.classes], y),
-        };
-        slots.forEach((s, i) => (feeds[`opt.${s}`] = f32([layout.size], state[i])));
-        const out = await session.run(feeds);
-        params = out['params:new'].data as Float32Array;
-        state = slots.map((s) => out[`opt.${s}:new`].data as Float32Array);
-        const loss = (out.loss.data as Float32Array)[0];
-        if (!Number.isFinite(loss)) throw new Error(`classifier: the loss is ${loss} at step ${step}; lower --lr`);
+        net.lr = o.schedule === 'constant' ? o.lr : (o.lr * (1 + Math.cos((Math.PI * net.step) / total))) / 2;
+        const out = await session.run(feedsOf(sig, state, { [xIn.name]: imageBatch(train, idx), [yIn.name]: y }));
+        const loss = absorb(sig, out, state).values[0].loss;
+        if (!Number.isFinite(loss)) throw new Error(`classifier: the loss is ${loss} at step ${net.step}; lower --lr`);
         sum += loss;
-        o.onProgress?.(step, total, loss);
+        o.onProgress?.(net.step, total, loss);
       }
       epochLoss.push(sum / perEpoch);
     }
   } finally {
     await session.release();
   }
-  return { layout, params, steps: step, epochLoss };
+  return { layout, params: net.params, steps: net.step, epochLoss };
 }
 
 /** Logits and features of float images [N, ...shape] in [-1, 1], in chunks. */
