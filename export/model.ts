@@ -4,6 +4,7 @@
 import { Graph, tensor, type Value } from '../graph/ir.ts';
 import { add, cast, clip, concat, mul, round } from '../graph/ops.ts';
 import { toBytes } from '../graph/serialize.ts';
+import { foldedBytes, type Evaluate } from './fold.ts';
 import { encodeSafetensors, type TensorEntry } from '../training/checkpoint.ts';
 import type { Classifier } from '../models/classifier.ts';
 import type { ParamLayout, Model } from '../models/model.ts';
@@ -19,8 +20,12 @@ function weights(g: Graph, layout: ParamLayout, flat: Float32Array): Record<stri
   return Object.fromEntries(layout.entries.map((e) => [e.name, g.initializer(e.name, tensor('float32', e.shape, flat.subarray(e.offset, e.offset + e.size)))]));
 }
 
-/** A network's forward pass with its trained weights baked in; carried state (SN's u) as constants. */
-export function inferenceModel(model: Model, layout: ParamLayout, flat: Float32Array, extra: Record<string, Float32Array>, io: { input: string; output: string; doc: string; post?: (y: Value) => Value }, info: ExportInfo): Uint8Array {
+/**
+ * A network's forward pass with its trained weights baked in and folded: what depends on weights alone
+ * (spectral norm's division, reshaped weights) is computed once by `evaluate`, so the model holds only
+ * final weights and the ops applied to its input.
+ */
+export function inferenceModel(model: Model, layout: ParamLayout, flat: Float32Array, extra: Record<string, Float32Array>, io: { input: string; output: string; doc: string; post?: (y: Value) => Value }, info: ExportInfo, evaluate: Evaluate): Promise<Uint8Array> {
   const g = new Graph(model.kind);
   const x = g.input(io.input, 'float32', ['N', ...model.inputShape]);
   const raw = weights(g, layout, flat);
@@ -34,7 +39,7 @@ export function inferenceModel(model: Model, layout: ParamLayout, flat: Float32A
   // Consumers read the output's batch dimension by name ('N', as the input's), whatever shape inference kept.
   const named = y.shape?.[0] === 'N' ? y : g.addNode('Identity', [y], [{ dtype: y.dtype, shape: ['N', ...(y.shape ?? []).slice(1)] }])[0];
   g.output(named, io.output);
-  return toBytes(g, { producerVersion: info.producerVersion, docString: io.doc, metadata: info.metadata });
+  return foldedBytes(g, { producerVersion: info.producerVersion, docString: io.doc, metadata: info.metadata }, evaluate);
 }
 
 /**

@@ -133,8 +133,13 @@ export interface ConvOptions {
   /** ConvTranspose only: extra rows/columns at the end of the output. */
   outputPadding?: number[];
 }
-function convAttrs(o: ConvOptions, n: number): Record<string, Attr> {
+/** `w`: the weight (its kernel shape is written out) or, for pooling, the number of spatial dims. */
+function convAttrs(o: ConvOptions, w: Value | number): Record<string, Attr> {
+  const n = typeof w === 'number' ? w : w.rank! - 2;
   const a: Record<string, Attr> = {};
+  // Explicit, though ONNX infers it from W: some consumers (OpenCV's DNN importer) require it.
+  const k = typeof w === 'number' ? null : w.shape?.slice(2);
+  if (k && k.every((d) => typeof d === 'number')) a.kernel_shape = attr.ints(k as number[]);
   const nonDefault = (v: number[] | undefined, d: number) => v && v.some((x) => x !== d);
   if (nonDefault(o.strides, 1)) a.strides = attr.ints(o.strides!);
   if (nonDefault(o.pads, 0)) a.pads = attr.ints(o.pads!);
@@ -144,9 +149,9 @@ function convAttrs(o: ConvOptions, n: number): Record<string, Attr> {
   return a;
 }
 /** x [N, C, ...] with w [M, C, ...k] (+ b [M]). */
-export const conv = (x: Value, w: Value, b: Value | null = null, o: ConvOptions = {}) => op('Conv', b ? [x, w, b] : [x, w], convAttrs(o, w.rank! - 2));
+export const conv = (x: Value, w: Value, b: Value | null = null, o: ConvOptions = {}) => op('Conv', b ? [x, w, b] : [x, w], convAttrs(o, w));
 /** x [N, C, ...] with w [C, M, ...k] (+ b [M]): the adjoint of conv. */
-export const convTranspose = (x: Value, w: Value, b: Value | null = null, o: ConvOptions = {}) => op('ConvTranspose', b ? [x, w, b] : [x, w], convAttrs(o, w.rank! - 2));
+export const convTranspose = (x: Value, w: Value, b: Value | null = null, o: ConvOptions = {}) => op('ConvTranspose', b ? [x, w, b] : [x, w], convAttrs(o, w));
 /** Mean over windows; padded cells count in the divisor (count_include_pad = 1, as PyTorch's default). */
 export function averagePool(x: Value, kernel: number[], o: Omit<ConvOptions, 'outputPadding' | 'dilations'> = {}): Value {
   return op('AveragePool', [x], { kernel_shape: attr.ints(kernel), count_include_pad: attr.int(1), ...convAttrs(o, kernel.length) });

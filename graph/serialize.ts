@@ -49,7 +49,7 @@ function outerNames(g: Graph): Set<string> {
   return out;
 }
 
-function valueInfo(v: Value): P.IValueInfoProto {
+export function valueInfo(v: Value): P.IValueInfoProto {
   return {
     name: v.name,
     type: {

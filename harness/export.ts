@@ -6,7 +6,10 @@
 // An export is never replaced by an older iteration, and files whose bytes would not change are not rewritten.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import type { Evaluate } from '../export/fold.ts';
 import { inferenceModel, uint8Rgb, weightsSafetensors } from '../export/model.ts';
+import { pytorchModule } from '../export/pytorch.ts';
+import { nodeRuntime } from '../training/runtime-node.ts';
 import { ARTIFACT_FILES, packArtifacts } from '../training/artifacts.ts';
 import { decodeCheckpoint, peekCheckpoint } from '../training/checkpoint.ts';
 import { StepCompiler } from '../training/step.ts';
@@ -60,7 +63,17 @@ function source(target: string, log: (m: string) => void): { cfg: Config; state:
   return { cfg, state, from: path, defaultOut: run ? join(run, EXPORT_DIR) : join(dirname(path), EXPORT_DIR) };
 }
 
-export function exportRun(target: string, o: { out?: string; uint8?: boolean; log?: (m: string) => void } = {}): ExportResult {
+/** The evaluator constant folding runs on: onnxruntime-node's CPU provider. */
+const evaluate: Evaluate = async (model) => {
+  const s = await nodeRuntime('cpu').createSession(model, { threads: 1 });
+  try {
+    return await s.run({});
+  } finally {
+    await s.release();
+  }
+};
+
+export async function exportRun(target: string, o: { out?: string; uint8?: boolean; log?: (m: string) => void } = {}): Promise<ExportResult> {
   const log = o.log ?? (() => {});
   const { cfg, state, from, defaultOut } = source(target, log);
   const out = resolve(o.out ?? defaultOut);
@@ -94,16 +107,18 @@ export function exportRun(target: string, o: { out?: string; uint8?: boolean; lo
     output_meaning: `the critic's score under the '${cfg.loss}' loss (a logit for ns/minimax/dragan/r1/r2, unbounded for Wasserstein and hinge critics); higher means more real`,
   };
   const version = { producerVersion: VERSION };
-  const g = inferenceModel(setup.generator, compiler.layoutG, state.G.params, state.extra, { input: 'z', output: 'samples', doc: `onnx-gan generator: z [N, ${compiler.latent}] ~ N(0, 1) -> samples` }, { metadata: gMeta, ...version });
-  const d = inferenceModel(setup.critic, compiler.layoutD, state.D.params, state.extra, { input: 'x', output: 'score', doc: `onnx-gan critic: samples [N, ${shape.join(', ')}] -> score [N, 1]` }, { metadata: dMeta, ...version });
+  const g = await inferenceModel(setup.generator, compiler.layoutG, state.G.params, state.extra, { input: 'z', output: 'samples', doc: `onnx-gan generator: z [N, ${compiler.latent}] ~ N(0, 1) -> samples` }, { metadata: gMeta, ...version }, evaluate);
+  const d = await inferenceModel(setup.critic, compiler.layoutD, state.D.params, state.extra, { input: 'x', output: 'score', doc: `onnx-gan critic: samples [N, ${shape.join(', ')}] -> score [N, 1]` }, { metadata: dMeta, ...version }, evaluate);
   const w = weightsSafetensors(state, { G: compiler.layoutG, D: compiler.layoutD }, info.slots, { ...common, config: JSON.stringify(cfg) });
   const training = packArtifacts(plan, state, info, { producer: `onnx-gan ${VERSION}`, data: cfg.data, seed: cfg.seed, schedule, config: cfg });
   const files: [string, Uint8Array][] = [['generator.onnx', g], ['critic.onnx', d], ['weights.safetensors', w], ...Object.entries(training).map(([n, b]): [string, Uint8Array] => [join('training', n), b])];
+  const py = pytorchModule(setup.generator, setup.critic);
+  if (py) files.splice(3, 0, ['model.py', new TextEncoder().encode(py)]);
   if (o.uint8) {
     const [, h, wd] = shape;
     const u8Meta = { ...gMeta, output_layout: `[N, 3, ${h}, ${wd}] uint8 (NCHW, grey repeated to RGB)`, output_range: '[0, 255]' };
     const doc = `onnx-gan generator for torch-fidelity: z [N, ${compiler.latent}] ~ N(0, 1) -> uint8 images [N, 3, ${h}, ${wd}]`;
-    files.splice(1, 0, ['generator_uint8.onnx', inferenceModel(setup.generator, compiler.layoutG, state.G.params, state.extra, { input: 'z', output: 'images', doc, post: uint8Rgb }, { metadata: u8Meta, ...version })]);
+    files.splice(1, 0, ['generator_uint8.onnx', await inferenceModel(setup.generator, compiler.layoutG, state.G.params, state.extra, { input: 'z', output: 'images', doc, post: uint8Rgb }, { metadata: u8Meta, ...version }, evaluate)]);
   }
   const unchanged: string[] = [];
   for (const [name, bytes] of files) {

@@ -5,6 +5,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { PNG } from 'pngjs';
+import { FASHION_MNIST_DIR } from '../data/paths.ts';
 import { DataError, idxImageSet, imageSet, parseIdxBytes, pngFault, type ImageSet } from '../data/images.ts';
 
 export { DataError, imageSet, type ImageSet } from '../data/images.ts';
@@ -75,7 +76,7 @@ export function readPngFolder(dir: string): ImageSet {
   return imageSet(dir, shape!, images!);
 }
 
-export const FASHION_MNIST_DIR = process.env.FASHION_MNIST_DIR ?? '/usr/share/datasets/fashion-mnist';
+export { FASHION_MNIST_DIR };
 
 /** Fashion-MNIST from Debian's dataset-fashion-mnist package. */
 export function fashionMnist(split: 'train' | 't10k' = 'train'): ImageSet {

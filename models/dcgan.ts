@@ -5,8 +5,8 @@
 // variant is `spectralNorm(dcganCritic({ norm: 'none' }))`. Weights start N(0, 0.02), batch norm's scale
 // N(1, 0.02), as in the paper and PyTorch's DCGAN example.
 import type { Value } from '../graph/ir.ts';
-import { add, convTranspose, conv, gemm, leakyRelu, matmul, mul, relu, reshape, tanh } from '../graph/ops.ts';
-import { affine, batchNorm, instanceNorm, layerNorm, normalize } from './layers.ts';
+import { add, batchNormalization, convTranspose, conv, gemm, leakyRelu, matmul, mul, relu, reshape, tanh } from '../graph/ops.ts';
+import { affine, batchNorm, instanceNorm, layerNorm } from './layers.ts';
 import type { ForwardContext, Model, ParamSpec } from './model.ts';
 
 export type CriticNorm = 'layer' | 'instance' | 'none';
@@ -70,7 +70,7 @@ export function dcganGenerator(o: DcganOptions): Model {
         // From 1x1 to base x base, the transposed convolution is one matrix product (measured 6x faster
         // than onnxruntime's ConvTranspose at this shape, and so are its gradients).
         h = i === 0 ? reshape(matmul(h, reshape(w, [latent, -1])), [-1, widths[1], base, base]) : convTranspose(h, w, null, { strides: [2, 2], pads: [1, 1, 1, 1] });
-        if (i + 2 < widths.length) h = relu(affine(bn(h, `${P}.bn${i}`, ctx), p[`${P}.bn${i}.weight`], p[`${P}.bn${i}.bias`]));
+        if (i + 2 < widths.length) h = relu(bn(h, `${P}.bn${i}`, p[`${P}.bn${i}.weight`], p[`${P}.bn${i}.bias`], ctx));
       }
       return tanh(h);
     },
@@ -79,16 +79,15 @@ export function dcganGenerator(o: DcganOptions): Model {
 }
 
 /**
- * Batch norm: batch statistics in training mode (and, where the pass may advance state, the running
- * averages PyTorch keeps: momentum 0.1, unbiased variance); the running statistics in inference mode.
+ * Batch norm with its gain and bias: batch statistics in training mode (and, where the pass may advance
+ * state, the running averages PyTorch keeps: momentum 0.1, unbiased variance); in inference mode ONNX's
+ * BatchNormalization on the running statistics, the one op every consumer of an exported model knows.
  */
-function bn(h: Value, name: string, ctx: ForwardContext | undefined): Value {
+function bn(h: Value, name: string, gain: Value, bias: Value, ctx: ForwardContext | undefined): Value {
   const [mean, variance] = [`${name}.running_mean`, `${name}.running_var`];
-  if (ctx && !ctx.training) {
-    const c = [1, -1, 1, 1];
-    return normalize(h, { mean: reshape(ctx.state(mean), c), variance: reshape(ctx.state(variance), c) }, 1e-5);
-  }
-  const { y, moments } = batchNorm(h);
+  if (ctx && !ctx.training) return batchNormalization(h, gain, bias, ctx.state(mean), ctx.state(variance), { epsilon: 1e-5 })[0];
+  const { y: normed, moments } = batchNorm(h);
+  const y = affine(normed, gain, bias);
   if (ctx) {
     const count = h.shape!.filter((_, i) => i !== 1).reduce((a: number, b) => a * (typeof b === 'number' ? b : NaN), 1);
     const unbias = Number.isFinite(count) && count > 1 ? count / (count - 1) : 1;

@@ -2,7 +2,7 @@
 // gradient penalty) come from the rules already in graph/gradients.ts. Batch statistics are part of the
 // graph: the gradient flows through the mean and variance, as in PyTorch's training mode.
 import type { Value } from '../graph/ir.ts';
-import { add, div, mul, reduceMean, reshape, sqrt, square, sub } from '../graph/ops.ts';
+import { add, div, instanceNormalization, mul, reduceMean, reshape, sqrt, square, sub } from '../graph/ops.ts';
 
 export interface Moments {
   mean: Value;
@@ -17,14 +17,26 @@ export function moments(x: Value, axes: number[]): Moments {
 
 export const normalize = (x: Value, m: Moments, eps: number) => div(sub(x, m.mean), sqrt(add(m.variance, eps)));
 
-/** (x - mean) / sqrt(var + eps) over every axis but the batch (PyTorch's F.layer_norm over x.shape[1:]). */
+/** ONNX's InstanceNormalization with unit scale and zero bias (the affine part is the model's own). */
+function unitInstanceNorm(x: Value, eps: number): Value {
+  const c = x.shape![1] as number;
+  const ones = x.graph.constant({ dtype: x.dtype, dims: [c], data: x.dtype === 'float64' ? new Float64Array(c).fill(1) : new Float32Array(c).fill(1) }, 'ones');
+  const zeros = x.graph.constant({ dtype: x.dtype, dims: [c], data: x.dtype === 'float64' ? new Float64Array(c) : new Float32Array(c) }, 'zeros');
+  return instanceNormalization(x, ones, zeros, eps);
+}
+
+/**
+ * (x - mean) / sqrt(var + eps) over every axis but the batch (PyTorch's F.layer_norm over x.shape[1:]):
+ * one instance normalization of x seen as [N, 1, everything], so exported critics are one standard op
+ * that every consumer runs (OpenCV's importer cannot broadcast a composite's per-sample statistics).
+ */
 export function layerNorm(x: Value, eps = 1e-5): Value {
-  return normalize(x, moments(x, [...Array(x.rank! - 1).keys()].map((i) => i + 1)), eps);
+  return reshape(unitInstanceNorm(reshape(x, [0, 1, -1]), eps), x.shape!.map((d, i) => (i === 0 ? 0 : (d as number))));
 }
 
 /** Per sample and channel, over the spatial axes (InstanceNorm2d without running statistics). */
 export function instanceNorm(x: Value, eps = 1e-5): Value {
-  return normalize(x, moments(x, [...Array(x.rank! - 2).keys()].map((i) => i + 2)), eps);
+  return unitInstanceNorm(x, eps);
 }
 
 /** Per channel, over the batch and spatial axes (BatchNorm in training mode); the moments are returned too. */

@@ -47,7 +47,7 @@ describe('web page in Chromium (playwright-core)', function () {
     // The main job's loss (WGAN-GP), and NS-GAN, whose loss is smooth (see the cross-kernel test below).
     for (const [loss, out] of [['wgan-gp', run], ['ns', join(tmp, 'ns')]]) {
       await train(parseConfig({ loss, hidden: [32, 32], batch: 64, iterations: 40, checkpointEvery: 20, evalSamples: 100, out }));
-      exportRun(out, {});
+      await exportRun(out, {});
     }
     await build();
     server = await serve({ run });
@@ -140,7 +140,7 @@ describe('web page in Chromium (playwright-core)', function () {
     expect(logs.join('\n')).to.match(/resuming from .*ckpt-000000060\.safetensors at iteration 60/);
     expect(res.iterations).to.equal(61);
     // ... and the downloaded file exports on its own, as any checkpoint file does.
-    const exported = exportRun(fromPageFile, { out: join(tmp, 'from-page') });
+    const exported = await exportRun(fromPageFile, { out: join(tmp, 'from-page') });
     expect(exported.iteration).to.equal(60);
     expect(fromBytes(readFileSync(join(tmp, 'from-page', 'generator.onnx'))).metadata.step).to.equal('60');
   });
@@ -223,7 +223,7 @@ describe('web page in Chromium (playwright-core)', function () {
       }
       img = join(tmp, 'fmnist');
       await train(parseConfig({ data: 'fashion-mnist', loss: 'ns', width: 8, batch: 16, latent: 16, iterations: 4, checkpointEvery: 2, sampleEvery: 2, out: img }));
-      exportRun(img);
+      await exportRun(img);
     });
 
     it('shows the exported generator\'s samples as an image grid, equal to onnxruntime-node (1e-5)', async () => {

@@ -20,12 +20,12 @@ describe('export', function () {
   this.timeout(120000);
   let tmp: string;
   let files: string[];
-  before(() => {
+  before(async () => {
     tmp = mkdtempSync(join(tmpdir(), 'onnx-gan-export-'));
     // SN-GAN: the critic carries spectral norm's u, which the export must fold in.
     const r = spawnSync(process.execPath, [BIN, 'train', '--loss', 'sngan', '--hidden', '32,32', '--batch', '64', '--iterations', '30', '--checkpoint-every', '10', '--eval-samples', '100', '--out', join(tmp, 'run')], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(r.stderr);
-    files = exportRun(join(tmp, 'run'), { out: join(tmp, 'out') }).files;
+    files = (await exportRun(join(tmp, 'run'), { out: join(tmp, 'out') })).files;
   });
   after(() => rmSync(tmp, { recursive: true, force: true }));
 

@@ -92,7 +92,9 @@ describe('lineage: export, continue, checkpoint files, interrupts', function () 
   });
 
   it('--force replaces the whole run, export included; a sweep refuses an existing --out', () => {
-    const run = join(tmp, 'run');
+    const run = join(tmp, 'forced');
+    expect(cli(['train', ...SMALL, '--iterations', '20', '--checkpoint-every', '10', '--out', run]).code).to.equal(0);
+    expect(cli(['export', run]).code).to.equal(0);
     expect(cli(['train', ...SMALL, '--iterations', '10', '--out', run]).code).to.equal(1);
     expect(cli(['train', ...SMALL, '--iterations', '10', '--out', run, '--force']).code).to.equal(0);
     expect(existsSync(join(run, 'export'))).to.equal(false);
@@ -108,7 +110,7 @@ describe('lineage: export, continue, checkpoint files, interrupts', function () 
   });
 
   it('--resume names the setting that differs and both values', () => {
-    const run = join(tmp, 'run');
+    const run = join(tmp, 'forced');
     const r = cli(['train', ...SMALL, '--iterations', '20', '--lr', '0.001', '--out', run, '--resume']);
     expect(r.code).to.equal(1);
     expect(r.err).to.match(/--resume: --lr is 0\.001, the run's .*config\.json has unset/);
@@ -156,5 +158,22 @@ describe('lineage: export, continue, checkpoint files, interrupts', function () 
     expect(rest.code, rest.err).to.equal(0);
     expect(sameTensors(join(a, 'checkpoint.safetensors'), join(b, 'checkpoint.safetensors'))).to.deep.equal([]);
     expect(ckptIteration(join(b, 'checkpoint.safetensors'))).to.equal('12000');
+  });
+
+  it('SIGINT during a sweep: each run in flight checkpoints; --resume finishes them bit-identically to plain runs', async () => {
+    const sw = join(tmp, 'sweep-int');
+    const args = ['sweep', '--data', 'ring8', '--loss', 'ns,lsgan', '--seeds', '1', '--iterations', '3000', '--workers', '2', '--out', sw];
+    const r = await interrupted(args, 3000 + rng.uniform() * 1000);
+    expect(r.code, r.err).to.equal(130);
+    expect(r.err).to.match(/interrupted with 2 of 2 runs unfinished; their checkpoints are saved; resume with onnx-gan sweep .* --resume\n$/);
+    for (const run of ['ring8-ns-s0', 'ring8-lsgan-s0']) expect(readdirSync(join(sw, 'runs', run, 'checkpoints')), run).to.have.length(1);
+    const done = cli([...args, '--resume', '--json']);
+    expect(done.code, done.err).to.equal(0);
+    expect(JSON.parse(done.out).map((x: { ok: number }) => x.ok)).to.deep.equal([1, 1]);
+    // The same run, never interrupted, as the sweep runs it.
+    const ref = join(tmp, 'sweep-ref');
+    expect(cli(['train', '--data', 'ring8', '--loss', 'ns', '--seed', '0', '--iterations', '3000', '--log-every', '25', '--checkpoint-every', '3000', '--keep-checkpoints', '1', '--threads', '1', '--out', ref]).code).to.equal(0);
+    const name = 'ckpt-000003000.safetensors';
+    expect(sameTensors(join(ref, 'checkpoints', name), join(sw, 'runs', 'ring8-ns-s0', 'checkpoints', name))).to.deep.equal([]);
   });
 });

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sirv from 'sirv';
-import { FASHION_MNIST_DIR } from '../harness/images.ts';
+import { FASHION_MNIST_DIR } from '../data/paths.ts';
 import { build, DIST } from './build.ts';
 
 export interface Served {
