@@ -112,7 +112,64 @@ class DCGANCritic(nn.Module):
         return self.convs[-1](h).reshape(x.shape[0], 1)
 
 
-KINDS = {'mlp': MLP, 'dcgan-generator': DCGANGenerator, 'dcgan-critic': DCGANCritic}
+_RESNET = {28: (7, 2), 32: (4, 3), 48: (6, 3), 64: (4, 4)}
+
+
+class ResNetGenerator(nn.Module):
+    """SNGAN / Mimicry ResNet generator: linear to base x base maps, up-blocks (BN, ReLU, nearest x2, 3x3
+    conv, BN, ReLU, 3x3 conv; shortcut nearest x2 and 1x1 conv), then BN, ReLU, 3x3 conv and tanh."""
+
+    def __init__(self, image, width, latent, **_):
+        super().__init__()
+        c, size = image[0], image[1]
+        self.base, self.ups = _RESNET[size]
+        self.latent, self.width = latent, width
+        self.names = {'l1': nn.Linear(latent, self.base * self.base * width)}
+        for b in range(self.ups):
+            for part, m in (('b1', nn.BatchNorm2d(width)), ('c1', nn.Conv2d(width, width, 3, 1, 1)), ('b2', nn.BatchNorm2d(width)),
+                            ('c2', nn.Conv2d(width, width, 3, 1, 1)), ('c_sc', nn.Conv2d(width, width, 1))):
+                self.names[f'block{b + 2}.{part}'] = m
+        self.names[f'b{self.ups + 2}'] = nn.BatchNorm2d(width)
+        self.names[f'c{self.ups + 2}'] = nn.Conv2d(width, c, 3, 1, 1)
+        self.layers = nn.ModuleDict({k.replace('.', '_'): m for k, m in self.names.items()})
+
+    def forward(self, z):
+        n = self.names
+        up = lambda h: F.interpolate(h, scale_factor=2, mode='nearest')
+        h = n['l1'](z).view(-1, self.width, self.base, self.base)
+        for b in range(self.ups):
+            k = f'block{b + 2}'
+            r = n[f'{k}.c1'](up(F.relu(n[f'{k}.b1'](h))))
+            r = n[f'{k}.c2'](F.relu(n[f'{k}.b2'](r)))
+            h = r + n[f'{k}.c_sc'](up(h))
+        return torch.tanh(n[f'c{self.ups + 2}'](F.relu(n[f'b{self.ups + 2}'](h))))
+
+
+class ResNetCritic(nn.Module):
+    """SNGAN / Mimicry ResNet critic: optimized block, a down-block, two blocks at that size, ReLU, a sum
+    over positions and a linear head."""
+
+    def __init__(self, image, width, **_):
+        super().__init__()
+        c = image[0]
+        self.names = {'block1.c1': nn.Conv2d(c, width, 3, 1, 1), 'block1.c2': nn.Conv2d(width, width, 3, 1, 1), 'block1.c_sc': nn.Conv2d(c, width, 1)}
+        for b in (2, 3, 4):
+            self.names[f'block{b}.c1'] = nn.Conv2d(width, width, 3, 1, 1)
+            self.names[f'block{b}.c2'] = nn.Conv2d(width, width, 3, 1, 1)
+        self.names['block2.c_sc'] = nn.Conv2d(width, width, 1)
+        self.names['l5'] = nn.Linear(width, 1)
+        self.layers = nn.ModuleDict({k.replace('.', '_'): m for k, m in self.names.items()})
+
+    def forward(self, x):
+        n = self.names
+        h = F.avg_pool2d(n['block1.c2'](F.relu(n['block1.c1'](x))), 2) + n['block1.c_sc'](F.avg_pool2d(x, 2))
+        for b in (2, 3, 4):
+            r = n[f'block{b}.c2'](F.relu(n[f'block{b}.c1'](F.relu(h))))
+            h = F.avg_pool2d(r, 2) + F.avg_pool2d(n['block2.c_sc'](h), 2) if b == 2 else r + h
+        return n['l5'](F.relu(h).sum(dim=(2, 3)))
+
+
+KINDS = {'mlp': MLP, 'dcgan-generator': DCGANGenerator, 'dcgan-critic': DCGANCritic, 'resnet-generator': ResNetGenerator, 'resnet-critic': ResNetCritic}
 
 
 def _sigma(w, u):

@@ -2,6 +2,7 @@
 // resolved into one: its data, networks, loss, optimizers, critic schedule and checkpoint identity.
 import { buildLoss, lossEntry, type LossSettings } from '../losses/index.ts';
 import { dcganCritic, dcganGenerator, type CriticNorm } from '../models/dcgan.ts';
+import { resnetCritic, resnetGenerator } from '../models/resnet.ts';
 import { mlp } from '../models/mlp.ts';
 import { spectralNorm } from '../models/spectral.ts';
 import type { Model } from '../models/model.ts';
@@ -73,6 +74,17 @@ export function dcganGan(o: DcganGanOptions): GanSetup & { warnings: string[]; s
   return assemble(o, dcganGenerator({ image: o.image, width, latent: o.latent ?? 100 }), critic, 64);
 }
 
+/**
+ * The SNGAN / Mimicry ResNet pair for the image shape; the critic has no normalization (spectral norm
+ * wraps it for sngan), so --norm does not apply.
+ */
+export function resnetGan(o: DcganGanOptions): GanSetup & { warnings: string[]; spectralNorm: boolean } {
+  const width = o.width ?? 64;
+  const setup = assemble(o, resnetGenerator({ image: o.image, width, latent: o.latent ?? 128 }), () => resnetCritic({ image: o.image, width }), 64);
+  if (o.norm && o.norm !== 'none') setup.warnings.push(`--norm ${o.norm} does not apply to the ResNet critic, which has no normalization layers`);
+  return setup;
+}
+
 export type Data = Mixture | ImageSet;
 
 /** A data set by name (ring8, grid25, fashion-mnist) or path (an IDX file, a folder of PNGs). */
@@ -92,8 +104,9 @@ export function resolveSetup(cfg: Config, data: Data): { setup: GanSetup & { war
   // Both networks imported: any image size goes, so the built-in models (DCGAN's sizes) are not built;
   // mlpGan only supplies the loss and optimizers then, with the image batch default.
   const bothImported = !!(cfg.generator && cfg.critic);
+  if (cfg.arch && !isImage(data)) throw new Error(`--arch ${cfg.arch}: the data set '${cfg.data}' is not images; 2-D data trains the MLP`);
   const setup = isImage(data) && !bothImported
-    ? dcganGan({ ...settings, image: data.shape })
+    ? (cfg.arch === 'resnet' ? resnetGan : dcganGan)({ ...settings, image: data.shape })
     : mlpGan({ ...settings, batch: settings.batch ?? (isImage(data) ? 64 : undefined), sampleDims: isImage(data) ? 1 : data.shape[0] });
   let freeze: RegExp | undefined;
   try {

@@ -5,9 +5,9 @@
 // variant is `spectralNorm(dcganCritic({ norm: 'none' }))`. Weights start N(0, 0.02), batch norm's scale
 // N(1, 0.02), as in the paper and PyTorch's DCGAN example.
 import type { Value } from '../graph/ir.ts';
-import { add, batchNormalization, convTranspose, conv, gemm, leakyRelu, matmul, mul, relu, reshape, tanh } from '../graph/ops.ts';
-import { affine, batchNorm, instanceNorm, layerNorm } from './layers.ts';
-import type { ForwardContext, Model, ParamSpec } from './model.ts';
+import { convTranspose, conv, gemm, leakyRelu, matmul, relu, reshape, tanh } from '../graph/ops.ts';
+import { batchNorm2d, batchNorm2dSpecs, instanceNorm, layerNorm } from './layers.ts';
+import type { Model, ParamSpec } from './model.ts';
 
 export type CriticNorm = 'layer' | 'instance' | 'none';
 
@@ -25,7 +25,6 @@ const normal = (mean: number, std: number): ParamSpec['init'] => (rng, out) => {
   for (let i = 0; i < out.length; i++) out[i] = mean + std * out[i];
 };
 const zeros: ParamSpec['init'] = (_rng, out) => out.fill(0);
-const ones: ParamSpec['init'] = (_rng, out) => out.fill(1);
 
 /** The layout shared by both networks: spatial size `base` at the inside, `ups` stride-2 stages to the image. */
 export function dcganLayout(image: number[]): { channels: number; size: number; base: number; ups: number } {
@@ -35,8 +34,6 @@ export function dcganLayout(image: number[]): { channels: number; size: number; 
   const base = h === 28 ? 7 : 4;
   return { channels, size: h, base, ups: Math.log2(h / base) };
 }
-
-const PYTORCH_BN_MOMENTUM = 0.1;
 
 export function dcganGenerator(o: DcganOptions): Model {
   const { channels, size, base, ups } = dcganLayout(o.image);
@@ -51,10 +48,9 @@ export function dcganGenerator(o: DcganOptions): Model {
     const k = i === 0 ? base : 4;
     params.push({ name: `${P}.l${i}.weight`, shape: [widths[i], widths[i + 1], k, k], init: normal(0, 0.02) });
     if (i + 2 < widths.length) {
-      params.push({ name: `${P}.bn${i}.weight`, shape: [widths[i + 1]], init: normal(1, 0.02) });
-      params.push({ name: `${P}.bn${i}.bias`, shape: [widths[i + 1]], init: zeros });
-      states.push({ name: `${P}.bn${i}.running_mean`, shape: [widths[i + 1]], init: zeros });
-      states.push({ name: `${P}.bn${i}.running_var`, shape: [widths[i + 1]], init: ones });
+      const bn = batchNorm2dSpecs(`${P}.bn${i}`, widths[i + 1], normal(1, 0.02));
+      params.push(...bn.params);
+      states.push(...bn.states);
     }
   }
   return {
@@ -70,33 +66,12 @@ export function dcganGenerator(o: DcganOptions): Model {
         // From 1x1 to base x base, the transposed convolution is one matrix product (measured 6x faster
         // than onnxruntime's ConvTranspose at this shape, and so are its gradients).
         h = i === 0 ? reshape(matmul(h, reshape(w, [latent, -1])), [-1, widths[1], base, base]) : convTranspose(h, w, null, { strides: [2, 2], pads: [1, 1, 1, 1] });
-        if (i + 2 < widths.length) h = relu(bn(h, `${P}.bn${i}`, p[`${P}.bn${i}.weight`], p[`${P}.bn${i}.bias`], ctx));
+        if (i + 2 < widths.length) h = relu(batchNorm2d(h, `${P}.bn${i}`, p, ctx));
       }
       return tanh(h);
     },
     describe: () => ({ kind: 'dcgan-generator', image: o.image, width: d, latent, prefix: P }),
   };
-}
-
-/**
- * Batch norm with its gain and bias: batch statistics in training mode (and, where the pass may advance
- * state, the running averages PyTorch keeps: momentum 0.1, unbiased variance); in inference mode ONNX's
- * BatchNormalization on the running statistics, the one op every consumer of an exported model knows.
- */
-function bn(h: Value, name: string, gain: Value, bias: Value, ctx: ForwardContext | undefined): Value {
-  const [mean, variance] = [`${name}.running_mean`, `${name}.running_var`];
-  if (ctx && !ctx.training) return batchNormalization(h, gain, bias, ctx.state(mean), ctx.state(variance), { epsilon: 1e-5 })[0];
-  const { y: normed, moments } = batchNorm(h);
-  const y = affine(normed, gain, bias);
-  if (ctx) {
-    const count = h.shape!.filter((_, i) => i !== 1).reduce((a: number, b) => a * (typeof b === 'number' ? b : NaN), 1);
-    const unbias = Number.isFinite(count) && count > 1 ? count / (count - 1) : 1;
-    const m = PYTORCH_BN_MOMENTUM;
-    const flat = (v: Value) => reshape(v, [-1]);
-    ctx.setState(mean, add(mul(ctx.state(mean), 1 - m), mul(flat(moments.mean), m)));
-    ctx.setState(variance, add(mul(ctx.state(variance), 1 - m), mul(flat(moments.variance), m * unbias)));
-  }
-  return y;
 }
 
 export function dcganCritic(o: DcganOptions & { norm?: CriticNorm }): Model {

@@ -2,7 +2,8 @@
 // gradient penalty) come from the rules already in graph/gradients.ts. Batch statistics are part of the
 // graph: the gradient flows through the mean and variance, as in PyTorch's training mode.
 import type { Value } from '../graph/ir.ts';
-import { add, div, instanceNormalization, mul, reduceMean, reshape, sqrt, square, sub } from '../graph/ops.ts';
+import { add, batchNormalization, div, instanceNormalization, mul, reduceMean, reshape, sqrt, square, sub } from '../graph/ops.ts';
+import type { ForwardContext, ParamSpec } from './model.ts';
 
 export interface Moments {
   mean: Value;
@@ -53,3 +54,43 @@ export function affine(y: Value, gamma: Value, beta: Value): Value {
 }
 
 const reshapeChannel = (v: Value, rank: number) => reshape(v, [1, -1, ...new Array(rank - 2).fill(1)]);
+
+const PYTORCH_BN_MOMENTUM = 0.1;
+
+/** nn.BatchNorm2d(c)'s learnable gain (N(1, 0.02) as DCGAN's init, or ones) and bias, and its running statistics as state. */
+export function batchNorm2dSpecs(name: string, c: number, gainInit: ParamSpec['init']): { params: ParamSpec[]; states: { name: string; shape: number[]; init: ParamSpec['init'] }[] } {
+  const zeros: ParamSpec['init'] = (_r, out) => out.fill(0);
+  return {
+    params: [
+      { name: `${name}.weight`, shape: [c], init: gainInit },
+      { name: `${name}.bias`, shape: [c], init: zeros },
+    ],
+    states: [
+      { name: `${name}.running_mean`, shape: [c], init: zeros },
+      { name: `${name}.running_var`, shape: [c], init: (_r, out) => out.fill(1) },
+    ],
+  };
+}
+
+/**
+ * Batch norm with its gain and bias: batch statistics in training mode (and, where the pass may advance
+ * state, the running averages PyTorch keeps: momentum 0.1, unbiased variance); in inference mode ONNX's
+ * BatchNormalization on the running statistics, the one op every consumer of an exported model knows.
+ */
+export function batchNorm2d(h: Value, name: string, p: Record<string, Value>, ctx: ForwardContext | undefined): Value {
+  const [gain, bias] = [p[`${name}.weight`], p[`${name}.bias`]];
+  const [mean, variance] = [`${name}.running_mean`, `${name}.running_var`];
+  if (ctx && !ctx.training) return batchNormalization(h, gain, bias, ctx.state(mean), ctx.state(variance), { epsilon: 1e-5 })[0];
+  const { y: normed, moments } = batchNorm(h);
+  const y = affine(normed, gain, bias);
+  if (ctx) {
+    const count = h.shape!.filter((_, i) => i !== 1).reduce((a: number, b) => a * (typeof b === 'number' ? b : NaN), 1);
+    const unbias = Number.isFinite(count) && count > 1 ? count / (count - 1) : 1;
+    const m = PYTORCH_BN_MOMENTUM;
+    const flat = (v: Value) => reshape(v, [-1]);
+    ctx.setState(mean, add(mul(ctx.state(mean), 1 - m), mul(flat(moments.mean), m)));
+    ctx.setState(variance, add(mul(ctx.state(variance), 1 - m), mul(flat(moments.variance), m * unbias)));
+  }
+  return y;
+}
+

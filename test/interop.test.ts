@@ -23,6 +23,8 @@ const RUNS: [string, string[], number[]][] = [
   ['dcgan-layer-norm', ['--data', 'fashion-mnist', '--loss', 'ns', '--width', '8', '--batch', '16', '--latent', '16'], [1, 28, 28]],
   ['dcgan-instance-norm', ['--data', 'fashion-mnist', '--loss', 'wgan-gp', '--norm', 'instance', '--width', '8', '--batch', '16', '--latent', '16', '--n-critic', '1'], [1, 28, 28]],
   ['dcgan-sngan', ['--data', 'fashion-mnist', '--loss', 'sngan', '--width', '8', '--batch', '16', '--latent', '16', '--n-critic', '1'], [1, 28, 28]],
+  ['resnet-sngan', ['--data', 'fashion-mnist', '--arch', 'resnet', '--loss', 'sngan', '--width', '8', '--batch', '8', '--latent', '16', '--n-critic', '1'], [1, 28, 28]],
+  ['resnet-wgan-gp', ['--data', 'fashion-mnist', '--arch', 'resnet', '--loss', 'wgan-gp', '--width', '8', '--batch', '8', '--latent', '16', '--n-critic', '1'], [1, 28, 28]],
 ];
 
 const maxAbs = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
