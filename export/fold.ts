@@ -33,8 +33,7 @@ export async function foldedBytes(g: Graph, opts: ModelOptions, evaluate: Evalua
   });
   const values = await evaluate(onnx.ModelProto.encode(evalModel).finish());
   const folded = frontier.map((name) => tensorToProto(name, values[name]));
-  const stillUsed = new Set([...rest.flatMap((n) => n.input ?? []), ...(gp.output ?? []).map((o) => o.name!)]);
   gp.node = rest;
-  gp.initializer = [...(gp.initializer ?? []).filter((t) => stillUsed.has(t.name!)), ...folded];
+  gp.initializer = [...(gp.initializer ?? []).filter((t) => needed.has(t.name!)), ...folded];
   return onnx.ModelProto.encode(m).finish();
 }

@@ -37,6 +37,24 @@ function positiveInts(o: Record<string, unknown>, keys: string[]): void {
   for (const k of keys) if (o[k] !== undefined && (!Number.isInteger(o[k]) || (o[k] as number) < 1)) throw new Error(`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: must be a positive integer, got ${o[k]}`);
 }
 
+/**
+ * A progress bar on a terminal (none under --json or when stderr is not one), started by its first
+ * update; `say` stops it first so a message gets its own line.
+ */
+function progress(format: string, quiet: boolean) {
+  const bar = !quiet && process.stderr.isTTY ? new SingleBar({ format, hideCursor: true }) : null;
+  let started = false;
+  return {
+    update(value: number, total: number, payload: Record<string, unknown>) {
+      if (!bar) return;
+      if (started) bar.update(value, payload);
+      else (started = true), bar.start(total, value, payload);
+    },
+    say: (m: string) => (bar?.stop(), void process.stderr.write(`${m}\n`)),
+    stop: () => bar?.stop(),
+  };
+}
+
 /** The settings a loss takes, shared by every command that builds one. */
 function lossFlags(cmd: Command): Command {
   return cmd
@@ -64,22 +82,16 @@ export function program(): Command {
       // --resume: the run's own settings are the base, so `train --resume --out DIR` is enough.
       const before = o.resume ? runConfig(out) : null;
       if (before) cfg = parseConfig({ ...before, ...file, ...flags }, `${out}/config.json + ${source}`);
-      const interactive = !o.json && process.stderr.isTTY;
-      const bar = interactive ? new SingleBar({ format: 'train [{bar}] {value}/{total} it | {rate} it/s | D.loss {dloss} | G.loss {gloss}', hideCursor: true }) : null;
-      const say = (m: string) => (bar?.stop(), void process.stderr.write(`${m}\n`));
+      const bar = progress('train [{bar}] {value}/{total} it | {rate} it/s | D.loss {dloss} | G.loss {gloss}', o.json);
       const t0 = Date.now();
-      let started = false;
-      const stop = stopOnSignals(say);
+      const stop = stopOnSignals(bar.say);
       const res = await train(cfg, {
         resume: o.resume,
         force: o.force,
-        log: say,
+        log: bar.say,
         stopRequested: stop.requested,
-        onProgress: (it, total, v) => {
-          if (!started) (started = true), bar?.start(total, it, { rate: '-', dloss: '-', gloss: '-' });
-          bar?.update(it, { rate: ((it * 1000) / Math.max(1, Date.now() - t0)).toFixed(0), dloss: v['D.loss']?.toFixed(3), gloss: v['G.loss']?.toFixed(3) });
-        },
-      }).finally(() => (bar?.stop(), stop.dispose()));
+        onProgress: (it, total, v) => bar.update(it, total, { rate: ((it * 1000) / Math.max(1, Date.now() - t0)).toFixed(0), dloss: v['D.loss']?.toFixed(3), gloss: v['G.loss']?.toFixed(3) }),
+      }).finally(() => (bar.stop(), stop.dispose()));
       if (res.status === 'interrupted') throw new Interrupted(`interrupted at iteration ${res.iterations}; saved ${res.checkpoint}; resume with onnx-gan train --resume --out ${out}`);
       const m = res.metrics;
       if (o.json) console.log(JSON.stringify({ out: res.out, data: cfg.data, loss: cfg.loss, seed: cfg.seed, iterations: res.iterations, seconds: res.seconds, ...m }));
@@ -113,13 +125,13 @@ export function program(): Command {
       positiveInts(o, ['seeds', 'iterations', 'workers']);
       const losses = expandLosses(String(o.loss));
       const total = data.length * losses.length * o.seeds;
-      const bar = !o.json && process.stderr.isTTY ? new SingleBar({ format: 'sweep [{bar}] {value}/{total} runs | {last}', hideCursor: true }) : null;
-      const stop = stopOnSignals((m) => (bar?.stop(), void process.stderr.write(`${m}\n`)));
-      bar?.start(total, 0, { last: '' });
+      const bar = progress('sweep [{bar}] {value}/{total} runs | {last}', o.json);
+      const stop = stopOnSignals(bar.say);
+      bar.update(0, total, { last: '' });
       const results = await sweep({
         data, losses, seeds: o.seeds, iterations: o.iterations, workers: o.workers, out: o.out, resume: o.resume, force: o.force, stopRequested: stop.requested,
-        onRunDone: (r, done) => bar?.update(done, { last: `${r.data}/${r.loss}/s${r.seed}: ${r.status === 'ok' ? `${r.modesCaptured}/${r.modes} modes` : r.status}` }),
-      }).finally(() => (bar?.stop(), stop.dispose()));
+        onRunDone: (r, done) => bar.update(done, total, { last: `${r.data}/${r.loss}/s${r.seed}: ${r.status === 'ok' ? `${r.modesCaptured}/${r.modes} modes` : r.status}` }),
+      }).finally(() => (bar.stop(), stop.dispose()));
       const left = results.filter((r) => r.status === 'interrupted').length;
       if (left) {
         const args = process.argv.slice(2).filter((a) => a !== '--resume' && a !== '--force');
@@ -157,17 +169,12 @@ export function program(): Command {
     .option('--json', 'print the result as one JSON object')
     .action(async (dir: string, o) => {
       positiveInts(o, ['iterations', 'threads', 'checkpointEvery', 'keepCheckpoints']);
-      const bar = !o.json && process.stderr.isTTY ? new SingleBar({ format: 'continue [{bar}] {value}/{total} it | D.loss {dloss} | G.loss {gloss}', hideCursor: true }) : null;
-      const say = (m: string) => (bar?.stop(), void process.stderr.write(`${m}\n`));
-      const stop = stopOnSignals(say);
-      let started = false;
+      const bar = progress('continue [{bar}] {value}/{total} it | D.loss {dloss} | G.loss {gloss}', o.json);
+      const stop = stopOnSignals(bar.say);
       const r = await continueArtifacts(dir, {
-        iterations: o.iterations, threads: o.threads, ep: o.ep, checkpointEvery: o.checkpointEvery, keepCheckpoints: o.keepCheckpoints, log: say, stopRequested: stop.requested,
-        onProgress: (i, t, v) => {
-          if (!started) (started = true), bar?.start(t, i, { dloss: '-', gloss: '-' });
-          bar?.update(i, { dloss: v['D.loss']?.toFixed(3), gloss: v['G.loss']?.toFixed(3) });
-        },
-      }).finally(() => (bar?.stop(), stop.dispose()));
+        iterations: o.iterations, threads: o.threads, ep: o.ep, checkpointEvery: o.checkpointEvery, keepCheckpoints: o.keepCheckpoints, log: bar.say, stopRequested: stop.requested,
+        onProgress: (i, t, v) => bar.update(i, t, { dloss: v['D.loss']?.toFixed(3), gloss: v['G.loss']?.toFixed(3) }),
+      }).finally(() => (bar.stop(), stop.dispose()));
       if (r.status === 'interrupted') throw new Interrupted(`interrupted at iteration ${r.iteration}; saved ${r.file}; resume with onnx-gan continue ${dir} --iterations ${o.iterations - (r.iteration - r.start)}`);
       if (o.json) console.log(JSON.stringify(r));
       else console.log(`iteration ${r.iteration}: wrote ${r.file}`);
@@ -186,13 +193,12 @@ export function program(): Command {
     .option('--json', 'print the result as one JSON object')
     .action(async (o) => {
       positiveInts(o, ['epochs', 'batch', 'samples', 'threads']);
-      const bar = !o.json && process.stderr.isTTY ? new SingleBar({ format: 'classifier [{bar}] {value}/{total} steps | loss {loss}', hideCursor: true }) : null;
-      let started = false;
+      const bar = progress('classifier [{bar}] {value}/{total} steps | loss {loss}', o.json);
       const r = await trainClassifierCommand({
         out: o.out, epochs: o.epochs, batch: o.batch, lr: o.lr, seed: o.seed, threads: o.threads, samples: o.samples,
-        onProgress: (s, total, loss) => (started ? bar?.update(s, { loss: loss.toFixed(3) }) : ((started = true), bar?.start(total, s, { loss: loss.toFixed(3) }))),
-        log: (m) => (bar?.stop(), void process.stderr.write(`${m}\n`)),
-      }).finally(() => bar?.stop());
+        onProgress: (s, total, loss) => bar.update(s, total, { loss: loss.toFixed(3) }),
+        log: bar.say,
+      }).finally(() => bar.stop());
       if (o.json) console.log(JSON.stringify(r));
       else {
         console.log(`test accuracy    ${(100 * r.testAccuracy).toFixed(2)} % after ${r.epochs} epochs (${r.seconds.toFixed(0)} s)`);

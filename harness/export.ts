@@ -11,7 +11,7 @@ import { inferenceModel, uint8Rgb, weightsSafetensors } from '../export/model.ts
 import { pytorchModule } from '../export/pytorch.ts';
 import { nodeRuntime } from '../training/runtime-node.ts';
 import { ARTIFACT_FILES, packArtifacts } from '../training/artifacts.ts';
-import { decodeCheckpoint, peekCheckpoint } from '../training/checkpoint.ts';
+import { decodeCheckpoint, peekCheckpoint, type CheckpointInfo } from '../training/checkpoint.ts';
 import { StepCompiler } from '../training/step.ts';
 import type { TrainState } from '../training/trainer.ts';
 import { identityDiff, parseConfig, parseConfigText, type Config } from './config.ts';
@@ -30,19 +30,32 @@ export interface ExportResult {
   unchanged: string[];
 }
 
-/** What an export starts from: a run's settings and a state, and where the export goes by default. */
-function source(target: string, log: (m: string) => void): { cfg: Config; state: TrainState; from: string; defaultOut: string } {
+/**
+ * What an export starts from: a run's settings, where the export goes by default, and how to read the
+ * state once the model (which the checkpoint must match) is compiled.
+ */
+interface Source {
+  cfg: Config;
+  defaultOut: string;
+  load(info: CheckpointInfo): { state: TrainState; from: string };
+}
+
+function source(target: string, log: (m: string) => void): Source {
   const path = resolve(target);
   if (!existsSync(path)) throw new Error(`export: ${path} does not exist`);
   const readCfg = (dir: string) => parseConfigText(readFileSync(join(dir, 'config.json'), 'utf8'), join(dir, 'config.json'));
   if (statSync(path).isDirectory()) {
     if (existsSync(join(path, ARTIFACT_FILES.manifest))) return source(join(path, ARTIFACT_FILES.checkpoint), log);
     if (!existsSync(join(path, 'config.json'))) throw new Error(`export: ${path} is not a run directory (no config.json), training artifacts or a checkpoint file`);
-    const cfg = readCfg(path);
-    const { setup } = resolveSetup(cfg, loadData(cfg.data));
-    const latest = loadLatest(join(path, CKPT_DIR), checkpointInfo(cfg, new StepCompiler(setup).plan()), log, 'export');
-    if (!latest) throw new Error(`export: ${path} has no checkpoint yet`);
-    return { cfg, state: latest.state, from: latest.file, defaultOut: join(path, EXPORT_DIR) };
+    return {
+      cfg: readCfg(path),
+      defaultOut: join(path, EXPORT_DIR),
+      load(info) {
+        const latest = loadLatest(join(path, CKPT_DIR), info, log, 'export');
+        if (!latest) throw new Error(`export: ${path} has no checkpoint yet`);
+        return { state: latest.state, from: latest.file };
+      },
+    };
   }
   // A checkpoint file: its own metadata says which run settings made it; a run it sits in may say more.
   const bytes = readFileSync(path);
@@ -58,9 +71,7 @@ function source(target: string, log: (m: string) => void): { cfg: Config; state:
     const full = readCfg(run);
     if (!identityDiff(full, cfg)) cfg = full;
   }
-  const { setup } = resolveSetup(cfg, loadData(cfg.data));
-  const state = decodeCheckpoint(bytes, checkpointInfo(cfg, new StepCompiler(setup).plan()), path);
-  return { cfg, state, from: path, defaultOut: run ? join(run, EXPORT_DIR) : join(dirname(path), EXPORT_DIR) };
+  return { cfg, defaultOut: run ? join(run, EXPORT_DIR) : join(dirname(path), EXPORT_DIR), load: (info) => ({ state: decodeCheckpoint(bytes, info, path), from: path }) };
 }
 
 /** The evaluator constant folding runs on: onnxruntime-node's CPU provider. */
@@ -75,13 +86,8 @@ const evaluate: Evaluate = async (model) => {
 
 export async function exportRun(target: string, o: { out?: string; uint8?: boolean; log?: (m: string) => void } = {}): Promise<ExportResult> {
   const log = o.log ?? (() => {});
-  const { cfg, state, from, defaultOut } = source(target, log);
-  const out = resolve(o.out ?? defaultOut);
-  // Never replace an export with an older iteration.
-  const held = iterationOf(join(out, 'training', ARTIFACT_FILES.checkpoint));
-  if (held !== null && held > state.iteration)
-    throw new Error(`export: ${out} holds iteration ${held}, newer than iteration ${state.iteration} of ${from}; export that (onnx-gan export ${join(out, 'training', ARTIFACT_FILES.checkpoint)}) or pass --out to write elsewhere`);
-
+  const src = source(target, log);
+  const cfg = src.cfg;
   const data = loadData(cfg.data);
   const { setup, schedule } = resolveSetup(cfg, data);
   const images = isImage(data);
@@ -89,6 +95,13 @@ export async function exportRun(target: string, o: { out?: string; uint8?: boole
   const compiler = new StepCompiler(setup);
   const plan = compiler.plan();
   const info = checkpointInfo(cfg, plan);
+  const { state, from } = src.load(info);
+  const out = resolve(o.out ?? src.defaultOut);
+  // Never replace an export with an older iteration.
+  const held = iterationOf(join(out, 'training', ARTIFACT_FILES.checkpoint));
+  if (held !== null && held > state.iteration)
+    throw new Error(`export: ${out} holds iteration ${held}, newer than iteration ${state.iteration} of ${from}; export that (onnx-gan export ${join(out, 'training', ARTIFACT_FILES.checkpoint)}) or pass --out to write elsewhere`);
+
   const shape = compiler.sampleShape;
   const common: Record<string, string> = { 'onnx-gan.version': VERSION, loss: cfg.loss, data: cfg.data, step: String(state.iteration) };
   const gMeta = {

@@ -12,7 +12,6 @@ import type { Rng } from '../data/random.ts';
 import { optimizer, type Optimizer, type OptimizerSettings } from './optim.ts';
 import { applyUpdate, finite, names, packGrads, ProgramBuilder, unpackParams, type CompiledProgram, type NetIn } from './program.ts';
 
-export { unpackParams } from './program.ts';
 
 export interface GanSetup {
   generator: Model;
