@@ -36,32 +36,47 @@ export interface ImageSet extends DataSource {
   readonly labels?: Uint8Array;
 }
 
-/** Random minibatches (uniform, from the iteration's PRNG stream, so resumes repeat) scaled to [-1, 1]. */
-export function imageSet(name: string, shape: number[], images: Uint8Array, labels?: Uint8Array): ImageSet {
+/** Fashion-MNIST's class names, in label order (zalandoresearch/fashion-mnist, README). */
+export const FASHION_MNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+
+/**
+ * Random minibatches (uniform, from the iteration's PRNG stream, so resumes repeat) scaled to [-1, 1].
+ * With labels, the set is labelled: `classes` names them (default: the label numbers up to the largest).
+ */
+export function imageSet(name: string, shape: number[], images: Uint8Array, labels?: Uint8Array, classes?: string[]): ImageSet {
   const per = shape.reduce((a, b) => a * b, 1);
   const count = images.length / per;
+  const draw = (rng: Rng, n: number, labelsOut: Float32Array | null) => {
+    const out = new Float32Array(n * per);
+    for (let i = 0; i < n; i++) {
+      const row = rng.int(count);
+      const at = row * per;
+      for (let j = 0; j < per; j++) out[i * per + j] = images[at + j] / 127.5 - 1;
+      if (labelsOut) labelsOut[i] = labels![row];
+    }
+    return out;
+  };
+  const set: ImageSet = { name, shape, images, labels, count, sample: (rng, n) => draw(rng, n, null) };
+  if (!labels) return set;
+  if (labels.length !== count) throw new DataError(`${name}: ${labels.length} labels for ${count} images`);
+  const names = classes ?? Array.from({ length: labels.reduce((a, b) => Math.max(a, b), 0) + 1 }, (_, i) => String(i));
+  const bad = labels.findIndex((l) => l >= names.length);
+  if (bad >= 0) throw new DataError(`${name}: label ${labels[bad]} of image ${bad} is not one of the ${names.length} classes`);
   return {
-    name,
-    shape,
-    images,
-    labels,
-    count,
-    sample(rng: Rng, n: number) {
-      const out = new Float32Array(n * per);
-      for (let i = 0; i < n; i++) {
-        const at = rng.int(count) * per;
-        for (let j = 0; j < per; j++) out[i * per + j] = images[at + j] / 127.5 - 1;
-      }
-      return out;
+    ...set,
+    classes: names,
+    sampleLabelled(rng, n) {
+      const out = new Float32Array(n);
+      return { samples: draw(rng, n, out), labels: out };
     },
   };
 }
 
 /** An image set from a parsed IDX file: [N, H, W] (one channel) or [N, H, W, C] (stored HWC, served CHW). */
-export function idxImageSet(name: string, dims: number[], data: Uint8Array, labels?: Uint8Array): ImageSet {
+export function idxImageSet(name: string, dims: number[], data: Uint8Array, labels?: Uint8Array, classes?: string[]): ImageSet {
   if (dims.length !== 3 && dims.length !== 4) throw new DataError(`${name}: IDX images must be [N, H, W] or [N, H, W, C], got [${dims}]`);
   const shape = dims.length === 3 ? [1, dims[1], dims[2]] : [dims[3], dims[1], dims[2]];
-  return imageSet(name, shape, dims.length === 4 ? hwcToChw(data, dims[0], dims[1], dims[2], dims[3]) : data, labels);
+  return imageSet(name, shape, dims.length === 4 ? hwcToChw(data, dims[0], dims[1], dims[2], dims[3]) : data, labels, classes);
 }
 
 function hwcToChw(d: Uint8Array, n: number, h: number, w: number, c: number): Uint8Array {

@@ -7,4 +7,8 @@ export interface DataSource {
   readonly shape: number[];
   /** n samples drawn with rng, flattened row-major. */
   sample(rng: Rng, n: number): Float32Array;
+  /** Class names of a labelled data set, in label order. */
+  readonly classes?: string[];
+  /** A labelled data set: n samples (the ones sample() would draw with this rng) and their classes. */
+  sampleLabelled?(rng: Rng, n: number): { samples: Float32Array; labels: Float32Array };
 }

@@ -10,6 +10,9 @@ import type { Classifier } from '../models/classifier.ts';
 import type { ParamLayout, Model } from '../models/model.ts';
 import type { TrainState } from '../training/trainer.ts';
 
+/** The class input of an exported class-conditional network. */
+export const CLASS_INPUT = 'label';
+
 export interface ExportInfo {
   /** Metadata written into both models (latent size, loss, data set, step, version, ...). */
   metadata: Record<string, string>;
@@ -28,13 +31,15 @@ function weights(g: Graph, layout: ParamLayout, flat: Float32Array): Record<stri
 export function inferenceModel(model: Model, layout: ParamLayout, flat: Float32Array, extra: Record<string, Float32Array>, io: { input: string; output: string; doc: string; post?: (y: Value) => Value }, info: ExportInfo, evaluate: Evaluate): Promise<Uint8Array> {
   const g = new Graph(model.kind);
   const x = g.input(io.input, 'float32', ['N', ...model.inputShape]);
+  // A class-conditional network takes each sample's class second, int64 (torch-fidelity's order: z, then c).
+  const label = model.classes ? g.input(CLASS_INPUT, 'int64', ['N']) : undefined;
   const raw = weights(g, layout, flat);
   const state = (n: string) => {
     if (!extra[n]) throw new Error(`export: the checkpoint has no state '${n}'`);
     return g.initializer(n, tensor('float32', [extra[n].length], extra[n]));
   };
   const p = model.prepare ? model.prepare(raw, state, () => {}, false) : raw;
-  const y0 = model.forward(x, p, { training: false, state, setState: () => {} });
+  const y0 = model.forward(x, p, { training: false, state, setState: () => {} }, label);
   const y = io.post ? io.post(y0) : y0;
   // Consumers read the output's batch dimension by name ('N', as the input's), whatever shape inference kept.
   const named = y.shape?.[0] === 'N' ? y : g.addNode('Identity', [y], [{ dtype: y.dtype, shape: ['N', ...(y.shape ?? []).slice(1)] }])[0];

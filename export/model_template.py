@@ -7,6 +7,8 @@ python3-safetensors). In inference mode the modules give what generator.onnx and
     import torch, model
     G = model.load_generator('weights.safetensors').eval()
     x = G(torch.randn(16, G.latent))
+    # a class-conditional generator (G.classes names the classes) takes each sample's class too:
+    x = G(torch.randn(16, G.latent), torch.arange(16) % len(G.classes))
 """
 import json
 import struct
@@ -52,6 +54,59 @@ class MLP(nn.Module):
         return self.net(x)
 
 
+class ConditionalBatchNorm2d(nn.Module):
+    """Batch norm without its own affine, then the sample's class's row of a gain and a bias table
+    [classes, features] (de Vries et al. 2017; Miyato & Koyama 2018)."""
+
+    def __init__(self, features, classes):
+        super().__init__()
+        self.bn = nn.BatchNorm2d(features, affine=False, eps=1e-5, momentum=0.1)
+        self.weight = nn.Parameter(torch.ones(classes, features))
+        self.bias = nn.Parameter(torch.zeros(classes, features))
+
+    @property
+    def running_mean(self):
+        return self.bn.running_mean
+
+    @property
+    def running_var(self):
+        return self.bn.running_var
+
+    def forward(self, h, y):
+        return self.bn(h) * self.weight[y][:, :, None, None] + self.bias[y][:, :, None, None]
+
+
+def _bn(features, classes):
+    return ConditionalBatchNorm2d(features, classes) if classes else nn.BatchNorm2d(features, eps=1e-5, momentum=0.1)
+
+
+def _apply_bn(bn, h, y):
+    return bn(h, y) if isinstance(bn, ConditionalBatchNorm2d) else bn(h)
+
+
+class ConditionalHead(nn.Module):
+    """How a conditional critic uses the class on its features phi [N, F]: a projection
+    (score + <embed(y), phi>, Miyato & Koyama 2018) or an auxiliary classifier (ACGAN: [score, logits])."""
+
+    def __init__(self, features, classes, conditioning):
+        super().__init__()
+        self.conditioning = conditioning
+        self.layer = nn.Embedding(classes, features) if conditioning == 'projection' else nn.Linear(features, classes)
+
+    def forward(self, score, phi, y):
+        if self.conditioning == 'projection':
+            return score + (self.layer(y) * phi).sum(dim=1, keepdim=True)
+        return torch.cat([score, self.layer(phi)], dim=1)
+
+
+def _head(names, features, classes, conditioning):
+    if not classes:
+        return None
+    head = ConditionalHead(features, classes, conditioning)
+    names['embed' if conditioning == 'projection' else 'aux'] = head.layer
+    return head
+
+
 def _dcgan_layout(image):
     c, h, _ = image
     base = 7 if h == 28 else 4
@@ -63,33 +118,39 @@ class DCGANGenerator(nn.Module):
     """z -> base x base (a transposed convolution of the 1x1 latent), then stride-2 transposed convolutions
     doubling the size, batch norm and ReLU between, tanh at the end; output [N, C, H, W] in [-1, 1]."""
 
-    def __init__(self, image, width, latent, **_):
+    def __init__(self, image, width, latent, classes=0, **_):
         super().__init__()
         c, _, base, ups = _dcgan_layout(image)
         self.latent = latent
-        widths = [latent] + [width * 2 ** (ups - 1 - j) for j in range(ups)] + [c]
+        self.classes = classes
+        # A class-conditional generator reads [z, one-hot class] and has conditional batch norms.
+        widths = [latent + classes] + [width * 2 ** (ups - 1 - j) for j in range(ups)] + [c]
         self.names = {}
-        layers = []
+        self.convs, self.bns = nn.ModuleList(), nn.ModuleList()
         for i in range(len(widths) - 1):
             conv = nn.ConvTranspose2d(widths[i], widths[i + 1], base, 1, 0, bias=False) if i == 0 else nn.ConvTranspose2d(widths[i], widths[i + 1], 4, 2, 1, bias=False)
-            layers.append(conv)
+            self.convs.append(conv)
             self.names[f'l{i}'] = conv
             if i + 2 < len(widths):
-                bn = nn.BatchNorm2d(widths[i + 1], eps=1e-5, momentum=0.1)
-                layers += [bn, nn.ReLU()]
-                self.names[f'bn{i}'] = bn
-        layers.append(nn.Tanh())
-        self.net = nn.Sequential(*layers)
+                self.bns.append(_bn(widths[i + 1], classes))
+                self.names[f'bn{i}'] = self.bns[-1]
 
-    def forward(self, z):
-        return self.net(z.reshape(z.shape[0], -1, 1, 1))
+    def forward(self, z, y=None):
+        if self.classes:
+            z = torch.cat([z, F.one_hot(y, self.classes).to(z.dtype)], 1)
+        h = z.reshape(z.shape[0], -1, 1, 1)
+        for i, conv in enumerate(self.convs):
+            h = conv(h)
+            if i < len(self.bns):
+                h = F.relu(_apply_bn(self.bns[i], h, y))
+        return torch.tanh(h)
 
 
 class DCGANCritic(nn.Module):
     """Stride-2 convolutions halving the size, LeakyReLU 0.2 (layer norm or instance norm before it from the
     second layer on), then one convolution over the whole base x base map: a score [N, 1]."""
 
-    def __init__(self, image, width, norm='layer', **_):
+    def __init__(self, image, width, norm='layer', classes=0, conditioning=None, **_):
         super().__init__()
         c, _, base, ups = _dcgan_layout(image)
         widths = [c] + [width * 2 ** j for j in range(ups)] + [1]
@@ -99,8 +160,9 @@ class DCGANCritic(nn.Module):
             last = i + 2 == len(widths)
             self.convs.append(nn.Conv2d(widths[i], widths[i + 1], base, 1, 0) if last else nn.Conv2d(widths[i], widths[i + 1], 4, 2, 1))
         self.names = {f'l{i}': m for i, m in enumerate(self.convs)}
+        self.head = _head(self.names, widths[-2] * base * base, classes, conditioning)
 
-    def forward(self, x):
+    def forward(self, x, y=None):
         h = x
         for i, conv in enumerate(self.convs[:-1]):
             h = conv(h)
@@ -109,7 +171,8 @@ class DCGANCritic(nn.Module):
             elif i > 0 and self.norm == 'instance':
                 h = F.instance_norm(h, eps=1e-5)
             h = F.leaky_relu(h, 0.2)
-        return self.convs[-1](h).reshape(x.shape[0], 1)
+        score = self.convs[-1](h).reshape(x.shape[0], 1)
+        return self.head(score, h.reshape(x.shape[0], -1), y) if self.head else score
 
 
 _RESNET = {28: (7, 2), 32: (4, 3), 48: (6, 3), 64: (4, 4)}
@@ -119,37 +182,38 @@ class ResNetGenerator(nn.Module):
     """SNGAN / Mimicry ResNet generator: linear to base x base maps, up-blocks (BN, ReLU, nearest x2, 3x3
     conv, BN, ReLU, 3x3 conv; shortcut nearest x2 and 1x1 conv), then BN, ReLU, 3x3 conv and tanh."""
 
-    def __init__(self, image, width, latent, **_):
+    def __init__(self, image, width, latent, classes=0, **_):
         super().__init__()
         c, size = image[0], image[1]
         self.base, self.ups = _RESNET[size]
-        self.latent, self.width = latent, width
+        self.latent, self.width, self.classes = latent, width, classes
         self.names = {'l1': nn.Linear(latent, self.base * self.base * width)}
         for b in range(self.ups):
-            for part, m in (('b1', nn.BatchNorm2d(width)), ('c1', nn.Conv2d(width, width, 3, 1, 1)), ('b2', nn.BatchNorm2d(width)),
+            for part, m in (('b1', _bn(width, classes)), ('c1', nn.Conv2d(width, width, 3, 1, 1)), ('b2', _bn(width, classes)),
                             ('c2', nn.Conv2d(width, width, 3, 1, 1)), ('c_sc', nn.Conv2d(width, width, 1))):
                 self.names[f'block{b + 2}.{part}'] = m
-        self.names[f'b{self.ups + 2}'] = nn.BatchNorm2d(width)
+        self.names[f'b{self.ups + 2}'] = _bn(width, classes)
         self.names[f'c{self.ups + 2}'] = nn.Conv2d(width, c, 3, 1, 1)
         self.layers = nn.ModuleDict({k.replace('.', '_'): m for k, m in self.names.items()})
 
-    def forward(self, z):
+    def forward(self, z, y=None):
         n = self.names
         up = lambda h: F.interpolate(h, scale_factor=2, mode='nearest')
+        bn = lambda name, h: _apply_bn(n[name], h, y)
         h = n['l1'](z).view(-1, self.width, self.base, self.base)
         for b in range(self.ups):
             k = f'block{b + 2}'
-            r = n[f'{k}.c1'](up(F.relu(n[f'{k}.b1'](h))))
-            r = n[f'{k}.c2'](F.relu(n[f'{k}.b2'](r)))
+            r = n[f'{k}.c1'](up(F.relu(bn(f'{k}.b1', h))))
+            r = n[f'{k}.c2'](F.relu(bn(f'{k}.b2', r)))
             h = r + n[f'{k}.c_sc'](up(h))
-        return torch.tanh(n[f'c{self.ups + 2}'](F.relu(n[f'b{self.ups + 2}'](h))))
+        return torch.tanh(n[f'c{self.ups + 2}'](F.relu(bn(f'b{self.ups + 2}', h))))
 
 
 class ResNetCritic(nn.Module):
     """SNGAN / Mimicry ResNet critic: optimized block, a down-block, two blocks at that size, ReLU, a sum
     over positions and a linear head."""
 
-    def __init__(self, image, width, **_):
+    def __init__(self, image, width, classes=0, conditioning=None, **_):
         super().__init__()
         c = image[0]
         self.names = {'block1.c1': nn.Conv2d(c, width, 3, 1, 1), 'block1.c2': nn.Conv2d(width, width, 3, 1, 1), 'block1.c_sc': nn.Conv2d(c, width, 1)}
@@ -158,15 +222,17 @@ class ResNetCritic(nn.Module):
             self.names[f'block{b}.c2'] = nn.Conv2d(width, width, 3, 1, 1)
         self.names['block2.c_sc'] = nn.Conv2d(width, width, 1)
         self.names['l5'] = nn.Linear(width, 1)
+        self.head = _head(self.names, width, classes, conditioning)
         self.layers = nn.ModuleDict({k.replace('.', '_'): m for k, m in self.names.items()})
 
-    def forward(self, x):
+    def forward(self, x, y=None):
         n = self.names
         h = F.avg_pool2d(n['block1.c2'](F.relu(n['block1.c1'](x))), 2) + n['block1.c_sc'](F.avg_pool2d(x, 2))
         for b in (2, 3, 4):
             r = n[f'block{b}.c2'](F.relu(n[f'block{b}.c1'](F.relu(h))))
             h = F.avg_pool2d(r, 2) + F.avg_pool2d(n['block2.c_sc'](h), 2) if b == 2 else r + h
-        return n['l5'](F.relu(h).sum(dim=(2, 3)))
+        phi = F.relu(h).sum(dim=(2, 3))
+        return self.head(n['l5'](phi), phi, y) if self.head else n['l5'](phi)
 
 
 KINDS = {'mlp': MLP, 'dcgan-generator': DCGANGenerator, 'dcgan-critic': DCGANCritic, 'resnet-generator': ResNetGenerator, 'resnet-critic': ResNetCritic}
@@ -194,6 +260,8 @@ def build(description, tensors):
             if attr == 'weight' and description.get('spectralNorm') and t.dim() >= 2:
                 t = t / _sigma(t, tensors[f'{key}.u'])
             getattr(layer, attr).data.copy_(t.reshape(getattr(layer, attr).shape))
+    if description.get('classes'):
+        module.classes = CLASSES
     return module
 
 

@@ -8,9 +8,9 @@ const KNOWN = new Set(['mlp', 'dcgan-generator', 'dcgan-critic', 'resnet-generat
 const TEMPLATE = new URL('./model_template.py', import.meta.url);
 
 /** The model.py source for these two networks, or null when one of them is not a built-in architecture. */
-export function pytorchModule(generator: Model, critic: Model): string | null {
+export function pytorchModule(generator: Model, critic: Model, classes: string[] = []): string | null {
   const [g, d] = [generator.describe(), critic.describe()];
   if (!KNOWN.has(String(g.kind)) || !KNOWN.has(String(d.kind))) return null;
   const py = (v: unknown) => JSON.stringify(v).replace(/\btrue\b/g, 'True').replace(/\bfalse\b/g, 'False').replace(/\bnull\b/g, 'None');
-  return `${readFileSync(TEMPLATE, 'utf8')}\n\n# This run's networks (onnx-gan describe()).\nGENERATOR = ${py(g)}\nCRITIC = ${py(d)}\n`;
+  return `${readFileSync(TEMPLATE, 'utf8')}\n\n# This run's networks (onnx-gan describe()) and, for a class-conditional run, its class names.\nGENERATOR = ${py(g)}\nCRITIC = ${py(d)}\nCLASSES = ${py(classes)}\n`;
 }

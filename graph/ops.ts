@@ -255,3 +255,9 @@ export function stopGradient(x: Value): Value {
   y.graph.noGrad.add(y);
   return y;
 }
+
+/** Rows of the identity [classes, classes] picked by integer labels [N]: one-hot [N, classes]. */
+export function oneHot(labels: Value, classes: number, dtype: DType = 'float32'): Value {
+  const eye = new Float32Array(classes * classes).map((_, i) => (i % (classes + 1) === 0 ? 1 : 0));
+  return gather(labels.graph.constant({ dtype, dims: [classes, classes], data: dtype === 'float64' ? Float64Array.from(eye) : eye }, 'eye'), labels);
+}

@@ -209,7 +209,7 @@ export function program(): Command {
 
   cli
     .command('eval <run>')
-    .description("score an image run: classifier-feature FID and KID against Fashion-MNIST's test split, class histogram and its KL to uniform; adds them to <run>/metrics.json")
+    .description("score an image run: classifier-feature FID and KID against Fashion-MNIST's test split, class histogram and its KL to uniform (class-conditional runs: intra-class FID per class and conditioning accuracy); adds them to <run>/metrics.json")
     .option('--classifier <file>', 'classifier from onnx-gan train-classifier', 'classifier.onnx')
     .option('--samples <n>', 'generated images', num, 10000)
     .option('--seed <n>', 'seed of the latent draws and KID subsets', num, 0)
@@ -224,6 +224,12 @@ export function program(): Command {
         console.log('classifier-feature scores (not Inception FID):');
         printScores('generated vs test', r);
         if (r.floor) printScores('floor (train vs test)', r.floor);
+        if (r.conditional) {
+          const c = r.conditional;
+          console.log(`class-conditional: conditioning accuracy ${(100 * c.accuracy).toFixed(1)} %, mean intra-class FID ${c.meanIntraFid.toFixed(2)}`);
+          console.log(`  ${'class'.padEnd(14)} ${'FID'.padStart(8)} ${'accuracy'.padStart(9)}`);
+          for (const k of c.perClass) console.log(`  ${k.class.padEnd(14)} ${k.fid.toFixed(2).padStart(8)} ${`${(100 * k.accuracy).toFixed(1)} %`.padStart(9)}`);
+        }
       }
     });
 

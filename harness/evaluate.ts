@@ -123,12 +123,46 @@ export async function trainClassifierCommand(o: { out: string; epochs: number; b
   }
 }
 
+/** A class-conditional run's scores: per class, generated samples of class k against test images of class k. */
+export interface ConditionalScores {
+  /** Share of generated samples of class k that the scoring classifier calls k, over all classes. */
+  accuracy: number;
+  /** Mean of the per-class (intra-class) FIDs. */
+  meanIntraFid: number;
+  perClass: { class: string; fid: number; accuracy: number; samples: number; references: number }[];
+}
+
 export interface EvalResult extends ImageScores {
   run: string;
   iteration: number;
   classifier: string;
   classifierTestAccuracy: number | null;
   floor: ImageScores | null;
+  /** Class-conditional runs only. */
+  conditional?: ConditionalScores;
+}
+
+/**
+ * Intra-class FID and conditioning accuracy from classifier outputs: `gen` holds `perClass` samples of
+ * each class in turn, `ref` the test set's features with its labels.
+ */
+export function conditionalScores(gen: { features: Float32Array; logits: Float32Array; featureSize: number; classes: number }, ref: { features: Float32Array; labels: Uint8Array }, names: string[], perClass: number): ConditionalScores {
+  const d = gen.featureSize;
+  const rows = (f: Float32Array, pick: (i: number) => boolean, n: number) => {
+    const out: number[] = [];
+    for (let i = 0; i < n; i++) if (pick(i)) for (let j = 0; j < d; j++) out.push(f[i * d + j]);
+    return Float32Array.from(out);
+  };
+  let right = 0;
+  const per = names.map((name, k) => {
+    let hits = 0;
+    for (let i = k * perClass; i < (k + 1) * perClass; i++) if (argmax(gen.logits, i * gen.classes, gen.classes) === k) hits++;
+    right += hits;
+    const mine = rows(gen.features, (i) => i >= k * perClass && i < (k + 1) * perClass, gen.features.length / d);
+    const theirs = rows(ref.features, (i) => ref.labels[i] === k, ref.labels.length);
+    return { class: name, fid: fid(mine, theirs, d), accuracy: hits / perClass, samples: perClass, references: theirs.length / d };
+  });
+  return { accuracy: right / (perClass * names.length), meanIntraFid: per.reduce((a, c) => a + c.fid, 0) / per.length, perClass: per };
 }
 
 /** Score a run's newest good checkpoint: `samples` generated images against the whole test split. */
@@ -159,12 +193,16 @@ export async function evalRun(run: string, o: { classifier: string; samples: num
   try {
     const state = loadLatest(join(dir, CKPT_DIR), checkpointInfo(cfg, trainer.plan), o.log ?? (() => {}), 'eval')?.state;
     if (!state) throw new Error(`eval: ${dir} has no checkpoint yet`);
-    const latent = trainer.plan.latent;
+    const { latent, classes } = trainer.plan;
     const rng = Rng.stream(o.seed, 'eval-images');
     const chunks: Float32Array[] = [];
-    for (let i = 0; i < o.samples; i += 500) {
-      const m = Math.min(500, o.samples - i);
-      chunks.push(await trainer.generate(state, rng.fillNormal(new Float32Array(m * latent))));
+    // A conditional generator makes the same number of samples of every class, class by class.
+    const perClass = classes ? Math.ceil(o.samples / classes) : 0;
+    const total = classes ? perClass * classes : o.samples;
+    for (let i = 0; i < total; i += 500) {
+      const m = Math.min(500, total - i);
+      const labels = classes ? Float32Array.from({ length: m }, (_, j) => Math.floor((i + j) / perClass)) : undefined;
+      chunks.push(await trainer.generate(state, rng.fillNormal(new Float32Array(m * latent)), labels));
     }
     const images = new Float32Array(chunks.reduce((a, c) => a + c.length, 0));
     chunks.reduce((at, c) => (images.set(c, at), at + c.length), 0);
@@ -172,6 +210,8 @@ export async function evalRun(run: string, o: { classifier: string; samples: num
     const ref = await runner.run(allOf(test));
     const gen = await runner.run(images);
     const scores = await scoreFeatures(gen, ref.features, gen.featureSize, gen.classes, { seed: o.seed, kernelSum: kernel.sum });
+    if (classes && classes !== gen.classes) throw new Error(`eval: the generator is conditional on ${classes} classes, the classifier tells ${gen.classes}`);
+    const conditional = classes ? conditionalScores(gen, { features: ref.features, labels: test.labels! }, data.classes!, perClass) : undefined;
     const result: EvalResult = {
       run: dir,
       iteration: state.iteration,
@@ -179,6 +219,7 @@ export async function evalRun(run: string, o: { classifier: string; samples: num
       classifierTestAccuracy: meta.test_accuracy ? Number(meta.test_accuracy) : null,
       floor: meta.floor ? JSON.parse(meta.floor) : null,
       ...scores,
+      ...(conditional ? { conditional } : {}),
     };
     const metricsPath = join(dir, 'metrics.json');
     const prior = existsSync(metricsPath) ? JSON.parse(readFileSync(metricsPath, 'utf8')) : {};

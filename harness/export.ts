@@ -7,10 +7,10 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Evaluate } from '../export/fold.ts';
-import { inferenceModel, uint8Rgb, weightsSafetensors } from '../export/model.ts';
+import { CLASS_INPUT, inferenceModel, uint8Rgb, weightsSafetensors } from '../export/model.ts';
 import { pytorchModule } from '../export/pytorch.ts';
 import { nodeRuntime } from '../training/runtime-node.ts';
-import { ARTIFACT_FILES, packArtifacts } from '../training/artifacts.ts';
+import { ARTIFACT_FILES, classNames, packArtifacts } from '../training/artifacts.ts';
 import { decodeCheckpoint, peekCheckpoint, type CheckpointInfo } from '../training/checkpoint.ts';
 import { StepCompiler } from '../training/step.ts';
 import type { TrainState } from '../training/trainer.ts';
@@ -103,7 +103,11 @@ export async function exportRun(target: string, o: { out?: string; uint8?: boole
     throw new Error(`export: ${out} holds iteration ${held}, newer than iteration ${state.iteration} of ${from}; export that (onnx-gan export ${join(out, 'training', ARTIFACT_FILES.checkpoint)}) or pass --out to write elsewhere`);
 
   const shape = compiler.sampleShape;
+  const classes = plan.classes ? classNames(plan.classes, data.classes) : undefined;
   const common: Record<string, string> = { 'onnx-gan.version': VERSION, loss: cfg.loss, data: cfg.data, step: String(state.iteration) };
+  if (classes) Object.assign(common, { classes: JSON.stringify(classes), conditioning: cfg.conditional!, label_input: `${CLASS_INPUT}: int64 [N], each sample's class, an index into classes` });
+  const aux = setup.critic.auxClasses ?? 0;
+  const conditionalDoc = classes ? ` and ${CLASS_INPUT} [N] int64 in 0..${classes.length - 1}` : '';
   const gMeta = {
     ...common,
     role: 'generator',
@@ -116,21 +120,21 @@ export async function exportRun(target: string, o: { out?: string; uint8?: boole
     ...common,
     role: 'critic',
     input_layout: images ? `[N, ${shape.join(', ')}] float32 (NCHW), pixels scaled to [-1, 1]` : `[N, ${shape.join(', ')}] float32`,
-    output_layout: '[N, 1] float32',
+    output_layout: aux ? `[N, ${1 + aux}] float32: the score, then the auxiliary classifier's ${aux} class logits` : '[N, 1] float32',
     output_meaning: `the critic's score under the '${cfg.loss}' loss (a logit for ns/minimax/dragan/r1/r2, unbounded for Wasserstein and hinge critics); higher means more real`,
   };
   const version = { producerVersion: VERSION };
-  const g = await inferenceModel(setup.generator, compiler.layoutG, state.G.params, state.extra, { input: 'z', output: 'samples', doc: `onnx-gan generator: z [N, ${compiler.latent}] ~ N(0, 1) -> samples` }, { metadata: gMeta, ...version }, evaluate);
-  const d = await inferenceModel(setup.critic, compiler.layoutD, state.D.params, state.extra, { input: 'x', output: 'score', doc: `onnx-gan critic: samples [N, ${shape.join(', ')}] -> score [N, 1]` }, { metadata: dMeta, ...version }, evaluate);
+  const g = await inferenceModel(setup.generator, compiler.layoutG, state.G.params, state.extra, { input: 'z', output: 'samples', doc: `onnx-gan generator: z [N, ${compiler.latent}] ~ N(0, 1)${conditionalDoc} -> samples` }, { metadata: gMeta, ...version }, evaluate);
+  const d = await inferenceModel(setup.critic, compiler.layoutD, state.D.params, state.extra, { input: 'x', output: 'score', doc: `onnx-gan critic: samples [N, ${shape.join(', ')}]${setup.critic.classes ? conditionalDoc : ''} -> score [N, ${1 + aux}]` }, { metadata: dMeta, ...version }, evaluate);
   const w = weightsSafetensors(state, { G: compiler.layoutG, D: compiler.layoutD }, info.slots, { ...common, config: JSON.stringify(cfg) });
-  const training = packArtifacts(plan, state, info, { producer: `onnx-gan ${VERSION}`, data: cfg.data, seed: cfg.seed, schedule, config: cfg });
+  const training = packArtifacts(plan, state, info, { producer: `onnx-gan ${VERSION}`, data: cfg.data, seed: cfg.seed, schedule, config: cfg, classes });
   const files: [string, Uint8Array][] = [['generator.onnx', g], ['critic.onnx', d], ['weights.safetensors', w], ...Object.entries(training).map(([n, b]): [string, Uint8Array] => [join('training', n), b])];
-  const py = pytorchModule(setup.generator, setup.critic);
+  const py = pytorchModule(setup.generator, setup.critic, classes);
   if (py) files.splice(3, 0, ['model.py', new TextEncoder().encode(py)]);
   if (o.uint8) {
     const [, h, wd] = shape;
     const u8Meta = { ...gMeta, output_layout: `[N, 3, ${h}, ${wd}] uint8 (NCHW, grey repeated to RGB)`, output_range: '[0, 255]' };
-    const doc = `onnx-gan generator for torch-fidelity: z [N, ${compiler.latent}] ~ N(0, 1) -> uint8 images [N, 3, ${h}, ${wd}]`;
+    const doc = `onnx-gan generator for torch-fidelity: z [N, ${compiler.latent}] ~ N(0, 1)${conditionalDoc} -> uint8 images [N, 3, ${h}, ${wd}]`;
     files.splice(1, 0, ['generator_uint8.onnx', await inferenceModel(setup.generator, compiler.layoutG, state.G.params, state.extra, { input: 'z', output: 'images', doc, post: uint8Rgb }, { metadata: u8Meta, ...version }, evaluate)]);
   }
   const unchanged: string[] = [];

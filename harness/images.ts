@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { PNG } from 'pngjs';
 import { FASHION_MNIST_DIR } from '../data/paths.ts';
-import { DataError, idxImageSet, imageSet, parseIdxBytes, pngFault, type ImageSet } from '../data/images.ts';
+import { DataError, FASHION_MNIST_CLASSES, idxImageSet, imageSet, parseIdxBytes, pngFault, type ImageSet } from '../data/images.ts';
 
 export { DataError, imageSet, type ImageSet } from '../data/images.ts';
 
@@ -40,7 +40,7 @@ export function parsePng(raw: Uint8Array, what: string): { shape: number[]; data
   return { shape: [C, H, W], data: out };
 }
 
-export function readIdxImages(path: string, labelsPath?: string): ImageSet {
+export function readIdxImages(path: string, labelsPath?: string, classes?: string[]): ImageSet {
   const read = (p: string) => {
     try {
       return readFileSync(p);
@@ -55,17 +55,40 @@ export function readIdxImages(path: string, labelsPath?: string): ImageSet {
     if (l.dims.length !== 1 || l.dims[0] !== dims[0]) throw new DataError(`${labelsPath}: labels [${l.dims}] do not match ${dims[0]} images in ${path}`);
     labels = l.data;
   }
-  return idxImageSet(path, dims, data, labels);
+  return idxImageSet(path, dims, data, labels, classes);
 }
 
-/** Every .png in a folder (sorted by name); all must share one size and channel count. */
+/** The MNIST naming: train-images-idx3-ubyte[.gz] has its labels in train-labels-idx1-ubyte[.gz] beside it. */
+export function labelsBeside(imagesPath: string): string | undefined {
+  const name = imagesPath.replace(/images-idx3-ubyte(\.gz)?$/, 'labels-idx1-ubyte');
+  if (name === imagesPath) return undefined;
+  return [`${name}.gz`, name].find((p) => existsSync(p));
+}
+
+const pngsIn = (dir: string) => readdirSync(dir).filter((f) => f.toLowerCase().endsWith('.png')).sort();
+
+/**
+ * Every .png in a folder (sorted by name), or, when the folder holds only subfolders of PNGs, the
+ * ImageFolder layout: one class per subfolder (sorted names, as torchvision's), its PNGs labelled with it.
+ * All images must share one size and channel count.
+ */
 export function readPngFolder(dir: string): ImageSet {
-  const files = readdirSync(dir).filter((f) => f.toLowerCase().endsWith('.png')).sort();
-  if (!files.length) throw new DataError(`${dir}: no .png files`);
+  let files = pngsIn(dir).map((f) => join(dir, f));
+  let labels: Uint8Array | undefined;
+  let classes: string[] | undefined;
+  if (!files.length) {
+    classes = readdirSync(dir).filter((f) => statSync(join(dir, f)).isDirectory()).sort();
+    const perClass = classes.map((c) => pngsIn(join(dir, c)).map((f) => join(dir, c, f)));
+    const empty = classes.findIndex((_, k) => !perClass[k].length);
+    if (!classes.length) throw new DataError(`${dir}: no .png files and no class subfolders`);
+    if (empty >= 0) throw new DataError(`${join(dir, classes[empty])}: class folder with no .png files`);
+    if (classes.length > 256) throw new DataError(`${dir}: ${classes.length} class folders, at most 256 are supported`);
+    files = perClass.flat();
+    labels = Uint8Array.from(perClass.flatMap((fs, k) => fs.map(() => k)));
+  }
   let shape: number[] | null = null;
   let images: Uint8Array | null = null;
-  files.forEach((f, i) => {
-    const p = join(dir, f);
+  files.forEach((p, i) => {
     const img = parsePng(readFileSync(p), p);
     if (!shape) {
       shape = img.shape;
@@ -73,7 +96,7 @@ export function readPngFolder(dir: string): ImageSet {
     } else if (img.shape.join('x') !== shape.join('x')) throw new DataError(`${p}: image ${i} is [${img.shape}], the folder's first image is [${shape}]`);
     images!.set(img.data, i * img.data.length);
   });
-  return imageSet(dir, shape!, images!);
+  return imageSet(dir, shape!, images!, labels, classes);
 }
 
 export { FASHION_MNIST_DIR };
@@ -82,14 +105,14 @@ export { FASHION_MNIST_DIR };
 export function fashionMnist(split: 'train' | 't10k' = 'train'): ImageSet {
   const images = join(FASHION_MNIST_DIR, `${split}-images-idx3-ubyte.gz`);
   if (!existsSync(images)) throw new DataError(`fashion-mnist: ${images} not found; apt-get install dataset-fashion-mnist (or set FASHION_MNIST_DIR)`);
-  const set = readIdxImages(images, join(FASHION_MNIST_DIR, `${split}-labels-idx1-ubyte.gz`));
+  const set = readIdxImages(images, join(FASHION_MNIST_DIR, `${split}-labels-idx1-ubyte.gz`), FASHION_MNIST_CLASSES);
   return { ...set, name: 'fashion-mnist' };
 }
 
 /** An image data set by name or path: 'fashion-mnist', an IDX file, or a folder of PNGs. */
 export function imageData(spec: string): ImageSet | null {
   if (spec === 'fashion-mnist') return fashionMnist();
-  if (/(-ubyte|\.idx\d?)(\.gz)?$/.test(spec) || /\.gz$/.test(spec)) return readIdxImages(spec);
+  if (/(-ubyte|\.idx\d?)(\.gz)?$/.test(spec) || /\.gz$/.test(spec)) return readIdxImages(spec, labelsBeside(spec));
   if (existsSync(spec) && statSync(spec).isDirectory()) return readPngFolder(spec);
   return null;
 }

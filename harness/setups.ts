@@ -6,6 +6,7 @@ import { resnetCritic, resnetGenerator } from '../models/resnet.ts';
 import { mlp } from '../models/mlp.ts';
 import { spectralNorm } from '../models/spectral.ts';
 import type { Model } from '../models/model.ts';
+import type { ConditionalOptions } from '../models/conditioning.ts';
 import type { OptimizerName } from '../training/optim.ts';
 import { readFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
@@ -60,7 +61,7 @@ function assemble(o: MlpGanOptions, generator: Model, makeCritic: (spectralNorm:
   };
 }
 
-export interface DcganGanOptions extends Omit<MlpGanOptions, 'hidden' | 'sampleDims'> {
+export interface DcganGanOptions extends Omit<MlpGanOptions, 'hidden' | 'sampleDims'>, ConditionalOptions {
   /** [C, S, S] with S in 28, 32, 64. */
   image: number[];
   width?: number;
@@ -70,8 +71,9 @@ export interface DcganGanOptions extends Omit<MlpGanOptions, 'hidden' | 'sampleD
 /** DCGAN generator and critic for the image shape; the loss's paper defaults; spectral norm implies no other norm. */
 export function dcganGan(o: DcganGanOptions): GanSetup & { warnings: string[]; spectralNorm: boolean } {
   const width = o.width ?? 32;
-  const critic = (sn: boolean) => dcganCritic({ image: o.image, width, norm: sn ? 'none' : (o.norm ?? 'layer') });
-  return assemble(o, dcganGenerator({ image: o.image, width, latent: o.latent ?? 100 }), critic, 64);
+  const cond = { classes: o.classes, conditioning: o.conditioning };
+  const critic = (sn: boolean) => dcganCritic({ image: o.image, width, norm: sn ? 'none' : (o.norm ?? 'layer'), ...cond });
+  return assemble(o, dcganGenerator({ image: o.image, width, latent: o.latent ?? 100, ...cond }), critic, 64);
 }
 
 /**
@@ -80,7 +82,8 @@ export function dcganGan(o: DcganGanOptions): GanSetup & { warnings: string[]; s
  */
 export function resnetGan(o: DcganGanOptions): GanSetup & { warnings: string[]; spectralNorm: boolean } {
   const width = o.width ?? 64;
-  const setup = assemble(o, resnetGenerator({ image: o.image, width, latent: o.latent ?? 128 }), () => resnetCritic({ image: o.image, width }), 64);
+  const cond = { classes: o.classes, conditioning: o.conditioning };
+  const setup = assemble(o, resnetGenerator({ image: o.image, width, latent: o.latent ?? 128, ...cond }), () => resnetCritic({ image: o.image, width, ...cond }), 64);
   if (o.norm && o.norm !== 'none') setup.warnings.push(`--norm ${o.norm} does not apply to the ResNet critic, which has no normalization layers`);
   return setup;
 }
@@ -105,8 +108,9 @@ export function resolveSetup(cfg: Config, data: Data): { setup: GanSetup & { war
   // mlpGan only supplies the loss and optimizers then, with the image batch default.
   const bothImported = !!(cfg.generator && cfg.critic);
   if (cfg.arch && !isImage(data)) throw new Error(`--arch ${cfg.arch}: the data set '${cfg.data}' is not images; 2-D data trains the MLP`);
+  const classes = cfg.conditional ? conditionalClasses(cfg, data) : undefined;
   const setup = isImage(data) && !bothImported
-    ? (cfg.arch === 'resnet' ? resnetGan : dcganGan)({ ...settings, image: data.shape })
+    ? (cfg.arch === 'resnet' ? resnetGan : dcganGan)({ ...settings, image: data.shape, classes, conditioning: cfg.conditional })
     : mlpGan({ ...settings, batch: settings.batch ?? (isImage(data) ? 64 : undefined), sampleDims: isImage(data) ? 1 : data.shape[0] });
   let freeze: RegExp | undefined;
   try {
@@ -127,6 +131,16 @@ export function resolveSetup(cfg: Config, data: Data): { setup: GanSetup & { war
   if (cfg.critic) setup.critic = setup.spectralNorm ? spectralNorm(load(cfg.critic, 'critic', 'D')) : load(cfg.critic, 'critic', 'D');
   const schedule = { base: cfg.nCritic ?? entry.defaults.nCritic, wgan: cfg.wganSchedule };
   return { setup, schedule, nCritic: criticSchedule(schedule) };
+}
+
+/** The class count of a conditional run, after checking that its data and models can be conditional. */
+function conditionalClasses(cfg: Config, data: Data): number {
+  const flag = `--conditional ${cfg.conditional}`;
+  if (!isImage(data)) throw new Error(`${flag}: the data set '${cfg.data}' is not images; class-conditional models are image models`);
+  if (cfg.generator || cfg.critic) throw new Error(`${flag}: imported models (--generator, --critic) cannot be made class-conditional`);
+  if (!data.classes) throw new Error(`${flag}: the data set '${cfg.data}' has no labels (an IDX file needs its *-labels-idx1-ubyte[.gz] beside it, a PNG folder one subfolder per class)`);
+  if (data.classes.length < 2) throw new Error(`${flag}: the data set '${cfg.data}' has ${data.classes.length} class; conditioning needs at least 2`);
+  return data.classes.length;
 }
 
 /** What identifies a run's checkpoints: its settings, optimizer slots and carried states. */
@@ -166,7 +180,8 @@ function activationsPerSample(model: Model): number {
   const p = Object.fromEntries(model.params.map((s) => [s.name, g.input(`p.${s.name}`, 'float32', s.shape)]));
   const state = (n: string) => g.input(`s.${n}.${g.nodes.length}`, 'float32', model.states?.find((s) => s.name === n)?.shape ?? null);
   const prepared = model.prepare ? model.prepare(p, state, () => {}, false) : p;
-  model.forward(x, prepared, { training: true, state, setState: () => {} });
+  const labels = model.classes ? g.input('labels', 'int64', [1]) : undefined;
+  model.forward(x, prepared, { training: true, state, setState: () => {} }, labels);
   let n = 0;
   for (const node of g.nodes) for (const o of node.outputs) if (o.shape?.every((d) => typeof d === 'number')) n += (o.shape as number[]).reduce((a, b) => a * b, 1);
   return n;

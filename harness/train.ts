@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { Rng } from '../data/random.ts';
 import { nodeRuntime } from '../training/runtime-node.ts';
 import { runLoop, type RunOutcome } from '../training/run-loop.ts';
-import { checkDataShape, Trainer } from '../training/trainer.ts';
+import { checkDataShape, gridInputs, Trainer } from '../training/trainer.ts';
 import { defaultOut, identityDiff, parseConfig, type Config } from './config.ts';
 import { writeFileAtomic } from './files.ts';
 import { pngGrid } from './images.ts';
@@ -49,7 +49,7 @@ export async function train(cfg: Config, opts: TrainOptions = {}): Promise<Train
   const say = opts.log ?? (() => {});
   const data = loadData(cfg.data);
   const { setup, nCritic } = resolveSetup(cfg, data);
-  checkDataShape(data, setup.critic.inputShape);
+  checkDataShape(data, setup.critic.inputShape, setup.generator.classes);
   checkFits(setup, cfg, nCritic(0));
   if (cfg.threads > cpus().length) say(`warning: --threads ${cfg.threads} is more than this machine's ${cpus().length} cores; the threads will compete (slower, not faster)`);
   const resume = prepareRunDir(out, cfg, opts);
@@ -63,9 +63,9 @@ export async function train(cfg: Config, opts: TrainOptions = {}): Promise<Train
   const state = loaded?.state ?? trainer.initialState();
   const logFile = join(out, 'metrics.jsonl');
   if (resume) trimLog(logFile, state.iteration);
-  // Images: grids from one fixed noise batch, so they compare across steps and runs.
-  const gridZ = Rng.stream(0, 'grid').fillNormal(new Float32Array(64 * trainer.plan.latent));
-  const writeGrid = async (file: string) => writeFileAtomic(join(out, file), pngGrid(await trainer.generate(state, gridZ), data.shape, 8));
+  // Images: grids from one fixed noise batch, so they compare across steps and runs; one row per class.
+  const grid = gridInputs(trainer.plan, trainer.plan.classes ? 10 : 8);
+  const writeGrid = async (file: string) => writeFileAtomic(join(out, file), pngGrid(await trainer.generate(state, grid.z, grid.labels), data.shape, grid.cols));
 
   try {
     const run = await runLoop({

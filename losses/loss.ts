@@ -13,6 +13,14 @@ export interface LossContext {
   readonly dReal: Value;
   readonly dFake: Value;
   batch: number;
+  /**
+   * Class-conditional runs: each row's class (int64 [B]). The generated batch is made for the real batch's
+   * classes, so a penalty between real and generated rows compares samples of one class.
+   */
+  labels?: Value;
+  /** Critics with an auxiliary classifier (ACGAN): class logits [B, K] of the real and the generated batch. */
+  readonly classReal?: Value;
+  readonly classFake?: Value;
   /** A random tensor drawn by the host's seeded PRNG and fed to the step graph. */
   random(name: string, dist: RandomDist, shape: number[]): Value;
   /** A carried state the loss declared in `states` (Fisher GAN's multiplier), as of this step. */

@@ -13,7 +13,11 @@ export type Role = 'generator' | 'critic';
  * The graph's single input and output, checked against what the role needs (a generator maps [batch, z] to
  * samples; a critic maps samples to one score each). Throws a one-line ModelError naming what is wrong.
  */
-export function roleIO(bytes: Uint8Array, role: Role, src: string = role): { graph: Graph; x: Value; y: Value; inputShape: number[]; outputShape: number[]; metadata: Record<string, string> } {
+/**
+ * A model's one float input and one output, checked for its role. A generator may take an int64 [N]
+ * class second (what onnx-gan exports for a class-conditional run): `label` then.
+ */
+export function roleIO(bytes: Uint8Array, role: Role, src: string = role): { graph: Graph; x: Value; y: Value; label?: Value; inputShape: number[]; outputShape: number[]; metadata: Record<string, string> } {
   let g: Graph;
   let metadata: Record<string, string>;
   try {
@@ -21,7 +25,8 @@ export function roleIO(bytes: Uint8Array, role: Role, src: string = role): { gra
   } catch (e) {
     throw new ModelError(`${src}: ${(e as Error).message}`);
   }
-  const inputs = g.inputs;
+  const label = role === 'generator' && g.inputs.length === 2 && g.inputs[1].dtype === 'int64' && g.inputs[1].rank === 1 ? g.inputs[1] : undefined;
+  const inputs = label ? g.inputs.slice(0, 1) : g.inputs;
   if (inputs.length !== 1) throw new ModelError(`${src}: a ${role} needs exactly one input, this model has ${inputs.length} (${inputs.map((v) => q(v.name)).join(', ')})`);
   const x = inputs[0];
   if (!isFloat(x.dtype)) throw new ModelError(`${src}: the ${role}'s input ${q(x.name)} must be float, it is ${x.dtype}`);
@@ -31,12 +36,13 @@ export function roleIO(bytes: Uint8Array, role: Role, src: string = role): { gra
   if (!y.shape || y.shape.slice(1).some((d) => typeof d !== 'number')) throw new ModelError(`${src}: the ${role}'s output ${q(y.name)} needs static non-batch dims, it is ${y}`);
   if (role === 'critic' && y.shape.slice(1).reduce((a: number, b) => a * (b as number), 1) !== 1) throw new ModelError(`${src}: a critic must output one score per sample, its output is ${y}`);
   if (role === 'generator' && x.shape.length !== 2) throw new ModelError(`${src}: a generator's input must be a latent vector [batch, z], it is ${x}`);
-  return { graph: g, x, y, inputShape: x.shape.slice(1) as number[], outputShape: y.shape.slice(1) as number[], metadata };
+  return { graph: g, x, y, label, inputShape: x.shape.slice(1) as number[], outputShape: y.shape.slice(1) as number[], metadata };
 }
 
 export function importedModel(bytes: Uint8Array, role: Role, opts: { prefix: string; freeze?: RegExp; source?: string }): Model {
   const src = opts.source ?? role;
-  const { graph: g, x, y, inputShape, outputShape } = roleIO(bytes, role, src);
+  const { graph: g, x, y, label, inputShape, outputShape } = roleIO(bytes, role, src);
+  if (label) throw new ModelError(`${src}: a class-conditional generator (input ${q(label.name)}) cannot be imported for training; train it with --conditional instead`);
 
   // Every node on the float path from the input or a weight needs a gradient rule: say which do not, now.
   const floatInits = [...g.initializers.values()].filter(({ value }) => value.dtype === 'float32');

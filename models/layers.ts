@@ -2,7 +2,7 @@
 // gradient penalty) come from the rules already in graph/gradients.ts. Batch statistics are part of the
 // graph: the gradient flows through the mean and variance, as in PyTorch's training mode.
 import type { Value } from '../graph/ir.ts';
-import { add, batchNormalization, div, instanceNormalization, mul, reduceMean, reshape, sqrt, square, sub } from '../graph/ops.ts';
+import { add, batchNormalization, div, gather, instanceNormalization, mul, reduceMean, reshape, sqrt, square, sub } from '../graph/ops.ts';
 import type { ForwardContext, ParamSpec } from './model.ts';
 
 export interface Moments {
@@ -57,13 +57,18 @@ const reshapeChannel = (v: Value, rank: number) => reshape(v, [1, -1, ...new Arr
 
 const PYTORCH_BN_MOMENTUM = 0.1;
 
-/** nn.BatchNorm2d(c)'s learnable gain (N(1, 0.02) as DCGAN's init, or ones) and bias, and its running statistics as state. */
-export function batchNorm2dSpecs(name: string, c: number, gainInit: ParamSpec['init']): { params: ParamSpec[]; states: { name: string; shape: number[]; init: ParamSpec['init'] }[] } {
+/**
+ * nn.BatchNorm2d(c)'s learnable gain (N(1, 0.02) as DCGAN's init, or ones) and bias, and its running
+ * statistics as state. With `classes`, conditional batch norm (de Vries et al. 2017; Miyato & Koyama 2018):
+ * the gain and bias are tables [classes, c], one row per class, over shared running statistics.
+ */
+export function batchNorm2dSpecs(name: string, c: number, gainInit: ParamSpec['init'], classes?: number): { params: ParamSpec[]; states: { name: string; shape: number[]; init: ParamSpec['init'] }[] } {
   const zeros: ParamSpec['init'] = (_r, out) => out.fill(0);
+  const shape = classes ? [classes, c] : [c];
   return {
     params: [
-      { name: `${name}.weight`, shape: [c], init: gainInit },
-      { name: `${name}.bias`, shape: [c], init: zeros },
+      { name: `${name}.weight`, shape, init: gainInit },
+      { name: `${name}.bias`, shape, init: zeros },
     ],
     states: [
       { name: `${name}.running_mean`, shape: [c], init: zeros },
@@ -76,13 +81,22 @@ export function batchNorm2dSpecs(name: string, c: number, gainInit: ParamSpec['i
  * Batch norm with its gain and bias: batch statistics in training mode (and, where the pass may advance
  * state, the running averages PyTorch keeps: momentum 0.1, unbiased variance); in inference mode ONNX's
  * BatchNormalization on the running statistics, the one op every consumer of an exported model knows.
+ * `labels` (int64 [N]) pick each sample's row of a conditional batch norm's gain and bias tables.
  */
-export function batchNorm2d(h: Value, name: string, p: Record<string, Value>, ctx: ForwardContext | undefined): Value {
+export function batchNorm2d(h: Value, name: string, p: Record<string, Value>, ctx: ForwardContext | undefined, labels?: Value): Value {
   const [gain, bias] = [p[`${name}.weight`], p[`${name}.bias`]];
   const [mean, variance] = [`${name}.running_mean`, `${name}.running_var`];
-  if (ctx && !ctx.training) return batchNormalization(h, gain, bias, ctx.state(mean), ctx.state(variance), { epsilon: 1e-5 })[0];
+  const c = h.shape![1] as number;
+  // A conditional layer normalizes with unit gain and zero bias, then applies the sample's own row.
+  const perSample = labels ? (t: Value) => reshape(gather(t, labels), [-1, c, ...new Array(h.rank! - 2).fill(1)]) : null;
+  const unit = (v: number) => h.graph.constant({ dtype: h.dtype, dims: [c], data: h.dtype === 'float64' ? new Float64Array(c).fill(v) : new Float32Array(c).fill(v) }, v ? 'ones' : 'zeros');
+  const classAffine = (y: Value) => add(mul(y, perSample!(gain)), perSample!(bias));
+  if (ctx && !ctx.training) {
+    if (!perSample) return batchNormalization(h, gain, bias, ctx.state(mean), ctx.state(variance), { epsilon: 1e-5 })[0];
+    return classAffine(batchNormalization(h, unit(1), unit(0), ctx.state(mean), ctx.state(variance), { epsilon: 1e-5 })[0]);
+  }
   const { y: normed, moments } = batchNorm(h);
-  const y = affine(normed, gain, bias);
+  const y = perSample ? classAffine(normed) : affine(normed, gain, bias);
   if (ctx) {
     const count = h.shape!.filter((_, i) => i !== 1).reduce((a: number, b) => a * (typeof b === 'number' ? b : NaN), 1);
     const unbias = Number.isFinite(count) && count > 1 ? count / (count - 1) : 1;
@@ -93,4 +107,3 @@ export function batchNorm2d(h: Value, name: string, p: Record<string, Value>, ct
   }
   return y;
 }
-

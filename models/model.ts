@@ -27,7 +27,14 @@ export interface Model {
   readonly inputShape: number[];
   readonly outputShape: number[];
   readonly params: ParamSpec[];
-  forward(x: Value, p: Record<string, Value>, ctx?: ForwardContext): Value;
+  /** Class-conditional on this many classes: forward() takes each sample's class (int64 [N]). */
+  readonly classes?: number;
+  /**
+   * A critic with an auxiliary classifier (ACGAN): its output is [N, 1 + auxClasses], the score then
+   * the class logits.
+   */
+  readonly auxClasses?: number;
+  forward(x: Value, p: Record<string, Value>, ctx?: ForwardContext, labels?: Value): Value;
   /** State the model carries between steps (spectral norm's power-iteration vectors), not trained. */
   readonly states?: { name: string; shape: number[]; init(rng: Rng, out: Float32Array): void }[];
   /**

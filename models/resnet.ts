@@ -7,13 +7,16 @@
 // changes), ReLU, a sum over positions and a linear head. No normalization in the critic: spectral norm
 // wraps it for `sngan`, gradient penalties need none. Every block has the same width (Mimicry's 32x32:
 // 256 in G, 128 in D; here `width` for both, by CPU budgets). Weights are Xavier-uniform with gain sqrt(2)
-// in the blocks' 3x3 convs and 1 elsewhere, as Mimicry's; biases start at zero.
+// in the blocks' 3x3 convs and 1 elsewhere, as Mimicry's; biases start at zero. Class-conditional: the
+// generator's batch norms become conditional (gain N(1, 0.02) per class, as Mimicry's cGAN), the critic
+// gets a projection or an auxiliary classifier on its pooled features (conditioning.ts).
 import type { Value } from '../graph/ir.ts';
 import { add, averagePool, conv, gemm, mul, relu, reshape, tanh, upsampleNearest } from '../graph/ops.ts';
+import { classesOf, conditionalFields, conditionalHead, conditionalHeadParams, type ConditionalOptions } from './conditioning.ts';
 import { batchNorm2d, batchNorm2dSpecs } from './layers.ts';
 import type { ForwardContext, Model, ParamSpec } from './model.ts';
 
-export interface ResnetOptions {
+export interface ResnetOptions extends ConditionalOptions {
   /** [channels, size, size] with size in 28, 32, 48, 64. */
   image: number[];
   /** Channels of every block. */
@@ -41,6 +44,10 @@ function xavierFor(shape: number[], gain: number): ParamSpec['init'] {
 }
 const zeros: ParamSpec['init'] = (_rng, out) => out.fill(0);
 const ones: ParamSpec['init'] = (_rng, out) => out.fill(1);
+const classGain: ParamSpec['init'] = (rng, out) => {
+  rng.fillNormal(out as Float32Array);
+  for (let i = 0; i < out.length; i++) out[i] = 1 + 0.02 * out[i];
+};
 
 /** A conv (or linear) weight and bias, Xavier-initialised; linear weights are [out, in] as nn.Linear's. */
 function layer(params: ParamSpec[], name: string, shape: number[], gain: number, bias = true): void {
@@ -61,7 +68,7 @@ export function resnetGenerator(o: ResnetOptions): Model {
   const params: ParamSpec[] = [];
   const states: NonNullable<Model['states']> = [];
   const bn = (name: string) => {
-    const s = batchNorm2dSpecs(name, w, ones);
+    const s = batchNorm2dSpecs(name, w, o.classes ? classGain : ones, o.classes || undefined);
     params.push(...s.params);
     states.push(...s.states);
   };
@@ -83,18 +90,21 @@ export function resnetGenerator(o: ResnetOptions): Model {
     outputShape: [channels, size, size],
     params,
     states,
-    forward(z: Value, p: Record<string, Value>, ctx?: ForwardContext) {
+    ...conditionalFields(o, false),
+    forward(z: Value, p: Record<string, Value>, ctx?: ForwardContext, labels?: Value) {
+      if (o.classes && !labels) throw new Error('resnet-generator: class-conditional, called without labels');
+      const bn = (h: Value, name: string) => batchNorm2d(h, name, p, ctx, o.classes ? labels : undefined);
       let h = reshape(gemm(z, p[`${P}.l1.weight`], p[`${P}.l1.bias`], { transB: true }), [-1, w, base, base]);
       for (let b = 0; b < ups; b++) {
         const B = `${P}.block${b + 2}`;
-        let r = relu(batchNorm2d(h, `${B}.b1`, p, ctx));
+        let r = relu(bn(h, `${B}.b1`));
         r = conv3(up(r), p, `${B}.c1`);
-        r = conv3(relu(batchNorm2d(r, `${B}.b2`, p, ctx)), p, `${B}.c2`);
+        r = conv3(relu(bn(r, `${B}.b2`)), p, `${B}.c2`);
         h = add(r, conv1(up(h), p, `${B}.c_sc`));
       }
-      return tanh(conv3(relu(batchNorm2d(h, `${P}.b${last}`, p, ctx)), p, `${P}.c${last}`));
+      return tanh(conv3(relu(bn(h, `${P}.b${last}`)), p, `${P}.c${last}`));
     },
-    describe: () => ({ kind: 'resnet-generator', image: o.image, width: w, latent, prefix: P }),
+    describe: () => ({ kind: 'resnet-generator', image: o.image, width: w, latent, prefix: P, ...classesOf(o) }),
   };
 }
 
@@ -113,12 +123,14 @@ export function resnetCritic(o: Omit<ResnetOptions, 'latent'>): Model {
     if (b === 2) layer(params, `${P}.block${b}.c_sc`, [w, w, 1, 1], 1);
   }
   layer(params, `${P}.l5`, [1, w], 1);
+  params.push(...conditionalHeadParams(P, w, o, xavierFor([o.classes ?? 1, w], 1)));
   return {
     kind: 'resnet-critic',
     inputShape: [channels, size, size],
-    outputShape: [1],
+    outputShape: [1 + (conditionalFields(o, true).auxClasses ?? 0)],
     params,
-    forward(x: Value, p: Record<string, Value>) {
+    ...conditionalFields(o, true),
+    forward(x: Value, p: Record<string, Value>, _ctx?: ForwardContext, labels?: Value) {
       const B1 = `${P}.block1`;
       let h = add(down(conv3(relu(conv3(x, p, `${B1}.c1`)), p, `${B1}.c2`)), conv1(down(x), p, `${B1}.c_sc`));
       for (const b of [2, 3, 4]) {
@@ -130,8 +142,9 @@ export function resnetCritic(o: Omit<ResnetOptions, 'latent'>): Model {
       // an op that every consumer of an exported critic runs (OpenCV 4.6 has no opset-13 ReduceSum).
       const s = h.shape![2] as number;
       const pooled = mul(reshape(averagePool(relu(h), [s, s]), [-1, w]), s * s);
-      return gemm(pooled, p[`${P}.l5.weight`], p[`${P}.l5.bias`], { transB: true });
+      return conditionalHead(gemm(pooled, p[`${P}.l5.weight`], p[`${P}.l5.bias`], { transB: true }), pooled, p, P, o, labels, 'resnet-critic');
     },
-    describe: () => ({ kind: 'resnet-critic', image: o.image, width: w, prefix: P }),
+    describe: () => ({ kind: 'resnet-critic', image: o.image, width: w, prefix: P, ...classesOf(o) }),
   };
 }
+

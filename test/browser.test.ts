@@ -257,5 +257,37 @@ describe('web page in Chromium (playwright-core)', function () {
       for (const k of Object.keys(cpu.tensors)) expect(relErr(fromPage.tensors[k].data, cpu.tensors[k].data), k).to.be.below(1e-4);
       await page.screenshot({ path: join(SHOTS, 'browser-images-training.png') });
     });
+
+    it('a class-conditional generator: the picker lists its classes and the samples are those of the picked class (onnxruntime-node, 1e-5); its artifacts keep training in the tab with the labels from the server', async () => {
+      const cond = join(tmp, 'fmnist-cond');
+      await train(parseConfig({ data: 'fashion-mnist', loss: 'sngan', conditional: 'projection', nCritic: 1, width: 8, batch: 16, latent: 16, iterations: 4, checkpointEvery: 2, sampleEvery: 2, out: cond }));
+      await exportRun(cond);
+      await page.setInputFiles('#generator-file', join(cond, 'export', 'generator.onnx'));
+      await page.waitForFunction(() => (globalThis as any).onnxGan.generator?.classes?.length === 10);
+      expect(await page.isVisible('#class-picker')).to.equal(true);
+      await page.selectOption('#class', '7');
+      await page.waitForFunction(() => (globalThis as any).onnxGan.generator.picked === 7);
+      const st = await onnxGan();
+      expect(st.generator.classes[7]).to.equal('Sneaker');
+      const z = Rng.stream(0, 'page-samples').fillNormal(new Float32Array(56 * 16));
+      const s = await rt.createSession(readFileSync(join(cond, 'export', 'generator.onnx')));
+      const want = (await s.run({ z: { dtype: 'float32', dims: [56, 16], data: z }, label: { dtype: 'int64', dims: [56], data: new BigInt64Array(56).fill(7n) } })).samples.data as Float32Array;
+      await s.release();
+      expectClose(st.generator.samples, want, 1e-5, 1e-6, 'page samples of class 7 vs node');
+
+      const dir = join(cond, 'export', 'training');
+      const names = ['artifacts.json', 'critic_step.onnx', 'generator_step.onnx', 'sampler.onnx', 'checkpoint.safetensors', 'config.json'];
+      await page.setInputFiles('#artifacts-files', names.map((n) => join(dir, n)));
+      await page.waitForFunction(() => /loaded chosen files: sngan on fashion-mnist/.test(document.getElementById('train-status')!.textContent!));
+      const { ckpt: fromPage } = await trainInTab(2);
+      const cpu = await inNode(dir, 2, 'cpu');
+      sameKeys(fromPage, cpu);
+      for (const k of Object.keys(cpu.tensors)) expect(relErr(fromPage.tensors[k].data, cpu.tensors[k].data), k).to.be.below(1e-4);
+      await page.screenshot({ path: join(SHOTS, 'browser-conditional.png') });
+      // A plain generator hides the picker again.
+      await page.setInputFiles('#generator-file', join(img, 'export', 'generator.onnx'));
+      await page.waitForFunction(() => (globalThis as any).onnxGan.generator?.classes?.length === 0);
+      expect(await page.isVisible('#class-picker')).to.equal(false);
+    });
   });
 });

@@ -26,7 +26,11 @@ export interface GanFixture {
   penalty: number;
   loss: number;
   grad_D: Record<string, number[]>;
+  /** Class-conditional fixtures: each row's class, given to both networks. */
+  labels?: number[];
 }
+
+const labelsOf = (g: Graph, fx: GanFixture) => (fx.labels ? g.constant(tensor('int64', [fx.labels.length], fx.labels)) : undefined);
 
 const feeds = (fx: GanFixture, names: string[]) => Object.fromEntries(names.map((n) => [n, tensor('float32', fx.params[n].shape, fx.params[n].data)]));
 
@@ -44,7 +48,7 @@ export async function generatorMatchesTorch(G: Model, fx: GanFixture, image: num
     return g.constant(tensor('float32', [c], new Array(c).fill(name.endsWith('var') ? 1 : 0)));
   };
   const z = g.constant(tensor('float32', [fx.batch, fx.latent], fx.z));
-  const fake = G.forward(z, p, { training: true, state, setState: (n, v) => void writes.set(n, v) });
+  const fake = G.forward(z, p, { training: true, state, setState: (n, v) => void writes.set(n, v) }, labelsOf(g, fx));
   const L = reduceSum(mul(fake, g.constant(tensor('float32', [fx.batch, ...image], fx.W))));
   grad(L, names.map((n) => p[n])).forEach((v, i) => g.output(v, `d:${names[i]}`));
   g.output(fake, 'fake');
@@ -63,7 +67,8 @@ export async function criticMatchesTorch(D: Model, fx: GanFixture, image: number
   const g = new Graph('d');
   const p: Record<string, Value> = Object.fromEntries(D.params.map((s) => [s.name, g.input(s.name, 'float32', s.shape)]));
   const c = (data: number[]) => g.constant(tensor('float32', [fx.batch, ...image], data));
-  const ctx = fixedContext((x) => D.forward(x, p), c(fx.real), c(fx.fake), fx.batch, { 'gp.eps': { data: fx.eps, shape: [fx.batch, 1, 1, 1] } });
+  const labels = labelsOf(g, fx);
+  const ctx = fixedContext((x) => D.forward(x, p, undefined, labels), c(fx.real), c(fx.fake), fx.batch, { 'gp.eps': { data: fx.eps, shape: [fx.batch, 1, 1, 1] } });
   const penalty = gradientPenalty(10).build(ctx);
   const loss = add(wasserstein().critic(ctx).loss, penalty);
   grad(loss, names.map((n) => p[n])).forEach((v, i) => g.output(v, `d:${names[i]}`));

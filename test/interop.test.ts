@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { Rng } from '../data/random.ts';
 import { tensor } from '../graph/ir.ts';
 import { nodeRuntime } from '../training/runtime-node.ts';
+import type { Feeds } from '../training/runtime.ts';
 
 const BIN = new URL('../bin/onnx-gan.js', import.meta.url).pathname;
 const SCRIPT = new URL('./python/interop.py', import.meta.url).pathname;
@@ -25,6 +26,10 @@ const RUNS: [string, string[], number[]][] = [
   ['dcgan-sngan', ['--data', 'fashion-mnist', '--loss', 'sngan', '--width', '8', '--batch', '16', '--latent', '16', '--n-critic', '1'], [1, 28, 28]],
   ['resnet-sngan', ['--data', 'fashion-mnist', '--arch', 'resnet', '--loss', 'sngan', '--width', '8', '--batch', '8', '--latent', '16', '--n-critic', '1'], [1, 28, 28]],
   ['resnet-wgan-gp', ['--data', 'fashion-mnist', '--arch', 'resnet', '--loss', 'wgan-gp', '--width', '8', '--batch', '8', '--latent', '16', '--n-critic', '1'], [1, 28, 28]],
+  // Class-conditional pairs: model.py only (OpenCV's DNN takes float inputs, not the int64 class).
+  ['dcgan-projection-sngan', ['--data', 'fashion-mnist', '--conditional', 'projection', '--loss', 'sngan', '--width', '8', '--batch', '16', '--latent', '16', '--n-critic', '1'], [1, 28, 28]],
+  ['resnet-projection-sngan', ['--data', 'fashion-mnist', '--arch', 'resnet', '--conditional', 'projection', '--loss', 'sngan', '--width', '8', '--batch', '8', '--latent', '16', '--n-critic', '1'], [1, 28, 28]],
+  ['resnet-acgan-wgan-gp', ['--data', 'fashion-mnist', '--arch', 'resnet', '--conditional', 'acgan', '--loss', 'wgan-gp', '--width', '8', '--batch', '8', '--latent', '16', '--n-critic', '1'], [1, 28, 28]],
 ];
 
 const maxAbs = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
@@ -40,7 +45,7 @@ describe('exports in other frameworks: OpenCV DNN and PyTorch (model.py)', funct
   after(() => tmp && rmSync(tmp, { recursive: true, force: true }));
 
   for (const [name, args, sample] of RUNS)
-    it(`${name}: OpenCV and model.py give onnxruntime's samples and scores (1e-5)`, async function () {
+    it(`${name}: ${args.includes('--conditional') ? 'model.py gives' : 'OpenCV and model.py give'} onnxruntime's samples and scores (1e-5)`, async function () {
       if (sample.length > 1 && !hasFmnist) this.skip();
       const run = join(tmp, name);
       const t = spawnSync(process.execPath, [BIN, 'train', ...args, '--iterations', '3', '--checkpoint-every', '3', '--eval-samples', '100', '--out', run], { encoding: 'utf8' });
@@ -55,19 +60,23 @@ describe('exports in other frameworks: OpenCV DNN and PyTorch (model.py)', funct
       const per = sample.reduce((a, b) => a * b, 1);
       const z = Rng.stream(9, 'interop-z').fillNormal(new Float32Array(n * latent));
       const x = Rng.stream(9, 'interop-x').fillUniform(new Float32Array(n * per), -1, 1);
-      const gy = (await g.run({ z: tensor('float32', [n, latent], z) })).samples.data as Float32Array;
-      const dy = (await d.run({ x: tensor('float32', [n, ...sample], x) })).score.data as Float32Array;
+      const conditional = args.includes('--conditional');
+      const labels = Array.from({ length: n }, (_, i) => (3 * i) % 10);
+      const label: Feeds = conditional ? { label: tensor('int64', [n], labels) } : {};
+      const gy = (await g.run({ z: tensor('float32', [n, latent], z), ...label })).samples.data as Float32Array;
+      const projection = args.includes('projection');
+      const dy = (await d.run({ x: tensor('float32', [n, ...sample], x), ...(projection ? label : {}) })).score.data as Float32Array;
       await g.release();
       await d.release();
       writeFileSync(join(tmp, `${name}.z`), z);
       writeFileSync(join(tmp, `${name}.x`), x);
-      const py = spawnSync(PY, [SCRIPT, dir, join(tmp, `${name}.z`), String(n), join(tmp, `${name}.x`), String(n), tmp, JSON.stringify(sample)], { encoding: 'utf8' });
+      const py = spawnSync(PY, [SCRIPT, dir, join(tmp, `${name}.z`), String(n), join(tmp, `${name}.x`), String(n), tmp, JSON.stringify(sample), ...(conditional ? [JSON.stringify(labels)] : [])], { encoding: 'utf8' });
       expect(py.status, py.stderr).to.equal(0);
       const shapes = JSON.parse(py.stdout.trim().split('\n').pop()!);
-      expect(shapes.cv2_generator).to.deep.equal([n, ...sample]);
-      expect(shapes.torch_critic).to.deep.equal([n, 1]);
+      if (!conditional) expect(shapes.cv2_generator).to.deep.equal([n, ...sample]);
+      expect(shapes.torch_critic).to.deep.equal([n, args.includes('acgan') ? 11 : 1]);
       const read = (f: string) => new Float32Array(Uint8Array.from(readFileSync(join(tmp, f))).buffer);
-      for (const fw of ['cv2', 'torch']) {
+      for (const fw of conditional ? ['torch'] : ['cv2', 'torch']) {
         expect(maxAbs(read(`${fw}_generator.f32`), gy), `${fw} generator`).to.be.below(1e-5);
         expect(maxAbs(read(`${fw}_critic.f32`), dy), `${fw} critic`).to.be.below(1e-5 * Math.max(1, ...dy.map(Math.abs)));
       }

@@ -32,7 +32,7 @@ const tensorSpec = z.object({
   slot: z.string().optional(),
   state: z.string().optional(),
   log: z.string().optional(),
-  draw: z.object({ dist: z.enum(['data', 'normal', 'uniform']), shape: dims, steps: z.enum(['critic', 'generator', 'all']) }).optional(),
+  draw: z.object({ dist: z.enum(['data', 'labels', 'normal', 'uniform']), shape: dims, steps: z.enum(['critic', 'generator', 'all']) }).optional(),
 });
 const signature = z.object({ program: z.string(), inputs: z.array(tensorSpec), outputs: z.array(tensorSpec), k: z.number().int().positive().optional(), nCritic: z.number().int().positive().optional() });
 const net = z.object({ size: z.number().int().positive(), slots: z.array(z.string()) });
@@ -46,6 +46,8 @@ const ManifestSchema = z.object({
   batch: z.number().int().positive(),
   latent: z.number().int().positive(),
   sampleShape: dims,
+  /** A class-conditional generator's class names, in label order; empty if unconditional. */
+  classes: z.array(z.string()),
   nets: z.object({ G: net, D: net }),
   states: z.array(z.object({ name: z.string(), shape: dims })),
   programs: z.object({ critic: signature, generator: signature, sampler: signature }),
@@ -65,6 +67,14 @@ export interface RunInfo {
   schedule: CriticSchedule;
   /** The run's full configuration, written as config.json. */
   config: unknown;
+  /** Class names of a conditional run's data set (label order). */
+  classes?: string[];
+}
+
+/** The names of a plan's classes: the data set's, or the label numbers. */
+export function classNames(count: number, names?: string[]): string[] {
+  if (names && names.length !== count) throw new Error(`the generator is conditional on ${count} classes, the data set names ${names.length}`);
+  return names ?? Array.from({ length: count }, (_, i) => String(i));
 }
 
 /** Every file of the artifacts directory, by name. */
@@ -78,6 +88,7 @@ export function packArtifacts(plan: StepPlan, state: TrainState, ckpt: Checkpoin
     batch: plan.batch,
     latent: plan.latent,
     sampleShape: plan.sampleShape,
+    classes: classNames(plan.classes, run.classes),
     nets: plan.nets,
     states: plan.states,
     programs: { critic: plan.critic.signature, generator: plan.generator.signature, sampler: plan.sampler.signature },
@@ -160,6 +171,7 @@ export async function loadArtifacts(read: (file: string) => Promise<Uint8Array>,
     batch: manifest.batch,
     latent: manifest.latent,
     sampleShape: manifest.sampleShape,
+    classes: manifest.classes.length,
     nets: manifest.nets,
     states: manifest.states,
     critic: { model: critic, signature: manifest.programs.critic },

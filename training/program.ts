@@ -45,7 +45,7 @@ export class ProgramBuilder {
 
   /** A draw input: one step's draw of `draw.shape`, stacked under `stack` leading dims in fused programs. */
   draw(name: string, draw: DrawSpec, stack: number[] = []): Value {
-    return this.input({ name, role: draw.dist === 'data' ? 'data' : 'random', shape: [...stack, ...draw.shape], draw });
+    return this.input({ name, role: draw.dist === 'data' || draw.dist === 'labels' ? 'data' : 'random', shape: [...stack, ...draw.shape], draw });
   }
 
   output(v: Value, spec: Omit<TensorSpec, 'dtype' | 'shape'>): void {

@@ -18,9 +18,12 @@ export type Role =
   | 'ok' // all losses and updated parameters finite, per iteration
   | 'output'; // a result for the caller (samples)
 
-/** One draw for one step: from the data set or a distribution, and which steps of an iteration make it. */
+/**
+ * One draw for one step: from the data set or a distribution, and which steps of an iteration make it.
+ * 'labels': the classes of the same step's data draw (as float32), for class-conditional programs.
+ */
 export interface DrawSpec {
-  dist: 'data' | 'normal' | 'uniform';
+  dist: 'data' | 'labels' | 'normal' | 'uniform';
   /** Shape of one step's draw (for data: [batch, ...sample]). */
   shape: number[];
   steps: 'critic' | 'generator' | 'all';
@@ -162,10 +165,29 @@ export function absorb(sig: Signature, out: Feeds, state: ProgramState): Absorbe
 
 const drawsOf = (sig: Signature) => sig.inputs.filter((s) => s.draw);
 
-function drawOne(rng: Rng, d: DrawSpec, data: DataSource): Float32Array {
-  if (d.dist === 'data') return data.sample(rng, d.shape[0]);
-  const out = new Float32Array(size(d.shape));
-  return d.dist === 'uniform' ? rng.fillUniform(out) : rng.fillNormal(out);
+/**
+ * One step's draws in signature order. A data draw that has a labels draw beside it takes the samples'
+ * classes too (the same stream as an unlabelled draw, so conditioning changes no sample).
+ */
+function drawSpecs(specs: TensorSpec[], rng: Rng, data: DataSource): Float32Array[] {
+  const wantLabels = specs.some((s) => s.draw!.dist === 'labels');
+  let labels: Float32Array | null = null;
+  return specs.map((s) => {
+    const d = s.draw!;
+    if (d.dist === 'data') {
+      if (!wantLabels) return data.sample(rng, d.shape[0]);
+      if (!data.sampleLabelled) throw new Error(`${s.name}: this program is class-conditional and data set '${data.name}' has no labels`);
+      const r = data.sampleLabelled(rng, d.shape[0]);
+      labels = r.labels;
+      return r.samples;
+    }
+    if (d.dist === 'labels') {
+      if (!labels) throw new Error(`${s.name}: a labels draw must follow its step's data draw`);
+      return labels;
+    }
+    const out = new Float32Array(size(d.shape));
+    return d.dist === 'uniform' ? rng.fillUniform(out) : rng.fillNormal(out);
+  });
 }
 
 /** The iteration's stream; each step draws from it in turn, in signature order. */
@@ -173,7 +195,9 @@ export const iterationRng = (seed: number, iteration: number) => Rng.stream(seed
 
 /** One step's draws, for a one-step program. */
 export function drawStep(sig: Signature, rng: Rng, data: DataSource): Record<string, Float32Array> {
-  return Object.fromEntries(drawsOf(sig).map((s) => [s.name, drawOne(rng, s.draw!, data)]));
+  const specs = drawsOf(sig);
+  const drawn = drawSpecs(specs, rng, data);
+  return Object.fromEntries(specs.map((s, j) => [s.name, drawn[j]]));
 }
 
 /** Every draw of iterations [start, start + k) of a fused program, stacked as its inputs take them. */
@@ -186,11 +210,12 @@ export function drawBlock(sig: Signature, seed: number, start: number, data: Dat
     const rng = iterationRng(seed, start + it);
     for (let c = 0; c <= nC; c++) {
       const kind = c < nC ? 'critic' : 'generator';
-      specs.forEach((s, j) => {
+      const mine = specs.map((s, j) => ({ s, j })).filter(({ s }) => s.draw!.steps === 'all' || s.draw!.steps === kind);
+      const drawn = drawSpecs(mine.map(({ s }) => s), rng, data);
+      mine.forEach(({ s, j }, m) => {
         const d = s.draw!;
-        if (d.steps !== 'all' && d.steps !== kind) return;
         const at = d.steps === 'all' ? it * (nC + 1) + c : d.steps === 'critic' ? it * nC + c : it;
-        stacks[j].set(drawOne(rng, d, data), at * size(d.shape));
+        stacks[j].set(drawn[m], at * size(d.shape));
       });
     }
   }

@@ -5,7 +5,8 @@
 import { grad } from '../graph/autodiff.ts';
 import type { Value } from '../graph/ir.ts';
 import { loop } from '../graph/loop.ts';
-import { add, concat, gather, slice, sum } from '../graph/ops.ts';
+import { add, cast, concat, gather, slice, sum } from '../graph/ops.ts';
+import { auxiliaryClassifier } from '../losses/acgan.ts';
 import type { GanLoss, LossContext, Penalty, RandomDist } from '../losses/loss.ts';
 import { layoutOf, type Model, type ParamLayout } from '../models/model.ts';
 import type { Rng } from '../data/random.ts';
@@ -47,6 +48,8 @@ export interface StepPlan {
   batch: number;
   latent: number;
   sampleShape: number[];
+  /** Classes of a class-conditional generator (its inputs include each sample's class); 0 if unconditional. */
+  classes: number;
   nets: Record<Net, { size: number; slots: string[] }>;
   states: { name: string; shape: number[] }[];
   critic: StepProgram;
@@ -78,6 +81,14 @@ export class StepCompiler {
     const gOut = setup.generator.outputShape.join('x');
     const dIn = setup.critic.inputShape.join('x');
     if (gOut !== dIn) throw new Error(`generator output [${gOut}] does not match critic input [${dIn}]`);
+    const k = setup.generator.classes ?? 0;
+    const dk = setup.critic.classes ?? setup.critic.auxClasses ?? 0;
+    if (k !== dk) throw new Error(`the generator is conditional on ${k || 'no'} classes, the critic on ${dk || 'none'}: both or neither, on the same classes`);
+  }
+
+  /** Classes of a class-conditional pair, 0 if unconditional. */
+  get classes(): number {
+    return this.setup.generator.classes ?? 0;
   }
 
   get latent(): number {
@@ -96,6 +107,7 @@ export class StepCompiler {
       batch: this.setup.batch,
       latent: this.latent,
       sampleShape: this.sampleShape.slice(),
+      classes: this.classes,
       nets: { G: net('G'), D: net('D') },
       states: [...this.states.values()].map((s) => ({ name: s.name, shape: s.shape.slice() })),
       critic: this.stepProgram('D'),
@@ -117,30 +129,46 @@ export class StepCompiler {
    * The loss context. `paired`: D(real) and D(fake) come from one pass over [real; fake] (the critic step
    * needs both: half the nodes, larger products); otherwise each is built only when a loss asks for it.
    */
-  private context(dParams: Record<string, Value>, gParams: Record<string, Value>, real: Value, z: Value, random: Random, scope: StateScope, paired: boolean, updating: Net): LossContext {
+  private context(dParams: Record<string, Value>, gParams: Record<string, Value>, real: Value, z: Value, labels: Value | null, random: Random, scope: StateScope, paired: boolean, updating: Net): LossContext {
     const { critic, generator } = this.setup;
     const B = this.setup.batch;
+    const y = labels ? cast(labels, 'int64') : undefined;
     // Training-mode passes; only the network being updated advances its running statistics.
     const fwd = (n: Net) => ({ training: true, state: scope.read, setState: n === updating ? scope.write : () => {} });
-    const D = (x: Value) => critic.forward(x, dParams, fwd('D'));
-    const fake = generator.forward(z, gParams, fwd('G'));
+    // Every critic input of a step is one batch row-aligned with the labels (real, generated, or a mix).
+    const raw = (x: Value, rows = y) => critic.forward(x, dParams, fwd('D'), rows);
+    // An ACGAN critic's output is [score, class logits]: losses and penalties see the score.
+    const K = critic.auxClasses ?? 0;
+    const score = (o: Value) => (K ? slice(o, [0], [1], [1]) : o);
+    const classLogits = (o: Value) => slice(o, [1], [1 + K], [1]);
+    const D = (x: Value) => score(raw(x));
+    const fake = generator.forward(z, gParams, fwd('G'), y);
     let both: Value | null = null;
-    const half = (i: number) => slice((both ??= D(concat([real, fake], 0))), [i * B], [(i + 1) * B], [0]);
-    let dReal: Value | null = null;
-    let dFake: Value | null = null;
+    const half = (i: number) => slice((both ??= raw(concat([real, fake], 0), y && concat([y, y], 0))), [i * B], [(i + 1) * B], [0]);
+    let rawReal: Value | null = null;
+    let rawFake: Value | null = null;
+    const outReal = () => (rawReal ??= paired ? half(0) : raw(real));
+    const outFake = () => (rawFake ??= paired ? half(1) : raw(fake));
     return {
       D,
       real,
       fake,
       batch: B,
+      labels: y,
       random,
       state: scope.read,
       setState: scope.write,
       get dReal() {
-        return (dReal ??= paired ? half(0) : D(real));
+        return score(outReal());
       },
       get dFake() {
-        return (dFake ??= paired ? half(1) : D(fake));
+        return score(outFake());
+      },
+      get classReal() {
+        return K ? classLogits(outReal()) : undefined;
+      },
+      get classFake() {
+        return K ? classLogits(outFake()) : undefined;
       },
     };
   }
@@ -151,17 +179,18 @@ export class StepCompiler {
   }
 
   /** One update of network n (the other network's parameters fixed): its new state and the logged scalars. */
-  private update(n: Net, mine: NetIn, theirs: Value, real: Value, z: Value, random: Random, scope: StateScope): { net: NetOut; logs: Record<string, Value> } {
+  private update(n: Net, mine: NetIn, theirs: Value, real: Value, z: Value, labels: Value | null, random: Random, scope: StateScope): { net: NetOut; logs: Record<string, Value> } {
     const other: Net = n === 'D' ? 'G' : 'D';
     const model = (x: Net) => (x === 'G' ? this.setup.generator : this.setup.critic);
     const raw = unpackParams(mine.params, this.layout(n));
     const own = this.effective(model(n), raw, scope, true);
     const fixed = this.effective(model(other), unpackParams(theirs, this.layout(other)), scope, false);
-    const ctx = n === 'D' ? this.context(own, fixed, real, z, random, scope, true, 'D') : this.context(fixed, own, real, z, random, scope, false, 'G');
+    const ctx = n === 'D' ? this.context(own, fixed, real, z, labels, random, scope, true, 'D') : this.context(fixed, own, real, z, labels, random, scope, false, 'G');
     const obj = n === 'D' ? this.setup.loss.critic(ctx) : this.setup.loss.generator(ctx);
     const logs: Record<string, Value> = {};
     for (const [k, v] of Object.entries(obj.terms ?? {})) logs[`${n}.${k}`] = v;
     const pens = n === 'D' ? this.setup.penalties.map((p) => (logs[`D.${p.name}`] = p.build(ctx))) : [];
+    if (this.setup.critic.auxClasses) pens.push((logs[`${n}.ac`] = auxiliaryClassifier[n === 'D' ? 'critic' : 'generator'](ctx)));
     const total = pens.length ? sum(obj.loss, ...pens) : obj.loss;
     logs[`${n}.loss`] = total;
     const step = add(mine.step, 1);
@@ -204,10 +233,11 @@ export class StepCompiler {
     const mine = this.netInputs(p, n);
     const theirs = p.input({ name: names.param(other), role: 'param', net: other, shape: [this.layout(other).size] });
     const real = p.draw('real', { dist: 'data', shape: [B, ...this.sampleShape], steps });
+    const labels = this.classes ? p.draw('labels', { dist: 'labels', shape: [B], steps }) : null;
     const z = p.draw('z', { dist: 'normal', shape: [B, this.latent], steps });
     const random: Random = (name, dist, shape) => p.draw(name, { dist, shape, steps });
     const st = this.programScope(p);
-    const { net, logs } = this.update(n, mine, theirs, real, z, random, st.scope);
+    const { net, logs } = this.update(n, mine, theirs, real, z, labels, random, st.scope);
     p.netOutputs(n, this.opt[n].slots, net);
     st.outputs();
     this.logOutputs(p, logs);
@@ -220,10 +250,12 @@ export class StepCompiler {
     const p = new ProgramBuilder('sampler');
     const flat = p.input({ name: names.param('G'), role: 'param', net: 'G', shape: [this.layoutG.size] });
     const z = p.input({ name: 'z', role: 'input', shape: ['N', this.latent] });
+    // Classes travel as float32 like every other feed (exact below 2^24) and are cast in the graph.
+    const label = this.classes ? cast(p.input({ name: 'label', role: 'input', shape: ['N'] }), 'int64') : undefined;
     const st = this.programScope(p);
     const { generator } = this.setup;
     const params = this.effective(generator, unpackParams(flat, this.layoutG), st.scope, false);
-    p.output(generator.forward(z, params, { training: false, state: st.scope.read, setState: () => {} }), { name: 'samples', role: 'output' });
+    p.output(generator.forward(z, params, { training: false, state: st.scope.read, setState: () => {} }, label), { name: 'samples', role: 'output' });
     return p.build();
   }
 
@@ -238,6 +270,7 @@ export class StepCompiler {
     const B = this.setup.batch;
     const nets = { G: this.netInputs(p, 'G'), D: this.netInputs(p, 'D') };
     const real = p.draw('real', { dist: 'data', shape: [B, ...this.sampleShape], steps: 'all' }, [k, nCritic + 1]);
+    const labels = this.classes ? p.draw('labels', { dist: 'labels', shape: [B], steps: 'all' }, [k, nCritic + 1]) : null;
     const z = p.draw('z', { dist: 'normal', shape: [B, this.latent], steps: 'all' }, [k, nCritic + 1]);
     const stateNames = [...this.states.keys()];
     const carried: Record<string, Value> = {};
@@ -265,17 +298,18 @@ export class StepCompiler {
         current.set(names.counter(n), out.step);
       };
       const realI = gather(real, i);
+      const labelsI = labels && gather(labels, i);
       const zI = gather(z, i);
       const at = (c: number) => i.graph.constant({ dtype: 'int64', dims: [], data: new BigInt64Array([BigInt(c)]) }, 'c');
       let logs: Record<string, Value> = {};
       for (let c = 0; c < nCritic; c++) {
         const random: Random = (name, dist, shape) => gather(gather(stacked('D', name, dist, shape), i), at(c));
-        const r = this.update('D', netIn('D'), current.get(names.param('G'))!, gather(realI, at(c)), gather(zI, at(c)), random, scope);
+        const r = this.update('D', netIn('D'), current.get(names.param('G'))!, gather(realI, at(c)), gather(zI, at(c)), labelsI && gather(labelsI, at(c)), random, scope);
         keep('D', r.net);
         logs = r.logs;
       }
       const random: Random = (name, dist, shape) => gather(stacked('G', name, dist, shape), i);
-      const rg = this.update('G', netIn('G'), current.get(names.param('D'))!, gather(realI, at(nCritic)), gather(zI, at(nCritic)), random, scope);
+      const rg = this.update('G', netIn('G'), current.get(names.param('D'))!, gather(realI, at(nCritic)), gather(zI, at(nCritic)), labelsI && gather(labelsI, at(nCritic)), random, scope);
       keep('G', rg.net);
       logs = { ...logs, ...rg.logs };
       const ok = finite([...Object.values(logs), current.get(names.param('G'))!, current.get(names.param('D'))!]);

@@ -54,8 +54,23 @@ export function criticSchedule(s: CriticSchedule): (it: number) => number {
 }
 
 /** A data set the critic cannot take is refused before anything runs, naming both shapes. */
-export function checkDataShape(data: DataSource, criticInput: number[]): void {
+export function checkDataShape(data: DataSource, criticInput: number[], classes = 0): void {
   if (data.shape.join('x') !== criticInput.join('x')) throw new Error(`data set '${data.name}' has samples of shape [${data.shape}], the critic takes [${criticInput}]`);
+  if (classes && !data.sampleLabelled) throw new Error(`the models are class-conditional and data set '${data.name}' has no labels`);
+  if (classes && data.classes!.length !== classes) throw new Error(`the models are conditional on ${classes} classes, data set '${data.name}' has ${data.classes!.length}`);
+}
+
+/**
+ * A sample grid's inputs from fixed noise: `cols` latent vectors; a conditional generator gets one row per
+ * class, each row the same vectors, so a column shows one latent across the classes.
+ */
+export function gridInputs(plan: Pick<StepPlan, 'latent' | 'classes'>, cols: number, rows = cols): { z: Float32Array; labels?: Float32Array; cols: number } {
+  const n = plan.classes ? cols : cols * rows;
+  const base = Rng.stream(0, 'grid').fillNormal(new Float32Array(n * plan.latent));
+  if (!plan.classes) return { z: base, cols };
+  const z = new Float32Array(plan.classes * base.length);
+  for (let k = 0; k < plan.classes; k++) z.set(base, k * base.length);
+  return { z, labels: Float32Array.from({ length: plan.classes * cols }, (_, i) => Math.floor(i / cols)), cols };
 }
 
 /** A deep copy: what a rollback returns to, what a checkpoint store keeps. */
@@ -86,7 +101,7 @@ export class Trainer {
 
   /** Open sessions on step programs made elsewhere (training artifacts). */
   static async fromPlan(plan: StepPlan, opts: RunOptions, compiler: StepCompiler | null = null): Promise<Trainer> {
-    checkDataShape(opts.data, plan.sampleShape);
+    checkDataShape(opts.data, plan.sampleShape, plan.classes);
     const so = { threads: opts.threads };
     const [D, G] = await Promise.all([opts.runtime.createSession(plan.critic.model, so), opts.runtime.createSession(plan.generator.model, so)]);
     return new Trainer(opts, plan, { D, G }, compiler);
@@ -171,12 +186,20 @@ export class Trainer {
     return hit;
   }
 
-  /** Generator outputs in inference mode for the given latent vectors ([n, latent] row-major). */
-  async generate(state: TrainState, z: Float32Array): Promise<Float32Array> {
+  /**
+   * Generator outputs in inference mode for the given latent vectors ([n, latent] row-major) and, for a
+   * class-conditional generator, each one's class.
+   */
+  async generate(state: TrainState, z: Float32Array, labels?: ArrayLike<number>): Promise<Float32Array> {
     const sig: Signature = this.plan.sampler.signature;
     if (!this.sampler) this.sampler = await this.opts.runtime.createSession(this.plan.sampler.model, { threads: this.opts.threads });
-    const latent = sig.inputs.find((s) => s.role === 'input')!;
-    const r = absorb(sig, await this.sampler.run(feedsOf(sig, state, { [latent.name]: z })), { extra: {} });
+    const n = z.length / this.plan.latent;
+    if (this.plan.classes && (!labels || labels.length !== n)) throw new Error(`generate: the generator is class-conditional; give a class for each of the ${n} latent vectors`);
+    // The sampler's caller inputs, in signature order: the latent vectors, then a conditional one's classes.
+    const [latent, label] = sig.inputs.filter((s) => s.role === 'input');
+    const given: Record<string, Float32Array> = { [latent.name]: z };
+    if (label) given[label.name] = Float32Array.from(labels!);
+    const r = absorb(sig, await this.sampler.run(feedsOf(sig, state, given)), { extra: {} });
     return Object.values(r.outputs)[0];
   }
 

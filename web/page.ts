@@ -11,10 +11,10 @@ import { Rng } from '../data/random.ts';
 import { loadArtifacts, type ArtifactsManifest } from '../training/artifacts.ts';
 import { decodeCheckpoint, encodeCheckpoint } from '../training/checkpoint.ts';
 import { runLoop } from '../training/run-loop.ts';
-import type { Runtime, Session } from '../training/runtime.ts';
+import type { Feeds, Runtime, Session } from '../training/runtime.ts';
 import { webRuntime } from '../training/runtime-web.ts';
 import type { DataSource } from '../data/source.ts';
-import { cloneState, criticSchedule, Trainer, type TrainState } from '../training/trainer.ts';
+import { cloneState, criticSchedule, gridInputs, Trainer, type TrainState } from '../training/trainer.ts';
 import { imageGrid, scatter, viewOf } from './draw.ts';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -22,6 +22,8 @@ const ui = {
   backend: $('backend'),
   error: $('error'),
   generatorFile: $<HTMLInputElement>('generator-file'),
+  classPicker: $('class-picker'),
+  classSelect: $<HTMLSelectElement>('class'),
   samples: $<HTMLCanvasElement>('samples'),
   lerp: $<HTMLInputElement>('lerp'),
   lerpValue: $<HTMLOutputElement>('lerp-value'),
@@ -42,7 +44,7 @@ const ui = {
 /** What tests and curious users can read from the console. */
 const exposed = {
   backend: '',
-  generator: null as null | { name: string; latent: number; shape: number[]; samples: number[] },
+  generator: null as null | { name: string; latent: number; shape: number[]; samples: number[]; classes: string[]; picked: number | null },
   training: null as null | { iteration: number; running: boolean; losses: Record<string, number> },
   errors: [] as string[],
   ready: false,
@@ -110,33 +112,73 @@ function slerp(a: Float32Array, b: Float32Array, t: number, dim: number): Float3
   return out;
 }
 
-let generator: { session: Session; latent: number; shape: number[]; samples: Float32Array; centers?: [number, number][]; za: Float32Array; zb: Float32Array } | null = null;
+interface Generator {
+  session: Session;
+  latent: number;
+  shape: number[];
+  samples: Float32Array;
+  centers?: [number, number][];
+  za: Float32Array;
+  zb: Float32Array;
+  /** A class-conditional generator's class names (its metadata's, or the label numbers); empty otherwise. */
+  classes: string[];
+}
+let generator: Generator | null = null;
 const PAIRS = { points: 32, images: 8 };
 
+/** Run a generator on latent vectors; a conditional one gets the picked class for every row. */
+async function runGenerator(g: Pick<Generator, 'session' | 'latent' | 'classes'>, z: Float32Array): Promise<Float32Array> {
+  const n = z.length / g.latent;
+  const feeds: Feeds = { [g.session.inputNames[0]]: f32([n, g.latent], z) };
+  if (g.classes.length) feeds[g.session.inputNames[1]] = { dtype: 'int64', dims: [n], data: new BigInt64Array(n).fill(BigInt(ui.classSelect.value || 0)) };
+  return (await g.session.run(feeds))[g.session.outputNames[0]].data as Float32Array;
+}
+
+function classesOf(metadata: Record<string, string>, hasLabel: boolean, name: string): string[] {
+  if (!hasLabel) return [];
+  try {
+    const names = JSON.parse(metadata.classes ?? 'null');
+    if (Array.isArray(names) && names.length && names.every((c) => typeof c === 'string')) return names;
+  } catch {
+    // fall through: the metadata does not name the classes
+  }
+  throw new Error(`${name}: the generator takes a class input but its metadata lists no classes (export it with onnx-gan export)`);
+}
+
 async function loadGenerator(bytes: Uint8Array, name: string): Promise<void> {
-  const { inputShape, outputShape, metadata } = roleIO(bytes, 'generator', name);
+  const { inputShape, outputShape, metadata, label } = roleIO(bytes, 'generator', name);
   const view = viewOf(outputShape);
   if (view === 'none') throw new Error(`${name}: generator output [${outputShape}] is neither 2-D points nor [C, H, W] images with 1 or 3 channels`);
+  const classes = classesOf(metadata, !!label, name);
   const latent = inputShape[0];
   const session = await inferSession(bytes);
-  const n = view === 'images' ? 56 : 1000;
-  const z = Rng.stream(0, 'page-samples').fillNormal(new Float32Array(n * latent));
-  const out = await session.run({ [session.inputNames[0]]: f32([n, latent], z) });
-  const samples = out[session.outputNames[0]].data as Float32Array;
   if (generator) await generator.session.release();
   const pairs = PAIRS[view];
+  ui.classSelect.replaceChildren(...classes.map((c, i) => new Option(c, String(i))));
+  ui.classPicker.hidden = !classes.length;
   generator = {
-    session, latent, shape: outputShape, samples,
+    session, latent, shape: outputShape, samples: new Float32Array(), classes,
     centers: DATASETS[metadata.data]?.().centers,
     za: Rng.stream(0, 'page-lerp', 0).fillNormal(new Float32Array(pairs * latent)),
     zb: Rng.stream(0, 'page-lerp', 1).fillNormal(new Float32Array(pairs * latent)),
   };
-  exposed.generator = { name, latent, shape: outputShape, samples: Array.from(samples) };
   ui.lerp.disabled = false;
   const meta = ['loss', 'data', 'step'].filter((k) => metadata[k]).map((k) => `${k} ${metadata[k]}`).join(' · ');
-  ui.sampleInfo.textContent = `${name}: z [N, ${latent}] -> [N, ${outputShape}]; ${n} samples shown${meta ? ` · ${meta}` : ''}`;
-  await drawInterpolation();
+  const n = view === 'images' ? 56 : 1000;
+  ui.sampleInfo.textContent = `${name}: z [N, ${latent}]${classes.length ? ` and a class (${classes.length})` : ''} -> [N, ${outputShape}]; ${n} samples shown${meta ? ` · ${meta}` : ''}`;
+  await drawSamples(name);
   clearError();
+}
+
+/** The fixed latent batch through the generator (for the picked class), then the interpolation path. */
+async function drawSamples(name = ui.sampleInfo.dataset.name ?? ''): Promise<void> {
+  const g = generator!;
+  const n = viewOf(g.shape) === 'images' ? 56 : 1000;
+  g.samples = await runGenerator(g, Rng.stream(0, 'page-samples').fillNormal(new Float32Array(n * g.latent)));
+  ui.sampleInfo.dataset.name = name;
+  const picked = g.classes.length ? Number(ui.classSelect.value) : null;
+  exposed.generator = { name, latent: g.latent, shape: g.shape, samples: Array.from(g.samples), classes: g.classes, picked };
+  await drawInterpolation();
 }
 
 async function drawInterpolation(): Promise<void> {
@@ -144,9 +186,7 @@ async function drawInterpolation(): Promise<void> {
   const t = Number(ui.lerp.value);
   ui.lerpValue.textContent = t.toFixed(2);
   const g = generator;
-  const zt = slerp(g.za, g.zb, t, g.latent);
-  const out = await g.session.run({ [g.session.inputNames[0]]: f32([zt.length / g.latent, g.latent], zt) });
-  const path = out[g.session.outputNames[0]].data as Float32Array;
+  const path = await runGenerator(g, slerp(g.za, g.zb, t, g.latent));
   if (viewOf(g.shape) === 'points') {
     const out = scatter(ui.samples, g.samples, { centers: g.centers, highlight: path });
     ui.samplesOutside.textContent = out ? `${out} of ${g.samples.length / 2} samples lie outside this view.` : '';
@@ -207,19 +247,27 @@ async function gunzip(bytes: Uint8Array, what: string): Promise<Uint8Array> {
  * The data set a run trained on: a built-in 2-D mixture, or an IDX image file, found among the artifacts'
  * files (chosen with them, or in the same folder) or, for Fashion-MNIST, on the page's server.
  */
-async function trainingData(name: string, read: (file: string) => Promise<Uint8Array>): Promise<DataSource> {
+async function trainingData(name: string, read: (file: string) => Promise<Uint8Array>, classes: string[]): Promise<DataSource> {
   if (DATASETS[name]) return dataset(name);
   const file = name === 'fashion-mnist' ? 'train-images-idx3-ubyte.gz' : name.split(/[\\/]/).pop()!;
   let raw = await read(file).catch(() => null);
   if (!raw && name === 'fashion-mnist') raw = await fetchBytes(`/data/fashion-mnist/${file}`).catch(() => null);
   if (!raw) throw new Error(`data set '${name}': choose ${file} together with the artifacts (the page reads image data only from chosen files or its server)`);
   const { dims, data } = parseIdxBytes(await gunzip(raw, file), file);
-  return idxImageSet(name, dims, data);
+  if (!classes.length) return idxImageSet(name, dims, data);
+  // A class-conditional run needs the labels too: the MNIST naming puts them beside the images.
+  const labelsFile = file.replace(/images-idx3-ubyte/, 'labels-idx1-ubyte');
+  let rawLabels = await read(labelsFile).catch(() => null);
+  if (!rawLabels && name === 'fashion-mnist') rawLabels = await fetchBytes(`/data/fashion-mnist/${labelsFile}`).catch(() => null);
+  if (!rawLabels) throw new Error(`data set '${name}': the run is class-conditional; choose ${labelsFile} together with the artifacts`);
+  const labels = parseIdxBytes(await gunzip(rawLabels, labelsFile), labelsFile);
+  if (labels.dims.length !== 1 || labels.dims[0] !== dims[0]) throw new Error(`${labelsFile}: labels [${labels.dims}] do not match ${dims[0]} images in ${file}`);
+  return idxImageSet(name, dims, data, labels.data, classes);
 }
 
 async function openArtifacts(read: (file: string) => Promise<Uint8Array>, where: string): Promise<void> {
   const loaded = await loadArtifacts(read, where);
-  const data = await trainingData(loaded.manifest.data, read);
+  const data = await trainingData(loaded.manifest.data, read, loaded.manifest.classes);
   const trainer = await Trainer.fromPlan(loaded.plan, { runtime: wasm, data, seed: loaded.manifest.seed, nCritic: criticSchedule(loaded.manifest.schedule), threads: 1 });
   if (training) {
     training.running = false;
@@ -248,6 +296,12 @@ async function showTraining(prefix = ''): Promise<void> {
   ui.trainStatus.textContent = `${prefix ? `${prefix}; ` : ''}iteration ${t.state.iteration}${t.running ? ' (training)' : ' (paused)'}${losses ? ` · ${losses}` : ''}`;
   await t.view.data('losses', t.rows).runAsync();
   const shape = t.manifest.sampleShape;
+  if (t.trainer.plan.classes) {
+    // One row per class, the same 8 latents in every row.
+    const grid = gridInputs(t.trainer.plan, 8);
+    imageGrid(ui.trainSamples, await t.trainer.generate(t.state, grid.z, grid.labels), shape, 8 * t.trainer.plan.classes, 8);
+    return;
+  }
   const xs = await t.trainer.generate(t.state, t.z);
   if (viewOf(shape) === 'points') scatter(ui.trainSamples, xs, { centers: t.centers });
   else if (viewOf(shape) === 'images') imageGrid(ui.trainSamples, xs, shape, 64, 8);
@@ -340,6 +394,7 @@ ui.generatorFile.addEventListener('change', guard(async () => {
   if (f) await loadGenerator(await bytesOf(f), f.name);
 }));
 ui.lerp.addEventListener('input', guard(drawInterpolation));
+ui.classSelect.addEventListener('change', guard(() => drawSamples()));
 for (const input of [ui.artifactsDir, ui.artifactsFiles])
   input.addEventListener('change', guard(async () => {
     if (input.files?.length) await openArtifacts(fromFiles(input.files), input === ui.artifactsDir ? (input.files[0].webkitRelativePath.split('/')[0] || 'folder') : 'chosen files');
