@@ -5,7 +5,7 @@
 // needs no extra code.
 import { staticShape, tensor, type Node, type Value } from './ir.ts';
 import {
-  add, cast, conv, convTranspose, div, expandAs, gatherND, op, gemm, greater, greaterOrEqual, less, lessOrEqual, log, matmul, mul, neg, and,
+  add, cast, conv, exp, convTranspose, div, expandAs, gatherND, op, gemm, greater, greaterOrEqual, less, lessOrEqual, log, matmul, mul, neg, and,
   pad, pow, reciprocal, reduceMean, reduceSum, reshape, sqrt, reshapeAs, scalar, scatterNDAdd, sigmoid, sign, slice, squeeze, sub, transpose, unsqueeze, where, zerosLike,
 } from './ops.ts';
 import { attrFloat, attrInt, attrInts, constInts, sliceBounds, windowAttrs } from './schemas.ts';
@@ -172,6 +172,15 @@ export const rules: Record<string, GradRule> = {
   Sigmoid: (dy, n) => [() => mul(dy, mul(y0(n), sub(1, y0(n))))],
   Tanh: (dy, n) => [() => mul(dy, sub(1, mul(y0(n), y0(n))))],
   Softplus: (dy, n) => [() => mul(dy, sigmoid(x0(n)))],
+  // d erf(x) / dx = 2 / sqrt(pi) exp(-x^2): exact GELU (x / 2 (1 + erf(x / sqrt 2))) differentiates through it.
+  Erf: (dy, n) => [() => mul(dy, mul(exp(neg(mul(x0(n), x0(n)))), 2 / Math.sqrt(Math.PI)))],
+  // y = softmax(x): dx = y (dy - sum(dy y)); y = log softmax(x): dx = dy - exp(y) sum(dy), sums along the axis.
+  Softmax: (dy, n) => [() => mul(y0(n), sub(dy, reduceSum(mul(dy, y0(n)), [softmaxAxis(n)], true)))],
+  LogSoftmax: (dy, n) => [() => sub(dy, mul(exp(y0(n)), reduceSum(dy, [softmaxAxis(n)], true)))],
+  // Piecewise constant: zero almost everywhere.
+  Floor: () => [null],
+  Ceil: () => [null],
+  Round: () => [null],
   Sum: (dy, n) => n.inputs.map((x) => () => unbroadcast(dy, x!)),
   Max: (dy, n) => minMax(dy, n, greater),
   Min: (dy, n) => minMax(dy, n, less),
@@ -302,10 +311,19 @@ export const rules: Record<string, GradRule> = {
     // Output cell j reads input floor(j / f) (asymmetric, floor) or round((j + 0.5) / f - 0.5) (half pixel,
     // either rounding): the same block of f cells per input cell. Other pairings shift the blocks.
     const blockwise = (ctm === 'asymmetric' && nearest === 'floor') || (/half_pixel$/.test(ctm) && nearest.startsWith('round'));
-    if (mode !== 'nearest' || !blockwise || !factors || factors.some((f) => !Number.isInteger(f) || f < 1))
-      throw new Error(`${n.name}: Resize gradient is implemented for nearest upsampling by integer factors (static shapes), got mode ${mode}, ${ctm}, ${nearest}, [${xs}] -> [${ys}]`);
-    const blocks = xs!.flatMap((d, i) => [d, factors[i]]);
-    return [() => reduceSum(reshape(dy, blocks), factors.map((_, i) => 2 * i + 1)), null, null, null];
+    if (!xs || !ys) throw new Error(`${n.name}: Resize gradient needs static shapes, got [${x.shape}] -> [${y0(n).shape}]`);
+    // Nearest upsampling by integer factors: each input cell's block of outputs, summed (the fast path).
+    if (mode === 'nearest' && blockwise && factors!.every((f) => Number.isInteger(f) && f >= 1)) {
+      const blocks = xs.flatMap((d, i) => [d, factors![i]]);
+      return [() => reduceSum(reshape(dy, blocks), factors!.map((_, i) => 2 * i + 1)), null, null, null];
+    }
+    // Otherwise Y = A_h X A_w^T per image, A the per-axis interpolation matrices: dX = A_h^T dY A_w.
+    if ((mode !== 'nearest' && mode !== 'linear') || xs.length !== 4 || xs[0] !== ys[0] || xs[1] !== ys[1])
+      throw new Error(`${n.name}: Resize gradient is implemented for nearest and (bi)linear resizing of the last two axes of [N, C, H, W], got mode ${mode}, [${xs}] -> [${ys}]`);
+    const scales = n.inputs[2] ? dy.graph.constantOf(n.inputs[2]!) : null;
+    const scaleOf = (i: number) => (scales && scales.data.length === 4 ? Number(scales.data[i]) : ys[i] / xs[i]);
+    const A = (i: number) => dy.graph.constant(tensor(dy.dtype, [ys[i], xs[i]], interpolationMatrix(xs[i], ys[i], scaleOf(i), mode, ctm, nearest, n.name)), 'interp');
+    return [() => matmul(matmul(transpose(A(2), [1, 0]), dy), A(3)), null, null, null];
   },
   // The mean over each window is a convolution of each channel by a constant kernel 1/|k|.
   AveragePool: (dy, n) => {
@@ -328,6 +346,36 @@ export const rules: Record<string, GradRule> = {
     return [() => dy, null, () => gatherND(dy, n.inputs[1]!)];
   },
 };
+
+/**
+ * Row j of the [out, in] matrix that maps an axis of length `inLen` to `outLen` as ONNX Resize does: the
+ * source coordinate of output j under the coordinate transformation, then the nearest cell (by
+ * `nearestMode`) or the two neighbouring cells weighted linearly (coordinates clamped to the axis).
+ */
+export function interpolationMatrix(inLen: number, outLen: number, scale: number, mode: string, ctm: string, nearestMode: string, where = 'Resize'): number[] {
+  const m = new Array<number>(outLen * inLen).fill(0);
+  for (let j = 0; j < outLen; j++) {
+    let c: number;
+    if (ctm === 'half_pixel') c = (j + 0.5) / scale - 0.5;
+    else if (ctm === 'pytorch_half_pixel') c = outLen > 1 ? (j + 0.5) / scale - 0.5 : 0;
+    else if (ctm === 'align_corners') c = outLen > 1 ? (j * (inLen - 1)) / (outLen - 1) : 0;
+    else if (ctm === 'asymmetric') c = j / scale;
+    else throw new Error(`${where}: Resize gradient: coordinate_transformation_mode ${ctm} is not supported`);
+    if (mode === 'nearest') {
+      const r = nearestMode === 'floor' ? Math.floor(c) : nearestMode === 'ceil' ? Math.ceil(c) : nearestMode === 'round_prefer_ceil' ? Math.floor(c + 0.5) : Math.ceil(c - 0.5);
+      m[j * inLen + Math.min(Math.max(r, 0), inLen - 1)] = 1;
+    } else {
+      const cc = Math.min(Math.max(c, 0), inLen - 1);
+      const i0 = Math.floor(cc);
+      const i1 = Math.min(i0 + 1, inLen - 1);
+      m[j * inLen + i0] += 1 - (cc - i0);
+      m[j * inLen + i1] += cc - i0;
+    }
+  }
+  return m;
+}
+
+const softmaxAxis = (n: Node) => (attrInt(n.attrs, 'axis', -1) + x0(n).rank!) % x0(n).rank!;
 
 function minMax(dy: Value, n: Node, wins: (a: Value, b: Value) => Value): GradThunk[] {
   if (n.inputs.length !== 2) throw new Error(`${n.name}: ${n.op} gradient is implemented for two inputs`);

@@ -83,6 +83,10 @@ export const tanh = (x: Value) => op('Tanh', [x]);
 export const softplus = (x: Value) => op('Softplus', [x]);
 /** Round half to even (no gradient rule: for outputs, not for training). */
 export const round = (x: Value) => op('Round', [x]);
+export const floor = (x: Value) => op('Floor', [x]);
+export const erf = (x: Value) => op('Erf', [x]);
+export const softmax = (x: Value, axis = -1) => op('Softmax', [x], { axis: attr.int(axis) });
+export const logSoftmax = (x: Value, axis = -1) => op('LogSoftmax', [x], { axis: attr.int(axis) });
 /** log(sigmoid(x)) = -softplus(-x), stable for large |x|. */
 export const logSigmoid = (x: Value) => neg(softplus(neg(x)));
 export const identity = (x: Value) => op('Identity', [x]);
@@ -155,6 +159,14 @@ export const convTranspose = (x: Value, w: Value, b: Value | null = null, o: Con
 /** Mean over windows; padded cells count in the divisor (count_include_pad = 1, as PyTorch's default). */
 export function averagePool(x: Value, kernel: number[], o: Omit<ConvOptions, 'outputPadding' | 'dilations'> = {}): Value {
   return op('AveragePool', [x], { kernel_shape: attr.ints(kernel), count_include_pad: attr.int(1), ...convAttrs(o, kernel.length) });
+}
+
+/** ONNX Resize to `sizes` (or by `scales`): the modes torch.onnx.export writes for F.interpolate. */
+export function resize(x: Value, o: { sizes?: number[]; scales?: number[]; mode: 'nearest' | 'linear'; ctm: string; nearest?: string }): Value {
+  const g = graphOf([x]);
+  const ins: (Value | null)[] = [x, null, o.scales ? g.constant(tensor('float32', [o.scales.length], o.scales), 'scales') : null];
+  if (o.sizes) ins.push(g.constant(tensor('int64', [o.sizes.length], o.sizes), 'sizes'));
+  return op('Resize', ins, { mode: attr.string(o.mode), coordinate_transformation_mode: attr.string(o.ctm), nearest_mode: attr.string(o.nearest ?? 'floor') });
 }
 
 /** Nearest-neighbour upsampling by integer factors per axis (PyTorch's F.interpolate(mode='nearest')). */

@@ -193,6 +193,30 @@ export const schemas: Record<string, Infer> = {
   Tanh: elementwise(FLOATS),
   Softplus: elementwise(FLOATS),
   Round: elementwise(FLOATS),
+  Floor: elementwise(FLOATS),
+  Ceil: elementwise(FLOATS),
+  Erf: elementwise(FLOATS),
+  Softmax: elementwise(FLOATS),
+  LogSoftmax: elementwise(FLOATS),
+  // Dropout: the output and, when asked for, the mask; ratio and training_mode are optional inputs.
+  Dropout: (ins) => {
+    const x = need(ins, 1, 3)[0];
+    return [{ dtype: x.dtype, shape: x.shape }, { dtype: 'bool', shape: x.shape }];
+  },
+  RandomNormalLike: (ins, attrs) => {
+    const x = need(ins, 1)[0];
+    return [{ dtype: attrs.dtype ? dtypeFromOnnx(attrInt(attrs, 'dtype', 1)) : x.dtype, shape: x.shape }];
+  },
+  RandomUniformLike: (ins, attrs) => {
+    const x = need(ins, 1)[0];
+    return [{ dtype: attrs.dtype ? dtypeFromOnnx(attrInt(attrs, 'dtype', 1)) : x.dtype, shape: x.shape }];
+  },
+  Range: (ins) => {
+    const [start, limit, delta] = need(ins, 3);
+    const [a, b, d] = [start, limit, delta].map((v) => constInts(v.constant)?.[0]);
+    const n = a !== undefined && b !== undefined && d ? Math.max(Math.ceil((b - a) / d), 0) : null;
+    return [{ dtype: start.dtype, shape: [n] }];
+  },
   Identity: (ins) => [{ dtype: need(ins, 1)[0].dtype, shape: ins[0]!.shape }],
   Min: variadic(NUMERIC),
   Max: variadic(NUMERIC),

@@ -251,6 +251,7 @@ export function graphFromProto(gp: P.IGraphProto, parent: Graph | null = null): 
     for (const a of np.attribute ?? []) attrs[a.name!] = attrFromProto(a, g);
     let outTypes;
     if (np.opType === 'Loop') outTypes = loopTypes(inputs, attrs, where);
+    else if (np.opType === 'If') outTypes = ifTypes(attrs, where);
     else {
       const infer = schemas[np.opType ?? ''];
       if (!infer) throw new ModelError(`${where}: operator ${q(np.opType)} is not supported by onnx-gan`);
@@ -293,6 +294,17 @@ function loopTypes(inputs: (Value | null)[], attrs: Record<string, Attr>, where:
   const carried = outs.slice(1, 1 + nCarried).map((v) => ({ dtype: v.dtype, shape: v.shape }));
   const scans = outs.slice(1 + nCarried).map((v) => ({ dtype: v.dtype, shape: v.shape ? [null, ...v.shape] : null }));
   return [...carried, ...scans];
+}
+
+/** An If's outputs: the branches' (the then-branch's shape where the two disagree on a dimension, unknown). */
+function ifTypes(attrs: Record<string, Attr>, where: string): { dtype: DType; shape: Shape }[] {
+  const [a, b] = [attrs.then_branch, attrs.else_branch];
+  if (!a || a.kind !== 'graph' || !b || b.kind !== 'graph') throw new ModelError(`${where}: If needs 'then_branch' and 'else_branch' graphs`);
+  return a.value.outputs.map((v, i) => {
+    const w = b.value.outputs[i];
+    const same = v.shape && w?.shape && v.shape.length === w.shape.length;
+    return { dtype: v.dtype, shape: same ? v.shape!.map((d, j) => (d === w.shape![j] ? d : null)) : null };
+  });
 }
 
 export interface ParsedModel {

@@ -11,7 +11,7 @@ import type { OptimizerName } from '../training/optim.ts';
 import { readFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { Graph } from '../graph/ir.ts';
-import { importedModel, type Role } from '../models/imported.ts';
+import { importedModel, importWarnings, type ImportFacts, type Role } from '../models/imported.ts';
 import type { CheckpointInfo } from '../training/checkpoint.ts';
 import type { GanSetup, StepPlan } from '../training/step.ts';
 import { criticSchedule, type CriticSchedule } from '../training/trainer.ts';
@@ -127,8 +127,18 @@ export function resolveSetup(cfg: Config, data: Data): { setup: GanSetup & { war
     }
     return importedModel(bytes, role, { prefix, freeze, source: path });
   };
-  if (cfg.generator) setup.generator = load(cfg.generator, 'generator', 'G');
-  if (cfg.critic) setup.critic = setup.spectralNorm ? spectralNorm(load(cfg.critic, 'critic', 'D')) : load(cfg.critic, 'critic', 'D');
+  const facts: { generator?: ImportFacts; critic?: ImportFacts } = {};
+  if (cfg.generator) {
+    const m = load(cfg.generator, 'generator', 'G');
+    setup.generator = m;
+    facts.generator = m.facts;
+  }
+  if (cfg.critic) {
+    const m = load(cfg.critic, 'critic', 'D');
+    setup.critic = setup.spectralNorm ? spectralNorm(m) : m;
+    facts.critic = m.facts;
+  }
+  setup.warnings.push(...importWarnings(facts, cfg.loss, setup.penalties[0]?.name ?? null));
   const schedule = { base: cfg.nCritic ?? entry.defaults.nCritic, wgan: cfg.wganSchedule };
   return { setup, schedule, nCritic: criticSchedule(schedule) };
 }

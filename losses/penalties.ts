@@ -5,9 +5,14 @@ import type { Value } from '../graph/ir.ts';
 import { add, flatten, mean, mul, reduceSum, relu, sqrt, square, sub } from '../graph/ops.ts';
 import type { LossContext, Penalty } from './loss.ts';
 
-/** Per-sample squared L2 norm of dD/dx at x. */
+/**
+ * Per-sample squared L2 norm of dD/dx at x. A critic that scores patches (PatchGAN, [B, positions]) is,
+ * per sample, the mean of its map.
+ */
 export function criticGradSquaredNorm(ctx: LossContext, x: Value): Value {
-  const [g] = grad(reduceSum(ctx.D(x)), [x]);
+  const d = ctx.D(x);
+  const positions = (d.shape ?? []).slice(1).reduce((a: number, b) => a * (b as number), 1);
+  const [g] = grad(positions > 1 ? mul(reduceSum(d), 1 / positions) : reduceSum(d), [x]);
   return reduceSum(square(flatten(g, 1)), [1]);
 }
 

@@ -19,6 +19,11 @@ export interface ForwardContext {
   state(name: string): Value;
   /** Record a new value of a carried state; a no-op where this pass must not advance it. */
   setState(name: string, v: Value): void;
+  /**
+   * A tensor drawn by the host's seeded stream and fed to the program (dropout masks, noise injection in
+   * imported models), so runs stay reproducible and resumable. Absent where nothing may be drawn.
+   */
+  random?(name: string, dist: 'normal' | 'uniform', shape: number[]): Value;
 }
 
 export interface Model {

@@ -80,6 +80,18 @@ export const builders: Record<string, Builder> = {
   // test/fixtures/resize_ops.json
   upsample_nearest: (x) => o.upsampleNearest(x, [1, 1, 2, 3]),
   upsample_conv: (x, w) => o.conv(o.upsampleNearest(x, [1, 1, 2, 2]), w, null, { pads: [1, 1, 1, 1] }),
+  // test/fixtures/import_ops.json: what torch.onnx.export writes for these layers
+  erf: (x) => o.erf(x),
+  gelu_exact: (x) => o.mul(o.mul(x, 0.5), o.add(o.erf(o.div(x, Math.SQRT2)), 1)),
+  gelu_tanh: (x) => o.mul(o.mul(x, 0.5), o.add(o.tanh(o.mul(o.add(x, o.mul(o.pow(x, 3), 0.044715)), Math.sqrt(2 / Math.PI))), 1)),
+  silu: (x) => o.mul(x, o.sigmoid(x)),
+  mish: (x) => o.mul(x, o.tanh(o.softplus(x))),
+  softmax: (x) => o.softmax(x, 1),
+  log_softmax: (x) => o.logSoftmax(x, 0),
+  bilinear_half_pixel: (x) => o.resize(x, { scales: [1, 1, 2, 2], mode: 'linear', ctm: 'pytorch_half_pixel' }),
+  bilinear_align_corners: (x) => o.resize(x, { sizes: [1, 2, 5, 7], mode: 'linear', ctm: 'align_corners' }),
+  bilinear_down_fraction: (x) => o.resize(x, { sizes: [1, 1, 3, 4], mode: 'linear', ctm: 'pytorch_half_pixel' }),
+  nearest_fraction: (x) => o.resize(x, { sizes: [2, 1, 5, 7], mode: 'nearest', ctm: 'asymmetric', nearest: 'floor' }),
   // test/fixtures/norm_ops.json: ONNX's own normalization ops
   layer_norm_op: (x, s, b) => o.layerNormalization(x, s, b),
   layer_norm_op_axis1_nobias: (x, s) => o.layerNormalization(x, s, null, { axis: 1 }),
@@ -110,10 +122,10 @@ function caseGraph(c: Case, dt: DType) {
   return g;
 }
 
-const cases = ['ops.json', 'conv_ops.json', 'norm_ops.json', 'resize_ops.json'].flatMap((f) => fixture<{ cases: Case[] }>(f).cases);
+const cases = ['ops.json', 'conv_ops.json', 'norm_ops.json', 'resize_ops.json', 'import_ops.json'].flatMap((f) => fixture<{ cases: Case[] }>(f).cases);
 // onnxruntime has no float64 Softplus, Conv, ConvTranspose, AveragePool, InstanceNormalization or Resize kernel: those cases run in
 // float32, with float32 tolerances.
-const FLOAT32_ONLY = new Set(['softplus', 'mlp_chain', 'instance_norm_op', 'upsample_conv', 'upsample_nearest', ...cases.filter((c) => /^(conv|avg_pool)/.test(c.name)).map((c) => c.name)]);
+const FLOAT32_ONLY = new Set(['softplus', 'mlp_chain', 'instance_norm_op', 'upsample_conv', 'upsample_nearest', 'erf', 'gelu_exact', 'mish', 'bilinear_half_pixel', 'bilinear_align_corners', 'bilinear_down_fraction', 'nearest_fraction', ...cases.filter((c) => /^(conv|avg_pool)/.test(c.name)).map((c) => c.name)]);
 // ONNX float attributes (LeakyRelu alpha, Gemm alpha/beta) are float32, so 0.2 is 0.2 + 3e-9.
 const FLOAT_ATTRS = new Set(['leaky_relu', 'gemm_transB', 'conv_block']);
 const tol = (name: string) => (FLOAT32_ONLY.has(name) ? 2e-5 : name === 'cast_roundtrip' ? 1e-6 : FLOAT_ATTRS.has(name) ? 1e-7 : 1e-9);

@@ -133,8 +133,11 @@ export class StepCompiler {
     const { critic, generator } = this.setup;
     const B = this.setup.batch;
     const y = labels ? cast(labels, 'int64') : undefined;
-    // Training-mode passes; only the network being updated advances its running statistics.
-    const fwd = (n: Net) => ({ training: true, state: scope.read, setState: n === updating ? scope.write : () => {} });
+    // Training-mode passes; only the network being updated advances its running statistics. Draws a model
+    // asks for are numbered in the order this step makes them, so every step of a kind names them alike.
+    let draws = 0;
+    const modelRandom = (name: string, dist: RandomDist, shape: number[]) => random(`${name}#${draws++}`, dist, shape);
+    const fwd = (n: Net) => ({ training: true, state: scope.read, setState: n === updating ? scope.write : () => {}, random: modelRandom });
     // Every critic input of a step is one batch row-aligned with the labels (real, generated, or a mix).
     const raw = (x: Value, rows = y) => critic.forward(x, dParams, fwd('D'), rows);
     // An ACGAN critic's output is [score, class logits]: losses and penalties see the score.

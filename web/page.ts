@@ -146,7 +146,10 @@ function classesOf(metadata: Record<string, string>, hasLabel: boolean, name: st
 }
 
 async function loadGenerator(bytes: Uint8Array, name: string): Promise<void> {
-  const { inputShape, outputShape, metadata, label } = roleIO(bytes, 'generator', name);
+  const io = roleIO(bytes, 'generator', name);
+  const { inputShape, metadata, label } = io;
+  if (io.outputShape.some((d) => d === null)) throw new Error(`${name}: the generator's output has computed dims [${io.outputShape.map((d) => d ?? '?')}]; export it with onnx-gan export for the page`);
+  const outputShape = io.outputShape as number[];
   const view = viewOf(outputShape);
   if (view === 'none') throw new Error(`${name}: generator output [${outputShape}] is neither 2-D points nor [C, H, W] images with 1 or 3 channels`);
   const classes = classesOf(metadata, !!label, name);

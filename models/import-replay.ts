@@ -1,0 +1,297 @@
+// Replaying an imported ONNX graph into a training graph, the way torch.onnx.export writes graphs: shape
+// arithmetic (Shape, Gather, Unsqueeze, Concat, Slice, Mul, ...) is evaluated here, at build time, for the
+// batch the training graph fixes, so a Reshape to view(x.shape[0], -1, 4, 4) gets a constant shape and
+// every value downstream a static one; an If whose condition folds is replaced by its branch. Where the
+// batch is symbolic (samplers, exports) a batch-sized entry becomes -1 in a Reshape, or is read from the
+// input's Shape at run time. Layers that draw random numbers in training (Dropout in training mode,
+// randn_like) take host-fed draws from the forward context, so runs stay reproducible and resumable.
+import { Graph, isFloat, tensor, type DType, type Node, type Value } from '../graph/ir.ts';
+import { add, cast, concat, less, mul, opN, reshape, shapeOf, slice } from '../graph/ops.ts';
+import { attrFloat, attrInt } from '../graph/schemas.ts';
+import type { ForwardContext } from './model.ts';
+
+/** An entry of an integer tensor known at build time: a number, or a multiple of the symbolic batch. */
+type Entry = number | { batch: number };
+interface Known {
+  dtype: DType;
+  dims: number[];
+  data: Entry[];
+}
+
+export class ReplayError extends Error {}
+
+/** Constants up to this size are folded at build time (shapes, scales, axes); larger ones stay tensors. */
+const SMALL = 4096;
+
+const isNum = (e: Entry): e is number => typeof e === 'number';
+const numeric = (k: Known) => k.data.every(isNum);
+
+/** Elementwise arithmetic on known tensors (scalars broadcast); a batch multiple survives * and / by numbers. */
+function arith(op: string, a: Known, b: Known): Known | null {
+  const n = Math.max(a.data.length, b.data.length);
+  if (a.data.length !== n && a.data.length !== 1) return null;
+  if (b.data.length !== n && b.data.length !== 1) return null;
+  const at = (k: Known, i: number) => k.data[k.data.length === 1 ? 0 : i];
+  const out: Entry[] = [];
+  for (let i = 0; i < n; i++) {
+    const [x, y] = [at(a, i), at(b, i)];
+    if (isNum(x) && isNum(y)) {
+      const int = a.dtype !== 'float32' && a.dtype !== 'float64';
+      const v = op === 'Add' ? x + y : op === 'Sub' ? x - y : op === 'Mul' ? x * y : op === 'Div' ? (int ? Math.trunc(x / y) : x / y) : op === 'Equal' ? +(x === y) : op === 'Less' ? +(x < y) : op === 'Greater' ? +(x > y) : NaN;
+      if (Number.isNaN(v)) return null;
+      out.push(v);
+    } else if (op === 'Mul' && (isNum(x) || isNum(y))) out.push({ batch: (isNum(x) ? x : x.batch) * (isNum(y) ? y : y.batch) });
+    else if (op === 'Div' && !isNum(x) && isNum(y) && x.batch % y === 0) out.push({ batch: x.batch / y });
+    else return null;
+  }
+  const dims = a.data.length >= b.data.length ? a.dims : b.dims;
+  return { dtype: ['Equal', 'Less', 'Greater'].includes(op) ? 'bool' : a.dtype, dims, data: out };
+}
+
+/** Fold one node on known inputs; null when it cannot be folded (the node is emitted instead). */
+function fold(n: Node, ins: (Known | null | undefined)[], shapeOfInput: (i: number) => (number | string | null)[] | null, batchDim: (v: Value) => boolean): Known[] | null {
+  const k = ins[0];
+  const int = (dt: DType) => !isFloat(dt);
+  switch (n.op) {
+    case 'Shape': {
+      const s = shapeOfInput(0);
+      if (!s) return null;
+      const r = s.length;
+      const start = (attrInt(n.attrs, 'start', 0) + r) % r || 0;
+      const endAttr = n.attrs.end ? attrInt(n.attrs, 'end', r) : r;
+      const end = endAttr < 0 ? endAttr + r : Math.min(endAttr, r);
+      const data: Entry[] = [];
+      for (let i = start; i < end; i++) {
+        const d = s[i];
+        if (typeof d === 'number') data.push(d);
+        else if (i === 0 && batchDim(n.inputs[0]!)) data.push({ batch: 1 });
+        else return null;
+      }
+      return [{ dtype: 'int64', dims: [data.length], data }];
+    }
+    case 'Size': {
+      const s = shapeOfInput(0);
+      if (!s || s.some((d) => typeof d !== 'number')) return null;
+      return [{ dtype: 'int64', dims: [], data: [(s as number[]).reduce((a, b) => a * b, 1)] }];
+    }
+    case 'Constant':
+      return null; // read from the node's attribute by the caller
+  }
+  if (ins.some((v, i) => !v && n.inputs[i])) return null;
+  switch (n.op) {
+    case 'Identity':
+      return [k!];
+    case 'Cast': {
+      const to = n.outputs[0].dtype;
+      if (!int(to) && !numeric(k!)) return null;
+      return [{ ...k!, dtype: to }];
+    }
+    case 'Gather': {
+      if (attrInt(n.attrs, 'axis', 0) !== 0 || k!.dims.length > 1) return null;
+      const idx = ins[1]!;
+      if (!numeric(idx)) return null;
+      const len = k!.data.length;
+      return [{ dtype: k!.dtype, dims: idx.dims, data: (idx.data as number[]).map((i) => k!.data[i < 0 ? i + len : i]) }];
+    }
+    case 'Unsqueeze':
+    case 'Squeeze':
+    case 'Reshape':
+    case 'Flatten':
+      return [{ ...k!, dims: n.outputs[0].shape?.every((d) => typeof d === 'number') ? (n.outputs[0].shape as number[]) : [k!.data.length] }];
+    case 'Concat':
+      if (ins.some((v) => v!.dims.length > 1)) return null;
+      return [{ dtype: k!.dtype, dims: [ins.reduce((a, v) => a + v!.data.length, 0)], data: ins.flatMap((v) => v!.data) }];
+    case 'Slice': {
+      if (k!.dims.length !== 1 || !ins.slice(1).every((v) => !v || numeric(v))) return null;
+      const [s, e] = [ins[1]!.data[0] as number, ins[2]!.data[0] as number];
+      const step = (ins[4]?.data[0] as number | undefined) ?? 1;
+      const len = k!.data.length;
+      const clamp = (v: number) => Math.min(Math.max(v < 0 ? v + len : v, step > 0 ? 0 : -1), step > 0 ? len : len - 1);
+      const out: Entry[] = [];
+      for (let i = clamp(s); step > 0 ? i < clamp(e) : i > clamp(e); i += step) out.push(k!.data[i]);
+      return [{ dtype: k!.dtype, dims: [out.length], data: out }];
+    }
+    case 'Add':
+    case 'Sub':
+    case 'Mul':
+    case 'Div':
+    case 'Equal':
+    case 'Less':
+    case 'Greater': {
+      const r = arith(n.op, k!, ins[1]!);
+      return r ? [r] : null;
+    }
+    case 'Not':
+      return numeric(k!) ? [{ ...k!, data: (k!.data as number[]).map((v) => +!v) }] : null;
+    case 'Where': {
+      const [c, a, b] = ins as Known[];
+      if (!numeric(c)) return null;
+      const n_ = Math.max(c.data.length, a.data.length, b.data.length);
+      const at = (t: Known, i: number) => t.data[t.data.length === 1 ? 0 : i];
+      return [{ dtype: a.dtype, dims: c.data.length === n_ ? c.dims : a.dims, data: Array.from({ length: n_ }, (_, i) => (at(c, i) ? at(a, i) : at(b, i))) }];
+    }
+    case 'ConstantOfShape': {
+      if (!numeric(k!)) return null;
+      const v = n.attrs.value;
+      const fill = v && v.kind === 'tensor' ? Number(v.value.data[0]) : 0;
+      const dtype = n.outputs[0].dtype;
+      if (!int(dtype)) return null; // a float fill becomes a constant of the training graph (emitted by the caller)
+      const size = (k!.data as number[]).reduce((a, b) => a * b, 1);
+      return [{ dtype, dims: k!.data as number[], data: new Array(size).fill(fill) }];
+    }
+    case 'Range': {
+      if (!ins.every((v) => numeric(v!))) return null;
+      const [a, b, d] = ins.map((v) => v!.data[0] as number);
+      const out: number[] = [];
+      for (let v = a; d > 0 ? v < b : v > b; v += d) out.push(v);
+      return [{ dtype: k!.dtype, dims: [out.length], data: out }];
+    }
+  }
+  return null;
+}
+
+export interface ReplayOptions {
+  /** Where the model came from, for messages. */
+  source: string;
+  /** The imported graph's input and the value that stands for it in the training graph. */
+  input: Value;
+  given: Value;
+  /** A weight's value in the training graph (its parameter), or undefined for a plain constant. */
+  param(v: Value): Value | undefined;
+  ctx?: ForwardContext;
+}
+
+/** The imported graph's `output` as a value of `given`'s graph. */
+export function replay(g: Graph, output: Value, o: ReplayOptions): Value {
+  const target = o.given.graph;
+  const map = new Map<Value, Value>([[o.input, o.given]]);
+  const known = new Map<Value, Known>();
+  const q = (s: string) => `'${s}'`;
+  const at = (n: Node) => `${o.source}: node ${q(n.name)} (${n.op})`;
+  let draws = 0;
+
+  const knownOf = (v: Value): Known | undefined => {
+    const hit = known.get(v);
+    if (hit) return hit;
+    if (map.has(v) || o.param(v)) return undefined;
+    const c = g.constantOf(v) ?? target.constantOf(v);
+    if (!c || c.data.length > SMALL) return undefined;
+    const k: Known = { dtype: c.dtype, dims: c.dims.slice(), data: Array.from(c.data as ArrayLike<number | bigint>, Number) };
+    known.set(v, k);
+    return k;
+  };
+
+  /** A known tensor as a training-graph value: a constant, or a batch-sized entry read at run time. */
+  const materialize = (k: Known): Value => {
+    if (numeric(k)) return target.constant(tensor(k.dtype, k.dims, k.data as number[]), 'folded');
+    const batch = slice(shapeOf(o.given), [0], [1], [0]);
+    const parts = k.data.map((e) => (isNum(e) ? target.constant(tensor('int64', [1], [e]), 'dim') : e.batch === 1 ? batch : mul(batch, target.constant(tensor('int64', [1], [e.batch]), 'k'))));
+    return reshape(concat(parts, 0), k.dims.length ? k.dims : []);
+  };
+
+  /** Reshape's target with a symbolic batch: the batch entry becomes -1, a -1 elsewhere its size. */
+  const reshapeTarget = (n: Node, k: Known): Value => {
+    if (numeric(k)) return materialize(k);
+    const x = valueOf(n.inputs[0]!);
+    const per = (x.shape ?? []).slice(1);
+    const batchAt = k.data.findIndex((e) => !isNum(e));
+    if (per.every((d) => typeof d === 'number') && k.data.filter((e) => !isNum(e)).length === 1 && (k.data[batchAt] as { batch: number }).batch === 1) {
+      const rest = (per as number[]).reduce((a, b) => a * b, 1);
+      const fixed = k.data.filter((e, i) => i !== batchAt && isNum(e) && e !== -1) as number[];
+      const free = rest / fixed.reduce((a, b) => a * b, 1);
+      if (Number.isInteger(free)) return materialize({ ...k, data: k.data.map((e, i) => (i === batchAt ? -1 : e === -1 ? free : e)) });
+    }
+    return materialize(k);
+  };
+
+  const valueOf = (v: Value): Value => {
+    const hit = map.get(v);
+    if (hit) return hit;
+    const p = o.param(v);
+    if (p) return p;
+    const k = knownOf(v);
+    if (k) {
+      const c = materialize(k);
+      map.set(v, c);
+      return c;
+    }
+    const c = g.constantOf(v);
+    if (c) {
+      const t = target.constant(c, v.name);
+      map.set(v, t);
+      return t;
+    }
+    throw new ReplayError(`${o.source}: value ${q(v.name)} is not available`);
+  };
+
+  const random = (n: Node, dist: 'normal' | 'uniform', like: Value): Value | null => {
+    const ctx = o.ctx;
+    if (!ctx?.training || !ctx.random) return null;
+    const shape = like.shape;
+    if (!shape || shape.some((d) => typeof d !== 'number')) throw new ReplayError(`${at(n)}: draws need a static shape, got [${shape}]`);
+    return ctx.random(`${o.source.split(/[\\/]/).pop()}:${n.name}:${draws++}`, dist, shape as number[]);
+  };
+
+  const run = (nodes: Node[]) => {
+    for (const n of nodes) {
+      if (n.op === 'Constant') {
+        const v = n.attrs.value;
+        if (v?.kind === 'tensor' && v.value.data.length <= SMALL) known.set(n.outputs[0], { dtype: v.value.dtype, dims: v.value.dims.slice(), data: Array.from(v.value.data as ArrayLike<number | bigint>, Number) });
+        else if (v?.kind === 'tensor') map.set(n.outputs[0], target.constant(v.value, n.outputs[0].name));
+        else throw new ReplayError(`${at(n)}: only tensor constants are supported`);
+        continue;
+      }
+      if (n.op === 'If') {
+        const c = knownOf(n.inputs[0]!);
+        if (!c || !numeric(c)) throw new ReplayError(`${at(n)}: an If whose condition depends on the data cannot be trained through; only conditions on shapes, which fold, are supported`);
+        const branch = n.attrs[c.data[0] ? 'then_branch' : 'else_branch'];
+        if (branch?.kind !== 'graph') throw new ReplayError(`${at(n)}: missing branch`);
+        run(branch.value.nodes);
+        branch.value.outputs.forEach((bo, i) => {
+          const kb = known.get(bo);
+          if (kb) known.set(n.outputs[i], kb);
+          else map.set(n.outputs[i], valueOf(bo));
+        });
+        continue;
+      }
+      if (Object.values(n.attrs).some((a) => a.kind === 'graph')) throw new ReplayError(`${at(n)}: subgraphs other than an If on shapes are not supported`);
+      const ins = n.inputs.map((v) => (v ? knownOf(v) : undefined));
+      const folded = fold(n, ins, (i) => valueOf(n.inputs[i]!).shape, (v) => valueOf(v).shape?.[0] === o.given.shape?.[0]);
+      if (folded) {
+        folded.forEach((k, i) => n.outputs[i] && known.set(n.outputs[i], k));
+        continue;
+      }
+      if (n.op === 'Dropout') {
+        // Training mode (its third input true) drops with the host's draws in training passes; else identity.
+        const train = n.inputs[2] ? knownOf(n.inputs[2]!) : undefined;
+        const ratio = n.inputs[1] ? (target.constantOf(valueOf(n.inputs[1]!)) ?? g.constantOf(n.inputs[1]!)) : null;
+        const p = ratio ? Number(ratio.data[0]) : 0.5;
+        const x = valueOf(n.inputs[0]!);
+        const u = train && train.data[0] ? random(n, 'uniform', x) : null;
+        map.set(n.outputs[0], u ? mul(mul(x, cast(less(u, 1 - p), x.dtype)), 1 / (1 - p)) : x);
+        continue;
+      }
+      if (n.op === 'RandomNormalLike' || n.op === 'RandomUniformLike') {
+        const x = valueOf(n.inputs[0]!);
+        const normal = n.op === 'RandomNormalLike';
+        const d = random(n, normal ? 'normal' : 'uniform', x);
+        if (d) {
+          const [a, b] = normal ? [attrFloat(n.attrs, 'mean', 0), attrFloat(n.attrs, 'scale', 1)] : [attrFloat(n.attrs, 'low', 0), attrFloat(n.attrs, 'high', 1) - attrFloat(n.attrs, 'low', 0)];
+          map.set(n.outputs[0], add(mul(d, b), a));
+          continue;
+        }
+      }
+      const args = n.inputs.map((v, i) => {
+        if (!v) return null;
+        const k = ins[i];
+        if (k && n.op === 'Reshape' && i === 1) return reshapeTarget(n, k);
+        return valueOf(v);
+      });
+      const outs = opN(n.op, args, n.attrs, target);
+      n.outputs.forEach((out, i) => map.set(out, outs[i]));
+    }
+  };
+  run(g.nodes);
+  return valueOf(output);
+}
+
