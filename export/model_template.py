@@ -122,7 +122,7 @@ class DCGANGenerator(nn.Module):
         super().__init__()
         c, _, base, ups = _dcgan_layout(image)
         self.latent = latent
-        self.classes = classes
+        self.num_classes = classes
         # A class-conditional generator reads [z, one-hot class] and has conditional batch norms.
         widths = [latent + classes] + [width * 2 ** (ups - 1 - j) for j in range(ups)] + [c]
         self.names = {}
@@ -136,8 +136,8 @@ class DCGANGenerator(nn.Module):
                 self.names[f'bn{i}'] = self.bns[-1]
 
     def forward(self, z, y=None):
-        if self.classes:
-            z = torch.cat([z, F.one_hot(y, self.classes).to(z.dtype)], 1)
+        if self.num_classes:
+            z = torch.cat([z, F.one_hot(y, self.num_classes).to(z.dtype)], 1)
         h = z.reshape(z.shape[0], -1, 1, 1)
         for i, conv in enumerate(self.convs):
             h = conv(h)
@@ -186,7 +186,7 @@ class ResNetGenerator(nn.Module):
         super().__init__()
         c, size = image[0], image[1]
         self.base, self.ups = _RESNET[size]
-        self.latent, self.width, self.classes = latent, width, classes
+        self.latent, self.width, self.num_classes = latent, width, classes
         self.names = {'l1': nn.Linear(latent, self.base * self.base * width)}
         for b in range(self.ups):
             for part, m in (('b1', _bn(width, classes)), ('c1', nn.Conv2d(width, width, 3, 1, 1)), ('b2', _bn(width, classes)),
@@ -261,7 +261,7 @@ def build(description, tensors):
                 t = t / _sigma(t, tensors[f'{key}.u'])
             getattr(layer, attr).data.copy_(t.reshape(getattr(layer, attr).shape))
     if description.get('classes'):
-        module.classes = CLASSES
+        module.classes = CLASSES  # the class names, in label order
     return module
 
 
