@@ -29,6 +29,17 @@ export function parseIdxBytes(bytes: Uint8Array, what: string): { dims: number[]
   return { dims, data: bytes.subarray(head, head + size) };
 }
 
+/** The MNIST naming: train-images-idx3-ubyte[.gz] has its labels in train-labels-idx1-ubyte[.gz]; null for other names. */
+export function labelsNameFor(images: string): string | null {
+  const name = images.replace(/images-idx3-ubyte(?=(\.gz)?$)/, 'labels-idx1-ubyte');
+  return name === images ? null : name;
+}
+
+/** An IDX labels file must hold one label per image. */
+export function checkIdxLabels(dims: number[], count: number, labelsWhat: string, imagesWhat: string): void {
+  if (dims.length !== 1 || dims[0] !== count) throw new DataError(`${labelsWhat}: labels [${dims}] do not match ${count} images in ${imagesWhat}`);
+}
+
 export interface ImageSet extends DataSource {
   /** uint8 images [count, ...shape]. */
   readonly images: Uint8Array;

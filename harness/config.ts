@@ -5,6 +5,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { z } from 'zod';
 import { DIVERGENCES, LOSSES } from '../losses/index.ts';
 import { PENALTIES } from '../losses/penalties.ts';
+import { CONDITIONINGS } from '../models/conditioning.ts';
 
 const names = (r: Record<string, unknown>) => Object.keys(r) as [string, ...string[]];
 const posInt = z.number().int().positive();
@@ -42,7 +43,7 @@ export const CONFIG_KEYS = {
   arch: key(z.enum(['dcgan', 'resnet']).optional(), 'image architecture: dcgan, or resnet (the SNGAN / Mimicry ResNet); default dcgan', { arg: '<name>', ...id }),
   width: key(posInt.optional(), 'channels: DCGAN next to the image (default 32), ResNet in every block (default 64)', { arg: '<n>', ...id }),
   norm: key(z.enum(['layer', 'instance', 'none']).optional(), 'DCGAN critic normalization (images; never batch norm: penalties are per sample)', { arg: '<name>', ...id }),
-  conditional: key(z.enum(['projection', 'acgan']).optional(), 'class-conditional GAN on labelled images: projection discriminator (Miyato & Koyama 2018) or acgan (auxiliary classifier, Odena et al. 2017); the generator gets conditional batch norm', { arg: '<how>', ...id }),
+  conditional: key(z.enum(CONDITIONINGS).optional(), 'class-conditional GAN on labelled images: projection discriminator (Miyato & Koyama 2018) or acgan (auxiliary classifier, Odena et al. 2017); the generator gets conditional batch norm', { arg: '<how>', ...id }),
   sampleEvery: key(posInt.default(500), 'images: a PNG grid of samples from fixed noise every N iterations', { arg: '<n>' }),
   generator: key(z.string().min(1).optional(), 'train this ONNX generator (float initializers become parameters)', { arg: '<file.onnx>', ...id }),
   critic: key(z.string().min(1).optional(), 'train this ONNX critic', { arg: '<file.onnx>', ...id }),

@@ -148,9 +148,9 @@ export interface EvalResult extends ImageScores {
  */
 export function conditionalScores(gen: { features: Float32Array; logits: Float32Array; featureSize: number; classes: number }, ref: { features: Float32Array; labels: Uint8Array }, names: string[], perClass: number): ConditionalScores {
   const d = gen.featureSize;
-  const rows = (f: Float32Array, pick: (i: number) => boolean, n: number) => {
+  const ofClass = (k: number) => {
     const out: number[] = [];
-    for (let i = 0; i < n; i++) if (pick(i)) for (let j = 0; j < d; j++) out.push(f[i * d + j]);
+    ref.labels.forEach((l, i) => l === k && out.push(...ref.features.subarray(i * d, (i + 1) * d)));
     return Float32Array.from(out);
   };
   let right = 0;
@@ -158,8 +158,9 @@ export function conditionalScores(gen: { features: Float32Array; logits: Float32
     let hits = 0;
     for (let i = k * perClass; i < (k + 1) * perClass; i++) if (argmax(gen.logits, i * gen.classes, gen.classes) === k) hits++;
     right += hits;
-    const mine = rows(gen.features, (i) => i >= k * perClass && i < (k + 1) * perClass, gen.features.length / d);
-    const theirs = rows(ref.features, (i) => ref.labels[i] === k, ref.labels.length);
+    // Generated samples come class by class: class k's are one block.
+    const mine = gen.features.subarray(k * perClass * d, (k + 1) * perClass * d);
+    const theirs = ofClass(k);
     return { class: name, fid: fid(mine, theirs, d), accuracy: hits / perClass, samples: perClass, references: theirs.length / d };
   });
   return { accuracy: right / (perClass * names.length), meanIntraFid: per.reduce((a, c) => a + c.fid, 0) / per.length, perClass: per };

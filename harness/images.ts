@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { PNG } from 'pngjs';
 import { FASHION_MNIST_DIR } from '../data/paths.ts';
-import { DataError, FASHION_MNIST_CLASSES, idxImageSet, imageSet, parseIdxBytes, pngFault, type ImageSet } from '../data/images.ts';
+import { checkIdxLabels, DataError, FASHION_MNIST_CLASSES, idxImageSet, imageSet, labelsNameFor, parseIdxBytes, pngFault, type ImageSet } from '../data/images.ts';
 
 export { DataError, imageSet, type ImageSet } from '../data/images.ts';
 
@@ -52,17 +52,16 @@ export function readIdxImages(path: string, labelsPath?: string, classes?: strin
   let labels: Uint8Array | undefined;
   if (labelsPath) {
     const l = parseIdx(read(labelsPath), labelsPath);
-    if (l.dims.length !== 1 || l.dims[0] !== dims[0]) throw new DataError(`${labelsPath}: labels [${l.dims}] do not match ${dims[0]} images in ${path}`);
+    checkIdxLabels(l.dims, dims[0], labelsPath, path);
     labels = l.data;
   }
   return idxImageSet(path, dims, data, labels, classes);
 }
 
-/** The MNIST naming: train-images-idx3-ubyte[.gz] has its labels in train-labels-idx1-ubyte[.gz] beside it. */
+/** The labels file beside an IDX images file (the MNIST naming), gzipped or not, if there is one. */
 export function labelsBeside(imagesPath: string): string | undefined {
-  const name = imagesPath.replace(/images-idx3-ubyte(\.gz)?$/, 'labels-idx1-ubyte');
-  if (name === imagesPath) return undefined;
-  return [`${name}.gz`, name].find((p) => existsSync(p));
+  const name = labelsNameFor(imagesPath)?.replace(/\.gz$/, '');
+  return name ? [`${name}.gz`, name].find((p) => existsSync(p)) : undefined;
 }
 
 const pngsIn = (dir: string) => readdirSync(dir).filter((f) => f.toLowerCase().endsWith('.png')).sort();

@@ -4,10 +4,11 @@
 // The generator side is conditional batch norm (layers.ts).
 import type { Value } from '../graph/ir.ts';
 import { add, concat, gather, gemm, mul, reduceSum } from '../graph/ops.ts';
-import type { ParamSpec } from './model.ts';
+import { zerosInit, type ParamSpec } from './model.ts';
 
 export type Conditioning = 'projection' | 'acgan';
-export const CONDITIONINGS: Conditioning[] = ['projection', 'acgan'];
+export const CONDITIONINGS: [Conditioning, ...Conditioning[]] = ['projection', 'acgan'];
+const projection = (o: ConditionalOptions) => (o.conditioning ?? 'projection') === 'projection';
 
 export interface ConditionalOptions {
   /** Number of classes; absent or 0: unconditional. */
@@ -19,17 +20,17 @@ export interface ConditionalOptions {
 /** The head's parameters: the class embedding (projection) or the classifier layer (acgan). */
 export function conditionalHeadParams(prefix: string, features: number, o: ConditionalOptions, init: ParamSpec['init']): ParamSpec[] {
   if (!o.classes) return [];
-  if ((o.conditioning ?? 'projection') === 'projection') return [{ name: `${prefix}.embed.weight`, shape: [o.classes, features], init }];
+  if (projection(o)) return [{ name: `${prefix}.embed.weight`, shape: [o.classes, features], init }];
   return [
     { name: `${prefix}.aux.weight`, shape: [o.classes, features], init },
-    { name: `${prefix}.aux.bias`, shape: [o.classes], init: (_r, out) => out.fill(0) },
+    { name: `${prefix}.aux.bias`, shape: [o.classes], init: zerosInit },
   ];
 }
 
 /** The critic's output from its score [N, 1] and features [N, F]; `labels` int64 [N]. */
 export function conditionalHead(score: Value, phi: Value, p: Record<string, Value>, prefix: string, o: ConditionalOptions, labels: Value | undefined, kind: string): Value {
   if (!o.classes) return score;
-  if ((o.conditioning ?? 'projection') === 'projection') {
+  if (projection(o)) {
     if (!labels) throw new Error(`${kind}: class-conditional (projection) critic called without labels`);
     return add(score, reduceSum(mul(gather(p[`${prefix}.embed.weight`], labels), phi), [1], true));
   }
@@ -40,7 +41,7 @@ export function conditionalHead(score: Value, phi: Value, p: Record<string, Valu
 export function conditionalFields(o: ConditionalOptions, critic: boolean): { classes?: number; auxClasses?: number } {
   if (!o.classes) return {};
   if (!critic) return { classes: o.classes };
-  return (o.conditioning ?? 'projection') === 'projection' ? { classes: o.classes } : { auxClasses: o.classes };
+  return projection(o) ? { classes: o.classes } : { auxClasses: o.classes };
 }
 
 /** What describe() records of the conditioning, for rebuilding the model (nothing when unconditional). */

@@ -9,7 +9,7 @@ import type { Value } from '../graph/ir.ts';
 import { concat, convTranspose, conv, gemm, leakyRelu, matmul, oneHot, relu, reshape, tanh } from '../graph/ops.ts';
 import { classesOf, conditionalFields, conditionalHead, conditionalHeadParams, type ConditionalOptions } from './conditioning.ts';
 import { batchNorm2d, batchNorm2dSpecs, instanceNorm, layerNorm } from './layers.ts';
-import type { Model, ParamSpec } from './model.ts';
+import { normalInit, zerosInit, type Model, type ParamSpec } from './model.ts';
 
 export type CriticNorm = 'layer' | 'instance' | 'none';
 
@@ -22,11 +22,6 @@ export interface DcganOptions extends ConditionalOptions {
   prefix?: string;
 }
 
-const normal = (mean: number, std: number): ParamSpec['init'] => (rng, out) => {
-  rng.fillNormal(out);
-  for (let i = 0; i < out.length; i++) out[i] = mean + std * out[i];
-};
-const zeros: ParamSpec['init'] = (_rng, out) => out.fill(0);
 
 /** The layout shared by both networks: spatial size `base` at the inside, `ups` stride-2 stages to the image. */
 export function dcganLayout(image: number[]): { channels: number; size: number; base: number; ups: number } {
@@ -52,9 +47,9 @@ export function dcganGenerator(o: DcganOptions): Model {
   const states: NonNullable<Model['states']> = [];
   for (let i = 0; i + 1 < widths.length; i++) {
     const k = i === 0 ? base : 4;
-    params.push({ name: `${P}.l${i}.weight`, shape: [widths[i], widths[i + 1], k, k], init: normal(0, 0.02) });
+    params.push({ name: `${P}.l${i}.weight`, shape: [widths[i], widths[i + 1], k, k], init: normalInit(0, 0.02) });
     if (i + 2 < widths.length) {
-      const bn = batchNorm2dSpecs(`${P}.bn${i}`, widths[i + 1], normal(1, 0.02), o.classes || undefined);
+      const bn = batchNorm2dSpecs(`${P}.bn${i}`, widths[i + 1], normalInit(1, 0.02), o.classes || undefined);
       params.push(...bn.params);
       states.push(...bn.states);
     }
@@ -92,11 +87,11 @@ export function dcganCritic(o: DcganOptions & { norm?: CriticNorm }): Model {
   const params: ParamSpec[] = [];
   for (let i = 0; i + 1 < widths.length; i++) {
     const k = i + 2 < widths.length ? 4 : base;
-    params.push({ name: `${P}.l${i}.weight`, shape: [widths[i + 1], widths[i], k, k], init: normal(0, 0.02) });
-    params.push({ name: `${P}.l${i}.bias`, shape: [widths[i + 1]], init: zeros });
+    params.push({ name: `${P}.l${i}.weight`, shape: [widths[i + 1], widths[i], k, k], init: normalInit(0, 0.02) });
+    params.push({ name: `${P}.l${i}.bias`, shape: [widths[i + 1]], init: zerosInit });
   }
   const features = widths[widths.length - 2] * base * base;
-  params.push(...conditionalHeadParams(P, features, o, normal(0, 0.02)));
+  params.push(...conditionalHeadParams(P, features, o, normalInit(0, 0.02)));
   const normed = norm === 'layer' ? layerNorm : norm === 'instance' ? instanceNorm : (h: Value) => h;
   return {
     kind: 'dcgan-critic',

@@ -5,9 +5,10 @@
 // batch is symbolic (samplers, exports) a batch-sized entry becomes -1 in a Reshape, or is read from the
 // input's Shape at run time. Layers that draw random numbers in training (Dropout in training mode,
 // randn_like) take host-fed draws from the forward context, so runs stay reproducible and resumable.
-import { Graph, isFloat, tensor, type DType, type Node, type Value } from '../graph/ir.ts';
+import { Graph, isFloat, tensor, type DType, type Node, type TensorData, type Value } from '../graph/ir.ts';
 import { add, cast, concat, less, mul, opN, reshape, shapeOf, slice } from '../graph/ops.ts';
 import { attrFloat, attrInt } from '../graph/schemas.ts';
+import { q } from '../graph/serialize.ts';
 import type { ForwardContext } from './model.ts';
 
 /** An entry of an integer tensor known at build time: a number, or a multiple of the symbolic batch. */
@@ -24,6 +25,7 @@ export class ReplayError extends Error {}
 const SMALL = 4096;
 
 const isNum = (e: Entry): e is number => typeof e === 'number';
+const knownFrom = (t: TensorData): Known => ({ dtype: t.dtype, dims: t.dims.slice(), data: Array.from(t.data as ArrayLike<number | bigint>, Number) });
 const numeric = (k: Known) => k.data.every(isNum);
 
 /** Elementwise arithmetic on known tensors (scalars broadcast); a batch multiple survives * and / by numbers. */
@@ -166,9 +168,7 @@ export function replay(g: Graph, output: Value, o: ReplayOptions): Value {
   const target = o.given.graph;
   const map = new Map<Value, Value>([[o.input, o.given]]);
   const known = new Map<Value, Known>();
-  const q = (s: string) => `'${s}'`;
   const at = (n: Node) => `${o.source}: node ${q(n.name)} (${n.op})`;
-  let draws = 0;
 
   const knownOf = (v: Value): Known | undefined => {
     const hit = known.get(v);
@@ -176,7 +176,7 @@ export function replay(g: Graph, output: Value, o: ReplayOptions): Value {
     if (map.has(v) || o.param(v)) return undefined;
     const c = g.constantOf(v) ?? target.constantOf(v);
     if (!c || c.data.length > SMALL) return undefined;
-    const k: Known = { dtype: c.dtype, dims: c.dims.slice(), data: Array.from(c.data as ArrayLike<number | bigint>, Number) };
+    const k = knownFrom(c);
     known.set(v, k);
     return k;
   };
@@ -229,14 +229,15 @@ export function replay(g: Graph, output: Value, o: ReplayOptions): Value {
     if (!ctx?.training || !ctx.random) return null;
     const shape = like.shape;
     if (!shape || shape.some((d) => typeof d !== 'number')) throw new ReplayError(`${at(n)}: draws need a static shape, got [${shape}]`);
-    return ctx.random(`${o.source.split(/[\\/]/).pop()}:${n.name}:${draws++}`, dist, shape as number[]);
+    // The caller numbers draws within its step: the node's name is enough here.
+    return ctx.random(`${o.source.split(/[\\/]/).pop()}:${n.name}`, dist, shape as number[]);
   };
 
   const run = (nodes: Node[]) => {
     for (const n of nodes) {
       if (n.op === 'Constant') {
         const v = n.attrs.value;
-        if (v?.kind === 'tensor' && v.value.data.length <= SMALL) known.set(n.outputs[0], { dtype: v.value.dtype, dims: v.value.dims.slice(), data: Array.from(v.value.data as ArrayLike<number | bigint>, Number) });
+        if (v?.kind === 'tensor' && v.value.data.length <= SMALL) known.set(n.outputs[0], knownFrom(v.value));
         else if (v?.kind === 'tensor') map.set(n.outputs[0], target.constant(v.value, n.outputs[0].name));
         else throw new ReplayError(`${at(n)}: only tensor constants are supported`);
         continue;
@@ -264,7 +265,8 @@ export function replay(g: Graph, output: Value, o: ReplayOptions): Value {
       if (n.op === 'Dropout') {
         // Training mode (its third input true) drops with the host's draws in training passes; else identity.
         const train = n.inputs[2] ? knownOf(n.inputs[2]!) : undefined;
-        const ratio = n.inputs[1] ? (target.constantOf(valueOf(n.inputs[1]!)) ?? g.constantOf(n.inputs[1]!)) : null;
+        // The ratio: a Constant (known), or an initializer (which import otherwise makes a parameter).
+        const ratio = n.inputs[1] ? (knownOf(n.inputs[1]!) ?? g.constantOf(n.inputs[1]!)) : null;
         const p = ratio ? Number(ratio.data[0]) : 0.5;
         const x = valueOf(n.inputs[0]!);
         const u = train && train.data[0] ? random(n, 'uniform', x) : null;

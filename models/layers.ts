@@ -3,7 +3,7 @@
 // graph: the gradient flows through the mean and variance, as in PyTorch's training mode.
 import type { Value } from '../graph/ir.ts';
 import { add, batchNormalization, div, gather, instanceNormalization, mul, reduceMean, reshape, sqrt, square, sub } from '../graph/ops.ts';
-import type { ForwardContext, ParamSpec } from './model.ts';
+import { zerosInit, type ForwardContext, type ParamSpec } from './model.ts';
 
 export interface Moments {
   mean: Value;
@@ -20,10 +20,13 @@ export const normalize = (x: Value, m: Moments, eps: number) => div(sub(x, m.mea
 
 /** ONNX's InstanceNormalization with unit scale and zero bias (the affine part is the model's own). */
 function unitInstanceNorm(x: Value, eps: number): Value {
+  return instanceNormalization(x, perChannel(x, 1), perChannel(x, 0), eps);
+}
+
+/** A constant [C] of x's channel count and dtype, every entry v. */
+function perChannel(x: Value, v: number): Value {
   const c = x.shape![1] as number;
-  const ones = x.graph.constant({ dtype: x.dtype, dims: [c], data: x.dtype === 'float64' ? new Float64Array(c).fill(1) : new Float32Array(c).fill(1) }, 'ones');
-  const zeros = x.graph.constant({ dtype: x.dtype, dims: [c], data: x.dtype === 'float64' ? new Float64Array(c) : new Float32Array(c) }, 'zeros');
-  return instanceNormalization(x, ones, zeros, eps);
+  return x.graph.constant({ dtype: x.dtype, dims: [c], data: x.dtype === 'float64' ? new Float64Array(c).fill(v) : new Float32Array(c).fill(v) }, v ? 'ones' : 'zeros');
 }
 
 /**
@@ -63,15 +66,14 @@ const PYTORCH_BN_MOMENTUM = 0.1;
  * the gain and bias are tables [classes, c], one row per class, over shared running statistics.
  */
 export function batchNorm2dSpecs(name: string, c: number, gainInit: ParamSpec['init'], classes?: number): { params: ParamSpec[]; states: { name: string; shape: number[]; init: ParamSpec['init'] }[] } {
-  const zeros: ParamSpec['init'] = (_r, out) => out.fill(0);
   const shape = classes ? [classes, c] : [c];
   return {
     params: [
       { name: `${name}.weight`, shape, init: gainInit },
-      { name: `${name}.bias`, shape, init: zeros },
+      { name: `${name}.bias`, shape, init: zerosInit },
     ],
     states: [
-      { name: `${name}.running_mean`, shape: [c], init: zeros },
+      { name: `${name}.running_mean`, shape: [c], init: zerosInit },
       { name: `${name}.running_var`, shape: [c], init: (_r, out) => out.fill(1) },
     ],
   };
@@ -89,11 +91,10 @@ export function batchNorm2d(h: Value, name: string, p: Record<string, Value>, ct
   const c = h.shape![1] as number;
   // A conditional layer normalizes with unit gain and zero bias, then applies the sample's own row.
   const perSample = labels ? (t: Value) => reshape(gather(t, labels), [-1, c, ...new Array(h.rank! - 2).fill(1)]) : null;
-  const unit = (v: number) => h.graph.constant({ dtype: h.dtype, dims: [c], data: h.dtype === 'float64' ? new Float64Array(c).fill(v) : new Float32Array(c).fill(v) }, v ? 'ones' : 'zeros');
   const classAffine = (y: Value) => add(mul(y, perSample!(gain)), perSample!(bias));
   if (ctx && !ctx.training) {
     if (!perSample) return batchNormalization(h, gain, bias, ctx.state(mean), ctx.state(variance), { epsilon: 1e-5 })[0];
-    return classAffine(batchNormalization(h, unit(1), unit(0), ctx.state(mean), ctx.state(variance), { epsilon: 1e-5 })[0]);
+    return classAffine(batchNormalization(h, perChannel(h, 1), perChannel(h, 0), ctx.state(mean), ctx.state(variance), { epsilon: 1e-5 })[0]);
   }
   const { y: normed, moments } = batchNorm(h);
   const y = perSample ? classAffine(normed) : affine(normed, gain, bias);

@@ -51,6 +51,13 @@ export interface Model {
   describe(): Record<string, unknown>;
 }
 
+/** N(mean, std) (DCGAN's weights N(0, 0.02), its batch-norm gains N(1, 0.02)). */
+export const normalInit = (mean: number, std: number): ParamSpec['init'] => (rng, out) => {
+  rng.fillNormal(out as Float32Array);
+  for (let i = 0; i < out.length; i++) out[i] = mean + std * out[i];
+};
+export const zerosInit: ParamSpec['init'] = (_rng, out) => out.fill(0);
+
 export interface ParamLayout {
   entries: { name: string; shape: number[]; offset: number; size: number; frozen: boolean }[];
   size: number;

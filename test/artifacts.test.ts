@@ -1,20 +1,14 @@
 // Training artifacts (<run>/export/training): `onnx-gan continue` keeps training from them in Node and
 // lands where the uninterrupted run does; damaged artifacts are refused with one line naming the file.
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeSafetensors } from '../training/checkpoint.ts';
-import { relErr } from './helpers.ts';
+import { cli, relErr } from './helpers.ts';
 
-const BIN = new URL('../bin/onnx-gan.js', import.meta.url).pathname;
 const SMALL = ['--loss', 'sngan', '--hidden', '32,32', '--batch', '64', '--eval-samples', '100', '--checkpoint-every', '30'];
 
-function cli(args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
 
 describe('training artifacts (Node)', function () {
   this.timeout(180000);

@@ -3,19 +3,17 @@
 // differences; one supervised step graph learning real Fashion-MNIST; FID and KID against numpy
 // (test/fixtures/scores.json).
 import { expect } from 'chai';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { grad } from '../graph/autodiff.ts';
 import { Graph, tensor, type Value } from '../graph/ir.ts';
 import { mul, reduceSum } from '../graph/ops.ts';
 import { softmaxCrossEntropy } from '../losses/classification.ts';
 import { convClassifier } from '../models/classifier.ts';
 import { classCoverage, fid, gaussian, kid, symmetricEigen, frechetDistance } from '../harness/scores.ts';
-import { FASHION_MNIST_DIR, fashionMnist } from '../harness/images.ts';
+import { fashionMnist } from '../harness/images.ts';
 import { classifierOnnx } from '../export/model.ts';
 import { ortKernelSum } from '../harness/evaluate.ts';
 import { accuracy, ClassifierRunner, imageBatch, trainClassifier } from '../training/supervised.ts';
-import { arr, expectClose, fixture, rt, run, session } from './helpers.ts';
+import { arr, expectClose, fixture, haveFashionMnist, rt, run, session } from './helpers.ts';
 
 interface ClassifierFixture {
   batch: number;
@@ -90,9 +88,7 @@ describe('scoring classifier', () => {
     expect(Number.isFinite(arr(big.L)[0])).to.equal(true);
     await s.release();
   });
-
-  const haveData = existsSync(join(FASHION_MNIST_DIR, 'train-images-idx3-ubyte.gz'));
-  (haveData ? it : it.skip)('learns real Fashion-MNIST with the supervised step graph: 150 Adam steps of a narrow classifier reach 70% on 2,000 test images (chance: 10%), scored through classifier.onnx', async function () {
+  (haveFashionMnist ? it : it.skip)('learns real Fashion-MNIST with the supervised step graph: 150 Adam steps of a narrow classifier reach 70% on 2,000 test images (chance: 10%), scored through classifier.onnx', async function () {
     this.timeout(120_000);
     const train = fashionMnist('train');
     const test = fashionMnist('t10k');

@@ -5,14 +5,10 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeSafetensors } from '../training/checkpoint.ts';
+import { cli, BIN } from './helpers.ts';
 
-const BIN = new URL('../bin/onnx-gan.js', import.meta.url).pathname;
 const SMALL = ['--hidden', '32,32', '--batch', '64', '--eval-samples', '200', '--log-every', '10'];
 
-function cli(args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
 const ckpts = (dir: string) => readdirSync(join(dir, 'checkpoints')).sort();
 const lastCkpt = (dir: string) => decodeSafetensors(readFileSync(join(dir, 'checkpoints', ckpts(dir).at(-1)!)));
 

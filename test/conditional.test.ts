@@ -3,7 +3,6 @@
 // conditional steps (labels drawn with their images, fused = per step, the class changes the samples);
 // and a conditional run from the CLI through grids, eval and export.
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +13,7 @@ import { grad } from '../graph/autodiff.ts';
 import { Graph, tensor, type Value } from '../graph/ir.ts';
 import { slice } from '../graph/ops.ts';
 import { fromBytes } from '../graph/serialize.ts';
-import { FASHION_MNIST_DIR, parsePng, readIdxImages, readPngFolder, pngGrid, labelsBeside } from '../harness/images.ts';
+import { parsePng, readIdxImages, readPngFolder, pngGrid, labelsBeside } from '../harness/images.ts';
 import { dcganGan } from '../harness/setups.ts';
 import { auxiliaryClassifier } from '../losses/acgan.ts';
 import { convClassifier } from '../models/classifier.ts';
@@ -24,15 +23,10 @@ import { drawStep, iterationRng } from '../training/signature.ts';
 import { nodeRuntime } from '../training/runtime-node.ts';
 import { Trainer } from '../training/trainer.ts';
 import { criticMatchesTorch, generatorMatchesTorch, type GanFixture } from './gan-models.ts';
-import { arr, expectClose, fixedContext, fixture, relErr, rt, run } from './helpers.ts';
+import { arr, cli, expectClose, fixedContext, fixture, haveFashionMnist, relErr, rt, run } from './helpers.ts';
 
 const fx = fixture<{ projection: GanFixture & { classes: number }; acgan: { params: Record<string, { shape: number[]; data: number[] }>; labels: number[]; classes: number; width: number; real: number[]; fake: number[]; critic: number; generator: number; grad_D: Record<string, number[]> } }>('conditional.json');
 const IMAGE = [1, 28, 28];
-const BIN = new URL('../bin/onnx-gan.js', import.meta.url).pathname;
-const cli = (args: string[]) => {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-};
 
 describe('class-conditional models against PyTorch', () => {
   const p = fx.projection;
@@ -151,9 +145,7 @@ describe('class-conditional data and steps', function () {
     expect(m.err).to.match(/--conditional acgan: the data set 'ring8' is not images/);
   });
 });
-
-const haveData = existsSync(join(FASHION_MNIST_DIR, 'train-images-idx3-ubyte.gz'));
-(haveData ? describe : describe.skip)('a class-conditional run from the CLI (Fashion-MNIST)', function () {
+(haveFashionMnist ? describe : describe.skip)('a class-conditional run from the CLI (Fashion-MNIST)', function () {
   this.timeout(300000);
   let tmp: string;
   before(() => (tmp = mkdtempSync(join(tmpdir(), 'onnx-gan-cond-fm-'))));

@@ -1,11 +1,26 @@
 import { expect } from 'chai';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FASHION_MNIST_DIR } from '../data/paths.ts';
 import { Graph, type TensorData, type Value } from '../graph/ir.ts';
 import { toBytes } from '../graph/serialize.ts';
 import { nodeRuntime } from '../training/runtime-node.ts';
 import type { Feeds, Session } from '../training/runtime.ts';
 
 export const rt = nodeRuntime('cpu');
+
+/** The CLI entry point, run as a user runs it. */
+export const BIN = new URL('../bin/onnx-gan.js', import.meta.url).pathname;
+
+/** One CLI command: its exit code, stdout and stderr. */
+export function cli(args: string[]): { code: number | null; out: string; err: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+/** Debian's dataset-fashion-mnist (or FASHION_MNIST_DIR) is there: the image tests that need it run. */
+export const haveFashionMnist = existsSync(join(FASHION_MNIST_DIR, 'train-images-idx3-ubyte.gz'));
 
 export function fixture<T = unknown>(name: string): T {
   return JSON.parse(readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8')) as T;

@@ -10,17 +10,12 @@ import { gzipSync } from 'node:zlib';
 import { classifierOnnx } from '../export/model.ts';
 import { tensor } from '../graph/ir.ts';
 import { fromBytes } from '../graph/serialize.ts';
-import { rt } from './helpers.ts';
-import { FASHION_MNIST_DIR, imageSet, parseIdx, parsePng, pngGrid, readIdxImages, readPngFolder } from '../harness/images.ts';
+import { cli, haveFashionMnist, rt } from './helpers.ts';
+import { imageSet, parseIdx, parsePng, pngGrid, readIdxImages, readPngFolder } from '../harness/images.ts';
 import { convClassifier } from '../models/classifier.ts';
 import { initParams, layoutOf } from '../models/model.ts';
 import { Rng } from '../data/random.ts';
 
-const BIN = new URL('../bin/onnx-gan.js', import.meta.url).pathname;
-const cli = (args: string[]) => {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-};
 const FIXTURES = new URL('./fixtures/', import.meta.url).pathname;
 const PY = '/usr/bin/python3';
 
@@ -125,9 +120,7 @@ describe('image data', () => {
     expect(r.err).to.match(/image must be \[C, S, S\] with S in 28, 32, 64, got \[1,16,16\]/);
   });
 });
-
-const haveData = existsSync(join(FASHION_MNIST_DIR, 'train-images-idx3-ubyte.gz'));
-(haveData ? describe : describe.skip)('an image run from the CLI (Fashion-MNIST)', function () {
+(haveFashionMnist ? describe : describe.skip)('an image run from the CLI (Fashion-MNIST)', function () {
   this.timeout(300000);
   let tmp: string;
   before(() => (tmp = mkdtempSync(join(tmpdir(), 'onnx-gan-fm-'))));

@@ -3,7 +3,6 @@
 // WGAN-GP and NS; the SNGAN ResNet pair takes PyTorch's first WGAN-GP critic step; computed shapes, If on
 // shapes, 4-D latents, score maps and host-fed random layers behave; warnings and refusals say why.
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,14 +17,9 @@ import { Rng } from '../data/random.ts';
 import { nodeRuntime } from '../training/runtime-node.ts';
 import { StepCompiler } from '../training/step.ts';
 import { Trainer } from '../training/trainer.ts';
-import { expectClose, fixture, relErr, rt } from './helpers.ts';
+import { cli, expectClose, fixture, relErr, rt } from './helpers.ts';
 
 const FX = (f: string) => new URL(`./fixtures/import/${f}`, import.meta.url).pathname;
-const BIN = new URL('../bin/onnx-gan.js', import.meta.url).pathname;
-const cli = (args: string[]) => {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-};
 
 /** An IDX file of n random images [h, w] or [h, w, c]. */
 function idx(path: string, n: number, dims: number[]): string {

@@ -1,21 +1,17 @@
 // One lineage per run, as a user meets it: train, export, continue, export again; a checkpoint file from
 // anywhere exports; nothing is replaced by an older iteration; Ctrl-C saves and resumes bit for bit.
 import { expect } from 'chai';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng } from '../data/random.ts';
 import { fromBytes } from '../graph/serialize.ts';
 import { decodeSafetensors } from '../training/checkpoint.ts';
+import { cli, BIN } from './helpers.ts';
 
-const BIN = new URL('../bin/onnx-gan.js', import.meta.url).pathname;
 const SMALL = ['--hidden', '32,32', '--batch', '64', '--eval-samples', '200', '--log-every', '10'];
 
-function cli(args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
 const step = (onnx: string) => fromBytes(readFileSync(onnx)).metadata.step;
 const ckptIteration = (file: string) => decodeSafetensors(readFileSync(file)).metadata.iteration;
 const sameTensors = (a: string, b: string) => {

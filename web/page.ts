@@ -5,7 +5,7 @@
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import { DATASETS, dataset } from '../data/mixtures.ts';
-import { idxImageSet, parseIdxBytes } from '../data/images.ts';
+import { checkIdxLabels, idxImageSet, labelsNameFor, parseIdxBytes } from '../data/images.ts';
 import { roleIO } from '../models/imported.ts';
 import { Rng } from '../data/random.ts';
 import { loadArtifacts, type ArtifactsManifest } from '../training/artifacts.ts';
@@ -113,6 +113,7 @@ function slerp(a: Float32Array, b: Float32Array, t: number, dim: number): Float3
 }
 
 interface Generator {
+  name: string;
   session: Session;
   latent: number;
   shape: number[];
@@ -120,7 +121,7 @@ interface Generator {
   centers?: [number, number][];
   za: Float32Array;
   zb: Float32Array;
-  /** A class-conditional generator's class names (its metadata's, or the label numbers); empty otherwise. */
+  /** A class-conditional generator's class names (from its metadata); empty otherwise. */
   classes: string[];
 }
 let generator: Generator | null = null;
@@ -160,7 +161,7 @@ async function loadGenerator(bytes: Uint8Array, name: string): Promise<void> {
   ui.classSelect.replaceChildren(...classes.map((c, i) => new Option(c, String(i))));
   ui.classPicker.hidden = !classes.length;
   generator = {
-    session, latent, shape: outputShape, samples: new Float32Array(), classes,
+    name, session, latent, shape: outputShape, samples: new Float32Array(), classes,
     centers: DATASETS[metadata.data]?.().centers,
     za: Rng.stream(0, 'page-lerp', 0).fillNormal(new Float32Array(pairs * latent)),
     zb: Rng.stream(0, 'page-lerp', 1).fillNormal(new Float32Array(pairs * latent)),
@@ -169,18 +170,17 @@ async function loadGenerator(bytes: Uint8Array, name: string): Promise<void> {
   const meta = ['loss', 'data', 'step'].filter((k) => metadata[k]).map((k) => `${k} ${metadata[k]}`).join(' · ');
   const n = view === 'images' ? 56 : 1000;
   ui.sampleInfo.textContent = `${name}: z [N, ${latent}]${classes.length ? ` and a class (${classes.length})` : ''} -> [N, ${outputShape}]; ${n} samples shown${meta ? ` · ${meta}` : ''}`;
-  await drawSamples(name);
+  await drawSamples();
   clearError();
 }
 
 /** The fixed latent batch through the generator (for the picked class), then the interpolation path. */
-async function drawSamples(name = ui.sampleInfo.dataset.name ?? ''): Promise<void> {
+async function drawSamples(): Promise<void> {
   const g = generator!;
   const n = viewOf(g.shape) === 'images' ? 56 : 1000;
   g.samples = await runGenerator(g, Rng.stream(0, 'page-samples').fillNormal(new Float32Array(n * g.latent)));
-  ui.sampleInfo.dataset.name = name;
   const picked = g.classes.length ? Number(ui.classSelect.value) : null;
-  exposed.generator = { name, latent: g.latent, shape: g.shape, samples: Array.from(g.samples), classes: g.classes, picked };
+  exposed.generator = { name: g.name, latent: g.latent, shape: g.shape, samples: Array.from(g.samples), classes: g.classes, picked };
   await drawInterpolation();
 }
 
@@ -252,19 +252,21 @@ async function gunzip(bytes: Uint8Array, what: string): Promise<Uint8Array> {
  */
 async function trainingData(name: string, read: (file: string) => Promise<Uint8Array>, classes: string[]): Promise<DataSource> {
   if (DATASETS[name]) return dataset(name);
+  // A file among the chosen ones, or, for Fashion-MNIST, from the page's server; parsed as IDX.
+  const idx = async (file: string, missing: string) => {
+    let raw = await read(file).catch(() => null);
+    if (!raw && name === 'fashion-mnist') raw = await fetchBytes(`/data/fashion-mnist/${file}`).catch(() => null);
+    if (!raw) throw new Error(`data set '${name}': ${missing}`);
+    return parseIdxBytes(await gunzip(raw, file), file);
+  };
   const file = name === 'fashion-mnist' ? 'train-images-idx3-ubyte.gz' : name.split(/[\\/]/).pop()!;
-  let raw = await read(file).catch(() => null);
-  if (!raw && name === 'fashion-mnist') raw = await fetchBytes(`/data/fashion-mnist/${file}`).catch(() => null);
-  if (!raw) throw new Error(`data set '${name}': choose ${file} together with the artifacts (the page reads image data only from chosen files or its server)`);
-  const { dims, data } = parseIdxBytes(await gunzip(raw, file), file);
+  const { dims, data } = await idx(file, `choose ${file} together with the artifacts (the page reads image data only from chosen files or its server)`);
   if (!classes.length) return idxImageSet(name, dims, data);
   // A class-conditional run needs the labels too: the MNIST naming puts them beside the images.
-  const labelsFile = file.replace(/images-idx3-ubyte/, 'labels-idx1-ubyte');
-  let rawLabels = await read(labelsFile).catch(() => null);
-  if (!rawLabels && name === 'fashion-mnist') rawLabels = await fetchBytes(`/data/fashion-mnist/${labelsFile}`).catch(() => null);
-  if (!rawLabels) throw new Error(`data set '${name}': the run is class-conditional; choose ${labelsFile} together with the artifacts`);
-  const labels = parseIdxBytes(await gunzip(rawLabels, labelsFile), labelsFile);
-  if (labels.dims.length !== 1 || labels.dims[0] !== dims[0]) throw new Error(`${labelsFile}: labels [${labels.dims}] do not match ${dims[0]} images in ${file}`);
+  const labelsFile = labelsNameFor(file);
+  if (!labelsFile) throw new Error(`data set '${name}': the run is class-conditional and ${file} has no labels file by the MNIST naming (*-images-idx3-ubyte -> *-labels-idx1-ubyte)`);
+  const labels = await idx(labelsFile, `the run is class-conditional; choose ${labelsFile} together with the artifacts`);
+  checkIdxLabels(labels.dims, dims[0], labelsFile, file);
   return idxImageSet(name, dims, data, labels.data, classes);
 }
 
