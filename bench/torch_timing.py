@@ -1,13 +1,30 @@
-"""Shared by the PyTorch peers of `npm run bench`: time `iteration` after a warm-up, print one JSON line."""
-import json, time
+"""Shared by the PyTorch peers of `npm run bench`: time `iteration` after a warm-up, print one JSON line.
+With PEER_PROFILE set, profile the timed iterations instead (torch.profiler, CPU) and print where the time
+went per op, the peer of onnx-gan's `npm run profile`."""
+import json, os, time
 import torch
 
 
 def report(iteration, threads, warmup, iters):
     for _ in range(warmup):
         iteration()
+    if os.environ.get('PEER_PROFILE'):
+        return profile(iteration, threads, iters)
     t = time.perf_counter()
     for _ in range(iters):
         iteration()
     dt = time.perf_counter() - t
     print(json.dumps({'peer': 'pytorch', 'torch': torch.__version__, 'threads': threads, 'iters': iters, 'seconds': dt, 'steps_per_s': iters / dt}))
+
+
+def profile(iteration, threads, iters):
+    from torch.profiler import profile as prof, ProfilerActivity
+    with prof(activities=[ProfilerActivity.CPU], with_flops=True) as p:
+        t = time.perf_counter()
+        for _ in range(iters):
+            iteration()
+        dt = time.perf_counter() - t
+    ops = [{'op': e.key, 'calls': e.count, 'self_us': e.self_cpu_time_total, 'flops': e.flops}
+           for e in p.key_averages() if e.self_cpu_time_total > 0]
+    ops.sort(key=lambda o: -o['self_us'])
+    print(json.dumps({'peer': 'pytorch', 'torch': torch.__version__, 'threads': threads, 'iters': iters, 'seconds': dt, 'ops': ops}))

@@ -101,6 +101,12 @@ export const builders: Record<string, Builder> = {
     return o.batchNormalization(x, s, b, c(0), c(1), { training: true })[0];
   },
   batch_norm_eval_op: (x, s, b, m, v) => o.batchNormalization(x, s, b, m, v)[0],
+  // test/fixtures/formulation_ops.json: the gradient formulations chosen by shape
+  slice_steps: (a) => o.slice(a, [-1, 1], [-5, 7], [0, 1], [-1, 2]),
+  conv_wide: (x, w, b) => o.conv(x, w, b, { pads: [1, 1, 1, 1] }),
+  conv_wide_stride: (x, w) => o.conv(x, w, null, { strides: [2, 2], pads: [1, 1, 1, 1] }),
+  conv_wide_1x1: (x, w) => o.conv(x, w),
+  conv_transpose_wide: (x, w) => o.convTranspose(x, w, null, { strides: [2, 2], pads: [1, 1, 1, 1] }),
   conv_block: (x, w, b) => layerNorm(o.leakyRelu(o.conv(x, w, b, { strides: [2, 2], pads: [1, 1, 1, 1] }), 0.2)),
 };
 
@@ -122,7 +128,7 @@ function caseGraph(c: Case, dt: DType) {
   return g;
 }
 
-const cases = ['ops.json', 'conv_ops.json', 'norm_ops.json', 'resize_ops.json', 'import_ops.json'].flatMap((f) => fixture<{ cases: Case[] }>(f).cases);
+const cases = ['ops.json', 'conv_ops.json', 'norm_ops.json', 'resize_ops.json', 'import_ops.json', 'formulation_ops.json'].flatMap((f) => fixture<{ cases: Case[] }>(f).cases);
 // onnxruntime has no float64 Softplus, Conv, ConvTranspose, AveragePool, InstanceNormalization or Resize kernel: those cases run in
 // float32, with float32 tolerances.
 const FLOAT32_ONLY = new Set(['softplus', 'mlp_chain', 'instance_norm_op', 'upsample_conv', 'upsample_nearest', 'erf', 'gelu_exact', 'mish', 'bilinear_half_pixel', 'bilinear_align_corners', 'bilinear_down_fraction', 'nearest_fraction', ...cases.filter((c) => /^(conv|avg_pool)/.test(c.name)).map((c) => c.name)]);

@@ -9,11 +9,15 @@ export interface Session {
   readonly outputNames: readonly string[];
   run(feeds: Feeds, outputs?: readonly string[]): Promise<Feeds>;
   release(): Promise<void>;
+  /** With SessionOptions.profile: write onnxruntime's profile (Chrome trace JSON, `<prefix>_<time>.json`). */
+  endProfiling?(): void;
 }
 
 export interface SessionOptions {
   /** Intra-op threads (CPU). */
   threads?: number;
+  /** Profile every run with onnxruntime's profiler into a file named from this prefix (Node). */
+  profile?: string;
 }
 
 export interface Runtime {
@@ -52,6 +56,7 @@ export function ortRuntime(ort: OrtLike, name: string, providers: unknown[], ext
           executionMode: 'sequential',
           ...(opts.threads ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}),
           extra: { session: { set_denormal_as_zero: '1' } },
+          ...(opts.profile ? { enableProfiling: true, profileFilePrefix: opts.profile } : {}),
           ...extra,
         });
       } catch (e) {
@@ -71,6 +76,7 @@ export function ortRuntime(ort: OrtLike, name: string, providers: unknown[], ext
           return out;
         },
         release: () => s.release(),
+        endProfiling: () => (s as unknown as { endProfiling(): void }).endProfiling(),
       };
     },
   };

@@ -1,0 +1,66 @@
+// Micro-benchmark of gradient formulations on the shapes the profiles point at: one small graph per
+// formulation, timed by onnxruntime at one thread. Used to choose graph/gradients.ts's rules.
+import * as ort from 'onnxruntime-node';
+import { Graph, tensor, type Value } from '../graph/ir.ts';
+import { concat, conv, convTranspose, gemm, matmul, pad, reduceSum, reshape, slice, transpose, unsqueeze } from '../graph/ops.ts';
+import { toBytes } from '../graph/serialize.ts';
+
+// The same pseudo-random feed for every formulation of a shape, so their outputs compare.
+const rand = (n: number) => Float32Array.from({ length: n }, (_, i) => ((i * 2654435761) % 1000) / 1000 - 0.5);
+async function time(name: string, build: (g: Graph, a: Value, b: Value) => Value, aShape: number[], bShape: number[], flops: number) {
+  const g = new Graph('f');
+  const a = g.input('a', 'float32', aShape);
+  const b = g.input('b', 'float32', bShape);
+  g.output(build(g, a, b), 'y');
+  const s = await ort.InferenceSession.create(toBytes(g), { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential' });
+  const feeds = { a: new ort.Tensor('float32', rand(aShape.reduce((x, y) => x * y)), aShape), b: new ort.Tensor('float32', rand(bShape.reduce((x, y) => x * y)), bShape) };
+  await s.run(feeds);
+  const reps = 5;
+  const t = performance.now();
+  for (let i = 0; i < reps; i++) await s.run(feeds);
+  const ms = (performance.now() - t) / reps;
+  console.log(`${name.padEnd(48)} ${ms.toFixed(2).padStart(8)} ms ${(flops / ms / 1e6).toFixed(1).padStart(7)} GFLOP/s`);
+  return (await s.run(feeds)).y.data as Float32Array;
+}
+
+for (const [N, I, O, H, k] of [[128, 64, 64, 32, 3], [128, 64, 64, 16, 3], [128, 64, 64, 8, 3], [128, 3, 64, 32, 3], [128, 64, 64, 16, 1]]) {
+  const p = (k - 1) / 2;
+  const flops = 2 * N * I * O * H * H * k * k;
+  console.log(`weight gradient, x [${N},${I},${H},${H}], dy [${N},${O},${H},${H}], ${k}x${k} stride 1 pad ${p}`);
+  const swap = [1, 0, 2, 3];
+  const ref = await time('  Conv on swapped axes (current)', (_g, x, dy) => {
+    const full = conv(transpose(x, swap), transpose(dy, swap), null, { pads: [p, p, p, p] });
+    return transpose(full, swap);
+  }, [N, I, H, H], [N, O, H, H], flops);
+  const cols = (x: Value, perm: number[], axis: number) => {
+    const xp = transpose(p ? pad(x, [0, 0, p, p, 0, 0, p, p]) : x, perm);
+    const parts: Value[] = [];
+    for (let a = 0; a < k; a++) for (let b = 0; b < k; b++) parts.push(unsqueeze(slice(xp, [a, b], [a + H, b + H], [2, 3].map((d) => perm.indexOf(d))), [axis]));
+    return parts.length > 1 ? concat(parts, axis) : parts[0];
+  };
+  const dyM = (dy: Value) => reshape(transpose(dy, swap), [O, -1]);
+  const gemmT = await time('  im2col [I k k, N H W] + Gemm transB', (_g, x, dy) => reshape(gemm(dyM(dy), reshape(cols(x, swap, 1), [I * k * k, -1]), null, { transB: true }), [O, I, k, k]), [N, I, H, H], [N, O, H, H], flops);
+  const nhwc = await time('  im2col [N H W, k k I] + MatMul', (_g, x, dy) => transpose(reshape(matmul(dyM(dy), reshape(cols(x, [0, 2, 3, 1], 3), [-1, k * k * I])), [O, k, k, I]), [0, 3, 1, 2]), [N, I, H, H], [N, O, H, H], flops);
+  const batched = await time('  im2col [N, H W, k k I], MatMul per sample, sum', (_g, x, dy) => transpose(reshape(reduceSum(matmul(reshape(dy, [N, O, H * H]), reshape(cols(x, [0, 2, 3, 1], 3), [N, H * H, k * k * I])), [0]), [O, k, k, I]), [0, 3, 1, 2]), [N, I, H, H], [N, O, H, H], flops);
+  const nchw = await time('  im2col [N, I k k, H W], MatMul^T per sample, sum', (_g, x, dy) => reshape(reduceSum(matmul(reshape(dy, [N, O, H * H]), transpose(reshape(cols(x, [0, 1, 2, 3], 2), [N, I * k * k, H * H]), [0, 2, 1])), [0]), [O, I, k, k]), [N, I, H, H], [N, O, H, H], flops);
+  const perOffset = await time('  per offset: MatMul [N,O,HW]x[N,HW,I], sum, stack', (_g, x, dy) => {
+    const xp = transpose(p ? pad(x, [0, 0, p, p, 0, 0, p, p]) : x, [0, 2, 3, 1]);
+    const dy3 = reshape(dy, [N, O, H * H]);
+    const parts: Value[] = [];
+    for (let a = 0; a < k; a++) for (let b = 0; b < k; b++) parts.push(unsqueeze(reduceSum(matmul(dy3, reshape(slice(xp, [a, b], [a + H, b + H], [1, 2]), [N, H * H, I])), [0]), [2]));
+    return reshape(parts.length > 1 ? concat(parts, 2) : parts[0], [O, I, k, k]);
+  }, [N, I, H, H], [N, O, H, H], flops);
+  await time('  (the MatMul alone, [N,O,HW]x[N,HW,kkI])', (_g, x, dy) => matmul(reshape(dy, [N, O, H * H]), reshape(concat(Array(k * k).fill(x), 1), [N, H * H, k * k * I])), [N, I, H, H], [N, O, H, H], flops);
+  const err = (y: Float32Array) => y.reduce((m, v, i) => Math.max(m, Math.abs(v - ref[i])), 0);
+  console.log(`  max |diff| vs current: ${[gemmT, nhwc, batched, nchw, perOffset].map((y) => err(y).toExponential(1)).join(', ')}`);
+}
+
+for (const [N, I, O, H, k] of [[128, 64, 64, 32, 3], [128, 64, 64, 16, 3], [128, 64, 3, 32, 3]]) {
+  const p = (k - 1) / 2;
+  const flops = 2 * N * I * O * H * H * k * k;
+  console.log(`input gradient, dy [${N},${O},${H},${H}], w [${O},${I},${k},${k}], stride 1 pad ${p}`);
+  const ref = await time('  ConvTranspose (current)', (_g, dy, w) => convTranspose(dy, w, null, { pads: [p, p, p, p] }), [N, O, H, H], [O, I, k, k], flops);
+  const alt = await time('  Conv by the flipped, transposed kernel', (_g, dy, w) => conv(dy, transpose(slice(w, [k - 1, k - 1], [-k - 1, -k - 1], [2, 3], [-1, -1]), [1, 0, 2, 3]), null, { pads: [k - 1 - p, k - 1 - p, k - 1 - p, k - 1 - p] }), [N, O, H, H], [O, I, k, k], flops);
+  console.log(`  max |diff| vs current: ${alt.reduce((m, v, i) => Math.max(m, Math.abs(v - ref[i])), 0).toExponential(1)}`);
+}
+void tensor;

@@ -1,0 +1,142 @@
+// npm run profile [-- mlp|dcgan|resnet] [--loss sngan|wgan-gp] [--width N] [--threads N] [--iters N] [--json] [--peer]
+// Where a training step's time goes: onnxruntime's profiler over the critic and generator step graphs
+// (one session run per step), per op type and per heavy node, the achieved GFLOP/s of the convolutions and
+// matrix products, the node count, and the time run() spends outside the graph (feeds in, fetches out).
+// --peer adds PyTorch's profile of the same training (torch.profiler, per op) from the bench peer script.
+import { Command } from 'commander';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { nodeRuntime } from '../training/runtime-node.ts';
+import type { Runtime, Session } from '../training/runtime.ts';
+import { Trainer } from '../training/trainer.ts';
+import { benchSetup, BENCH_SETUPS } from './setups.ts';
+
+const cmd = new Command('profile')
+  .argument('[setup]', BENCH_SETUPS.join(' | '), 'dcgan')
+  .option('--loss <name>', 'resnet: sngan or wgan-gp', 'sngan')
+  .option('--width <n>', 'dcgan, resnet: block channels', (v) => parseInt(v, 10))
+  .option('--threads <n>', 'intra-op threads', (v) => parseInt(v, 10), 1)
+  .option('--iters <n>', 'profiled generator iterations (after one warm-up)', (v) => parseInt(v, 10), 3)
+  .option('--top <n>', 'heaviest nodes to list', (v) => parseInt(v, 10), 12)
+  .option('--peer', "add PyTorch's profile of the same training")
+  .option('--json', 'print one JSON object');
+cmd.parse(process.argv);
+const o = cmd.opts<{ loss: string; width?: number; threads: number; iters: number; top: number; peer?: boolean; json?: boolean }>();
+const bench = benchSetup(cmd.args[0] ?? 'dcgan', { loss: o.loss, width: o.width });
+
+interface Shape { [dtype: string]: number[] }
+interface Event { cat: string; name: string; dur: number; args?: { op_name?: string; input_type_shape?: Shape[]; output_type_shape?: Shape[] } }
+const dims = (s: Shape | undefined) => (s ? Object.values(s)[0] : []);
+const prod = (a: number[]) => a.reduce((x, y) => x * y, 1);
+
+/** Multiply-adds x 2 of the ops whose cost is arithmetic (ORT's fused variants included); 0 for the rest. */
+function flops(op: string, ins: Shape[], outs: Shape[]): number {
+  const x = dims(ins[0]), w = dims(ins[1]), y = dims(outs[0]);
+  if (op === 'Conv' || op === 'FusedConv' || op === 'NhwcConv') return 2 * prod(y) * prod(w.slice(1));
+  if (op === 'ConvTranspose') return 2 * prod(x) * prod(w.slice(1));
+  if (op === 'MatMul' || op === 'FusedMatMul' || op === 'Gemm' || op === 'FusedGemm') {
+    const k = op.endsWith('Gemm') ? (prod(y) > 0 ? (prod(x) * prod(w)) / prod(y) : 0) : x[x.length - 1];
+    return 2 * prod(y) * Math.sqrt(op.endsWith('Gemm') ? k : k * k);
+  }
+  return 0;
+}
+
+interface OpRow { op: string; nodes: number; ms: number; share: number; gflops?: number }
+interface Report { program: string; nodes: number; runs: number; graphMs: number; runMs: number; outsideMs: number; ops: OpRow[]; heavy: { node: string; op: string; ms: number; shapes: string }[] }
+
+function analyse(program: string, file: string, runs: number, wallMs: number): Report {
+  const events = JSON.parse(readFileSync(file, 'utf8')) as Event[];
+  const kernels = events.filter((e) => e.cat === 'Node' && e.name.endsWith('_kernel_time'));
+  const runsUs = events.filter((e) => e.cat === 'Session' && e.name === 'model_run').reduce((a, e) => a + e.dur, 0);
+  const byOp = new Map<string, { us: number; flops: number; nodes: Set<string> }>();
+  const byNode = new Map<string, { op: string; us: number; shapes: string }>();
+  for (const e of kernels) {
+    const op = e.args?.op_name ?? '?';
+    const node = e.name.slice(0, -'_kernel_time'.length);
+    const r = byOp.get(op) ?? { us: 0, flops: 0, nodes: new Set() };
+    r.us += e.dur;
+    r.flops += flops(op, e.args?.input_type_shape ?? [], e.args?.output_type_shape ?? []);
+    r.nodes.add(node);
+    byOp.set(op, r);
+    const n = byNode.get(node) ?? { op, us: 0, shapes: (e.args?.input_type_shape ?? []).map((s) => `[${dims(s)}]`).join(' ') };
+    n.us += e.dur;
+    byNode.set(node, n);
+  }
+  const total = [...byOp.values()].reduce((a, r) => a + r.us, 0);
+  const ops = [...byOp.entries()].map(([op, r]) => ({ op, nodes: r.nodes.size, ms: r.us / 1000 / runs, share: r.us / total, ...(r.flops ? { gflops: r.flops / r.us / 1000 } : {}) })).sort((a, b) => b.ms - a.ms);
+  const heavy = [...byNode.entries()].sort((a, b) => b[1].us - a[1].us).slice(0, o.top).map(([node, n]) => ({ node, op: n.op, ms: n.us / 1000 / runs, shapes: n.shapes }));
+  const graphMs = runsUs / 1000 / runs;
+  return { program, nodes: byNode.size, runs, graphMs, runMs: wallMs / runs, outsideMs: wallMs / runs - graphMs, ops, heavy };
+}
+
+// Sessions open in the trainer's order (critic step, then generator step); each writes its own profile and
+// times its run() calls from JavaScript, so the time outside the graph is run() minus the graph's own.
+const dir = mkdtempSync(join(tmpdir(), 'onnx-gan-profile-'));
+const programs = ['critic_step', 'generator_step'];
+const opened: { name: string; session: Session; wallMs: number; runs: number }[] = [];
+let names = 0;
+const base = nodeRuntime('cpu');
+const runtime: Runtime = {
+  name: base.name,
+  async createSession(model, so) {
+    const name = programs[names++] ?? `program${names}`;
+    const session = await base.createSession(model, { ...so, profile: join(dir, name) });
+    const rec = { name, session, wallMs: 0, runs: 0 };
+    opened.push(rec);
+    return {
+      ...session,
+      async run(feeds, outputs) {
+        const t = performance.now();
+        const r = await session.run(feeds, outputs);
+        rec.wallMs += performance.now() - t;
+        rec.runs++;
+        return r;
+      },
+    };
+  },
+};
+
+const trainer = await Trainer.create({ setup: bench.setup, runtime, data: bench.data, seed: 0, nCritic: () => bench.nCritic, threads: o.threads });
+const state = trainer.initialState();
+// The warm-up run is in the profile too; it is dropped by counting only the timed runs' share below.
+for (const r of opened) (r.wallMs = 0), (r.runs = 0);
+const t0 = performance.now();
+for (let i = 0; i < o.iters; i++) await trainer.iteration(state);
+const seconds = (performance.now() - t0) / 1000;
+const reports = opened.map((r) => {
+  r.session.endProfiling!();
+  const file = readdirSync(dir).find((f) => f.startsWith(r.name) && f.endsWith('.json'))!;
+  return analyse(r.name, join(dir, file), r.runs, r.wallMs);
+});
+await trainer.release();
+rmSync(dir, { recursive: true, force: true });
+
+let peer: unknown = null;
+if (o.peer) {
+  const script = fileURLToPath(new URL(`./${bench.peer.script}`, import.meta.url));
+  const r = spawnSync('/usr/bin/python3', [script, String(o.threads), '1', String(o.iters), ...bench.peer.args], { encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: '1', PEER_PROFILE: '1' } });
+  if (r.status !== 0) throw new Error(`PyTorch peer failed: ${r.stderr.trim().split('\n').pop()}`);
+  peer = JSON.parse(r.stdout.trim().split('\n').pop()!);
+}
+
+if (o.json) {
+  console.log(JSON.stringify({ benchmark: bench.title, threads: o.threads, iters: o.iters, seconds_per_iteration: seconds / o.iters, programs: reports, pytorch: peer }));
+} else {
+  console.log(`${bench.title}: ${(seconds / o.iters).toFixed(3)} s per generator iteration, ${o.threads} thread(s), profiler on`);
+  for (const r of reports) {
+    console.log(`\n${r.program}: ${r.nodes} nodes, ${r.graphMs.toFixed(2)} ms in the graph per run, ${r.outsideMs.toFixed(2)} ms outside it (feeds, fetches; ${r.runs} runs)`);
+    console.log('  op type                 nodes      ms/run  share  GFLOP/s');
+    for (const x of r.ops.filter((x) => x.share > 0.005)) console.log(`  ${x.op.padEnd(22)} ${String(x.nodes).padStart(6)} ${x.ms.toFixed(2).padStart(11)} ${(100 * x.share).toFixed(1).padStart(5)}%  ${x.gflops ? x.gflops.toFixed(1).padStart(7) : ''}`);
+    console.log('  heaviest nodes:');
+    for (const h of r.heavy) console.log(`    ${h.ms.toFixed(2).padStart(8)} ms  ${h.op.padEnd(14)} ${h.shapes}`);
+  }
+  if (peer) {
+    const p = peer as { seconds: number; iters: number; ops: { op: string; calls: number; self_us: number; flops: number }[] };
+    const total = p.ops.reduce((a, x) => a + x.self_us, 0);
+    console.log(`\nPyTorch (${(p.seconds / p.iters).toFixed(3)} s per generator iteration under its profiler): self time per op per iteration`);
+    for (const x of p.ops.filter((x) => x.self_us / total > 0.005)) console.log(`  ${x.op.padEnd(40)} ${String(Math.round(x.calls / p.iters)).padStart(6)} calls ${(x.self_us / 1000 / p.iters).toFixed(2).padStart(10)} ms ${(100 * x.self_us / total).toFixed(1).padStart(5)}%${x.flops ? `  ${(x.flops / x.self_us / 1000).toFixed(1)} GFLOP/s` : ''}`);
+  }
+}

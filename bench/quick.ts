@@ -1,0 +1,16 @@
+import { imageSet } from '../harness/images.ts';
+import { resnetGan } from '../harness/setups.ts';
+import { Rng } from '../data/random.ts';
+import { nodeRuntime } from '../training/runtime-node.ts';
+import { Trainer } from '../training/trainer.ts';
+const [loss, width, threads, fuse] = [process.argv[2], +process.argv[3], +process.argv[4], +process.argv[5]];
+const rng = Rng.stream(0, 'bench-images');
+const data = imageSet('noise', [3, 32, 32], Uint8Array.from({ length: 2000 * 3072 }, () => rng.int(256)));
+const setup = resnetGan({ loss, image: data.shape, width, batch: 64 });
+let t = performance.now();
+const trainer = await Trainer.create({ setup, runtime: nodeRuntime('cpu'), data, seed: 0, nCritic: () => 5, threads });
+console.log('create', (performance.now() - t) / 1000);
+const state = trainer.initialState();
+const step = async () => (fuse ? trainer.fusedIterations(state, 1) : trainer.iteration(state));
+t = performance.now(); await step(); console.log('first', (performance.now() - t) / 1000);
+t = performance.now(); for (let i = 0; i < 2; i++) await step(); console.log('per it', (performance.now() - t) / 2000);
