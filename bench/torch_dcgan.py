@@ -11,7 +11,7 @@ Usage: /usr/bin/python3 bench/torch_dcgan.py THREADS WARMUP ITERS WIDTH
 """
 import sys
 import torch
-from torch_timing import report
+from torch_timing import report, update
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -48,13 +48,9 @@ def iteration():
         fake = G(torch.randn(B, Z))
     out = D(torch.cat([real, fake]))
     loss_d = F.softplus(-out[:B]).mean() + F.softplus(out[B:]).mean()
-    oD.zero_grad(set_to_none=True)
-    loss_d.backward()
-    oD.step()
+    update(oD, loss_d)
     loss_g = F.softplus(-D(G(torch.randn(B, Z)))).mean()
-    oG.zero_grad(set_to_none=True)
-    loss_g.backward()
-    oG.step()
+    update(oG, loss_g)
 
 
 report(iteration, threads, warmup, iters)

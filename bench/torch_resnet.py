@@ -14,7 +14,7 @@ Usage: /usr/bin/python3 bench/torch_resnet.py THREADS WARMUP ITERS WIDTH LOSS
 """
 import sys
 import torch
-from torch_timing import report
+from torch_timing import report, update
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -102,13 +102,8 @@ def iteration():
         real = images[torch.randint(0, len(images), (B,))].float() / 127.5 - 1
         with torch.no_grad():
             fake = G(torch.randn(B, Z))
-        oD.zero_grad(set_to_none=True)
-        critic_loss(real, fake).backward()
-        oD.step()
-    loss_g = -D(G(torch.randn(B, Z))).mean()
-    oG.zero_grad(set_to_none=True)
-    loss_g.backward()
-    oG.step()
+        update(oD, critic_loss(real, fake))
+    update(oG, -D(G(torch.randn(B, Z))).mean())
 
 
 report(iteration, threads, warmup, iters)

@@ -5,6 +5,13 @@ import json, os, time
 import torch
 
 
+def update(opt, loss):
+    """One optimizer step on `loss`, gradients cleared first (as every peer steps its networks)."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+
+
 def report(iteration, threads, warmup, iters):
     for _ in range(warmup):
         iteration()

@@ -8,7 +8,7 @@ Usage: /usr/bin/python3 bench/torch_wgan_gp.py THREADS WARMUP ITERS
 """
 import math, sys
 import torch
-from torch_timing import report
+from torch_timing import report, update
 import torch.nn as nn
 
 threads, warmup, iters = (int(a) for a in sys.argv[1:4])
@@ -35,13 +35,9 @@ def iteration():
         g, = torch.autograd.grad(D(xhat).sum(), xhat, create_graph=True)
         gp = LAM * ((g.norm(2, dim=1) - 1) ** 2).mean()
         loss = D(fake).mean() - D(real).mean() + gp
-        oD.zero_grad(set_to_none=True)
-        loss.backward()
-        oD.step()
+        update(oD, loss)
     loss_g = -D(G(torch.randn(B, Z))).mean()
-    oG.zero_grad(set_to_none=True)
-    loss_g.backward()
-    oG.step()
+    update(oG, loss_g)
 
 
 report(iteration, threads, warmup, iters)

@@ -2,6 +2,7 @@
 // so the description a runner reads cannot drift from the graph it runs. The names live here and nowhere else.
 import { Graph, type Value } from '../graph/ir.ts';
 import { concat, isInf, isNaN, not, or, reduceSum, reshape, split, sum } from '../graph/ops.ts';
+import { optimize } from '../graph/optimize.ts';
 import { toBytes } from '../graph/serialize.ts';
 import type { ParamLayout } from '../models/model.ts';
 import type { Optimizer } from './optim.ts';
@@ -68,7 +69,9 @@ export class ProgramBuilder {
     this.output(out.step, { name: names.next(names.counter(net)), role: 'counter', net });
   }
 
-  build(extra: Pick<Signature, 'k' | 'nCritic'> = {}): CompiledProgram {
+  /** Serialize, after graph/optimize.ts's rewrites unless `optimize` is false (tests compare both). */
+  build(extra: Pick<Signature, 'k' | 'nCritic'> = {}, opts: { optimize?: boolean } = {}): CompiledProgram {
+    if (opts.optimize ?? true) optimize(this.g);
     return { model: toBytes(this.g), signature: { program: this.program, inputs: this.inputs, outputs: this.outputs, ...extra } };
   }
 }

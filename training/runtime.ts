@@ -51,11 +51,13 @@ export function ortRuntime(ort: OrtLike, name: string, providers: unknown[], ext
         s = await ort.InferenceSession.create(model, {
           executionProviders: providers,
           graphOptimizationLevel: 'all',
-          // Measured on 2 cores: the parallel executor and extra intra-op threads are both slower for
-          // training graphs (many small nodes); one thread per session is the fastest setting.
+          // Measured on 2 cores (bench/, issue 13): the parallel executor is no faster than intra-op threads.
           executionMode: 'sequential',
           ...(opts.threads ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}),
-          extra: { session: { set_denormal_as_zero: '1' } },
+          // A trainer's critic and generator sessions run in turn, each with its own pool: spinning
+          // threads of the idle pool take the cores from the busy one (DCGAN at 2 threads: 14.1 steps/s
+          // spinning, 21.1 not; ResNet-32: 0.275 vs 0.286), so pool threads sleep when out of work.
+          extra: { session: { set_denormal_as_zero: '1', ...((opts.threads ?? 2) > 1 ? { intra_op: { allow_spinning: '0' } } : {}) } },
           ...(opts.profile ? { enableProfiling: true, profileFilePrefix: opts.profile } : {}),
           ...extra,
         });

@@ -68,7 +68,8 @@ export class StepCompiler {
   /** Every carried state, declared up front by the models and the loss. */
   readonly states = new Map<string, StateSpec>();
 
-  constructor(readonly setup: GanSetup) {
+  /** `optimize: false` serializes the graphs as autodiff left them (tests compare both). */
+  constructor(readonly setup: GanSetup, readonly options: { optimize?: boolean } = {}) {
     this.layoutG = layoutOf(setup.generator);
     this.layoutD = layoutOf(setup.critic);
     const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
@@ -245,7 +246,7 @@ export class StepCompiler {
     st.outputs();
     this.logOutputs(p, logs);
     p.output(finite([...Object.values(logs), net.params]), { name: 'ok', role: 'ok' });
-    return p.build();
+    return p.build({}, this.options);
   }
 
   /** The generator in inference mode (running statistics as state inputs): what an export samples. */
@@ -259,7 +260,7 @@ export class StepCompiler {
     const { generator } = this.setup;
     const params = this.effective(generator, unpackParams(flat, this.layoutG), st.scope, false);
     p.output(generator.forward(z, params, { training: false, state: st.scope.read, setState: () => {} }, label), { name: 'samples', role: 'output' });
-    return p.build();
+    return p.build({}, this.options);
   }
 
   /**
@@ -325,6 +326,6 @@ export class StepCompiler {
     const { ok, ...logs } = scans;
     this.logOutputs(p, logs);
     p.output(ok, { name: 'ok', role: 'ok' });
-    return p.build({ k, nCritic });
+    return p.build({ k, nCritic }, this.options);
   }
 }
