@@ -1,7 +1,8 @@
-// Micro-benchmark of gradient formulations on the shapes the profiles point at: one small graph per
-// formulation, timed by onnxruntime at one thread. Used to choose graph/gradients.ts's rules.
+// Gradient formulations side by side on the shapes the profiles point at (`npx tsx bench/formulations.ts`):
+// one small graph per formulation, timed by onnxruntime at one thread after a warm-up, with the largest
+// difference from the current rule. graph/gradients.ts picks by shape from what this measures.
 import * as ort from 'onnxruntime-node';
-import { Graph, tensor, type Value } from '../graph/ir.ts';
+import { Graph, type Value } from '../graph/ir.ts';
 import { concat, conv, convTranspose, gemm, matmul, pad, reduceSum, reshape, slice, transpose, unsqueeze } from '../graph/ops.ts';
 import { toBytes } from '../graph/serialize.ts';
 
@@ -63,4 +64,3 @@ for (const [N, I, O, H, k] of [[128, 64, 64, 32, 3], [128, 64, 64, 16, 3], [128,
   const alt = await time('  Conv by the flipped, transposed kernel', (_g, dy, w) => conv(dy, transpose(slice(w, [k - 1, k - 1], [-k - 1, -k - 1], [2, 3], [-1, -1]), [1, 0, 2, 3]), null, { pads: [k - 1 - p, k - 1 - p, k - 1 - p, k - 1 - p] }), [N, O, H, H], [O, I, k, k], flops);
   console.log(`  max |diff| vs current: ${alt.reduce((m, v, i) => Math.max(m, Math.abs(v - ref[i])), 0).toExponential(1)}`);
 }
-void tensor;
