@@ -2,8 +2,8 @@
 // one small graph per formulation, timed by onnxruntime at one thread after a warm-up, with the largest
 // difference from the current rule. graph/gradients.ts picks by shape from what this measures.
 import * as ort from 'onnxruntime-node';
-import { Graph, type Value } from '../graph/ir.ts';
-import { concat, conv, convTranspose, gemm, matmul, pad, reduceSum, reshape, slice, transpose, unsqueeze } from '../graph/ops.ts';
+import { Graph, tensor, type Value } from '../graph/ir.ts';
+import { concat, conv, convTranspose, expand, gemm, matmul, mul, pad, reduceSum, reshape, slice, transpose, unsqueeze, upsampleNearest } from '../graph/ops.ts';
 import { toBytes } from '../graph/serialize.ts';
 
 // The same pseudo-random feed for every formulation of a shape, so their outputs compare.
@@ -63,4 +63,17 @@ for (const [N, I, O, H, k] of [[128, 64, 64, 32, 3], [128, 64, 64, 16, 3], [128,
   const ref = await time('  ConvTranspose (current)', (_g, dy, w) => convTranspose(dy, w, null, { pads: [p, p, p, p] }), [N, O, H, H], [O, I, k, k], flops);
   const alt = await time('  Conv by the flipped, transposed kernel', (_g, dy, w) => conv(dy, transpose(slice(w, [k - 1, k - 1], [-k - 1, -k - 1], [2, 3], [-1, -1]), [1, 0, 2, 3]), null, { pads: [k - 1 - p, k - 1 - p, k - 1 - p, k - 1 - p] }), [N, O, H, H], [O, I, k, k], flops);
   console.log(`  max |diff| vs current: ${alt.reduce((m, v, i) => Math.max(m, Math.abs(v - ref[i])), 0).toExponential(1)}`);
+}
+
+for (const [N, C, h] of [[128, 64, 16], [128, 64, 8], [128, 3, 16]]) {
+  const [H, size] = [2 * h, 4];
+  console.log(`average pool 2x2 gradient, dy [${N},${C},${h},${h}] -> [${N},${C},${H},${H}]`);
+  const ref = await time('  one-channel ConvTranspose by 1/4 (before)', (g, dy) => reshape(convTranspose(reshape(dy, [-1, 1, h, h]), g.constant(tensor('float32', [1, 1, 2, 2], [0.25, 0.25, 0.25, 0.25])), null, { strides: [2, 2] }), [N, C, H, H]), [N, C, h, h], [1], N * C * H * H);
+  const blocks = (dy: Value) => reshape(dy, [N, C, h, 1, h, 1]);
+  const alts = [
+    await time('  Expand of each cell over its window', (_g, dy) => reshape(expand(mul(blocks(dy), 1 / size), [N, C, h, 2, h, 2]), [N, C, H, H]), [N, C, h, h], [1], N * C * H * H),
+    await time('  Mul broadcasting each cell by a 2x2 of 1/4', (g, dy) => reshape(mul(blocks(dy), g.constant(tensor('float32', [1, 1, 1, 2, 1, 2], [0.25, 0.25, 0.25, 0.25]))), [N, C, H, H]), [N, C, h, h], [1], N * C * H * H),
+    await time('  nearest Resize x2, times 1/4', (_g, dy) => mul(upsampleNearest(dy, [1, 1, 2, 2]), 1 / size), [N, C, h, h], [1], N * C * H * H),
+  ];
+  console.log(`  max |diff| vs before: ${alts.map((y) => y.reduce((m, v, i) => Math.max(m, Math.abs(v - ref[i])), 0).toExponential(1)).join(', ')}`);
 }

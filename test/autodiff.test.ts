@@ -107,6 +107,7 @@ export const builders: Record<string, Builder> = {
   conv_wide_stride: (x, w) => o.conv(x, w, null, { strides: [2, 2], pads: [1, 1, 1, 1] }),
   conv_wide_1x1: (x, w) => o.conv(x, w),
   conv_transpose_wide: (x, w) => o.convTranspose(x, w, null, { strides: [2, 2], pads: [1, 1, 1, 1] }),
+  avg_pool_tiles: (x) => o.averagePool(x, [2, 2], { strides: [2, 2] }),
   conv_block: (x, w, b) => layerNorm(o.leakyRelu(o.conv(x, w, b, { strides: [2, 2], pads: [1, 1, 1, 1] }), 0.2)),
 };
 
