@@ -5,6 +5,8 @@
 // their parent, since they read the parent's values by name. Each rule keeps outputs bit-identical except
 // where it says otherwise (summation order, the sign of a masked zero).
 import { attr, Node, staticShape, type Graph, type TensorData, type Value } from './ir.ts';
+import { scalar } from './ops.ts';
+import { liveNodes } from './serialize.ts';
 
 export interface OptimizeStats {
   /** Nodes (subgraphs included) before and after. */
@@ -59,8 +61,7 @@ export const rules: Record<string, Rule> = {
       const c = ctx.producer(n.inputs[j]!);
       const x = n.inputs[i]!;
       if (c?.op === 'Cast' && c.inputs[0]!.dtype === 'bool' && sameShape(x, n.outputs[0])) {
-        const zero = n.outputs[0].graph.constant({ dtype: x.dtype, dims: [], data: x.dtype === 'float64' ? new Float64Array(1) : new Float32Array(1) }, 'zero');
-        return replace(n, 'Where', [c.inputs[0], x, zero]);
+        return replace(n, 'Where', [c.inputs[0], x, scalar(n.outputs[0].graph, 0, x.dtype)]);
       }
     }
     return null;
@@ -155,13 +156,17 @@ function rewritePass(root: Graph, stats: OptimizeStats): boolean {
         if (key) seen.set(key, n);
         continue;
       }
-      stats.rules[twin ? 'CSE' : n.op] = (stats.rules[twin ? 'CSE' : n.op] ?? 0) + 1;
+      const rule = twin ? 'CSE' : n.op;
+      stats.rules[rule] = (stats.rules[rule] ?? 0) + 1;
       changed = true;
       if (out instanceof Node) {
         g.nodes[i] = n = out;
         for (const o of n.outputs) o.producer = n;
         for (const x of n.inputs) if (x) uses.set(x, (uses.get(x) ?? 0) + 1);
-      } else forward.set(n.outputs[0], out), uses.set(out, (uses.get(out) ?? 0) + (uses.get(n.outputs[0]) ?? 0));
+      } else {
+        forward.set(n.outputs[0], out);
+        uses.set(out, (uses.get(out) ?? 0) + (uses.get(n.outputs[0]) ?? 0));
+      }
     }
     for (let i = 0; i < g.outputs.length; i++) if (forward.has(g.outputs[i])) throw new Error(`optimize: graph output '${g.outputs[i].name}' was forwarded`);
   };
@@ -169,24 +174,8 @@ function rewritePass(root: Graph, stats: OptimizeStats): boolean {
   return changed;
 }
 
-/** Drop nodes whose outputs nothing reads (subgraphs first, so their outer reads count). */
+/** Drop nodes whose outputs nothing reads, Loop bodies first (serialization keeps the same live set). */
 function prune(g: Graph): void {
   for (const n of g.nodes) for (const a of Object.values(n.attrs)) if (a.kind === 'graph') prune(a.value);
-  const needed = new Set<Value>(g.outputs);
-  const outer = (s: Graph, into: Set<Value>) => {
-    for (const n of s.nodes) {
-      for (const x of n.inputs) if (x) into.add(x);
-      for (const a of Object.values(n.attrs)) if (a.kind === 'graph') outer(a.value, into);
-    }
-    for (const o of s.outputs) into.add(o);
-  };
-  const keep: Node[] = [];
-  for (let i = g.nodes.length - 1; i >= 0; i--) {
-    const n = g.nodes[i];
-    if (!n.outputs.some((o) => needed.has(o))) continue;
-    keep.push(n);
-    for (const x of n.inputs) if (x) needed.add(x);
-    for (const a of Object.values(n.attrs)) if (a.kind === 'graph') outer(a.value, needed);
-  }
-  g.nodes.splice(0, g.nodes.length, ...keep.reverse());
+  g.nodes.splice(0, g.nodes.length, ...liveNodes(g));
 }
