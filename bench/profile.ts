@@ -28,7 +28,7 @@ const o = cmd.opts<{ loss: string; width?: number; threads: number; iters: numbe
 const bench = benchSetup(cmd.args[0] ?? 'dcgan', { loss: o.loss, width: o.width });
 
 interface Shape { [dtype: string]: number[] }
-interface Event { cat: string; name: string; dur: number; args?: { op_name?: string; input_type_shape?: Shape[]; output_type_shape?: Shape[] } }
+interface Event { cat: string; name: string; ts: number; dur: number; args?: { op_name?: string; input_type_shape?: Shape[]; output_type_shape?: Shape[] } }
 const dims = (s: Shape | undefined) => (s ? Object.values(s)[0] : []);
 const prod = (a: number[]) => a.reduce((x, y) => x * y, 1);
 
@@ -38,8 +38,9 @@ function flops(op: string, ins: Shape[], outs: Shape[]): number {
   if (op === 'Conv' || op === 'FusedConv' || op === 'NhwcConv') return 2 * prod(y) * prod(w.slice(1));
   if (op === 'ConvTranspose') return 2 * prod(x) * prod(w.slice(1));
   if (op === 'MatMul' || op === 'FusedMatMul' || op === 'Gemm' || op === 'FusedGemm') {
-    const k = op.endsWith('Gemm') ? (prod(y) > 0 ? (prod(x) * prod(w)) / prod(y) : 0) : x[x.length - 1];
-    return 2 * prod(y) * Math.sqrt(op.endsWith('Gemm') ? k : k * k);
+    // MatMul contracts x's last axis; Gemm may transpose either side, but x [M,K] w [K,N] y [M,N] gives K^2.
+    const k = op.endsWith('Gemm') ? Math.sqrt((prod(x) * prod(w)) / Math.max(prod(y), 1)) : x[x.length - 1];
+    return 2 * prod(y) * k;
   }
   return 0;
 }
@@ -47,10 +48,14 @@ function flops(op: string, ins: Shape[], outs: Shape[]): number {
 interface OpRow { op: string; nodes: number; ms: number; share: number; gflops?: number }
 interface Report { program: string; nodes: number; runs: number; graphMs: number; runMs: number; outsideMs: number; ops: OpRow[]; heavy: { node: string; op: string; ms: number; shapes: string }[] }
 
-function analyse(program: string, file: string, runs: number, wallMs: number): Report {
-  const events = JSON.parse(readFileSync(file, 'utf8')) as Event[];
+/** The profile of the runs after the first `warm` (ORT profiles from session start; warm-up runs allocate). */
+function analyse(program: string, file: string, warm: number, runs: number, wallMs: number): Report {
+  const all = JSON.parse(readFileSync(file, 'utf8')) as Event[];
+  const modelRuns = all.filter((e) => e.cat === 'Session' && e.name === 'model_run').sort((a, b) => a.ts - b.ts);
+  const cutoff = warm > 0 ? modelRuns[warm - 1].ts + modelRuns[warm - 1].dur : -Infinity;
+  const events = all.filter((e) => e.ts >= cutoff);
   const kernels = events.filter((e) => e.cat === 'Node' && e.name.endsWith('_kernel_time'));
-  const runsUs = events.filter((e) => e.cat === 'Session' && e.name === 'model_run').reduce((a, e) => a + e.dur, 0);
+  const runsUs = modelRuns.filter((e) => e.ts >= cutoff).reduce((a, e) => a + e.dur, 0);
   const byOp = new Map<string, { us: number; flops: number; nodes: Set<string> }>();
   const byNode = new Map<string, { op: string; us: number; shapes: string }>();
   for (const e of kernels) {
@@ -101,15 +106,16 @@ const runtime: Runtime = {
 
 const trainer = await Trainer.create({ setup: bench.setup, runtime, data: bench.data, seed: 0, nCritic: () => bench.nCritic, threads: o.threads });
 const state = trainer.initialState();
-// The warm-up run is in the profile too; it is dropped by counting only the timed runs' share below.
+await trainer.iteration(state);
+const warm = opened.map((r) => r.runs);
 for (const r of opened) (r.wallMs = 0), (r.runs = 0);
 const t0 = performance.now();
 for (let i = 0; i < o.iters; i++) await trainer.iteration(state);
 const seconds = (performance.now() - t0) / 1000;
-const reports = opened.map((r) => {
+const reports = opened.map((r, i) => {
   r.session.endProfiling!();
   const file = readdirSync(dir).find((f) => f.startsWith(r.name) && f.endsWith('.json'))!;
-  return analyse(r.name, join(dir, file), r.runs, r.wallMs);
+  return analyse(r.name, join(dir, file), warm[i], r.runs, r.wallMs);
 });
 await trainer.release();
 rmSync(dir, { recursive: true, force: true });
