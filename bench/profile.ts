@@ -1,15 +1,16 @@
-// npm run profile [-- mlp|dcgan|resnet] [--loss sngan|wgan-gp] [--width N] [--threads N] [--iters N] [--json] [--peer]
+// npm run profile [-- mlp|dcgan|resnet] [--loss sngan|wgan-gp] [--width N] [--threads N] [--iters N] [--ep cpu|webgpu] [--json] [--peer]
 // Where a training step's time goes: onnxruntime's profiler over the critic and generator step graphs
 // (one session run per step), per op type and per heavy node, the achieved GFLOP/s of the convolutions and
 // matrix products, the node count, and the time run() spends outside the graph (feeds in, fetches out).
 // --peer adds PyTorch's profile of the same training (torch.profiler, per op) from the bench peer script.
-import { Command } from 'commander';
+// With --ep webgpu it lists every node onnxruntime placed on another provider (the CPU) and its cost.
+import { Command, Option } from 'commander';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { nodeRuntime } from '../training/runtime-node.ts';
+import { NODE_EPS, nodeRuntime, type NodeEp } from '../training/runtime-node.ts';
 import type { Runtime, Session } from '../training/runtime.ts';
 import { Trainer } from '../training/trainer.ts';
 import { benchSetup, BENCH_SETUPS } from './setups.ts';
@@ -21,14 +22,15 @@ const cmd = new Command('profile')
   .option('--threads <n>', 'intra-op threads', (v) => parseInt(v, 10), 1)
   .option('--iters <n>', 'profiled generator iterations (after one warm-up)', (v) => parseInt(v, 10), 3)
   .option('--top <n>', 'heaviest nodes to list', (v) => parseInt(v, 10), 12)
+  .addOption(new Option('--ep <name>', 'execution provider').choices(NODE_EPS).default('cpu'))
   .option('--peer', "add PyTorch's profile of the same training")
   .option('--json', 'print one JSON object');
 cmd.parse(process.argv);
-const o = cmd.opts<{ loss: string; width?: number; threads: number; iters: number; top: number; peer?: boolean; json?: boolean }>();
+const o = cmd.opts<{ loss: string; width?: number; threads: number; iters: number; top: number; ep: NodeEp; peer?: boolean; json?: boolean }>();
 const bench = benchSetup(cmd.args[0] ?? 'dcgan', { loss: o.loss, width: o.width });
 
 interface Shape { [dtype: string]: number[] }
-interface Event { cat: string; name: string; ts: number; dur: number; args?: { op_name?: string; input_type_shape?: Shape[]; output_type_shape?: Shape[] } }
+interface Event { cat: string; name: string; ts: number; dur: number; args?: { op_name?: string; provider?: string; input_type_shape?: Shape[]; output_type_shape?: Shape[] } }
 const dims = (s: Shape | undefined) => (s ? Object.values(s)[0] : []);
 const prod = (a: number[]) => a.reduce((x, y) => x * y, 1);
 
@@ -46,7 +48,14 @@ function flops(op: string, ins: Shape[], outs: Shape[]): number {
 }
 
 interface OpRow { op: string; nodes: number; ms: number; share: number; gflops?: number }
-interface Report { program: string; nodes: number; runs: number; graphMs: number; runMs: number; outsideMs: number; ops: OpRow[]; heavy: { node: string; op: string; ms: number; shapes: string }[] }
+interface Placed { node: string; op: string; provider: string; ms: number; shapes: string }
+interface Report {
+  program: string; nodes: number; runs: number; graphMs: number; runMs: number; outsideMs: number; ops: OpRow[]; heavy: { node: string; op: string; ms: number; shapes: string }[];
+  /** Nodes per execution provider, and every node not on the one asked for (copies between them included). */
+  providers: Record<string, number>; elsewhere: Placed[];
+}
+
+const PROVIDER: Record<NodeEp, string> = { cpu: 'CPUExecutionProvider', cuda: 'CUDAExecutionProvider', webgpu: 'WebGpuExecutionProvider' };
 
 /** The profile of the runs after the first `warm` (ORT profiles from session start; warm-up runs allocate). */
 function analyse(program: string, file: string, warm: number, runs: number, wallMs: number): Report {
@@ -57,7 +66,7 @@ function analyse(program: string, file: string, warm: number, runs: number, wall
   const kernels = events.filter((e) => e.cat === 'Node' && e.name.endsWith('_kernel_time'));
   const runsUs = modelRuns.filter((e) => e.ts >= cutoff).reduce((a, e) => a + e.dur, 0);
   const byOp = new Map<string, { us: number; flops: number; nodes: Set<string> }>();
-  const byNode = new Map<string, { op: string; us: number; shapes: string }>();
+  const byNode = new Map<string, { op: string; provider: string; us: number; shapes: string }>();
   for (const e of kernels) {
     const op = e.args?.op_name ?? '?';
     const node = e.name.slice(0, -'_kernel_time'.length);
@@ -66,7 +75,7 @@ function analyse(program: string, file: string, warm: number, runs: number, wall
     r.flops += flops(op, e.args?.input_type_shape ?? [], e.args?.output_type_shape ?? []);
     r.nodes.add(node);
     byOp.set(op, r);
-    const n = byNode.get(node) ?? { op, us: 0, shapes: (e.args?.input_type_shape ?? []).map((s) => `[${dims(s)}]`).join(' ') };
+    const n = byNode.get(node) ?? { op, provider: e.args?.provider ?? '?', us: 0, shapes: (e.args?.input_type_shape ?? []).map((s) => `[${dims(s)}]`).join(' ') };
     n.us += e.dur;
     byNode.set(node, n);
   }
@@ -74,7 +83,10 @@ function analyse(program: string, file: string, warm: number, runs: number, wall
   const ops = [...byOp.entries()].map(([op, r]) => ({ op, nodes: r.nodes.size, ms: r.us / 1000 / runs, share: r.us / total, ...(r.flops ? { gflops: r.flops / r.us / 1000 } : {}) })).sort((a, b) => b.ms - a.ms);
   const heavy = [...byNode.entries()].sort((a, b) => b[1].us - a[1].us).slice(0, o.top).map(([node, n]) => ({ node, op: n.op, ms: n.us / 1000 / runs, shapes: n.shapes }));
   const graphMs = runsUs / 1000 / runs;
-  return { program, nodes: byNode.size, runs, graphMs, runMs: wallMs / runs, outsideMs: wallMs / runs - graphMs, ops, heavy };
+  const providers: Record<string, number> = {};
+  for (const n of byNode.values()) providers[n.provider] = (providers[n.provider] ?? 0) + 1;
+  const elsewhere = [...byNode.entries()].filter(([, n]) => n.provider !== PROVIDER[o.ep]).map(([node, n]) => ({ node, op: n.op, provider: n.provider, ms: n.us / 1000 / runs, shapes: n.shapes }));
+  return { program, nodes: byNode.size, runs, graphMs, runMs: wallMs / runs, outsideMs: wallMs / runs - graphMs, ops, heavy, providers, elsewhere };
 }
 
 // Sessions open in the trainer's order (critic step, then generator step); each writes its own profile and
@@ -83,9 +95,9 @@ const dir = mkdtempSync(join(tmpdir(), 'onnx-gan-profile-'));
 const programs = ['critic_step', 'generator_step'];
 const opened: { name: string; session: Session; wallMs: number; runs: number }[] = [];
 let names = 0;
-const base = nodeRuntime('cpu');
+const base = nodeRuntime(o.ep);
 const runtime: Runtime = {
-  name: base.name,
+  ...base,
   async createSession(model, so) {
     const name = programs[names++] ?? `program${names}`;
     const session = await base.createSession(model, { ...so, profile: join(dir, name) });
@@ -93,9 +105,9 @@ const runtime: Runtime = {
     opened.push(rec);
     return {
       ...session,
-      async run(feeds, outputs) {
+      async runKeeping(feeds) {
         const t = performance.now();
-        const r = await session.run(feeds, outputs);
+        const r = await session.runKeeping(feeds);
         rec.wallMs += performance.now() - t;
         rec.runs++;
         return r;
@@ -129,11 +141,13 @@ if (o.peer) {
 }
 
 if (o.json) {
-  console.log(JSON.stringify({ benchmark: bench.title, threads: o.threads, iters: o.iters, seconds_per_iteration: seconds / o.iters, programs: reports, pytorch: peer }));
+  console.log(JSON.stringify({ benchmark: bench.title, ep: o.ep, threads: o.threads, iters: o.iters, seconds_per_iteration: seconds / o.iters, programs: reports, pytorch: peer }));
 } else {
-  console.log(`${bench.title}: ${(seconds / o.iters).toFixed(3)} s per generator iteration, ${o.threads} thread(s), profiler on`);
+  console.log(`${bench.title}: ${(seconds / o.iters).toFixed(3)} s per generator iteration, ${o.ep}, ${o.threads} thread(s), profiler on`);
   for (const r of reports) {
     console.log(`\n${r.program}: ${r.nodes} nodes, ${r.graphMs.toFixed(2)} ms in the graph per run, ${r.outsideMs.toFixed(2)} ms outside it (feeds, fetches; ${r.runs} runs)`);
+    console.log(`  placed: ${Object.entries(r.providers).map(([p, n]) => `${n} on ${p}`).join(', ')}`);
+    for (const x of r.elsewhere) console.log(`    not on ${PROVIDER[o.ep]}: ${x.op} ${x.node} on ${x.provider}, ${x.ms.toFixed(3)} ms/run ${x.shapes}`);
     console.log('  op type                 nodes      ms/run  share  GFLOP/s');
     for (const x of r.ops.filter((x) => x.share > 0.005)) console.log(`  ${x.op.padEnd(22)} ${String(x.nodes).padStart(6)} ${x.ms.toFixed(2).padStart(11)} ${(100 * x.share).toFixed(1).padStart(5)}%  ${x.gflops ? x.gflops.toFixed(1).padStart(7) : ''}`);
     console.log('  heaviest nodes:');

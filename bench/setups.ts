@@ -14,6 +14,8 @@ export interface BenchOptions {
   width?: number;
   /** resnet: sngan (hinge + spectral norm) or wgan-gp. */
   loss?: string;
+  /** dcgan and resnet: batch size (default 64; the PyTorch peers run 64). */
+  batch?: number;
 }
 
 export interface Bench {
@@ -39,17 +41,19 @@ export function benchSetup(name: string, o: BenchOptions = {}): Bench {
     case 'dcgan': {
       const width = o.width ?? 32;
       const data = noiseImages([1, 28, 28], 10000);
-      const setup = dcganGan({ loss: 'ns', image: data.shape, width, batch: 64 });
-      return { title: `DCGAN 28x28, width ${width}, batch 64, non-saturating, layer-norm critic`, setup, data, nCritic: 1, peer: { script: 'torch_dcgan.py', args: [String(width)] } };
+      const batch = o.batch ?? 64;
+      const setup = dcganGan({ loss: 'ns', image: data.shape, width, batch });
+      return { title: `DCGAN 28x28, width ${width}, batch ${batch}, non-saturating, layer-norm critic`, setup, data, nCritic: 1, peer: { script: 'torch_dcgan.py', args: [String(width)] } };
     }
     case 'resnet': {
       const width = o.width ?? 64;
       const loss = o.loss ?? 'sngan';
       if (loss !== 'sngan' && loss !== 'wgan-gp') throw new Error(`bench resnet: --loss must be sngan or wgan-gp, got '${loss}'`);
       const data = noiseImages([3, 32, 32], 2000);
-      const setup = resnetGan({ loss, image: data.shape, width, batch: 64 });
+      const batch = o.batch ?? 64;
+      const setup = resnetGan({ loss, image: data.shape, width, batch });
       const what = loss === 'sngan' ? 'hinge + spectral norm' : 'WGAN-GP';
-      return { title: `ResNet-32 (SNGAN layout), width ${width}, batch 64, ${what}, n_critic 5`, setup, data, nCritic: 5, peer: { script: 'torch_resnet.py', args: [String(width), loss] } };
+      return { title: `ResNet-32 (SNGAN layout), width ${width}, batch ${batch}, ${what}, n_critic 5`, setup, data, nCritic: 5, peer: { script: 'torch_resnet.py', args: [String(width), loss] } };
     }
     default:
       throw new Error(`bench: unknown setup '${name}'; choose ${BENCH_SETUPS.join(', ')}`);

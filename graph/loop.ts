@@ -1,7 +1,9 @@
 // ONNX Loop written as a loop: named carried values go in, the body callback sees the iteration index and
 // the current values and returns the next ones (and per-iteration values to stack), as a for-loop would.
-// The body may read any value of the enclosing graphs; ONNX passes those in by outer scope.
+// The body may read any value of the enclosing graphs; ONNX passes those in by outer scope. The same body
+// can be unrolled instead, for providers that have no Loop.
 import { attr, type Graph, type Value } from './ir.ts';
+import { cast, concat, unsqueeze } from './ops.ts';
 
 export interface LoopBody<C extends Record<string, Value>> {
   /** The carried values for the next iteration, under the same names. */
@@ -41,4 +43,24 @@ export function loop<C extends Record<string, Value>>(g: Graph, trips: number, c
     final: Object.fromEntries(keys.map((k, j) => [k, outs[j]])) as C,
     scans: Object.fromEntries(scanKeys.map((k, j) => [k, outs[keys.length + j]])),
   };
+}
+
+/**
+ * The same loop with its body written out `trips` times in `g` itself, for providers without a Loop
+ * kernel (WebGPU): `i` is a constant each time, scans are stacked by one Concat.
+ */
+export function unrolled<C extends Record<string, Value>>(g: Graph, trips: number, carried: C, body: (i: Value, cur: C) => LoopBody<C>, name = 'body'): LoopResult<C> {
+  if (!Number.isInteger(trips) || trips < 1) throw new Error(`unrolled loop '${name}': trip count must be a positive integer, got ${trips}`);
+  let cur = carried;
+  const scans: Record<string, Value[]> = {};
+  for (let t = 0; t < trips; t++) {
+    const r = body(g.constant({ dtype: 'int64', dims: [], data: new BigInt64Array([BigInt(t)]) }, `${name}.i`), cur);
+    for (const k of Object.keys(carried)) if (!r.next[k]) throw new Error(`unrolled loop '${name}': the body returns no next value for '${k}'`);
+    for (const k of Object.keys(r.next)) if (!(k in carried)) throw new Error(`unrolled loop '${name}': the body returns '${k}', which is not carried`);
+    cur = r.next;
+    for (const [k, v] of Object.entries(r.scans ?? {})) (scans[k] ??= []).push(unsqueeze(v, [0]));
+  }
+  // WebGPU's Concat takes no bool: flags are stacked as floats.
+  const stack = (vs: Value[]) => (vs[0].dtype === 'bool' ? cast(concat(vs.map((v) => cast(v, 'float32')), 0), 'bool') : concat(vs, 0));
+  return { final: cur, scans: Object.fromEntries(Object.entries(scans).map(([k, vs]) => [k, vs.length === 1 ? vs[0] : stack(vs)])) };
 }

@@ -57,10 +57,12 @@ export const rules: Record<string, Rule> = {
     if (hit) return hit;
     // x * Cast(mask) (a ReLU-style derivative) is Where(mask, x, 0): one op less, no float mask. Differs
     // from the product only for x = inf or NaN at masked positions, and in the sign of a masked zero.
+    // Not on image tensors (rank > 2): onnxruntime's WebGPU provider moves those to channels-last and
+    // would transpose the bool mask, which only its CPU Transpose takes (copies both ways per step).
     for (const [i, j] of [[0, 1], [1, 0]]) {
       const c = ctx.producer(n.inputs[j]!);
       const x = n.inputs[i]!;
-      if (c?.op === 'Cast' && c.inputs[0]!.dtype === 'bool' && sameShape(x, n.outputs[0])) {
+      if (c?.op === 'Cast' && c.inputs[0]!.dtype === 'bool' && sameShape(x, n.outputs[0]) && (x.rank ?? 3) <= 2) {
         return replace(n, 'Where', [c.inputs[0], x, scalar(n.outputs[0].graph, 0, x.dtype)]);
       }
     }
@@ -73,7 +75,8 @@ export const rules: Record<string, Rule> = {
     const p = ctx.producer(n.inputs[0]!);
     return p?.op === 'Neg' ? p.inputs[0] : null;
   },
-  // Gradient sums: one Sum over every contribution instead of a tree of Adds and Sums (order kept).
+  // Gradient sums: one Sum over every contribution instead of a tree of Adds and Sums (order kept;
+  // portable.ts writes it out as Adds for WebGPU).
   Sum: (n, ctx) => {
     const y = n.outputs[0];
     if (n.inputs.length === 1) return n.inputs[0];

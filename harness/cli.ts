@@ -14,6 +14,7 @@ import { writeFileAtomic } from './files.ts';
 import { expandLosses, markdownTable, summarize, sweep } from './sweep.ts';
 import { Interrupted, stopOnSignals } from './interrupt.ts';
 import { runConfig, train } from './train.ts';
+import { NODE_EPS } from '../training/runtime-node.ts';
 
 function loadConfigFile(path: string): Record<string, unknown> {
   // Read and shape-check only; the merged config (file + flags) is validated once by parseConfig.
@@ -165,7 +166,7 @@ export function program(): Command {
     .option('--threads <n>', 'onnxruntime intra-op threads', num)
     .option('--checkpoint-every <n>', "iterations between checkpoints (default: the run's setting)", num)
     .option('--keep-checkpoints <n>', "checkpoints kept (default: the run's setting)", num)
-    .addOption(new Option('--ep <name>', "execution provider; wasm runs onnxruntime-web's kernels, as the browser page does").choices(['cpu', 'cuda', 'wasm']).default('cpu'))
+    .addOption(new Option('--ep <name>', "execution provider; wasm runs onnxruntime-web's kernels, as the browser page does").choices([...NODE_EPS, 'wasm']).default('cpu'))
     .option('--json', 'print the result as one JSON object')
     .action(async (dir: string, o) => {
       positiveInts(o, ['iterations', 'threads', 'checkpointEvery', 'keepCheckpoints']);
@@ -214,10 +215,11 @@ export function program(): Command {
     .option('--samples <n>', 'generated images', num, 10000)
     .option('--seed <n>', 'seed of the latent draws and KID subsets', num, 0)
     .option('--threads <n>', 'onnxruntime intra-op threads', num)
+    .addOption(new Option('--ep <name>', 'execution provider for the generator and the classifier').choices(NODE_EPS).default('cpu'))
     .option('--json', 'print the scores as one JSON object')
     .action(async (run: string, o) => {
       positiveInts(o, ['samples', 'threads']);
-      const r = await evalRun(run, { classifier: o.classifier, samples: o.samples, seed: o.seed, threads: o.threads, log: (m) => void process.stderr.write(`${m}\n`) });
+      const r = await evalRun(run, { classifier: o.classifier, samples: o.samples, seed: o.seed, threads: o.threads, ep: o.ep, log: (m) => void process.stderr.write(`${m}\n`) });
       if (o.json) console.log(JSON.stringify(r));
       else {
         console.log(`${r.run} at iteration ${r.iteration}, ${r.samples} samples; classifier ${r.classifier}${r.classifierTestAccuracy === null ? '' : ` (test accuracy ${(100 * r.classifierTestAccuracy).toFixed(2)} %)`}`);

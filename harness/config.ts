@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { DIVERGENCES, LOSSES } from '../losses/index.ts';
 import { PENALTIES } from '../losses/penalties.ts';
 import { CONDITIONINGS } from '../models/conditioning.ts';
+import { NODE_EPS } from '../training/runtime-node.ts';
 
 const names = (r: Record<string, unknown>) => Object.keys(r) as [string, ...string[]];
 const posInt = z.number().int().positive();
@@ -61,7 +62,7 @@ export const CONFIG_KEYS = {
   maxRollbacks: key(posInt.default(3), 'rollbacks before giving up', { arg: '<n>' }),
   rollbackLrScale: key(z.number().gt(0).lt(1).default(0.5), 'learning rates are multiplied by this at each rollback', { arg: '<x>' }),
   threads: key(posInt.default(1), 'onnxruntime intra-op threads', { arg: '<n>' }),
-  ep: key(z.enum(['cpu', 'cuda']).default('cpu'), 'execution provider', { arg: '<name>' }),
+  ep: key(z.enum(NODE_EPS).default('cpu'), 'execution provider: cpu, cuda (its libraries installed), webgpu (the GPU through Vulkan/D3D12/Metal; state stays on the device)', { arg: '<name>' }),
   // Fewer runs means fewer copies in and out: 1.25x faster on 2 CPU cores (measured), and the lever on GPUs.
   fuse: key(z.number().int().nonnegative().default(10), 'iterations per session run in one ONNX Loop; 0 runs each step on its own', { arg: '<k>' }),
   out: key(z.string().min(1).optional(), 'run directory (default runs/<data>-<loss>[-<divergence>]-s<seed>)', { arg: '<dir>' }),

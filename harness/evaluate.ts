@@ -11,7 +11,7 @@ import { convClassifier } from '../models/classifier.ts';
 import { Rng } from '../data/random.ts';
 import { classifierOnnx } from '../export/model.ts';
 import { accuracy, argmax, ClassifierRunner, imageBatch, trainClassifier, type LabelledImages } from '../training/supervised.ts';
-import { nodeRuntime } from '../training/runtime-node.ts';
+import { nodeRuntime, type NodeEp } from '../training/runtime-node.ts';
 import type { Runtime, Session } from '../training/runtime.ts';
 import { Trainer } from '../training/trainer.ts';
 import { parseConfigText } from './config.ts';
@@ -167,7 +167,7 @@ export function conditionalScores(gen: { features: Float32Array; logits: Float32
 }
 
 /** Score a run's newest good checkpoint: `samples` generated images against the whole test split. */
-export async function evalRun(run: string, o: { classifier: string; samples: number; seed: number; threads?: number; log?: (m: string) => void }): Promise<EvalResult> {
+export async function evalRun(run: string, o: { classifier: string; samples: number; seed: number; threads?: number; ep?: NodeEp; log?: (m: string) => void }): Promise<EvalResult> {
   const dir = resolve(run);
   const cfgPath = join(dir, 'config.json');
   if (!existsSync(cfgPath)) throw new Error(`eval: ${dir} is not a run directory (no config.json)`);
@@ -182,7 +182,7 @@ export async function evalRun(run: string, o: { classifier: string; samples: num
   } catch (e) {
     throw new Error(`eval: classifier ${o.classifier}: ${(e as Error).message.split('\n')[0]}`);
   }
-  const runtime = nodeRuntime();
+  const runtime = nodeRuntime(o.ep);
   const runner = await ClassifierRunner.create(runtime, bytes, o.threads).catch((e: Error) => Promise.reject(new Error(`eval: classifier ${o.classifier}: ${e.message.split('\n')[0]}`)));
   if (runner.inputShape.join('x') !== data.shape.join('x')) {
     await runner.release();

@@ -13,9 +13,9 @@ export const rt = nodeRuntime('cpu');
 /** The CLI entry point, run as a user runs it. */
 export const BIN = new URL('../bin/onnx-gan.js', import.meta.url).pathname;
 
-/** One CLI command: its exit code, stdout and stderr. */
-export function cli(args: string[]): { code: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
+/** One CLI command (with `env` added to this process's): its exit code, stdout and stderr. */
+export function cli(args: string[], env: Record<string, string> = {}): { code: number | null; out: string; err: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 

@@ -1,8 +1,9 @@
 // Building a program and its signature together: every graph input and output is declared with its role,
 // so the description a runner reads cannot drift from the graph it runs. The names live here and nowhere else.
 import { Graph, type Value } from '../graph/ir.ts';
-import { concat, isInf, isNaN, not, or, reduceSum, reshape, split, sum } from '../graph/ops.ts';
+import { abs, concat, less, reduceSum, reshape, split, sum } from '../graph/ops.ts';
 import { optimize } from '../graph/optimize.ts';
+import { portable } from '../graph/portable.ts';
 import { toBytes } from '../graph/serialize.ts';
 import type { ParamLayout } from '../models/model.ts';
 import type { Optimizer } from './optim.ts';
@@ -69,9 +70,13 @@ export class ProgramBuilder {
     this.output(out.step, { name: names.next(names.counter(net)), role: 'counter', net });
   }
 
-  /** Serialize, after graph/optimize.ts's rewrites unless `optimize` is false (tests compare both). */
+  /**
+   * Serialize, after graph/optimize.ts's rewrites unless `optimize` is false (tests compare both), and
+   * graph/portable.ts's, so that the same program runs on every provider (artifacts move between them).
+   */
   build(extra: Pick<Signature, 'k' | 'nCritic'> = {}, opts: { optimize?: boolean } = {}): CompiledProgram {
     if (opts.optimize ?? true) optimize(this.g);
+    portable(this.g);
     return { model: toBytes(this.g), signature: { program: this.program, inputs: this.inputs, outputs: this.outputs, ...extra } };
   }
 }
@@ -97,8 +102,11 @@ export function applyUpdate(opt: Optimizer, net: NetIn, grads: Value, step: Valu
   return { params: u.p, slots: u.state, step };
 }
 
-/** True when every value is finite: one flag per step, computed in the graph. */
+/**
+ * True when every value is finite: one flag per step, computed in the graph. |total| < inf is false for
+ * NaN and for infinities; written with Abs and Less because WebGPU has no IsNaN, IsInf or Or kernels.
+ */
 export function finite(values: Value[]): Value {
   const total = sum(...values.map((v) => (v.rank === 0 ? v : reduceSum(v))));
-  return not(or(isNaN(total), isInf(total)));
+  return less(abs(total), Infinity);
 }

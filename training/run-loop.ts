@@ -65,10 +65,15 @@ export async function runLoop(o: RunLoopOptions): Promise<RunOutcome> {
   let rollbacks = 0;
   let last: Record<string, number> = {};
   const save = async () => {
+    await trainer.pull(state);
     checkpoint = await o.store.save(state);
     lastGood = cloneState(state);
   };
-  const outcome = (status: RunOutcome['status']): RunOutcome => ({ status, iteration: state.iteration, checkpoint, seconds: clock() - t0, rollbacks, last });
+  // Whoever gets the state back reads it on the host.
+  const outcome = async (status: RunOutcome['status']): Promise<RunOutcome> => {
+    await trainer.pull(state);
+    return { status, iteration: state.iteration, checkpoint, seconds: clock() - t0, rollbacks, last };
+  };
 
   while (state.iteration < o.until) {
     if (o.stopRequested?.()) {
@@ -77,7 +82,8 @@ export async function runLoop(o: RunLoopOptions): Promise<RunOutcome> {
     }
     const end = Math.min(o.until, ...[o.checkpointEvery, ...(o.marks ?? [])].map((m) => nextMultiple(state.iteration, m)));
     let n = 1;
-    while (n < fuse && state.iteration + n < end && nCritic(state.iteration + n) === nCritic(state.iteration)) n++;
+    const most = Math.min(fuse, trainer.fuseLimit(nCritic(state.iteration)));
+    while (n < most && state.iteration + n < end && nCritic(state.iteration + n) === nCritic(state.iteration)) n++;
     const logs = fuse > 1 ? await trainer.fusedIterations(state, n) : [await trainer.iteration(state)];
     const bad = logs.find((l) => !l.ok);
     if (bad) {

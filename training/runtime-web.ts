@@ -1,4 +1,4 @@
-// onnxruntime-web (WASM), usable from a browser page and from Node alike.
+// onnxruntime-web (WASM, or WebGPU where the browser has an adapter), usable from a browser page and from Node alike.
 import * as ort from 'onnxruntime-web';
 import { ortRuntime, type OrtLike, type Runtime } from './runtime.ts';
 
@@ -14,5 +14,7 @@ export function webRuntime(opts: WebRuntimeOptions = {}): Runtime {
   ort.env.wasm.numThreads = opts.threads ?? 1;
   if (opts.wasmPaths) ort.env.wasm.wasmPaths = opts.wasmPaths;
   const backend = opts.backend ?? 'wasm';
-  return ortRuntime(ort as unknown as OrtLike, `web-${backend}`, [backend]);
+  return backend === 'webgpu'
+    ? ortRuntime(ort as unknown as OrtLike, 'web-webgpu', ['webgpu'], { device: 'getData', loops: false })
+    : ortRuntime(ort as unknown as OrtLike, 'web-wasm', ['wasm']);
 }

@@ -87,6 +87,22 @@ const dims = (spec: TensorSpec, data: { length: number }): number[] => {
   return spec.shape.map((d) => (typeof d === 'number' ? d : data.length / size(known)));
 };
 
+/** Where the array a param, slot or state spec reads (or its output replaces) lives in a ProgramState. */
+export function stateArray(sig: Signature, spec: TensorSpec): { get(st: ProgramState): Float32Array | undefined; set(st: ProgramState, a: Float32Array): void } {
+  switch (spec.role) {
+    case 'param':
+      return { get: (st) => netOf(st, spec).params, set: (st, a) => void (netOf(st, spec).params = a) };
+    case 'slot': {
+      const i = slotIndex(sig, spec);
+      return { get: (st) => netOf(st, spec).slots[i], set: (st, a) => void (netOf(st, spec).slots[i] = a) };
+    }
+    case 'state':
+      return { get: (st) => st.extra[spec.state!], set: (st, a) => void (st.extra[spec.state!] = a) };
+    default:
+      throw new Error(`${spec.name}: a ${spec.role} is not carried state`);
+  }
+}
+
 /** The feeds of one run: state by role, draws and caller inputs by name (stacked already for fused programs). */
 export function feedsOf(sig: Signature, state: ProgramState, given: Record<string, Float32Array> = {}): Feeds {
   const feeds: Feeds = {};

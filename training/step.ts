@@ -4,7 +4,7 @@
 // steps + one generator step) in one Loop; the sampler is the generator in inference mode.
 import { grad } from '../graph/autodiff.ts';
 import type { Value } from '../graph/ir.ts';
-import { loop } from '../graph/loop.ts';
+import { loop, unrolled } from '../graph/loop.ts';
 import { add, cast, concat, gather, slice, sum } from '../graph/ops.ts';
 import { auxiliaryClassifier } from '../losses/acgan.ts';
 import type { GanLoss, LossContext, Penalty, RandomDist } from '../losses/loss.ts';
@@ -266,9 +266,10 @@ export class StepCompiler {
   /**
    * K iterations in one ONNX Loop, each n_critic critic updates then one generator update. Every draw
    * comes in stacked: real and z [K, nC+1, ...] (index nC is the generator step's), a critic step's
-   * randoms [K, nC, ...], the generator's [K, ...]. Logs come out as [K] scans.
+   * randoms [K, nC, ...], the generator's [K, ...]. Logs come out as [K] scans. `unroll`: the K
+   * iterations written out one after another instead (providers without Loop: WebGPU); same signature.
    */
-  fusedProgram(k: number, nCritic: number): StepProgram {
+  fusedProgram(k: number, nCritic: number, opts: { unroll?: boolean } = {}): StepProgram {
     if (!Number.isInteger(k) || k < 1 || !Number.isInteger(nCritic) || nCritic < 1) throw new Error(`fused program needs K >= 1 and n_critic >= 1, got ${k}, ${nCritic}`);
     const p = new ProgramBuilder('fused_steps');
     const B = this.setup.batch;
@@ -292,7 +293,7 @@ export class StepCompiler {
       return stacks.get(key)!;
     };
 
-    const { final, scans } = loop(p.g, k, carried, (i, cur) => {
+    const { final, scans } = (opts.unroll ? unrolled : loop)(p.g, k, carried, (i, cur) => {
       const current = new Map(Object.entries(cur));
       const scope: StateScope = { read: (name) => current.get(names.state(name))!, write: (name, v) => void current.set(names.state(name), v) };
       const netIn = (n: Net): NetIn => ({ params: current.get(names.param(n))!, slots: this.opt[n].slots.map((s) => current.get(names.slot(n, s))!), step: current.get(names.counter(n))!, lr: nets[n].lr });

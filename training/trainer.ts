@@ -5,8 +5,10 @@
 import type { DataSource } from '../data/source.ts';
 import { initParams } from '../models/model.ts';
 import { Rng } from '../data/random.ts';
+import { fromBytes } from '../graph/serialize.ts';
+import { carriedOutputs, DeviceState } from './device-state.ts';
 import type { Runtime, Session } from './runtime.ts';
-import { absorb, drawBlock, drawStep, feedsOf, iterationRng, type NetState, type Signature } from './signature.ts';
+import { absorb, drawBlock, drawStep, feedsOf, iterationRng, type NetState, type ProgramState, type Signature } from './signature.ts';
 import { StepCompiler, type GanSetup, type Net, type StepPlan, type StepProgram } from './step.ts';
 
 export type { DataSource } from '../data/source.ts';
@@ -79,8 +81,18 @@ export function cloneState(s: TrainState): TrainState {
   return { iteration: s.iteration, G: net(s.G), D: net(s.D), extra: Object.fromEntries(Object.entries(s.extra).map(([k, v]) => [k, v.slice()])) };
 }
 
+/**
+ * The most nodes an unrolled fused program may have (providers without Loop write K iterations out);
+ * K is cut to fit. Session creation and graph optimization grow with the nodes.
+ */
+export const UNROLLED_NODES = 6000;
+
 export class Trainer {
   private fused = new Map<string, { program: StepProgram; session: Session }>();
+  /** Parameters, slots and states left on the device by the last runs (runtimes with device memory). */
+  private readonly device = new DeviceState();
+  /** Nodes of the critic and generator step graphs, for fuseLimit. */
+  private stepNodes: number[] | null = null;
   private sampler: Session | null = null;
   /** Draws of the next block, made while the current one runs. */
   private prefetched: { key: string; start: number; draws: Record<string, Float32Array> } | null = null;
@@ -102,14 +114,33 @@ export class Trainer {
   /** Open sessions on step programs made elsewhere (training artifacts). */
   static async fromPlan(plan: StepPlan, opts: RunOptions, compiler: StepCompiler | null = null): Promise<Trainer> {
     checkDataShape(opts.data, plan.sampleShape, plan.classes);
-    const so = { threads: opts.threads };
-    const [D, G] = await Promise.all([opts.runtime.createSession(plan.critic.model, so), opts.runtime.createSession(plan.generator.model, so)]);
+    const open = (p: StepProgram) => opts.runtime.createSession(p.model, { threads: opts.threads, keep: carriedOutputs(p.signature) });
+    const [D, G] = await Promise.all([open(plan.critic), open(plan.generator)]);
     return new Trainer(opts, plan, { D, G }, compiler);
   }
 
   /** Whether K iterations can run in one fused program (it is compiled from the models, not loaded). */
   get canFuse(): boolean {
     return this.compiler !== null;
+  }
+
+  /** The largest K a fused run of iterations with nC critic steps may have: any with a Loop, else what fits UNROLLED_NODES. */
+  fuseLimit(nC: number): number {
+    if (this.opts.runtime.loops) return Infinity;
+    this.stepNodes ??= [this.plan.critic, this.plan.generator].map((p) => fromBytes(p.model).graph.nodes.length);
+    const [critic, generator] = this.stepNodes;
+    return Math.max(1, Math.floor(UNROLLED_NODES / (nC * critic + generator)));
+  }
+
+  /** Bring state left on the device back into `state` (before a checkpoint, at the end of a run). */
+  pull(state: ProgramState): Promise<void> {
+    return this.device.pull(state);
+  }
+
+  /** One run of a program over `state`: feeds from it (device copies where they are current), results into it. */
+  private async runOn(session: Session, sig: Signature, state: ProgramState, given: Record<string, Float32Array>) {
+    const out = await session.runKeeping(this.device.feeds(sig, feedsOf(sig, state, given)));
+    return absorb(sig, this.device.keep(sig, out), state);
   }
 
   private need(what: string): StepCompiler {
@@ -144,9 +175,9 @@ export class Trainer {
     let draws = drawStep(program(0), rng, this.opts.data);
     for (let c = 0; c <= nC; c++) {
       const sig = program(c);
-      const pending = session(c).run(feedsOf(sig, state, draws));
+      const pending = this.runOn(session(c), sig, state, draws);
       if (c < nC) draws = drawStep(program(c + 1), rng, this.opts.data);
-      const r = absorb(sig, await pending, state);
+      const r = await pending;
       Object.assign(values, r.values[0]);
       ok = r.ok[0] && ok;
     }
@@ -167,10 +198,10 @@ export class Trainer {
     const key = `${k}/${nC}`;
     const hit = this.prefetched;
     const draws = hit && hit.key === key && hit.start === start ? hit.draws : drawBlock(sig, this.opts.seed, start, this.opts.data);
-    const pending = session.run(feedsOf(sig, state, draws));
+    const pending = this.runOn(session, sig, state, draws);
     // The next block's draws depend only on its iteration numbers: make them while this block runs.
     this.prefetched = { key, start: start + k, draws: drawBlock(sig, this.opts.seed, start + k, this.opts.data) };
-    const r = absorb(sig, await pending, state);
+    const r = await pending;
     state.iteration += k;
     return r.values.map((values, it) => ({ iteration: start + it + 1, values, ok: r.ok[it] }));
   }
@@ -179,8 +210,8 @@ export class Trainer {
     const key = `${k}/${nC}`;
     let hit = this.fused.get(key);
     if (!hit) {
-      const program = this.need('fused iterations').fusedProgram(k, nC);
-      hit = { program, session: await this.opts.runtime.createSession(program.model, { threads: this.opts.threads }) };
+      const program = this.need('fused iterations').fusedProgram(k, nC, { unroll: !this.opts.runtime.loops });
+      hit = { program, session: await this.opts.runtime.createSession(program.model, { threads: this.opts.threads, keep: carriedOutputs(program.signature) }) };
       this.fused.set(key, hit);
     }
     return hit;
@@ -199,11 +230,13 @@ export class Trainer {
     const [latent, label] = sig.inputs.filter((s) => s.role === 'input');
     const given: Record<string, Float32Array> = { [latent.name]: z };
     if (label) given[label.name] = Float32Array.from(labels!);
-    const r = absorb(sig, await this.sampler.run(feedsOf(sig, state, given)), { extra: {} });
+    const r = await this.runOn(this.sampler, sig, state, given);
     return Object.values(r.outputs)[0];
   }
 
   async release(): Promise<void> {
+    // Device tensors first: freeing one after the session that made it is gone crashes onnxruntime-node.
+    this.device.release();
     await this.sessions.D.release();
     await this.sessions.G.release();
     if (this.sampler) await this.sampler.release();
