@@ -1,17 +1,19 @@
-// npm run bench [-- mlp|dcgan|resnet] [--loss sngan|wgan-gp] [--json] [--iters N] [--warmup N] [--threads 1,2]
+// npm run bench [-- mlp|dcgan|resnet] [--loss sngan|wgan-gp] [--json] [--iters N] [--warmup N] [--threads 1,2] [--ep cpu|cuda|webgpu]
 // Trains a setup from bench/setups.ts and reports generator steps per second (each with its critic steps)
 // after a warm-up, side by side in the same run with the same training in PyTorch on the CPU (Debian's
 // python3-torch, the peer scripts in bench/), every row at 1 and 2 intra-op threads. Ratios: best onnx-gan
-// row over best PyTorch row (each side at its fastest setting, named), and at equal threads.
+// row over best PyTorch row (each side at its fastest setting, named), and at equal threads. With --ep
+// webgpu or cuda our rows run on that provider (threads then only size the CPU fallback's pool; the
+// PyTorch peer stays on the CPU, as Debian's torch has no GPU build): the command for a GPU machine.
 //   mlp:    WGAN-GP MLP on ring8, batch 256, n_critic 5
 //   dcgan:  the 28x28 DCGAN (width 32, batch 64, non-saturating, layer-norm critic) on uint8 images
 //   resnet: the SNGAN-layout ResNet-32 (width 64, batch 64, n_critic 5) under hinge + spectral norm and
 //           under WGAN-GP (--loss picks one)
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { nodeRuntime } from '../training/runtime-node.ts';
+import { NODE_EPS, nodeRuntime, type NodeEp } from '../training/runtime-node.ts';
 import { Trainer } from '../training/trainer.ts';
 import { benchSetup, BENCH_SETUPS, type Bench } from './setups.ts';
 
@@ -29,6 +31,7 @@ const cmd = new Command('bench')
   .option('--width <n>', 'dcgan, resnet: block channels', (v) => parseInt(v, 10))
   .option('--loss <name>', 'resnet: sngan or wgan-gp (default: both)')
   .option('--threads <list>', 'intra-op thread counts to run each side at', '1,2')
+  .addOption(new Option('--ep <name>', 'execution provider of our rows').choices(NODE_EPS).default('cpu'))
   .option('--no-peer', 'skip the PyTorch peer');
 cmd.parse(process.argv);
 const which = cmd.args[0] ?? 'mlp';
@@ -36,7 +39,7 @@ if (!(BENCH_SETUPS as readonly string[]).includes(which)) {
   console.error(`bench: unknown setup '${which}'; choose ${BENCH_SETUPS.join(', ')}`);
   process.exit(1);
 }
-const opts = cmd.opts<{ json?: boolean; iters?: number; warmup?: number; width?: number; loss?: string; threads: string; peer: boolean }>();
+const opts = cmd.opts<{ json?: boolean; iters?: number; warmup?: number; width?: number; loss?: string; threads: string; ep: NodeEp; peer: boolean }>();
 const d = DEFAULTS[which];
 const o = { ...opts, iters: opts.iters ?? d.iters, warmup: opts.warmup ?? d.warmup };
 const threadList = o.threads.split(',').map((t) => parseInt(t, 10));
@@ -47,15 +50,22 @@ if (threadList.some((t) => !Number.isInteger(t) || t < 1)) {
 
 interface Row {
   name: string;
+  /** Where it ran: an onnxruntime provider, or 'cpu' for PyTorch. */
+  ep: string;
   threads: number;
   iters: number;
   seconds: number;
   steps_per_s: number;
 }
 
-/** Generator steps per second after a warm-up; fuse 0: one session run per step, K: K iterations per run in one ONNX Loop. */
-async function ours(bench: Bench, threads: number, fuse: number): Promise<Row> {
-  const trainer = await Trainer.create({ setup: bench.setup, runtime: nodeRuntime('cpu'), data: bench.data, seed: 0, nCritic: () => bench.nCritic, threads });
+/**
+ * Generator steps per second after a warm-up; fuse 0: one session run per step, K: K iterations per run
+ * (one ONNX Loop, or unrolled where the provider has no Loop, K then cut to the trainer's limit).
+ */
+async function ours(bench: Bench, threads: number, want: number): Promise<Row> {
+  const runtime = nodeRuntime(o.ep);
+  const trainer = await Trainer.create({ setup: bench.setup, runtime, data: bench.data, seed: 0, nCritic: () => bench.nCritic, threads });
+  const fuse = Math.min(want, trainer.fuseLimit(bench.nCritic));
   const state = trainer.initialState();
   const step = async (n: number) => {
     if (fuse > 0) for (let i = 0; i < n; i += fuse) await trainer.fusedIterations(state, Math.min(fuse, n - i));
@@ -66,7 +76,8 @@ async function ours(bench: Bench, threads: number, fuse: number): Promise<Row> {
   await step(o.iters);
   const seconds = (performance.now() - t0) / 1000;
   await trainer.release();
-  return { name: fuse ? `onnx-gan, fused x${fuse}` : 'onnx-gan, one run per step', threads, iters: o.iters, seconds, steps_per_s: o.iters / seconds };
+  const fused = runtime.loops ? `fused x${fuse}` : `unrolled x${fuse}`;
+  return { name: `onnx-gan, ${fuse ? fused : 'one run per step'}`, ep: o.ep, threads, iters: o.iters, seconds, steps_per_s: o.iters / seconds };
 }
 
 function pytorch(bench: Bench, threads: number): Row | null {
@@ -81,7 +92,7 @@ function pytorch(bench: Bench, threads: number): Row | null {
     throw new Error(`PyTorch peer failed: ${r.stderr.trim().split('\n').pop()}`);
   }
   const j = JSON.parse(r.stdout.trim().split('\n').pop()!);
-  return { name: `PyTorch ${j.torch} CPU`, threads, iters: j.iters, seconds: j.seconds, steps_per_s: j.steps_per_s as number };
+  return { name: `PyTorch ${j.torch} CPU`, ep: 'cpu', threads, iters: j.iters, seconds: j.seconds, steps_per_s: j.steps_per_s as number };
 }
 
 async function run(bench: Bench) {
@@ -102,10 +113,10 @@ async function run(bench: Bench) {
     const b = rows.find((r) => isPeer(r) && r.threads === t);
     ratios[`threads_${t}`] = a && b ? a.steps_per_s / b.steps_per_s : null;
   }
-  const result = { benchmark: bench.title, rows, best: { onnx_gan: bestOurs, pytorch: bestPeer }, ratios };
+  const result = { benchmark: bench.title, ep: o.ep, rows, best: { onnx_gan: bestOurs, pytorch: bestPeer }, ratios };
   if (o.json) return console.log(JSON.stringify(result));
-  console.log(bench.title);
-  for (const r of rows) console.log(`  ${r.name.padEnd(28)} ${String(r.threads).padStart(2)} thread${r.threads > 1 ? 's' : ' '}  ${r.steps_per_s.toFixed(r.steps_per_s < 10 ? 3 : 1).padStart(7)} generator steps/s`);
+  console.log(`${bench.title}${o.ep === 'cpu' ? '' : `; onnx-gan on ${o.ep}`}`);
+  for (const r of rows) console.log(`  ${`${r.name} (${r.ep})`.padEnd(36)} ${String(r.threads).padStart(2)} thread${r.threads > 1 ? 's' : ' '}  ${r.steps_per_s.toFixed(r.steps_per_s < 10 ? 3 : 1).padStart(7)} generator steps/s`);
   if (!bestPeer) return console.log(o.peer ? 'PyTorch peer not run: install Debian python3-torch and libopenblas0-pthread' : 'PyTorch peer skipped (--no-peer)');
   const at = (r: Row) => `${r.name}, ${r.threads} thread${r.threads > 1 ? 's' : ''}`;
   console.log(`best vs best: ${ratios.best_vs_best!.toFixed(2)}x (${at(bestOurs)} / ${at(bestPeer)})`);

@@ -106,3 +106,19 @@ export function fixedContext(
   };
 }
 export { ops };
+
+/**
+ * Parameters after training on WebGPU against the CPU's, relative to their scale. Float rounding differs
+ * between the providers; where it flips a (Leaky)ReLU mask, that unit's gradient differs outright, and Adam,
+ * which moves a parameter by about lr per update whatever its gradient, turns a gradient that differs
+ * (or one near zero, where rounding decides its sign) into at most 2 lr per update. So: 99 % of the
+ * parameters within 1e-4, every one within 2 lr per update.
+ */
+export function expectAgrees(ref: Float32Array, got: Float32Array, lr: number, updates: number, what: string): number {
+  expect(got.length, what).to.equal(ref.length);
+  const scale = Math.max(...ref.map(Math.abs));
+  const d = Array.from(ref, (v, i) => Math.abs(v - got[i]) / scale).sort((a, b) => b - a);
+  expect(d[Math.floor(d.length / 100)], `${what}: 99th percentile of |difference| / scale`).to.be.at.most(1e-4);
+  expect(d[0], `${what}: largest |difference| / scale`).to.be.at.most((2 * lr * updates) / scale);
+  return d[0];
+}

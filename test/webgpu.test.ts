@@ -18,7 +18,7 @@ import { carriedOutputs } from '../training/device-state.ts';
 import { feedsOf } from '../training/signature.ts';
 import type { GanSetup } from '../training/step.ts';
 import { Trainer, type DataSource, type TrainState } from '../training/trainer.ts';
-import { cli } from './helpers.ts';
+import { cli, expectAgrees } from './helpers.ts';
 
 
 const gpu = nodeRuntime('webgpu');
@@ -47,21 +47,6 @@ async function trained(runtime: Runtime, setup: GanSetup, data: DataSource, nC: 
   } finally {
     await t.release();
   }
-}
-
-/**
- * Parameters after training on WebGPU against the CPU's, relative to their scale. Float rounding differs
- * between the providers; where it flips a (Leaky)ReLU mask, that unit's gradient differs outright, and Adam,
- * which moves a parameter by about lr per update whatever its gradient, turns a gradient that differs
- * (or one near zero, where rounding decides its sign) into at most 2 lr per update. So: 99 % of the
- * parameters within 1e-4, every one within 2 lr per update.
- */
-function expectAgrees(ref: Float32Array, got: Float32Array, lr: number, updates: number, what: string) {
-  expect(got.length, what).to.equal(ref.length);
-  const scale = Math.max(...ref.map(Math.abs));
-  const d = Array.from(ref, (v, i) => Math.abs(v - got[i]) / scale).sort((a, b) => b - a);
-  expect(d[Math.floor(d.length / 100)], `${what}: 99th percentile of |difference| / scale`).to.be.at.most(1e-4);
-  expect(d[0], `${what}: largest |difference| / scale`).to.be.at.most((2 * lr * updates) / scale);
 }
 
 describe('WebGPU provider (onnxruntime-node; SwiftShader where there is no GPU)', function () {

@@ -1,5 +1,5 @@
 // The browser page: samples an exported generator (WebGPU where the browser has it, WASM otherwise) and
-// keeps training from training artifacts on WASM through the same run loop the CLI uses (training/run-loop.ts),
+// keeps training from training artifacts (WebGPU, state in GPU buffers, where it can; WASM otherwise) through the same run loop the CLI uses (training/run-loop.ts),
 // with memory as its checkpoint store and the Pause button as its stop flag. Every failure is one line in
 // #error; nothing a user loaded is lost by a failed load (the previous model keeps running).
 import * as vega from 'vega';
@@ -43,7 +43,9 @@ const ui = {
 
 /** What tests and curious users can read from the console. */
 const exposed = {
+  /** onnxruntime-web's backend for sampling and for training: 'web-webgpu' or 'web-wasm'. */
   backend: '',
+  trainingBackend: '',
   generator: null as null | { name: string; latent: number; shape: number[]; samples: number[]; classes: string[]; picked: number | null },
   training: null as null | { iteration: number; running: boolean; losses: Record<string, number> },
   errors: [] as string[],
@@ -63,33 +65,43 @@ const clearError = () => void (ui.error.hidden = true);
 
 const wasmPaths = new URL('./', import.meta.url).href;
 const wasm = webRuntime({ backend: 'wasm', wasmPaths });
-let infer: Runtime = wasm;
+/** Where sampling and training run: WebGPU when the browser has an adapter (and ?backend=wasm is absent). */
+const backends = { infer: wasm as Runtime, train: wasm as Runtime, why: { infer: '', train: '' } };
+
+function showBackends(): void {
+  const say = (r: Runtime, why: string) => (r === wasm ? `WASM${why ? ` (${why})` : ''}` : 'WebGPU');
+  exposed.backend = backends.infer.name;
+  exposed.trainingBackend = backends.train.name;
+  ui.backend.textContent = `sampling: ${say(backends.infer, backends.why.infer)} · training: ${say(backends.train, backends.why.train)}`;
+}
 
 async function detectBackend(): Promise<void> {
   const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
   let why = 'this browser has no WebGPU';
-  if (gpu) {
+  if (new URLSearchParams(location.search).get('backend') === 'wasm') why = 'chosen with ?backend=wasm';
+  else if (gpu) {
     try {
       if (await gpu.requestAdapter()) {
-        infer = webRuntime({ backend: 'webgpu', wasmPaths });
+        backends.infer = backends.train = webRuntime({ backend: 'webgpu', wasmPaths });
         why = '';
       } else why = 'WebGPU present but no adapter';
     } catch (e) {
       why = `WebGPU adapter request failed: ${(e as Error).message}`;
     }
   }
-  exposed.backend = infer.name;
-  ui.backend.textContent = why ? `sampling: WASM (${why}) · training: WASM` : 'sampling: WebGPU · training: WASM';
+  backends.why = { infer: why, train: why };
+  showBackends();
 }
 
 /** A session on the preferred backend; WASM when WebGPU cannot take this model. */
 async function inferSession(bytes: Uint8Array): Promise<Session> {
-  if (infer === wasm) return wasm.createSession(bytes);
+  if (backends.infer === wasm) return wasm.createSession(bytes);
   try {
-    return await infer.createSession(bytes);
+    return await backends.infer.createSession(bytes);
   } catch (e) {
-    ui.backend.textContent = `sampling: WASM (WebGPU refused this model: ${(e as Error).message.split('\n')[0]}) · training: WASM`;
-    exposed.backend = wasm.name;
+    backends.infer = wasm;
+    backends.why.infer = `WebGPU refused this model: ${(e as Error).message.split('\n')[0]}`;
+    showBackends();
     return wasm.createSession(bytes);
   }
 }
@@ -273,7 +285,18 @@ async function trainingData(name: string, read: (file: string) => Promise<Uint8A
 async function openArtifacts(read: (file: string) => Promise<Uint8Array>, where: string): Promise<void> {
   const loaded = await loadArtifacts(read, where);
   const data = await trainingData(loaded.manifest.data, read, loaded.manifest.classes);
-  const trainer = await Trainer.fromPlan(loaded.plan, { runtime: wasm, data, seed: loaded.manifest.seed, nCritic: criticSchedule(loaded.manifest.schedule), threads: 1 });
+  const opts = { data, seed: loaded.manifest.seed, nCritic: criticSchedule(loaded.manifest.schedule), threads: 1 };
+  // On WebGPU the parameters and optimizer state stay in GPU buffers between steps; WASM if it refuses.
+  let trainer: Trainer;
+  try {
+    trainer = await Trainer.fromPlan(loaded.plan, { ...opts, runtime: backends.train });
+  } catch (e) {
+    if (backends.train === wasm) throw e;
+    backends.why.train = `WebGPU refused these step programs: ${(e as Error).message.split('\n')[0]}`;
+    backends.train = wasm;
+    showBackends();
+    trainer = await Trainer.fromPlan(loaded.plan, { ...opts, runtime: wasm });
+  }
   if (training) {
     training.running = false;
     training.view.finalize();
