@@ -16,7 +16,7 @@ import { loadData } from './setups.ts';
 export interface ContinueOptions {
   iterations: number;
   threads?: number;
-  /** cpu or cuda: onnxruntime-node; wasm: onnxruntime-web's WASM build, the browser page's kernels. */
+  /** cpu, cuda or webgpu: onnxruntime-node; wasm: onnxruntime-web's WASM build, the browser page's kernels. */
   ep?: NodeEp | 'wasm';
   /** Default: the run's own settings (its config.json in the artifacts). */
   checkpointEvery?: number;

@@ -5,7 +5,7 @@
 // checkpoints that move between the providers.
 import { SWIFTSHADER } from './webgpu-env.ts';
 import { expect } from 'chai';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dataset } from '../data/mixtures.ts';
@@ -163,6 +163,22 @@ describe('WebGPU provider (onnxruntime-node; SwiftShader where there is no GPU)'
           expectAgrees(ref[`${n}.params`].data, got[`${n}.params`].data, 1e-4, n === 'D' ? 100 : 20, `${run} ${n}.params`);
         }
       }
+    });
+
+    it('continue --ep webgpu keeps training from exported artifacts: 5 iterations agree with continue --ep cpu', () => {
+      train('short', 'cpu', 10);
+      expect(cli(['export', join(dir, 'short'), '--json']).code).to.equal(0);
+      const got: Record<string, ReturnType<typeof params>> = {};
+      for (const ep of ['cpu', 'webgpu']) {
+        const copy = join(dir, `artifacts-${ep}`);
+        cpSync(join(dir, 'short', 'export', 'training'), copy, { recursive: true });
+        const r = cli(['continue', copy, '--iterations', '5', '--ep', ep, '--json']);
+        expect(r.code, r.err).to.equal(0);
+        const ckpt = decodeSafetensors(new Uint8Array(readFileSync(join(copy, 'checkpoint.safetensors'))));
+        expect(ckpt.metadata.iteration, ep).to.equal('15');
+        got[ep] = ckpt.tensors;
+      }
+      for (const n of ['G', 'D']) expectAgrees(got.cpu[`${n}.params`].data, got.webgpu[`${n}.params`].data, 1e-4, n === 'D' ? 25 : 5, `continued ${n}.params`);
     });
 
     it('says what is missing when WebGPU finds no adapter', () => {
