@@ -10,7 +10,9 @@ import { Rng } from '../../data/random.ts';
 import { decodeSafetensors } from '../../training/checkpoint.ts';
 
 const BIN = new URL('../../bin/onnx-gan.js', import.meta.url).pathname;
-const ARGS = ['train', '--hidden', '32,32', '--batch', '64', '--iterations', '4000', '--checkpoint-every', '20', '--log-every', '20', '--eval-samples', '200', '--seed', '5'];
+// Long enough (about 10 s of training on 2 cores) that every kill lands before the run can finish: each
+// resumed run trains at most ~1.2 s before its kill, and a finished run cannot be killed any more.
+const ARGS = ['train', '--hidden', '32,32', '--batch', '64', '--iterations', '12000', '--checkpoint-every', '20', '--log-every', '20', '--eval-samples', '200', '--seed', '5'];
 
 export interface KillReport {
   kills: number;
