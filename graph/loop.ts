@@ -18,17 +18,26 @@ export interface LoopResult<C extends Record<string, Value>> {
   scans: Record<string, Value>;
 }
 
+function checkTrips(kind: string, name: string, trips: number): void {
+  if (!Number.isInteger(trips) || trips < 1) throw new Error(`${kind} '${name}': trip count must be a positive integer, got ${trips}`);
+}
+
+/** A body returns exactly the carried names. */
+function checkNext(kind: string, name: string, carried: Record<string, Value>, next: Record<string, Value>): void {
+  for (const k of Object.keys(carried)) if (!next[k]) throw new Error(`${kind} '${name}': the body returns no next value for '${k}'`);
+  for (const k of Object.keys(next)) if (!(k in carried)) throw new Error(`${kind} '${name}': the body returns '${k}', which is not carried`);
+}
+
 /** `for (i = 0; i < trips; i++) carried = body(i, carried)` as one ONNX Loop node in graph `g`. */
 export function loop<C extends Record<string, Value>>(g: Graph, trips: number, carried: C, body: (i: Value, cur: C) => LoopBody<C>, name = 'body'): LoopResult<C> {
-  if (!Number.isInteger(trips) || trips < 1) throw new Error(`loop '${name}': trip count must be a positive integer, got ${trips}`);
+  checkTrips('loop', name, trips);
   const keys = Object.keys(carried);
   const sub = g.subgraph(name);
   const i = sub.freshInput('i', 'int64', []);
   const cond = sub.freshInput('cond', 'bool', []);
   const cur = Object.fromEntries(keys.map((k) => [k, sub.freshInput(`${k}.in`, carried[k].dtype, carried[k].shape)])) as C;
   const { next, scans = {} } = body(i, cur);
-  for (const k of keys) if (!next[k]) throw new Error(`loop '${name}': the body returns no next value for '${k}'`);
-  for (const k of Object.keys(next)) if (!(k in carried)) throw new Error(`loop '${name}': the body returns '${k}', which is not carried`);
+  checkNext('loop', name, carried, next);
   sub.output(cond);
   for (const k of keys) sub.output(next[k]);
   const scanKeys = Object.keys(scans);
@@ -50,13 +59,12 @@ export function loop<C extends Record<string, Value>>(g: Graph, trips: number, c
  * kernel (WebGPU): `i` is a constant each time, scans are stacked by one Concat.
  */
 export function unrolled<C extends Record<string, Value>>(g: Graph, trips: number, carried: C, body: (i: Value, cur: C) => LoopBody<C>, name = 'body'): LoopResult<C> {
-  if (!Number.isInteger(trips) || trips < 1) throw new Error(`unrolled loop '${name}': trip count must be a positive integer, got ${trips}`);
+  checkTrips('unrolled loop', name, trips);
   let cur = carried;
   const scans: Record<string, Value[]> = {};
   for (let t = 0; t < trips; t++) {
     const r = body(g.constant({ dtype: 'int64', dims: [], data: new BigInt64Array([BigInt(t)]) }, `${name}.i`), cur);
-    for (const k of Object.keys(carried)) if (!r.next[k]) throw new Error(`unrolled loop '${name}': the body returns no next value for '${k}'`);
-    for (const k of Object.keys(r.next)) if (!(k in carried)) throw new Error(`unrolled loop '${name}': the body returns '${k}', which is not carried`);
+    checkNext('unrolled loop', name, carried, r.next);
     cur = r.next;
     for (const [k, v] of Object.entries(r.scans ?? {})) (scans[k] ??= []).push(unsqueeze(v, [0]));
   }

@@ -2,54 +2,39 @@
 // on a machine without a GPU), so the page trains there, its parameters and optimizer state in GPU
 // buffers; the checkpoint it downloads matches onnxruntime-node's CPU path and keeps training in Node.
 import { expect } from 'chai';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { continueArtifacts } from '../harness/continue.ts';
 import { parseConfig } from '../harness/config.ts';
 import { exportRun } from '../harness/export.ts';
 import { train } from '../harness/train.ts';
 import { decodeSafetensors } from '../training/checkpoint.ts';
-import { build } from '../web/build.ts';
-import { serve, type Served } from '../web/serve.ts';
+import { needChromium, openPage, type OpenPage } from './browser-page.ts';
 import { expectAgrees } from './helpers.ts';
 
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-// As in browser.test.ts, but with the GPU process and WebGPU on (SwiftShader's Vulkan where no GPU is).
-const FLAGS = ['--no-sandbox', '--enable-unsafe-webgpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 describe('web page training on WebGPU in Chromium', function () {
   this.timeout(300_000);
   let tmp: string;
   let run: string;
-  let server: Served;
-  let browser: Browser;
+  let opened: OpenPage;
   let page: Page;
-  const pageErrors: string[] = [];
-  const onnxGan = () => page.evaluate(() => (globalThis as unknown as { onnxGan: any }).onnxGan);
+  const onnxGan = () => opened.state();
 
   before(async function () {
-    if (!existsSync(CHROMIUM)) {
-      if (process.env.ONNX_GAN_REQUIRE_BROWSER) throw new Error(`no browser at ${CHROMIUM} (apt-get install chromium)`);
-      console.log(`    (skipped: no browser at ${CHROMIUM}; apt-get install chromium)`);
-      this.skip();
-    }
+    needChromium(this);
     tmp = mkdtempSync(join(tmpdir(), 'onnx-gan-web-gpu-'));
     run = join(tmp, 'run');
     await train(parseConfig({ loss: 'ns', hidden: [32, 32], batch: 64, iterations: 10, checkpointEvery: 10, evalSamples: 100, out: run }));
     await exportRun(run, {});
-    await build();
-    server = await serve({ run });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
-    page = await browser.newPage({ acceptDownloads: true });
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    await page.goto(server.pageUrl);
-    await page.waitForSelector('body[data-ready=true]', { timeout: 120_000 });
+    // The GPU process and WebGPU on: SwiftShader's Vulkan where no GPU is.
+    opened = await openPage(run, ['--enable-unsafe-webgpu']);
+    page = opened.page;
   });
   after(async () => {
-    await browser?.close();
-    await server?.close();
+    await opened?.close();
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 
@@ -96,6 +81,6 @@ describe('web page training on WebGPU in Chromium', function () {
     expect(continued.metadata.iteration).to.equal('20');
     const straight = await inNode(10);
     for (const n of ['G', 'D']) expectAgrees(straight.tensors[`${n}.params`].data, continued.tensors[`${n}.params`].data, Number(straight.metadata[`${n}.lr`]), 10, `tab then node vs node ${n}.params`);
-    expect(pageErrors, pageErrors.join('; ')).to.deep.equal([]);
+    expect(opened.pageErrors, opened.pageErrors.join('; ')).to.deep.equal([]);
   });
 });

@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { Graph } from '../graph/ir.ts';
 import * as o from '../graph/ops.ts';
 import { toBytes } from '../graph/serialize.ts';
@@ -17,31 +17,21 @@ import { train } from '../harness/train.ts';
 import { FASHION_MNIST_DIR } from '../harness/images.ts';
 import { Rng } from '../data/random.ts';
 import { decodeSafetensors } from '../training/checkpoint.ts';
-import { build } from '../web/build.ts';
-import { serve, type Served } from '../web/serve.ts';
+import { needChromium, openPage, type OpenPage } from './browser-page.ts';
 import { expectClose, relErr, rt } from './helpers.ts';
 
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-// The launch flags ../shared/facts.md lists as working on these machines (headless is playwright's default).
-const FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const SHOTS = new URL('../test-artifacts/', import.meta.url).pathname;
 
 describe('web page in Chromium (playwright-core)', function () {
   this.timeout(240000);
   let tmp: string;
   let run: string;
-  let server: Served;
-  let browser: Browser;
+  let opened: OpenPage;
   let page: Page;
-  const pageErrors: string[] = [];
+  let pageErrors: string[];
 
   before(async function () {
-    if (!existsSync(CHROMIUM)) {
-      if (process.env.ONNX_GAN_REQUIRE_BROWSER) throw new Error(`no browser at ${CHROMIUM} (apt-get install chromium)`);
-      // .ci/run installs chromium; elsewhere say why this is skipped rather than pass silently.
-      console.log(`    (skipped: no browser at ${CHROMIUM}; apt-get install chromium)`);
-      this.skip();
-    }
+    needChromium(this);
     tmp = mkdtempSync(join(tmpdir(), 'onnx-gan-web-'));
     run = join(tmp, 'run');
     // The main job's loss (WGAN-GP), and NS-GAN, whose loss is smooth (see the cross-kernel test below).
@@ -49,22 +39,17 @@ describe('web page in Chromium (playwright-core)', function () {
       await train(parseConfig({ loss, hidden: [32, 32], batch: 64, iterations: 40, checkpointEvery: 20, evalSamples: 100, out }));
       await exportRun(out, {});
     }
-    await build();
-    server = await serve({ run });
     mkdirSync(SHOTS, { recursive: true });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
-    page = await browser.newPage({ viewport: { width: 1200, height: 900 }, acceptDownloads: true });
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    await page.goto(server.pageUrl);
-    await page.waitForSelector('body[data-ready=true]', { timeout: 120000 });
+    // --disable-gpu: no WebGPU adapter, so the page samples and trains on WASM (browser-webgpu.test.ts: WebGPU).
+    opened = await openPage(run, ['--disable-gpu'], { width: 1200, height: 900 });
+    ({ page, pageErrors } = opened);
   });
   after(async () => {
-    await browser?.close();
-    await server?.close();
+    await opened?.close();
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 
-  const onnxGan = () => page.evaluate(() => (globalThis as unknown as { onnxGan: any }).onnxGan);
+  const onnxGan = () => opened.state();
 
   it('samples the exported generator on the backend it reports; the samples equal onnxruntime-node (1e-5)', async () => {
     const st = await onnxGan();

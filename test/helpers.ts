@@ -39,6 +39,24 @@ export async function run(g: Graph, feeds: Feeds): Promise<Feeds> {
   }
 }
 
+/**
+ * f over float inputs of the given shapes, built twice; `rewrite` changes one copy; both run on the CPU on
+ * the same feeds (`data(size, i)` for input i). Outputs are y0, y1, ...
+ */
+export async function rewrittenRuns<R>(shapes: number[][], f: (...xs: Value[]) => Value | Value[], rewrite: (g: Graph) => R, data: (n: number, i: number) => Float32Array) {
+  const make = () => {
+    const g = new Graph('t');
+    const xs = shapes.map((s, i) => g.input(`x${i}`, 'float32', s));
+    [f(...xs)].flat().forEach((y, i) => g.output(y, `y${i}`));
+    return g;
+  };
+  const plain = make();
+  const graph = make();
+  const result = rewrite(graph);
+  const feeds: Feeds = Object.fromEntries(shapes.map((s, i) => [`x${i}`, { dtype: 'float32' as const, dims: s, data: data(s.reduce((a, b) => a * b, 1), i) }]));
+  return { result, graph, before: await run(plain, feeds), after: await run(graph, feeds) };
+}
+
 export const arr = (t: TensorData): number[] => Array.from(t.data as ArrayLike<number>, Number);
 
 /** |a - b| <= atol + rtol * |b| elementwise, with a message naming the worst element. */

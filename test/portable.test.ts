@@ -1,27 +1,16 @@
 // graph/portable.ts: Sums become chains of Adds, wide Splits and Concats become trees of narrow ones; the
 // outputs stay bit-identical (CPU) and every node is within what a WebGPU shader can bind.
 import { expect } from 'chai';
-import { Graph, type Value } from '../graph/ir.ts';
+import type { Value } from '../graph/ir.ts';
 import * as o from '../graph/ops.ts';
 import { MAX_TENSORS, portable } from '../graph/portable.ts';
-import type { Feeds } from '../training/runtime.ts';
-import { run } from './helpers.ts';
+import { rewrittenRuns } from './helpers.ts';
 
 const wave = (n: number, seed: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 1.37 + seed) * (1 + (i % 5)) * 1e3 ** (i % 3));
 
 /** f over inputs of the given shapes, as built and after portable(); both run on the CPU. */
 async function check(shapes: number[][], f: (...xs: Value[]) => Value[]) {
-  const make = () => {
-    const g = new Graph('t');
-    const xs = shapes.map((s, i) => g.input(`x${i}`, 'float32', s));
-    f(...xs).forEach((y, i) => g.output(y, `y${i}`));
-    return g;
-  };
-  const plain = make();
-  const low = make();
-  const counts = portable(low);
-  const feeds: Feeds = Object.fromEntries(shapes.map((s, i) => [`x${i}`, { dtype: 'float32' as const, dims: s, data: wave(s.reduce((a, b) => a * b, 1), i) }]));
-  const [a, b] = [await run(plain, feeds), await run(low, feeds)];
+  const { result: counts, graph: low, before: a, after: b } = await rewrittenRuns(shapes, f, (g) => portable(g), wave);
   for (const k of Object.keys(a)) expect(Array.from(b[k].data as Float32Array), k).to.deep.equal(Array.from(a[k].data as Float32Array));
   for (const n of low.nodes) {
     expect(n.op, 'no Sum left').to.not.equal('Sum');

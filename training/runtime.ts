@@ -100,15 +100,14 @@ export function ortRuntime(ort: OrtLike, name: string, providers: unknown[], o: 
   const behind = new WeakMap<DeviceTensor, OrtTensor>();
   const deviceTensor = (t: OrtTensor): DeviceTensor => {
     const d: DeviceTensor = {
-    location: 'device',
-    dtype: t.type as TensorData['dtype'],
-    dims: t.dims.slice(),
-    async download() {
-      if (o.device === 'getData') return { dtype: t.type as TensorData['dtype'], dims: t.dims.slice(), data: (await t.getData!()) as TensorData['data'] };
-      const r = await (await reader(t.type as TensorData['dtype'], t.dims.length)).run({ x: t });
-      return hostTensor(r.y);
-    },
-    dispose: () => t.dispose?.(),
+      location: 'device',
+      dtype: t.type as TensorData['dtype'],
+      dims: t.dims.slice(),
+      async download() {
+        if (o.device === 'getData') return hostTensor({ type: t.type, dims: t.dims, data: await t.getData!() });
+        return hostTensor((await (await reader(d.dtype, d.dims.length)).run({ x: t })).y);
+      },
+      dispose: () => t.dispose?.(),
     };
     behind.set(d, t);
     return d;
@@ -157,8 +156,11 @@ export function ortRuntime(ort: OrtLike, name: string, providers: unknown[], o: 
           const out = await runKeeping(feeds, outputs);
           const host: Feeds = {};
           for (const [k, t] of Object.entries(out)) {
-            host[k] = onDevice(t) ? await t.download() : t;
-            if (onDevice(t)) t.dispose();
+            if (!onDevice(t)) host[k] = t;
+            else {
+              host[k] = await t.download();
+              t.dispose();
+            }
           }
           return host;
         },
