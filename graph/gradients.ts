@@ -5,7 +5,7 @@
 // needs no extra code.
 import { staticShape, tensor, type Node, type Value } from './ir.ts';
 import {
-  add, cast, concat, conv, exp, convTranspose, div, expandAs, gatherND, op, gemm, greater, greaterOrEqual, less, lessOrEqual, log, matmul, mul, neg, and,
+  add, cast, concat, conv, exp, convTranspose, div, expandAs, gatherND, op, gemm, greater, greaterOrEqual, less, lessOrEqual, log, matmul, mul, neg, and, equal,
   pad, pow, reciprocal, reduceMean, reduceSum, reshape, sqrt, reshapeAs, scalar, scatterNDAdd, sigmoid, sign, slice, squeeze, sub, transpose, unsqueeze, upsampleNearest, where, zerosLike,
 } from './ops.ts';
 import { attrFloat, attrInt, attrInts, constInts, sliceBounds, windowAttrs } from './schemas.ts';
@@ -271,6 +271,8 @@ export const rules: Record<string, GradRule> = {
   },
   ReduceSum: (dy, n) => [() => unreduce(dy, n), null],
   ReduceMean: (dy, n) => [() => mul(unreduce(dy, n), meanScale(n))],
+  // The gradient goes to the entries equal to the maximum (maxout's winning piece); ties share it whole.
+  ReduceMax: (dy, n) => [() => mul(unreduce(dy, n), cast(equal(x0(n), unreduce(y0(n), n)), dy.dtype))],
   Reshape: (dy, n) => [() => reshapeAs(dy, x0(n)), null],
   Flatten: (dy, n) => [() => reshapeAs(dy, x0(n))],
   Squeeze: (dy, n) => {

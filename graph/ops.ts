@@ -207,7 +207,7 @@ export function reduceMean(x: Value, axes?: number[], keepdims = false): Value {
   if (axes && axes.length) attrs.axes = attr.ints(axes);
   return op('ReduceMean', [x], attrs);
 }
-/** Max over `axes`; it has no gradient rule here: use it under stopGradient (a softmax's shift). */
+/** Max over `axes` (maxout's pieces; a softmax's shift, under stopGradient). */
 export function reduceMax(x: Value, axes: number[], keepdims = false): Value {
   return op('ReduceMax', [x], { axes: attr.ints(axes), keepdims: attr.int(keepdims ? 1 : 0) });
 }

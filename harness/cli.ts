@@ -5,13 +5,13 @@ import { readFileSync } from 'node:fs';
 import { DIVERGENCES, LOSSES } from '../losses/index.ts';
 import { PENALTIES } from '../losses/penalties.ts';
 import { exportLoss } from '../export/loss.ts';
-import { addConfigOptions, configFromOptions, defaultOut, num, numList, parseConfig } from './config.ts';
+import { addConfigOptions, configFromOptions, defaultOut, num, numList, parseConfig, PROTOCOLS } from './config.ts';
 import { DATASETS } from '../data/mixtures.ts';
 import { continueArtifacts } from './continue.ts';
 import { evalRun, trainClassifierCommand, type ImageScores } from './evaluate.ts';
 import { exportRun } from './export.ts';
 import { writeFileAtomic } from './files.ts';
-import { expandLosses, markdownTable, summarize, sweep } from './sweep.ts';
+import { expandLosses, markdownTable, publishedRow, summarize, sweep } from './sweep.ts';
 import { Interrupted, stopOnSignals } from './interrupt.ts';
 import { runConfig, train } from './train.ts';
 import { NODE_EPS } from '../training/runtime-node.ts';
@@ -114,7 +114,9 @@ export function program(): Command {
     .option('--data <list>', 'data sets, comma separated', 'ring8,grid25')
     .option('--loss <list>', "losses, comma separated, or 'all'", 'all')
     .option('--seeds <n>', 'seeds per loss and data set', num, 3)
-    .option('--iterations <n>', 'generator iterations per run', num, 2000)
+    .option('--iterations <n>', "generator iterations per run (default 2000, or the protocol's)", num)
+    .option('--pack <list>', 'PacGAN packing degrees to compare, comma separated (1 = no packing)', numList, [1])
+    .addOption(new Option('--protocol <name>', "a published setup under every run (its networks, optimizer, batch, data and budget); the report puts the paper's numbers beside the measured ones").choices(Object.keys(PROTOCOLS)))
     .option('--workers <n>', 'parallel runs (default: the core count)', num)
     .option('--out <dir>', 'sweep directory', 'runs/sweep')
     .option('--resume', 'finish a sweep in --out: finished runs are kept, interrupted ones resume from their checkpoints')
@@ -124,14 +126,16 @@ export function program(): Command {
       const data = String(o.data).split(',');
       for (const d of data) if (!DATASETS[d]) throw new Error(`unknown data set '${d}'; valid data sets: ${Object.keys(DATASETS).join(', ')}`);
       positiveInts(o, ['seeds', 'iterations', 'workers']);
-      const losses = expandLosses(String(o.loss));
-      const total = data.length * losses.length * o.seeds;
+      for (const m of o.pack) if (!Number.isInteger(m) || m < 1 || m > 64) throw new Error(`--pack: each packing degree must be an integer from 1 to 64, got ${m}`);
+      const losses = expandLosses(o.protocol && o.loss === 'all' ? PROTOCOLS[o.protocol as keyof typeof PROTOCOLS].settings.loss : String(o.loss));
+      const iterations = o.iterations ?? (o.protocol ? PROTOCOLS[o.protocol as keyof typeof PROTOCOLS].settings.iterations : 2000);
+      const total = data.length * losses.length * o.pack.length * o.seeds;
       const bar = progress('sweep [{bar}] {value}/{total} runs | {last}', o.json);
       const stop = stopOnSignals(bar.say);
       bar.update(0, total, { last: '' });
       const results = await sweep({
-        data, losses, seeds: o.seeds, iterations: o.iterations, workers: o.workers, out: o.out, resume: o.resume, force: o.force, stopRequested: stop.requested,
-        onRunDone: (r, done) => bar.update(done, total, { last: `${r.data}/${r.loss}/s${r.seed}: ${r.status === 'ok' ? `${r.modesCaptured}/${r.modes} modes` : r.status}` }),
+        data, losses, seeds: o.seeds, iterations, packs: o.pack, protocol: o.protocol, workers: o.workers, out: o.out, resume: o.resume, force: o.force, stopRequested: stop.requested,
+        onRunDone: (r, done) => bar.update(done, total, { last: `${r.data}/${r.loss}${r.pack > 1 ? `/pack${r.pack}` : ''}/s${r.seed}: ${r.status === 'ok' ? `${r.modesCaptured}/${r.modes} modes` : r.status}` }),
       }).finally(() => (bar.stop(), stop.dispose()));
       const left = results.filter((r) => r.status === 'interrupted').length;
       if (left) {
@@ -141,7 +145,7 @@ export function program(): Command {
       const rows = summarize(results);
       if (o.json) console.log(JSON.stringify(rows));
       else {
-        process.stdout.write(markdownTable(rows));
+        process.stdout.write(markdownTable(rows, (r) => publishedRow(o.protocol, r)));
         console.log(`wrote ${o.out}/summary.md, summary.csv, runs.csv, report.html`);
       }
     });

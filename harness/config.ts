@@ -23,6 +23,21 @@ interface KeyDef {
 const key = <S extends z.ZodType>(schema: S, help: string, o: Omit<KeyDef, 'schema' | 'help'> = {}) => ({ schema, help, ...o });
 const id = { identity: true };
 
+export const ARCHS = ['mlp', 'pacgan', 'dcgan', 'resnet'] as const;
+
+/**
+ * Published setups as config defaults. PacGAN's 2-D protocol (fjxmlzn/PacGAN synthetic_data_experiments,
+ * config.py and pacgan_task.py): its networks, Adam 1e-4 with beta1 0.8, batch 100, z ~ N(0, I_2), a fixed
+ * set of 100,000 points, 400 epochs of 1,000 minibatches, the standard (non-saturating) GAN loss, scored on
+ * 2,500 samples; the packing degree m is --pack.
+ */
+export const PROTOCOLS = {
+  pacgan: {
+    about: 'PacGAN 2-D: G 2-400x4-2 with batch norm, maxout critic, Adam 1e-4 beta1 0.8, batch 100, 100,000 points, 400,000 iterations',
+    settings: { arch: 'pacgan', loss: 'ns', latent: 2, batch: 100, optimizer: 'adam', lr: 1e-4, betas: [0.8, 0.999], nCritic: 1, dataSize: 100_000, iterations: 400_000, evalSamples: 2500 },
+  },
+} as const;
+
 /** Generator iterations above this are refused: a typo, not a plan (1e8 iterations is months here). */
 export const MAX_ITERATIONS = 100_000_000;
 
@@ -41,7 +56,10 @@ export const CONFIG_KEYS = {
   batch: key(posInt.optional(), 'batch size (default 256 for 2-D data, 64 for images)', { arg: '<n>', ...id }),
   latent: key(posInt.optional(), 'latent size (default 16 for 2-D data, 100 for images)', { arg: '<n>', ...id }),
   hidden: key(z.array(posInt).min(1).default([128, 128]), 'MLP hidden widths (2-D data), comma separated', { arg: '<list>', ...id }),
-  arch: key(z.enum(['dcgan', 'resnet']).optional(), 'image architecture: dcgan, or resnet (the SNGAN / Mimicry ResNet); default dcgan', { arg: '<name>', ...id }),
+  arch: key(z.enum(ARCHS).optional(), 'architecture: for 2-D data mlp (default) or pacgan (PacGAN\'s batch-norm generator and maxout critic); for images dcgan (default) or resnet (the SNGAN / Mimicry ResNet)', { arg: '<name>', ...id }),
+  pack: key(posInt.max(64).optional(), 'PacGAN packing: the critic judges m samples at once (real with real, fake with fake); penalties act on the packed input (default 1)', { arg: '<m>', ...id }),
+  dataSize: key(posInt.optional(), '2-D data: a fixed set of n points drawn once per seed, minibatches drawn from it (PacGAN: 100000); default a fresh draw every step', { arg: '<n>', ...id }),
+  protocol: key(z.enum(names(PROTOCOLS)).optional(), `a published setup's settings as defaults (flags still override): ${Object.entries(PROTOCOLS).map(([k, v]) => `${k} (${v.about})`).join('; ')}`, { arg: '<name>', ...id }),
   width: key(posInt.optional(), 'channels: DCGAN next to the image (default 32), ResNet in every block (default 64)', { arg: '<n>', ...id }),
   norm: key(z.enum(['layer', 'instance', 'none']).optional(), 'DCGAN critic normalization (images; never batch norm: penalties are per sample)', { arg: '<name>', ...id }),
   conditional: key(z.enum(CONDITIONINGS).optional(), 'class-conditional GAN on labelled images: projection discriminator (Miyato & Koyama 2018) or acgan (auxiliary classifier, Odena et al. 2017); the generator gets conditional batch norm', { arg: '<how>', ...id }),
@@ -77,7 +95,7 @@ export type Config = z.infer<typeof ConfigSchema>;
 
 /** Validate; the error is one line naming the key and what is wrong with it. */
 export function parseConfig(raw: unknown, source = 'config'): Config {
-  const r = ConfigSchema.safeParse(raw);
+  const r = ConfigSchema.safeParse(withProtocol(raw));
   if (r.success) return r.data as Config;
   const issue = r.error.issues[0];
   const key = issue.path.join('.') || (issue.code === 'unrecognized_keys' ? (issue as { keys: string[] }).keys.join(', ') : '');
@@ -85,6 +103,14 @@ export function parseConfig(raw: unknown, source = 'config'): Config {
   for (const k of issue.path) got = got && typeof got === 'object' ? (got as Record<PropertyKey, unknown>)[k as PropertyKey] : undefined;
   const shown = issue.path.length && got !== undefined ? ` (got ${JSON.stringify(got)})` : '';
   throw new Error(`${source}: ${key ? `'${key}': ` : ''}${issue.message}${shown}`);
+}
+
+/** A protocol's settings under the ones given (an unknown protocol is left for the schema to name). */
+function withProtocol(raw: unknown): unknown {
+  if (!raw || typeof raw !== 'object') return raw;
+  const p = (raw as { protocol?: unknown }).protocol;
+  const preset = typeof p === 'string' && Object.hasOwn(PROTOCOLS, p) ? PROTOCOLS[p as keyof typeof PROTOCOLS].settings : null;
+  return preset ? { ...structuredClone(preset), ...Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined)) } : raw;
 }
 
 /** A config file's text: a JSON object, validated. */

@@ -173,7 +173,7 @@ export async function evalRun(run: string, o: { classifier: string; samples: num
   if (!existsSync(cfgPath)) throw new Error(`eval: ${dir} is not a run directory (no config.json)`);
   if (!existsSync(o.classifier)) throw new Error(`eval: classifier ${o.classifier} not found; make it with onnx-gan train-classifier --out ${o.classifier}`);
   const cfg = parseConfigText(readFileSync(cfgPath, 'utf8'), cfgPath);
-  const data = loadData(cfg.data);
+  const data = loadData(cfg.data, cfg);
   if (!isImage(data)) throw new Error(`eval: run ${dir} trained on '${cfg.data}', not images; its metrics.json already has the 2-D scores`);
   const bytes = new Uint8Array(readFileSync(o.classifier));
   let meta: Record<string, string>;

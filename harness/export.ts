@@ -88,7 +88,7 @@ export async function exportRun(target: string, o: { out?: string; uint8?: boole
   const log = o.log ?? (() => {});
   const src = source(target, log);
   const cfg = src.cfg;
-  const data = loadData(cfg.data);
+  const data = loadData(cfg.data, cfg);
   const { setup, schedule } = resolveSetup(cfg, data);
   const images = isImage(data);
   if (o.uint8 && !images) throw new Error(`export --uint8: the run generates 2-D points (data '${cfg.data}'), not images`);
@@ -103,6 +103,8 @@ export async function exportRun(target: string, o: { out?: string; uint8?: boole
     throw new Error(`export: ${out} holds iteration ${held}, newer than iteration ${state.iteration} of ${from}; export that (onnx-gan export ${join(out, 'training', ARTIFACT_FILES.checkpoint)}) or pass --out to write elsewhere`);
 
   const shape = compiler.sampleShape;
+  const pack = compiler.pack;
+  const dIn = setup.critic.inputShape;
   const classes = plan.classes ? classNames(plan.classes, data.classes) : undefined;
   const common: Record<string, string> = { 'onnx-gan.version': VERSION, loss: cfg.loss, data: cfg.data, step: String(state.iteration) };
   if (classes) Object.assign(common, { classes: JSON.stringify(classes), conditioning: cfg.conditional!, label_input: `${CLASS_INPUT}: int64 [N], each sample's class, an index into classes` });
@@ -119,13 +121,13 @@ export async function exportRun(target: string, o: { out?: string; uint8?: boole
   const dMeta = {
     ...common,
     role: 'critic',
-    input_layout: images ? `[N, ${shape.join(', ')}] float32 (NCHW), pixels scaled to [-1, 1]` : `[N, ${shape.join(', ')}] float32`,
+    input_layout: (images ? `[N, ${dIn.join(', ')}] float32 (NCHW), pixels scaled to [-1, 1]` : `[N, ${dIn.join(', ')}] float32`) + (pack > 1 ? `: ${pack} samples side by side on axis 1 (PacGAN packing)` : ''),
     output_layout: aux ? `[N, ${1 + aux}] float32: the score, then the auxiliary classifier's ${aux} class logits` : '[N, 1] float32',
     output_meaning: `the critic's score under the '${cfg.loss}' loss (a logit for ns/minimax/dragan/r1/r2, unbounded for Wasserstein and hinge critics); higher means more real`,
   };
   const version = { producerVersion: VERSION };
   const g = await inferenceModel(setup.generator, compiler.layoutG, state.G.params, state.extra, { input: 'z', output: 'samples', doc: `onnx-gan generator: z [N, ${compiler.latent}] ~ N(0, 1)${conditionalDoc} -> samples` }, { metadata: gMeta, ...version }, evaluate);
-  const d = await inferenceModel(setup.critic, compiler.layoutD, state.D.params, state.extra, { input: 'x', output: 'score', doc: `onnx-gan critic: samples [N, ${shape.join(', ')}]${setup.critic.classes ? conditionalDoc : ''} -> score [N, ${1 + aux}]` }, { metadata: dMeta, ...version }, evaluate);
+  const d = await inferenceModel(setup.critic, compiler.layoutD, state.D.params, state.extra, { input: 'x', output: 'score', doc: `onnx-gan critic: samples [N, ${dIn.join(', ')}]${setup.critic.classes ? conditionalDoc : ''} -> score [N, ${1 + aux}]` }, { metadata: dMeta, ...version }, evaluate);
   const w = weightsSafetensors(state, { G: compiler.layoutG, D: compiler.layoutD }, info.slots, { ...common, config: JSON.stringify(cfg) });
   const training = packArtifacts(plan, state, info, { producer: `onnx-gan ${VERSION}`, data: cfg.data, seed: cfg.seed, schedule, config: cfg, classes });
   const files: [string, Uint8Array][] = [['generator.onnx', g], ['critic.onnx', d], ['weights.safetensors', w], ...Object.entries(training).map(([n, b]): [string, Uint8Array] => [join('training', n), b])];

@@ -4,6 +4,7 @@ import { buildLoss, lossEntry, type LossSettings } from '../losses/index.ts';
 import { dcganCritic, dcganGenerator, type CriticNorm } from '../models/dcgan.ts';
 import { resnetCritic, resnetGenerator } from '../models/resnet.ts';
 import { mlp } from '../models/mlp.ts';
+import { pacganCritic, pacganGenerator } from '../models/pacgan.ts';
 import { spectralNorm } from '../models/spectral.ts';
 import type { Model } from '../models/model.ts';
 import type { ConditionalOptions } from '../models/conditioning.ts';
@@ -15,7 +16,7 @@ import { importedModel, importWarnings, type ImportFacts, type Role } from '../m
 import type { CheckpointInfo } from '../training/checkpoint.ts';
 import type { GanSetup, StepPlan } from '../training/step.ts';
 import { criticSchedule, type CriticSchedule } from '../training/trainer.ts';
-import { DATASETS, type Mixture } from '../data/mixtures.ts';
+import { DATASETS, fixedSet, type Mixture } from '../data/mixtures.ts';
 import { modelIdentity, type Config } from './config.ts';
 import { imageData, type ImageSet } from './images.ts';
 
@@ -28,15 +29,24 @@ export interface MlpGanOptions extends LossSettings {
   lr?: number;
   betas?: [number, number];
   sampleDims?: number;
+  /** PacGAN packing: samples per critic input. */
+  pack?: number;
 }
 
 /** The 2-D architecture: G z-128-128-2 (ReLU), D 2-128-128-1 (LeakyReLU 0.2); the loss's paper defaults. */
 export function mlpGan(o: MlpGanOptions): GanSetup & { warnings: string[]; spectralNorm: boolean } {
   const hidden = o.hidden ?? [128, 128];
   const dims = o.sampleDims ?? 2;
-  const critic = mlp({ widths: [dims, ...hidden, 1], activation: 'leaky_relu', alpha: 0.2, prefix: 'D' });
+  const critic = mlp({ widths: [dims * (o.pack ?? 1), ...hidden, 1], activation: 'leaky_relu', alpha: 0.2, prefix: 'D' });
   const generator = mlp({ widths: [o.latent ?? 16, ...hidden, dims], activation: 'relu', prefix: 'G' });
   return assemble(o, generator, () => critic, 256);
+}
+
+/** PacGAN's 2-D pair (models/pacgan.ts): G z-400x4-2 with batch norm, three maxout layers in the critic. */
+export function pacganGan(o: MlpGanOptions): GanSetup & { warnings: string[]; spectralNorm: boolean } {
+  const dims = o.sampleDims ?? 2;
+  const generator = pacganGenerator({ latent: o.latent ?? 2, sampleDims: dims });
+  return assemble(o, generator, () => pacganCritic({ pack: o.pack, sampleDims: dims }), 100);
 }
 
 /**
@@ -56,6 +66,7 @@ function assemble(o: MlpGanOptions, generator: Model, makeCritic: (spectralNorm:
     optD: { ...opt, clip: built.clip },
     optG: opt,
     batch: o.batch ?? defaultBatch,
+    pack: o.pack ?? 1,
     warnings: built.warnings,
     spectralNorm: built.spectralNorm,
   };
@@ -72,7 +83,7 @@ export interface DcganGanOptions extends Omit<MlpGanOptions, 'hidden' | 'sampleD
 export function dcganGan(o: DcganGanOptions): GanSetup & { warnings: string[]; spectralNorm: boolean } {
   const width = o.width ?? 32;
   const cond = { classes: o.classes, conditioning: o.conditioning };
-  const critic = (sn: boolean) => dcganCritic({ image: o.image, width, norm: sn ? 'none' : (o.norm ?? 'layer'), ...cond });
+  const critic = (sn: boolean) => dcganCritic({ image: packedImage(o), width, norm: sn ? 'none' : (o.norm ?? 'layer'), ...cond });
   return assemble(o, dcganGenerator({ image: o.image, width, latent: o.latent ?? 100, ...cond }), critic, 64);
 }
 
@@ -83,17 +94,24 @@ export function dcganGan(o: DcganGanOptions): GanSetup & { warnings: string[]; s
 export function resnetGan(o: DcganGanOptions): GanSetup & { warnings: string[]; spectralNorm: boolean } {
   const width = o.width ?? 64;
   const cond = { classes: o.classes, conditioning: o.conditioning };
-  const setup = assemble(o, resnetGenerator({ image: o.image, width, latent: o.latent ?? 128, ...cond }), () => resnetCritic({ image: o.image, width, ...cond }), 64);
+  const setup = assemble(o, resnetGenerator({ image: o.image, width, latent: o.latent ?? 128, ...cond }), () => resnetCritic({ image: packedImage(o), width, ...cond }), 64);
   if (o.norm && o.norm !== 'none') setup.warnings.push(`--norm ${o.norm} does not apply to the ResNet critic, which has no normalization layers`);
   return setup;
 }
 
+/** The critic's input when it judges `pack` images at once: their channels side by side. */
+const packedImage = (o: DcganGanOptions) => [o.image[0] * (o.pack ?? 1), ...o.image.slice(1)];
+
 export type Data = Mixture | ImageSet;
 
-/** A data set by name (ring8, grid25, fashion-mnist) or path (an IDX file, a folder of PNGs). */
-export function loadData(spec: string): Data {
-  if (DATASETS[spec]) return DATASETS[spec]();
+/**
+ * A data set by name (ring8, grid25, fashion-mnist) or path (an IDX file, a folder of PNGs); with
+ * `dataSize`, a 2-D mixture becomes a fixed set of that many points drawn with the run's seed.
+ */
+export function loadData(spec: string, o: { dataSize?: number; seed?: number } = {}): Data {
+  if (DATASETS[spec]) return o.dataSize ? fixedSet(DATASETS[spec](), o.dataSize, o.seed ?? 0) : DATASETS[spec]();
   const images = imageData(spec);
+  if (images && o.dataSize) throw new Error(`--data-size ${o.dataSize}: applies to the 2-D mixtures (${Object.keys(DATASETS).join(', ')}), not to images`);
   if (images) return images;
   throw new Error(`unknown data set '${spec}'; valid data sets: ${Object.keys(DATASETS).join(', ')}, fashion-mnist, an IDX file (.gz or not) or a folder of PNG images`);
 }
@@ -107,11 +125,13 @@ export function resolveSetup(cfg: Config, data: Data): { setup: GanSetup & { war
   // Both networks imported: any image size goes, so the built-in models (DCGAN's sizes) are not built;
   // mlpGan only supplies the loss and optimizers then, with the image batch default.
   const bothImported = !!(cfg.generator && cfg.critic);
-  if (cfg.arch && !isImage(data)) throw new Error(`--arch ${cfg.arch}: the data set '${cfg.data}' is not images; 2-D data trains the MLP`);
+  const imageArch = cfg.arch === 'dcgan' || cfg.arch === 'resnet';
+  if (cfg.arch && imageArch !== isImage(data)) throw new Error(`--arch ${cfg.arch}: the data set '${cfg.data}' is ${isImage(data) ? 'images (use dcgan or resnet)' : '2-D points (use mlp or pacgan)'}`);
   const classes = cfg.conditional ? conditionalClasses(cfg, data) : undefined;
+  if (classes && (cfg.pack ?? 1) > 1) throw new Error(`--pack ${cfg.pack}: a class-conditional critic judges one sample with its class; packing is for unconditional runs`);
   const setup = isImage(data) && !bothImported
     ? (cfg.arch === 'resnet' ? resnetGan : dcganGan)({ ...settings, image: data.shape, classes, conditioning: cfg.conditional })
-    : mlpGan({ ...settings, batch: settings.batch ?? (isImage(data) ? 64 : undefined), sampleDims: isImage(data) ? 1 : data.shape[0] });
+    : (cfg.arch === 'pacgan' ? pacganGan : mlpGan)({ ...settings, batch: settings.batch ?? (isImage(data) ? 64 : undefined), sampleDims: isImage(data) ? 1 : data.shape[0] });
   let freeze: RegExp | undefined;
   try {
     freeze = cfg.freeze ? new RegExp(cfg.freeze) : undefined;

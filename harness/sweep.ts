@@ -13,12 +13,20 @@ import { DIVERGENCES, LOSSES } from '../losses/index.ts';
 import { dataset } from '../data/mixtures.ts';
 import { writeFileAtomic } from './files.ts';
 
-export interface SweepOptions {
+/** What defines a sweep: every data set x loss x packing degree x seed, with the same budget. */
+export interface SweepSpec {
   data: string[];
   /** Loss variants: registry names, or fgan-<divergence>. */
   losses: string[];
   seeds: number;
   iterations: number;
+  /** PacGAN packing degrees (default [1]). */
+  packs?: number[];
+  /** A published setup's settings (harness/config.ts PROTOCOLS) under every run. */
+  protocol?: string;
+}
+
+export interface SweepOptions extends SweepSpec {
   workers?: number;
   out: string;
   /** Skip finished runs, resume interrupted ones. */
@@ -30,10 +38,23 @@ export interface SweepOptions {
   stopRequested?: () => boolean;
 }
 
+/** One run of a sweep: its place in the grid and the `train` settings that make it. */
+export interface RunSpec {
+  /** data-loss[-packM]-sSEED: the run's directory name and its job id on a queue. */
+  key: string;
+  data: string;
+  loss: string;
+  seed: number;
+  pack: number;
+  iterations: number;
+  protocol?: string;
+}
+
 export interface RunResult {
   data: string;
   loss: string;
   seed: number;
+  pack: number;
   status: 'ok' | 'diverged' | 'crashed' | 'interrupted';
   error?: string;
   seconds: number;
@@ -57,39 +78,63 @@ export function expandLosses(spec: string): string[] {
   return out;
 }
 
+/** The runs of a sweep, in report order. */
+export function runSpecs(o: SweepSpec): RunSpec[] {
+  const out: RunSpec[] = [];
+  for (const data of o.data)
+    for (const loss of o.losses)
+      for (const pack of o.packs ?? [1])
+        for (let seed = 0; seed < o.seeds; seed++)
+          out.push({ key: `${data}-${loss}${pack > 1 ? `-pack${pack}` : ''}-s${seed}`, data, loss, seed, pack, iterations: o.iterations, ...(o.protocol ? { protocol: o.protocol } : {}) });
+  return out;
+}
+
 const BIN = new URL('../bin/onnx-gan.js', import.meta.url).pathname;
 
-/** A run a previous sweep finished: its metrics.json, as the child printed them. */
-function finished(dir: string, base: Omit<RunResult, 'status'>, iterations: number): RunResult | null {
+/** The `onnx-gan train` arguments of a run (resumed from its checkpoint when `resume` and it has one). */
+export function trainArgs(r: RunSpec, dir: string, resume: boolean, threads = 1): string[] {
+  const loss = r.loss.startsWith('fgan-') ? ['--loss', 'fgan', '--divergence', r.loss.slice(5)] : ['--loss', r.loss];
+  const mode = resume && existsSync(join(dir, 'config.json')) ? '--resume' : '--force';
+  return [
+    'train', '--data', r.data, ...loss, ...(r.protocol ? ['--protocol', r.protocol] : []), ...(r.pack > 1 ? ['--pack', String(r.pack)] : []),
+    '--seed', String(r.seed), '--iterations', String(r.iterations), '--log-every', String(Math.max(25, Math.round(r.iterations / 200))),
+    '--checkpoint-every', String(Math.max(50, Math.round(r.iterations / 20))), '--keep-checkpoints', '1', '--threads', String(threads), '--out', dir, mode, '--json',
+  ];
+}
+
+/** A run a previous sweep (or a worker) finished: its metrics.json. */
+export function finished(r: RunSpec, dir: string): RunResult | null {
   try {
     const m = JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8'));
-    if (typeof m.modesCaptured !== 'number' || m.iterations !== iterations) return null;
-    return { ...base, status: 'ok', seconds: m.seconds ?? base.seconds, modesCaptured: m.modesCaptured, modes: m.modes, highQualityPct: m.highQualityPct, reverseKL: m.reverseKL };
+    if (typeof m.modesCaptured !== 'number' || m.iterations !== r.iterations) return null;
+    return { ...resultBase(r, dir), status: 'ok', seconds: m.seconds, modesCaptured: m.modesCaptured, modes: m.modes, highQualityPct: m.highQualityPct, reverseKL: m.reverseKL };
   } catch {
     return null;
   }
 }
 
-const children = new Set<ReturnType<typeof spawn>>();
+const resultBase = (r: RunSpec, dir: string) => ({ data: r.data, loss: r.loss, seed: r.seed, pack: r.pack, seconds: 0, dir });
 
-function runOne(data: string, loss: string, seed: number, iterations: number, dir: string, resume: boolean): Promise<RunResult> {
-  const lossArgs = loss.startsWith('fgan-') ? ['--loss', 'fgan', '--divergence', loss.slice(5)] : ['--loss', loss];
-  const mode = resume && existsSync(join(dir, 'config.json')) ? '--resume' : '--force';
-  const args = [BIN, 'train', '--data', data, ...lossArgs, '--seed', String(seed), '--iterations', String(iterations), '--log-every', '25', '--checkpoint-every', String(iterations), '--keep-checkpoints', '1', '--threads', '1', '--out', dir, mode, '--json'];
+export interface RunProcess {
+  result: Promise<RunResult>;
+  /** Ask the run to stop: it checkpoints and ends as 'interrupted'. */
+  stop(): void;
+}
+
+/**
+ * One run as a child `onnx-gan train` process, in its own process group: a terminal's Ctrl-C reaches the
+ * sweep or worker, which passes one signal on (a second one would make the run quit without its checkpoint).
+ */
+export function startRun(r: RunSpec, dir: string, o: { resume: boolean; threads?: number }): RunProcess {
   const t0 = performance.now();
-  return new Promise((done) => {
-    // Its own process group: a terminal's Ctrl-C reaches the sweep, which passes one signal on (a second
-    // one would make the run quit without its checkpoint).
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    children.add(child);
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (b) => (out += b));
-    child.stderr.on('data', (b) => (err += b));
+  const child = spawn(process.execPath, [BIN, ...trainArgs(r, dir, o.resume, o.threads)], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (b) => (out += b));
+  child.stderr.on('data', (b) => (err += b));
+  const result = new Promise<RunResult>((done) => {
     child.on('close', (code, signal) => {
-      children.delete(child);
-      const seconds = (performance.now() - t0) / 1000;
-      const base = { data, loss, seed, seconds, dir };
+      const base = { ...resultBase(r, dir), seconds: (performance.now() - t0) / 1000 };
       if (code === 0) {
         try {
           const j = JSON.parse(out.trim().split('\n').pop()!);
@@ -103,26 +148,33 @@ function runOne(data: string, loss: string, seed: number, iterations: number, di
       done({ ...base, status: /diverged/.test(msg) ? 'diverged' : 'crashed', error: signal ? `killed by ${signal}` : msg.replace(/^onnx-gan: /, '') });
     });
   });
+  return { result, stop: () => void (child.exitCode === null && !child.killed && child.kill('SIGINT')) };
 }
 
 /** What a sweep directory holds; an existing one needs --resume or --force. */
-const SWEEP_OUTPUTS = ['runs', 'runs.csv', 'summary.csv', 'summary.md', 'report.html'];
+export const SWEEP_OUTPUTS = ['runs', 'runs.csv', 'summary.csv', 'summary.md', 'report.html', 'sweep.json'];
 
-export async function sweep(o: SweepOptions): Promise<RunResult[]> {
+/** A sweep directory made ready: refused if it holds a sweep and neither --resume nor --force was given. */
+export function prepareSweepDir(o: Pick<SweepOptions, 'out' | 'resume' | 'force'>): string {
   const out = resolve(o.out);
   const held = existsSync(out) ? readdirSync(out).filter((e) => SWEEP_OUTPUTS.includes(e)) : [];
   if (held.length && !o.resume && !o.force) throw new Error(`sweep directory ${out} already exists; pass --resume to finish it (finished runs are kept) or --force to replace it`);
   if (o.force) for (const e of held) rmSync(join(out, e), { recursive: true, force: true });
   mkdirSync(join(out, 'runs'), { recursive: true });
-  const jobs: [string, string, number][] = [];
-  for (const d of o.data) for (const l of o.losses) for (let s = 0; s < o.seeds; s++) jobs.push([d, l, s]);
+  return out;
+}
+
+export async function sweep(o: SweepOptions): Promise<RunResult[]> {
+  const out = prepareSweepDir(o);
+  const jobs = runSpecs(o);
   const workers = Math.max(1, Math.min(o.workers ?? cpus().length, jobs.length));
   const results: RunResult[] = new Array(jobs.length);
+  const running = new Set<RunProcess>();
   let next = 0;
   let done = 0;
   const stopping = setInterval(() => {
     if (!o.stopRequested?.()) return;
-    for (const c of children) if (c.exitCode === null && !c.killed) c.kill('SIGINT');
+    for (const p of running) p.stop();
     clearInterval(stopping);
   }, 100);
   try {
@@ -130,11 +182,17 @@ export async function sweep(o: SweepOptions): Promise<RunResult[]> {
       Array.from({ length: workers }, async () => {
         while (next < jobs.length) {
           const k = next++;
-          const [d, l, s] = jobs[k];
-          const dir = join(out, 'runs', `${d}-${l}-s${s}`);
-          const base = { data: d, loss: l, seed: s, seconds: 0, dir };
-          results[k] = (o.resume ? finished(dir, base, o.iterations) : null) ?? (o.stopRequested?.() ? { ...base, status: 'interrupted' } : await runOne(d, l, s, o.iterations, dir, !!o.resume));
-          o.onRunDone?.(results[k], ++done, jobs.length);
+          const dir = join(out, 'runs', jobs[k].key);
+          let r = o.resume ? finished(jobs[k], dir) : null;
+          if (!r && o.stopRequested?.()) r = { ...resultBase(jobs[k], dir), status: 'interrupted' };
+          if (!r) {
+            const p = startRun(jobs[k], dir, { resume: !!o.resume });
+            running.add(p);
+            r = await p.result;
+            running.delete(p);
+          }
+          results[k] = r;
+          o.onRunDone?.(r, ++done, jobs.length);
         }
       }),
     );
@@ -150,6 +208,7 @@ export async function sweep(o: SweepOptions): Promise<RunResult[]> {
 export interface Row {
   data: string;
   loss: string;
+  pack: number;
   runs: number;
   ok: number;
   diverged: number;
@@ -172,7 +231,7 @@ const meanStd = (xs: number[]): [number | null, number | null] => {
 
 export function summarize(results: RunResult[]): Row[] {
   const groups = new Map<string, RunResult[]>();
-  for (const r of results) groups.set(`${r.data}|${r.loss}`, [...(groups.get(`${r.data}|${r.loss}`) ?? []), r]);
+  for (const r of results) groups.set(`${r.data}|${r.loss}|${r.pack}`, [...(groups.get(`${r.data}|${r.loss}|${r.pack}`) ?? []), r]);
   return [...groups.values()].map((rs) => {
     const ok = rs.filter((r) => r.status === 'ok');
     const [modesMean, modesStd] = meanStd(ok.map((r) => r.modesCaptured!));
@@ -181,6 +240,7 @@ export function summarize(results: RunResult[]): Row[] {
     return {
       data: rs[0].data,
       loss: rs[0].loss,
+      pack: rs[0].pack,
       runs: rs.length,
       ok: ok.length,
       diverged: rs.filter((r) => r.status === 'diverged').length,
@@ -200,11 +260,43 @@ export function summarize(results: RunResult[]): Row[] {
 const f = (x: number | null, d = 1) => (x === null ? 'n/a' : x.toFixed(d));
 const pm = (m: number | null, s: number | null, d = 1) => (m === null ? 'n/a' : `${f(m, d)} ± ${f(s, d)}`);
 
-export function markdownTable(rows: Row[]): string {
+/** The loss column: the loss, and its packing degree where the critic judged packs. */
+const lossLabel = (r: { loss: string; pack: number }) => (r.pack > 1 ? `${r.loss}, pack ${r.pack}` : r.loss);
+
+/**
+ * The summary table. With `published` (a protocol's numbers from its paper), each measured row is followed
+ * by the paper's row for the same data and packing degree, so the two read side by side.
+ */
+export function markdownTable(rows: Row[], published?: (r: Row) => Published | null): string {
   const lines = ['| data | loss | modes captured | high quality % | reverse KL | wall s / run | diverged |', '|---|---|---|---|---|---|---|'];
-  for (const r of rows)
-    lines.push(`| ${r.data} | ${r.loss} | ${pm(r.modesMean, r.modesStd)} / ${r.modes} | ${pm(r.hqMean, r.hqStd)} | ${pm(r.rklMean, r.rklStd, 2)} | ${r.seconds.toFixed(0)} | ${r.diverged + r.crashed ? `${r.diverged} diverged${r.crashed ? `, ${r.crashed} crashed` : ''} of ${r.runs}` : 'no'} |`);
+  for (const r of rows) {
+    lines.push(`| ${r.data} | ${lossLabel(r)} | ${pm(r.modesMean, r.modesStd)} / ${r.modes} | ${pm(r.hqMean, r.hqStd)} | ${pm(r.rklMean, r.rklStd, 2)} | ${r.seconds.toFixed(0)} | ${r.diverged + r.crashed ? `${r.diverged} diverged${r.crashed ? `, ${r.crashed} crashed` : ''} of ${r.runs}` : 'no'} |`);
+    const p = published?.(r);
+    if (p) lines.push(`| ${r.data} | *${p.source}* | *${f(p.modes)} / ${r.modes}* | *${f(p.hq)}* | *${p.rkl === null ? 'n/a' : f(p.rkl, 2)}* | | |`);
+  }
   return lines.join('\n') + '\n';
+}
+
+export interface Published {
+  source: string;
+  modes: number;
+  hq: number;
+  rkl: number | null;
+}
+
+/**
+ * PacGAN's Table 1 as ../shared/anchors.md gives it (mean over 10 trials of 400 epochs): the unpacked GAN,
+ * PacGAN2 and PacGAN4. PacGAN3's row is not among the anchors, so m = 3 has no published row here.
+ */
+const PACGAN_TABLE: Record<string, Record<number, Omit<Published, 'source'>>> = {
+  ring8: { 1: { modes: 6.3, hq: 98.2, rkl: 0.45 }, 2: { modes: 7.9, hq: 95.6, rkl: 0.07 }, 4: { modes: 7.8, hq: 95.9, rkl: null } },
+  grid25: { 1: { modes: 17.3, hq: 94.8, rkl: 0.7 }, 2: { modes: 23.8, hq: 91.3, rkl: null }, 4: { modes: 24.8, hq: 93.6, rkl: 0.04 } },
+};
+
+export function publishedRow(protocol: string | undefined, r: { data: string; loss: string; pack: number }): Published | null {
+  if (protocol !== 'pacgan' || r.loss !== 'ns') return null;
+  const p = PACGAN_TABLE[r.data]?.[r.pack];
+  return p ? { source: `PacGAN paper, ${r.pack > 1 ? `PacGAN${r.pack}` : 'GAN'} (400 epochs, 10 runs)`, ...p } : null;
 }
 
 const csvCell = (v: unknown) => (v === null || v === undefined ? '' : /[",\n]/.test(String(v)) ? `"${String(v).replace(/"/g, '""')}"` : String(v));
@@ -212,13 +304,23 @@ function csv(rows: Record<string, unknown>[], cols: string[]): string {
   return [cols.join(','), ...rows.map((r) => cols.map((c) => csvCell(r[c])).join(','))].join('\n') + '\n';
 }
 
-function writeReports(out: string, results: RunResult[], o: SweepOptions): void {
+export function writeReports(out: string, results: RunResult[], o: SweepSpec): void {
   const rows = summarize(results);
-  writeFileAtomic(join(out, 'runs.csv'), csv(results as unknown as Record<string, unknown>[], ['data', 'loss', 'seed', 'status', 'modesCaptured', 'modes', 'highQualityPct', 'reverseKL', 'seconds', 'error']));
-  writeFileAtomic(join(out, 'summary.csv'), csv(rows as unknown as Record<string, unknown>[], ['data', 'loss', 'runs', 'ok', 'diverged', 'crashed', 'modes', 'modesMean', 'modesStd', 'hqMean', 'hqStd', 'rklMean', 'rklStd', 'seconds']));
-  const header = `Sweep: ${o.data.join(', ')} x ${o.losses.length} losses x ${o.seeds} seeds, ${o.iterations} generator iterations each, metrics on 2,500 samples (mean ± std over seeds that finished).\n\n`;
-  writeFileAtomic(join(out, 'summary.md'), header + markdownTable(rows));
-  writeFileAtomic(join(out, 'report.html'), reportHtml(results, rows, header));
+  writeFileAtomic(join(out, 'runs.csv'), csv(results as unknown as Record<string, unknown>[], ['data', 'loss', 'pack', 'seed', 'status', 'modesCaptured', 'modes', 'highQualityPct', 'reverseKL', 'seconds', 'error']));
+  const withPublished = rows.flatMap((r) => {
+    const p = publishedRow(o.protocol, r);
+    return [r, ...(p ? [{ data: r.data, loss: p.source, pack: r.pack, modes: r.modes, modesMean: p.modes, hqMean: p.hq, rklMean: p.rkl }] : [])];
+  });
+  writeFileAtomic(join(out, 'summary.csv'), csv(withPublished as unknown as Record<string, unknown>[], ['data', 'loss', 'pack', 'runs', 'ok', 'diverged', 'crashed', 'modes', 'modesMean', 'modesStd', 'hqMean', 'hqStd', 'rklMean', 'rklStd', 'seconds']));
+  const header = sweepHeader(o);
+  writeFileAtomic(join(out, 'summary.md'), header + markdownTable(rows, (r) => publishedRow(o.protocol, r)));
+  writeFileAtomic(join(out, 'report.html'), reportHtml(results, rows, header, o.protocol));
+}
+
+export function sweepHeader(o: SweepSpec): string {
+  const packs = o.packs && (o.packs.length > 1 || o.packs[0] !== 1) ? ` x packing ${o.packs.join(', ')}` : '';
+  const protocol = o.protocol ? `, ${o.protocol} protocol` : '';
+  return `Sweep: ${o.data.join(', ')} x ${o.losses.length} loss${o.losses.length > 1 ? 'es' : ''}${packs} x ${o.seeds} seeds${protocol}, ${o.iterations.toLocaleString('en')} generator iterations each, metrics on 2,500 samples (mean ± std over seeds that finished).\n\n`;
 }
 
 // ---- HTML report -----------------------------------------------------------------------------------
@@ -255,17 +357,21 @@ function packageFile(pkg: string, rel: string): string {
   return join(dir, rel);
 }
 
-function reportHtml(results: RunResult[], rows: Row[], header: string): string {
+function reportHtml(results: RunResult[], rows: Row[], header: string, protocol?: string): string {
   const vega = readFileSync(packageFile('vega', 'build/vega.min.js'), 'utf8');
   const vegaLite = readFileSync(packageFile('vega-lite', 'build/vega-lite.min.js'), 'utf8');
   const runs = results.map((r) => ({ ...r, ...readRun(r), centers: dataset(r.data).centers }));
   const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
   const table = rows
-    .map((r) => `<tr class="${r.diverged + r.crashed ? 'bad' : ''}"><td>${r.data}</td><td>${r.loss}</td><td>${esc(pm(r.modesMean, r.modesStd))} / ${r.modes}</td><td>${esc(pm(r.hqMean, r.hqStd))}</td><td>${esc(pm(r.rklMean, r.rklStd, 2))}</td><td>${r.seconds.toFixed(0)}</td><td>${r.diverged + r.crashed ? `${r.diverged + r.crashed} of ${r.runs}` : 'no'}</td></tr>`)
+    .map((r) => {
+      const p = publishedRow(protocol, r);
+      const paper = p ? `<tr class="paper"><td>${r.data}</td><td>${esc(p.source)}</td><td>${f(p.modes)} / ${r.modes}</td><td>${f(p.hq)}</td><td>${p.rkl === null ? 'n/a' : f(p.rkl, 2)}</td><td></td><td></td></tr>` : '';
+      return `<tr class="${r.diverged + r.crashed ? 'bad' : ''}"><td>${r.data}</td><td>${esc(lossLabel(r))}</td><td>${esc(pm(r.modesMean, r.modesStd))} / ${r.modes}</td><td>${esc(pm(r.hqMean, r.hqStd))}</td><td>${esc(pm(r.rklMean, r.rklStd, 2))}</td><td>${r.seconds.toFixed(0)}</td><td>${r.diverged + r.crashed ? `${r.diverged + r.crashed} of ${r.runs}` : 'no'}</td></tr>${paper}`;
+    })
     .join('\n');
   const data = JSON.stringify(runs).replace(/</g, '\\u003c');
   return `<!doctype html><html><head><meta charset="utf-8"><title>onnx-gan sweep</title>
-<style>body{font:14px system-ui,sans-serif;margin:24px;color:#222}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:nth-child(-n+2){text-align:left}tr.bad td{background:#fde8e8}
+<style>body{font:14px system-ui,sans-serif;margin:24px;color:#222}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:nth-child(-n+2){text-align:left}tr.bad td{background:#fde8e8}tr.paper td{font-style:italic;color:#555}
 .grid{display:flex;flex-wrap:wrap;gap:12px}.card{border:1px solid #ddd;padding:6px;width:540px}.card h4{margin:0 0 4px;font-size:13px}.err{color:#b00;font-size:12px}</style></head><body>
 <h1>onnx-gan sweep</h1><p>${esc(header)}</p>
 <table><tr><th>data</th><th>loss</th><th>modes captured</th><th>high quality %</th><th>reverse KL</th><th>wall s / run</th><th>diverged</th></tr>${table}</table>
@@ -277,7 +383,7 @@ const grid = document.getElementById('runs');
 for (const r of RUNS) {
   const card = document.createElement('div'); card.className = 'card';
   const head = r.status === 'ok' ? r.modesCaptured + '/' + r.modes + ' modes, ' + r.highQualityPct.toFixed(1) + '% HQ' : r.status;
-  card.innerHTML = '<h4>' + r.data + ' / ' + r.loss + ' / seed ' + r.seed + ': ' + head + '</h4>' + (r.error ? '<div class="err"></div>' : '');
+  card.innerHTML = '<h4>' + r.data + ' / ' + r.loss + (r.pack > 1 ? ' pack ' + r.pack : '') + ' / seed ' + r.seed + ': ' + head + '</h4>' + (r.error ? '<div class="err"></div>' : '');
   if (r.error) card.querySelector('.err').textContent = r.error;
   const a = document.createElement('div'), b = document.createElement('div'); card.append(a, b); grid.append(card);
   const lim = Math.max(...r.centers.flat().map(Math.abs)) + 0.5;

@@ -47,9 +47,9 @@ const RUN_OUTPUTS = ['config.json', 'metrics.jsonl', 'metrics.json', 'samples.cs
 export async function train(cfg: Config, opts: TrainOptions = {}): Promise<TrainResult> {
   const out = resolve(cfg.out ?? defaultOut(cfg));
   const say = opts.log ?? (() => {});
-  const data = loadData(cfg.data);
+  const data = loadData(cfg.data, cfg);
   const { setup, nCritic } = resolveSetup(cfg, data);
-  checkDataShape(data, setup.critic.inputShape, setup.generator.classes);
+  checkDataShape(data, setup.generator.outputShape, setup.generator.classes);
   checkFits(setup, cfg, nCritic(0));
   if (cfg.threads > cpus().length) say(`warning: --threads ${cfg.threads} is more than this machine's ${cpus().length} cores; the threads will compete (slower, not faster)`);
   const resume = prepareRunDir(out, cfg, opts);

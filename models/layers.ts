@@ -83,9 +83,10 @@ export function batchNorm2dSpecs(name: string, c: number, gainInit: ParamSpec['i
  * Batch norm with its gain and bias: batch statistics in training mode (and, where the pass may advance
  * state, the running averages PyTorch keeps: momentum 0.1, unbiased variance); in inference mode ONNX's
  * BatchNormalization on the running statistics, the one op every consumer of an exported model knows.
- * `labels` (int64 [N]) pick each sample's row of a conditional batch norm's gain and bias tables.
+ * `labels` (int64 [N]) pick each sample's row of a conditional batch norm's gain and bias tables. On [N, C]
+ * it is BatchNorm1d.
  */
-export function batchNorm2d(h: Value, name: string, p: Record<string, Value>, ctx: ForwardContext | undefined, labels?: Value): Value {
+export function batchNorm2d(h: Value, name: string, p: Record<string, Value>, ctx: ForwardContext | undefined, labels?: Value, momentum = PYTORCH_BN_MOMENTUM): Value {
   const [gain, bias] = [p[`${name}.weight`], p[`${name}.bias`]];
   const [mean, variance] = [`${name}.running_mean`, `${name}.running_var`];
   const c = h.shape![1] as number;
@@ -101,7 +102,7 @@ export function batchNorm2d(h: Value, name: string, p: Record<string, Value>, ct
   if (ctx) {
     const count = h.shape!.filter((_, i) => i !== 1).reduce((a: number, b) => a * (typeof b === 'number' ? b : NaN), 1);
     const unbias = Number.isFinite(count) && count > 1 ? count / (count - 1) : 1;
-    const m = PYTORCH_BN_MOMENTUM;
+    const m = momentum;
     const flat = (v: Value) => reshape(v, [-1]);
     ctx.setState(mean, add(mul(ctx.state(mean), 1 - m), mul(flat(moments.mean), m)));
     ctx.setState(variance, add(mul(ctx.state(variance), 1 - m), mul(flat(moments.variance), m * unbias)));

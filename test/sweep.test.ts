@@ -17,7 +17,7 @@ describe('sweep', function () {
   });
 
   it('summarizes seeds as mean and spread, counting failed runs apart', () => {
-    const base = { data: 'ring8', loss: 'ns', seconds: 2, dir: '', modes: 8 };
+    const base = { data: "ring8", loss: "ns", pack: 1, seconds: 2, dir: "", modes: 8 };
     const rs: RunResult[] = [
       { ...base, seed: 0, status: 'ok', modesCaptured: 8, highQualityPct: 90, reverseKL: 0.1 },
       { ...base, seed: 1, status: 'ok', modesCaptured: 6, highQualityPct: 70, reverseKL: 0.3 },

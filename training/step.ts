@@ -5,7 +5,7 @@
 import { grad } from '../graph/autodiff.ts';
 import type { Value } from '../graph/ir.ts';
 import { loop, unrolled } from '../graph/loop.ts';
-import { add, cast, concat, gather, slice, sum } from '../graph/ops.ts';
+import { add, cast, concat, gather, reshape, slice, sum } from '../graph/ops.ts';
 import { auxiliaryClassifier } from '../losses/acgan.ts';
 import type { GanLoss, LossContext, Penalty, RandomDist } from '../losses/loss.ts';
 import { layoutOf, type Model, type ParamLayout } from '../models/model.ts';
@@ -21,7 +21,13 @@ export interface GanSetup {
   penalties: Penalty[];
   optD: OptimizerSettings;
   optG: OptimizerSettings;
+  /** Critic inputs per step; with packing, each holds `pack` samples. */
   batch: number;
+  /**
+   * PacGAN's packing: the critic sees m samples side by side along the first sample axis (real with real,
+   * fake with fake), so a step draws batch x m real samples and latents; penalties act on packed inputs.
+   */
+  pack?: number;
 }
 
 export type Net = 'G' | 'D';
@@ -79,12 +85,31 @@ export class StepCompiler {
     this.opt = { G: optimizer(setup.optG), D: optimizer(setup.optD) };
     const zs = setup.generator.inputShape;
     if (zs.length !== 1) throw new Error(`generator input must be a latent vector, got shape [${zs}]`);
+    const m = this.pack;
+    if (!Number.isInteger(m) || m < 1) throw new Error(`pack must be a positive integer, got ${setup.pack}`);
+    const [c, ...rest] = setup.generator.outputShape;
     const gOut = setup.generator.outputShape.join('x');
     const dIn = setup.critic.inputShape.join('x');
-    if (gOut !== dIn) throw new Error(`generator output [${gOut}] does not match critic input [${dIn}]`);
+    if ([c * m, ...rest].join('x') !== dIn) throw new Error(`generator output [${gOut}]${m > 1 ? ` packed ${m} at a time` : ''} does not match critic input [${dIn}]`);
     const k = setup.generator.classes ?? 0;
     const dk = setup.critic.classes ?? setup.critic.auxClasses ?? 0;
     if (k !== dk) throw new Error(`the generator is conditional on ${k || 'no'} classes, the critic on ${dk || 'none'}: both or neither, on the same classes`);
+    if (k && m > 1) throw new Error(`pack ${m}: a class-conditional critic sees one sample with its class; packing applies to unconditional pairs`);
+  }
+
+  get pack(): number {
+    return this.setup.pack ?? 1;
+  }
+
+  /** Samples (and latents) one step draws: a critic input per batch row, `pack` samples in each. */
+  private get draws(): number {
+    return this.setup.batch * this.pack;
+  }
+
+  /** [B * m, C, ...] -> [B, m * C, ...]: the m samples of a pack are consecutive rows. */
+  private packed(x: Value): Value {
+    const [c, ...rest] = this.sampleShape;
+    return this.pack === 1 ? x : reshape(x, [this.setup.batch, c * this.pack, ...rest]);
   }
 
   /** Classes of a class-conditional pair, 0 if unconditional. */
@@ -95,8 +120,9 @@ export class StepCompiler {
   get latent(): number {
     return this.setup.generator.inputShape[0];
   }
+  /** One sample's shape (the generator's output; the critic's input holds `pack` of them). */
   get sampleShape(): number[] {
-    return this.setup.critic.inputShape;
+    return this.setup.generator.outputShape;
   }
   layout(n: Net): ParamLayout {
     return n === 'G' ? this.layoutG : this.layoutD;
@@ -130,7 +156,7 @@ export class StepCompiler {
    * The loss context. `paired`: D(real) and D(fake) come from one pass over [real; fake] (the critic step
    * needs both: half the nodes, larger products); otherwise each is built only when a loss asks for it.
    */
-  private context(dParams: Record<string, Value>, gParams: Record<string, Value>, real: Value, z: Value, labels: Value | null, random: Random, scope: StateScope, paired: boolean, updating: Net): LossContext {
+  private context(dParams: Record<string, Value>, gParams: Record<string, Value>, drawn: Value, z: Value, labels: Value | null, random: Random, scope: StateScope, paired: boolean, updating: Net): LossContext {
     const { critic, generator } = this.setup;
     const B = this.setup.batch;
     const y = labels ? cast(labels, 'int64') : undefined;
@@ -146,7 +172,8 @@ export class StepCompiler {
     const score = (o: Value) => (K ? slice(o, [0], [1], [1]) : o);
     const classLogits = (o: Value) => slice(o, [1], [1 + K], [1]);
     const D = (x: Value) => score(raw(x));
-    const fake = generator.forward(z, gParams, fwd('G'), y);
+    const real = this.packed(drawn);
+    const fake = this.packed(generator.forward(z, gParams, fwd('G'), y));
     let both: Value | null = null;
     const half = (i: number) => slice((both ??= raw(concat([real, fake], 0), y && concat([y, y], 0))), [i * B], [(i + 1) * B], [0]);
     let rawReal: Value | null = null;
@@ -236,9 +263,9 @@ export class StepCompiler {
     const B = this.setup.batch;
     const mine = this.netInputs(p, n);
     const theirs = p.input({ name: names.param(other), role: 'param', net: other, shape: [this.layout(other).size] });
-    const real = p.draw('real', { dist: 'data', shape: [B, ...this.sampleShape], steps });
+    const real = p.draw('real', { dist: 'data', shape: [this.draws, ...this.sampleShape], steps });
     const labels = this.classes ? p.draw('labels', { dist: 'labels', shape: [B], steps }) : null;
-    const z = p.draw('z', { dist: 'normal', shape: [B, this.latent], steps });
+    const z = p.draw('z', { dist: 'normal', shape: [this.draws, this.latent], steps });
     const random: Random = (name, dist, shape) => p.draw(name, { dist, shape, steps });
     const st = this.programScope(p);
     const { net, logs } = this.update(n, mine, theirs, real, z, labels, random, st.scope);
@@ -274,9 +301,9 @@ export class StepCompiler {
     const p = new ProgramBuilder('fused_steps');
     const B = this.setup.batch;
     const nets = { G: this.netInputs(p, 'G'), D: this.netInputs(p, 'D') };
-    const real = p.draw('real', { dist: 'data', shape: [B, ...this.sampleShape], steps: 'all' }, [k, nCritic + 1]);
+    const real = p.draw('real', { dist: 'data', shape: [this.draws, ...this.sampleShape], steps: 'all' }, [k, nCritic + 1]);
     const labels = this.classes ? p.draw('labels', { dist: 'labels', shape: [B], steps: 'all' }, [k, nCritic + 1]) : null;
-    const z = p.draw('z', { dist: 'normal', shape: [B, this.latent], steps: 'all' }, [k, nCritic + 1]);
+    const z = p.draw('z', { dist: 'normal', shape: [this.draws, this.latent], steps: 'all' }, [k, nCritic + 1]);
     const stateNames = [...this.states.keys()];
     const carried: Record<string, Value> = {};
     for (const n of ['G', 'D'] as Net[]) {
