@@ -11,7 +11,8 @@ import { continueArtifacts } from './continue.ts';
 import { evalRun, trainClassifierCommand, type ImageScores } from './evaluate.ts';
 import { exportRun } from './export.ts';
 import { writeFileAtomic } from './files.ts';
-import { expandLosses, markdownTable, publishedRow, summarize, sweep } from './sweep.ts';
+import { expandLosses, markdownTable, publishedRow, summarize, sweep, type RunResult } from './sweep.ts';
+import { queueSweep, runWorker, sweepStatus } from './queue.ts';
 import { Interrupted, stopOnSignals } from './interrupt.ts';
 import { runConfig, train } from './train.ts';
 import { NODE_EPS } from '../training/runtime-node.ts';
@@ -117,12 +118,24 @@ export function program(): Command {
     .option('--iterations <n>', "generator iterations per run (default 2000, or the protocol's)", num)
     .option('--pack <list>', 'PacGAN packing degrees to compare, comma separated (1 = no packing)', numList, [1])
     .addOption(new Option('--protocol <name>', "a published setup under every run (its networks, optimizer, batch, data and budget); the report puts the paper's numbers beside the measured ones").choices(Object.keys(PROTOCOLS)))
-    .option('--workers <n>', 'parallel runs (default: the core count)', num)
+    .option('--workers <n>', 'parallel runs on this machine (default: the core count; not with --queue)', num)
+    .option('--queue <url>', 'run on a Redis job queue (redis://HOST:PORT[/DB]) served by `onnx-gan worker` processes on any machines, instead of here')
+    .option('--status', 'with --out: where each run of the queued sweep there stands (queued, running, done, failed)')
     .option('--out <dir>', 'sweep directory', 'runs/sweep')
-    .option('--resume', 'finish a sweep in --out: finished runs are kept, interrupted ones resume from their checkpoints')
+    .option('--resume', 'finish a sweep in --out: finished runs are kept, interrupted ones resume from their checkpoints (queued: re-attach and collect)')
     .option('--force', 'replace an existing sweep directory')
     .option('--json', 'print the summary rows as JSON')
     .action(async (o) => {
+      if (o.status) {
+        const st = await sweepStatus(o.out, o.queue);
+        if (o.json) console.log(JSON.stringify(st));
+        else {
+          console.log(`sweep ${st.id} in ${o.out}: ${st.done} done, ${st.running} running, ${st.queued} queued, ${st.failed} failed of ${st.total}`);
+          for (const [k, v] of Object.entries(st.byRun)) console.log(`  ${k.padEnd(32)} ${v}`);
+        }
+        return;
+      }
+      if (o.queue && o.workers !== undefined) throw new Error('--workers: a queued sweep runs on the workers that serve the queue; start them with onnx-gan worker --queue <url> --concurrency <n>');
       const data = String(o.data).split(',');
       for (const d of data) if (!DATASETS[d]) throw new Error(`unknown data set '${d}'; valid data sets: ${Object.keys(DATASETS).join(', ')}`);
       positiveInts(o, ['seeds', 'iterations', 'workers']);
@@ -130,17 +143,20 @@ export function program(): Command {
       const losses = expandLosses(o.protocol && o.loss === 'all' ? PROTOCOLS[o.protocol as keyof typeof PROTOCOLS].settings.loss : String(o.loss));
       const iterations = o.iterations ?? (o.protocol ? PROTOCOLS[o.protocol as keyof typeof PROTOCOLS].settings.iterations : 2000);
       const total = data.length * losses.length * o.pack.length * o.seeds;
-      const bar = progress('sweep [{bar}] {value}/{total} runs | {last}', o.json);
+      const bar = progress(o.queue ? 'sweep [{bar}] {value}/{total} runs | {queued} queued, {running} running, {done} done, {failed} failed' : 'sweep [{bar}] {value}/{total} runs | {last}', o.json);
       const stop = stopOnSignals(bar.say);
-      bar.update(0, total, { last: '' });
-      const results = await sweep({
-        data, losses, seeds: o.seeds, iterations, packs: o.pack, protocol: o.protocol, workers: o.workers, out: o.out, resume: o.resume, force: o.force, stopRequested: stop.requested,
-        onRunDone: (r, done) => bar.update(done, total, { last: `${r.data}/${r.loss}${r.pack > 1 ? `/pack${r.pack}` : ''}/s${r.seed}: ${r.status === 'ok' ? `${r.modesCaptured}/${r.modes} modes` : r.status}` }),
-      }).finally(() => (bar.stop(), stop.dispose()));
+      const spec = { data, losses, seeds: o.seeds, iterations, packs: o.pack, protocol: o.protocol, out: o.out, resume: o.resume, force: o.force, stopRequested: stop.requested };
+      const last = (r: RunResult) => `${r.data}/${r.loss}${r.pack > 1 ? `/pack${r.pack}` : ''}/s${r.seed}: ${r.status === 'ok' ? `${r.modesCaptured}/${r.modes} modes` : r.status}`;
+      bar.update(0, total, { last: '', queued: total, running: 0, done: 0, failed: 0 });
+      const results = await (o.queue
+        ? queueSweep({ ...spec, queue: o.queue, onCounts: (c) => bar.update(c.done + c.failed, c.total, c as unknown as Record<string, unknown>) })
+        : sweep({ ...spec, workers: o.workers, onRunDone: (r, done) => bar.update(done, total, { last: last(r) }) })
+      ).finally(() => (bar.stop(), stop.dispose()));
       const left = results.filter((r) => r.status === 'interrupted').length;
       if (left) {
         const args = process.argv.slice(2).filter((a) => a !== '--resume' && a !== '--force');
-        throw new Interrupted(`interrupted with ${left} of ${results.length} runs unfinished; their checkpoints are saved; resume with onnx-gan ${args.join(' ')} --resume`);
+        const where = o.queue ? 'they stay on the queue and its workers go on; collect them' : 'their checkpoints are saved; resume';
+        throw new Interrupted(`interrupted with ${left} of ${results.length} runs unfinished; ${where} with onnx-gan ${args.join(' ')} --resume`);
       }
       const rows = summarize(results);
       if (o.json) console.log(JSON.stringify(rows));
@@ -148,6 +164,25 @@ export function program(): Command {
         process.stdout.write(markdownTable(rows, (r) => publishedRow(o.protocol, r)));
         console.log(`wrote ${o.out}/summary.md, summary.csv, runs.csv, report.html`);
       }
+    });
+
+  cli
+    .command('worker')
+    .description('run sweep jobs from a Redis queue until stopped; SIGTERM or Ctrl-C: the runs in flight checkpoint and go back to the queue for another worker')
+    .requiredOption('--queue <url>', 'the queue: redis://HOST:PORT[/DB]')
+    .option('--concurrency <n>', 'runs at a time on this machine', num, 1)
+    .option('--threads <n>', 'onnxruntime intra-op threads per run', num, 1)
+    .option('--runs-dir <dir>', 'a directory all workers share: a run whose worker died resumes there from its last checkpoint (without one, it restarts)')
+    .option('--lock-seconds <s>', "how long a dead worker's run stays locked before another worker takes it", num, 30)
+    .option('--json', 'print what this worker did as one JSON object when it ends')
+    .action(async (o) => {
+      positiveInts(o, ['concurrency', 'threads']);
+      if (!(o.lockSeconds > 0)) throw new Error(`--lock-seconds: must be positive, got ${o.lockSeconds}`);
+      const say = (m: string) => void process.stderr.write(`${m}\n`);
+      const stop = stopOnSignals(say);
+      const r = await runWorker({ queue: o.queue, concurrency: o.concurrency, threads: o.threads, runsDir: o.runsDir, lockSeconds: o.lockSeconds, log: say, stopRequested: stop.requested }).finally(() => stop.dispose());
+      if (o.json) console.log(JSON.stringify(r));
+      else console.log(`worker stopped: ${r.completed} runs finished, ${r.handedBack} handed back to the queue`);
     });
 
   cli

@@ -22,11 +22,24 @@ export function stopOnSignals(say: (m: string) => void = (m) => void process.std
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
+  // A run started by a sweep or worker (ONNX_GAN_STOP_WITH_PARENT) reads its stdin, a pipe from that
+  // process: end of file means the parent died (killed, its machine gone), and an orphan must not train
+  // on beside the run's retry: it checkpoints and ends as if told to stop.
+  const orphaned = () => {
+    if (!stop) say('the process that started this run is gone: saving a checkpoint and stopping');
+    stop = true;
+  };
+  const watchParent = process.env.ONNX_GAN_STOP_WITH_PARENT === '1' && !process.stdin.isTTY;
+  if (watchParent) {
+    process.stdin.on('end', orphaned).on('error', orphaned).resume();
+    (process.stdin as { unref?: () => void }).unref?.();
+  }
   return {
     requested: () => stop,
     dispose: () => {
       process.off('SIGINT', handler);
       process.off('SIGTERM', handler);
+      if (watchParent) process.stdin.off('end', orphaned).off('error', orphaned).destroy();
     },
   };
 }

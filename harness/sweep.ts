@@ -125,13 +125,20 @@ export interface RunProcess {
  * One run as a child `onnx-gan train` process, in its own process group: a terminal's Ctrl-C reaches the
  * sweep or worker, which passes one signal on (a second one would make the run quit without its checkpoint).
  */
-export function startRun(r: RunSpec, dir: string, o: { resume: boolean; threads?: number }): RunProcess {
+export function startRun(r: RunSpec, dir: string, o: { resume: boolean; threads?: number; onMessage?: (line: string) => void }): RunProcess {
   const t0 = performance.now();
-  const child = spawn(process.execPath, [BIN, ...trainArgs(r, dir, o.resume, o.threads)], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(process.execPath, [BIN, ...trainArgs(r, dir, o.resume, o.threads)], { stdio: ['pipe', 'pipe', 'pipe'], detached: true, env: { ...process.env, ONNX_GAN_STOP_WITH_PARENT: '1' } });
   let out = '';
   let err = '';
   child.stdout.on('data', (b) => (out += b));
-  child.stderr.on('data', (b) => (err += b));
+  let seen = 0;
+  child.stderr.on('data', (b) => {
+    err += b;
+    const end = err.lastIndexOf('\n');
+    if (end < seen) return;
+    for (const line of err.slice(seen, end).split('\n')) if (line.trim()) o.onMessage?.(line);
+    seen = end + 1;
+  });
   const result = new Promise<RunResult>((done) => {
     child.on('close', (code, signal) => {
       const base = { ...resultBase(r, dir), seconds: (performance.now() - t0) / 1000 };

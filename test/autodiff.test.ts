@@ -6,6 +6,7 @@ import { rules } from '../graph/gradients.ts';
 import { Graph, tensor, type DType } from '../graph/ir.ts';
 import * as o from '../graph/ops.ts';
 import { layerNorm } from '../models/layers.ts';
+import { linearMaxout } from '../models/maxout.ts';
 import { arr, expectClose, fixture, session, type Builder } from './helpers.ts';
 
 interface Case {
@@ -108,6 +109,7 @@ export const builders: Record<string, Builder> = {
   conv_wide_1x1: (x, w) => o.conv(x, w),
   conv_transpose_wide: (x, w) => o.convTranspose(x, w, null, { strides: [2, 2], pads: [1, 1, 1, 1] }),
   avg_pool_tiles: (x) => o.averagePool(x, [2, 2], { strides: [2, 2] }),
+  linear_maxout: (x, w, b) => linearMaxout(x, { name: 'm', input: 4, output: 2, pieces: 3 }, { 'm.weight': w, 'm.bias': b }),
   conv_block: (x, w, b) => layerNorm(o.leakyRelu(o.conv(x, w, b, { strides: [2, 2], pads: [1, 1, 1, 1] }), 0.2)),
 };
 
@@ -140,7 +142,7 @@ const tol = (name: string) => (FLOAT32_ONLY.has(name) ? 2e-5 : name === 'cast_ro
 describe('autodiff: every rule against PyTorch and finite differences (float64 where onnxruntime has the kernels)', () => {
   it('has a fixture case for every builder and a rule for every differentiable op used', () => {
     expect(cases.map((c) => c.name).sort()).to.deep.equal(Object.keys(builders).sort());
-    for (const op of ['Add', 'Sub', 'Mul', 'Div', 'Neg', 'Pow', 'Sqrt', 'Exp', 'Log', 'Abs', 'Relu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'Softplus', 'Min', 'Max', 'Clip', 'Where', 'MatMul', 'Gemm', 'ReduceSum', 'ReduceMean', 'Reshape', 'Flatten', 'Transpose', 'Concat', 'Slice', 'Gather', 'Squeeze', 'Unsqueeze', 'Expand', 'Identity', 'Cast', 'Conv', 'ConvTranspose', 'AveragePool', 'LayerNormalization', 'InstanceNormalization', 'BatchNormalization', 'Resize'])
+    for (const op of ['Add', 'Sub', 'Mul', 'Div', 'Neg', 'Pow', 'Sqrt', 'Exp', 'Log', 'Abs', 'Relu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'Softplus', 'Min', 'Max', 'Clip', 'Where', 'MatMul', 'Gemm', 'ReduceSum', 'ReduceMean', 'Reshape', 'Flatten', 'Transpose', 'Concat', 'Slice', 'Gather', 'Squeeze', 'Unsqueeze', 'Expand', 'Identity', 'Cast', 'Conv', 'ConvTranspose', 'AveragePool', 'LayerNormalization', 'InstanceNormalization', 'BatchNormalization', 'Resize', 'ReduceMax'])
       expect(rules, op).to.have.property(op);
   });
 

@@ -4,7 +4,7 @@
 // #error; nothing a user loaded is lost by a failed load (the previous model keeps running).
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
-import { DATASETS, dataset } from '../data/mixtures.ts';
+import { DATASETS, dataset, fixedSet } from '../data/mixtures.ts';
 import { checkIdxLabels, idxImageSet, labelsNameFor, parseIdxBytes } from '../data/images.ts';
 import { roleIO } from '../models/imported.ts';
 import { Rng } from '../data/random.ts';
@@ -262,8 +262,9 @@ async function gunzip(bytes: Uint8Array, what: string): Promise<Uint8Array> {
  * The data set a run trained on: a built-in 2-D mixture, or an IDX image file, found among the artifacts'
  * files (chosen with them, or in the same folder) or, for Fashion-MNIST, on the page's server.
  */
-async function trainingData(name: string, read: (file: string) => Promise<Uint8Array>, classes: string[]): Promise<DataSource> {
-  if (DATASETS[name]) return dataset(name);
+async function trainingData(name: string, read: (file: string) => Promise<Uint8Array>, classes: string[], config: Record<string, unknown>, seed: number): Promise<DataSource> {
+  // A run on a fixed set of points (--data-size, PacGAN's protocol) goes on drawing from the same set.
+  if (DATASETS[name]) return Number.isInteger(config.dataSize) ? fixedSet(dataset(name), config.dataSize as number, seed) : dataset(name);
   // A file among the chosen ones, or, for Fashion-MNIST, from the page's server; parsed as IDX.
   const idx = async (file: string, missing: string) => {
     let raw = await read(file).catch(() => null);
@@ -284,7 +285,7 @@ async function trainingData(name: string, read: (file: string) => Promise<Uint8A
 
 async function openArtifacts(read: (file: string) => Promise<Uint8Array>, where: string): Promise<void> {
   const loaded = await loadArtifacts(read, where);
-  const data = await trainingData(loaded.manifest.data, read, loaded.manifest.classes);
+  const data = await trainingData(loaded.manifest.data, read, loaded.manifest.classes, loaded.config, loaded.manifest.seed);
   const opts = { data, seed: loaded.manifest.seed, nCritic: criticSchedule(loaded.manifest.schedule), threads: 1 };
   // On WebGPU the parameters and optimizer state stay in GPU buffers between steps; WASM if it refuses.
   let trainer: Trainer;

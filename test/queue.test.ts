@@ -1,0 +1,170 @@
+// Sweeps on a real Redis (Debian's redis-server on a free loopback port) through BullMQ: worker processes
+// that are killed or told to stop, a client that is stopped and resumed; the results must equal a local
+// sweep's bit for bit and count every run exactly once.
+import { expect } from 'chai';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Queue } from 'bullmq';
+import { QUEUE_NAME, queueSweep, redisOptions } from '../harness/queue.ts';
+import { sweep, type RunResult, type SweepSpec } from '../harness/sweep.ts';
+import { haveRedis, startRedis, type RedisHandle } from './redis-server.ts';
+
+const BIN = new URL('../bin/onnx-gan.js', import.meta.url).pathname;
+
+interface WorkerProc {
+  proc: ChildProcess;
+  log(): string;
+  exited: Promise<number | null>;
+}
+
+function startWorker(url: string, extra: string[] = []): WorkerProc {
+  const proc = spawn(process.execPath, [BIN, 'worker', '--queue', url, '--lock-seconds', '2', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  proc.stdout!.on('data', (b) => (log += b));
+  proc.stderr!.on('data', (b) => (log += b));
+  return { proc, log: () => log, exited: new Promise((done) => proc.on('exit', (code) => done(code))) };
+}
+
+const until = async (what: string, cond: () => boolean, ms = 120000) => {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+};
+
+/** Checkpoints of a run in any worker's scratch space (workers without --runs-dir train under the temp dir). */
+const checkpointsOf = (key: string) =>
+  readdirSync(tmpdir())
+    .filter((d) => d.startsWith('onnx-gan-worker-'))
+    .flatMap((d) => (existsSync(join(tmpdir(), d)) ? readdirSync(join(tmpdir(), d)).map((s) => join(tmpdir(), d, s, key, 'checkpoints')) : []))
+    .flatMap((c) => (existsSync(c) ? readdirSync(c).filter((f) => f.startsWith('ckpt-')) : []));
+
+/** The run a worker's log says it started last. */
+const lastStarted = (log: string) => [...log.matchAll(/^(\S+): (?:starting|resuming) \(job/gm)].pop()?.[1];
+
+const metrics = (r: RunResult) => ({ key: `${r.data}-${r.loss}-s${r.seed}`, status: r.status, modesCaptured: r.modesCaptured, highQualityPct: r.highQualityPct, reverseKL: r.reverseKL });
+const samples = (r: RunResult) => readFileSync(join(r.dir, 'samples.csv'), 'utf8');
+
+// 12 runs of ~1,500 iterations (a few seconds each): long enough for a kill to land mid-run.
+const SPEC: SweepSpec = { data: ['ring8'], losses: ['ns', 'hinge', 'lsgan'], seeds: 4, iterations: 1500 };
+
+describe('sweeps on a Redis queue (BullMQ, real redis-server)', function () {
+  this.timeout(600000);
+  let redis: RedisHandle;
+  let tmp: string;
+  let local: Map<string, RunResult>;
+  const workers: WorkerProc[] = [];
+
+  before(async function () {
+    if (!haveRedis()) return this.skip();
+    redis = await startRedis();
+    tmp = mkdtempSync(join(tmpdir(), 'onnx-gan-queue-'));
+    // The reference: the same sweep run locally.
+    const rs = await sweep({ ...SPEC, workers: 2, out: join(tmp, 'local') });
+    local = new Map(rs.map((r) => [metrics(r).key, r]));
+    expect(rs.every((r) => r.status === 'ok'), 'the local reference sweep finished').to.equal(true);
+  });
+
+  afterEach(async () => {
+    for (const w of workers.splice(0)) if (w.proc.exitCode === null) w.proc.kill('SIGKILL');
+    if (!redis) return;
+    const q = new Queue(QUEUE_NAME, { connection: redisOptions(redis.url) });
+    await q.obliterate({ force: true });
+    await q.close();
+  });
+
+  after(async () => {
+    await redis?.stop();
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('12 runs over 3 workers, one SIGKILLed mid-run: every run finishes exactly once, metrics and samples bit-identical to the local sweep', async () => {
+    const shared = join(tmp, 'shared-runs');
+    workers.push(...[0, 1, 2].map(() => startWorker(redis.url, ['--runs-dir', shared])));
+    const client = queueSweep({ ...SPEC, queue: redis.url, out: join(tmp, 'queued') });
+    const victim = workers[0];
+    await until('the first worker to start a run', () => !!lastStarted(victim.log()));
+    await new Promise((r) => setTimeout(r, 1500));
+    const killed = lastStarted(victim.log())!;
+    victim.proc.kill('SIGKILL');
+    const rs = await client;
+
+    expect(rs).to.have.length(12);
+    expect(new Set(rs.map((r) => metrics(r).key)).size, 'each run once').to.equal(12);
+    for (const r of rs) {
+      const ref = local.get(metrics(r).key)!;
+      expect(metrics(r), metrics(r).key).to.deep.equal(metrics(ref));
+      expect(samples(r) === samples(ref), `${metrics(r).key} samples.csv`).to.equal(true);
+    }
+    // The killed worker's run was taken over by another worker after its lock expired, and resumed there.
+    const others = workers.slice(1).map((w) => w.log()).join('\n');
+    expect(others, `another worker resumed ${killed}`).to.match(new RegExp(`^${killed}: resuming \\(job \\S+, attempt [2-9]`, 'm'));
+    // Collected runs leave the queue.
+    const q = new Queue(QUEUE_NAME, { connection: redisOptions(redis.url) });
+    const counts = await q.getJobCounts();
+    await q.close();
+    expect(Object.values(counts).reduce((a, b) => a + b, 0), JSON.stringify(counts)).to.equal(0);
+    const csv = readFileSync(join(tmp, 'queued', 'runs.csv'), 'utf8').trim().split('\n');
+    expect(csv, 'runs.csv: header and 12 runs').to.have.length(13);
+  });
+
+  it('worker SIGTERM: its run checkpoints, goes back to the queue through Redis (no shared disk) and another worker resumes it', async () => {
+    const spec = { ...SPEC, losses: ['ns'], seeds: 2 };
+    const a = startWorker(redis.url);
+    workers.push(a);
+    const client = queueSweep({ ...spec, queue: redis.url, out: join(tmp, 'handoff') });
+    await until('worker A to start a run', () => !!lastStarted(a.log()));
+    const b = startWorker(redis.url);
+    workers.push(b);
+    const run = lastStarted(a.log())!;
+    // Stopped once it has trained a little (a checkpoint in its scratch space), so there is something to resume.
+    await until(`${run} to write a checkpoint`, () => checkpointsOf(run).length > 0);
+    a.proc.kill('SIGTERM');
+    expect(await a.exited, a.log()).to.equal(0);
+    expect(a.log()).to.match(new RegExp(`^${run}: checkpointed and handed back to the queue`, 'm'));
+    const rs = await client;
+    expect(b.log(), `worker B resumed ${run}`).to.match(new RegExp(`^${run}: resuming`, 'm'));
+    expect(b.log(), 'from the handed-back checkpoint').to.match(new RegExp(`^${run}: resumed from iteration [1-9]`, 'm'));
+    for (const r of rs) expect(metrics(r)).to.deep.equal(metrics(local.get(metrics(r).key)!));
+  });
+
+  it('a stopped client leaves its runs on the queue; --status tells where they stand and --resume collects them', async () => {
+    const out = join(tmp, 'client-stop');
+    workers.push(startWorker(redis.url));
+    const args = ['sweep', '--queue', redis.url, '--data', 'ring8', '--loss', 'ns', '--seeds', '2', '--iterations', '1500', '--out', out];
+    const client = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    client.stderr!.on('data', (b) => (err += b));
+    // Once sweep.json is written the client is queueing and listening for signals.
+    await until('the client to queue the sweep', () => existsSync(join(out, 'sweep.json')));
+    await new Promise((r) => setTimeout(r, 300));
+    client.kill('SIGINT');
+    const code = await new Promise((done) => client.on('exit', done));
+    // Two runs of a few seconds each on one worker: neither is collected 0.3 s after queueing.
+    expect(code, err).to.equal(130);
+    expect(err).to.match(/they stay on the queue and its workers go on; collect them with onnx-gan sweep .* --resume/);
+    const st = spawnSync(process.execPath, [BIN, 'sweep', '--status', '--out', out, '--json'], { encoding: 'utf8' });
+    expect(st.status, st.stderr).to.equal(0);
+    expect(JSON.parse(st.stdout)).to.include({ total: 2 });
+    const r = spawnSync(process.execPath, [BIN, ...args, '--resume', '--json'], { encoding: 'utf8' });
+    expect(r.status, r.stderr).to.equal(0);
+    expect(JSON.parse(r.stdout)[0]).to.include({ runs: 2, ok: 2, modesMean: (local.get('ring8-ns-s0')!.modesCaptured! + local.get('ring8-ns-s1')!.modesCaptured!) / 2 });
+  });
+
+  it('bad queue settings: one line naming the flag, a non-zero exit', async () => {
+    const run = (...a: string[]) => spawnSync(process.execPath, [BIN, ...a], { encoding: 'utf8' });
+    const http = run('worker', '--queue', 'http://127.0.0.1:1');
+    expect(http.status).to.equal(1);
+    expect(http.stderr.trim()).to.equal('onnx-gan: --queue http://127.0.0.1:1: expected redis://HOST:PORT[/DB] (got the scheme http:)');
+    const down = run('sweep', '--queue', 'redis://127.0.0.1:1', '--out', join(tmp, 'down'));
+    expect(down.status).to.equal(1);
+    expect(down.stderr.trim()).to.match(/^onnx-gan: --queue redis:\/\/127\.0\.0\.1:1: cannot reach Redis \(.*ECONNREFUSED.*\)$/);
+    const both = run('sweep', '--queue', redis.url, '--workers', '2', '--out', join(tmp, 'both'));
+    expect(both.stderr.trim()).to.match(/^onnx-gan: --workers: a queued sweep runs on the workers/);
+    const none = run('sweep', '--status', '--out', join(tmp, 'nothing'));
+    expect(none.stderr.trim()).to.match(/holds no queued sweep \(no sweep\.json\)/);
+  });
+});
