@@ -22,6 +22,14 @@ export function stopOnSignals(say: (m: string) => void = (m) => void process.std
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
+  // A signal that reached a sweep's or worker's run before this (bin/onnx-gan.js kept it) is a stop request.
+  const g = globalThis as { onnxGanEarlySignal?: NodeJS.Signals | null; onnxGanEarlyListener?: (s: NodeJS.Signals) => void };
+  if (g.onnxGanEarlyListener) {
+    process.off('SIGINT', g.onnxGanEarlyListener);
+    process.off('SIGTERM', g.onnxGanEarlyListener);
+    g.onnxGanEarlyListener = undefined;
+    if (g.onnxGanEarlySignal) handler(g.onnxGanEarlySignal);
+  }
   // A run started by a sweep or worker (ONNX_GAN_STOP_WITH_PARENT) reads its stdin, a pipe from that
   // process: end of file means the parent died (killed, its machine gone), and an orphan must not train
   // on beside the run's retry: it checkpoints and ends as if told to stop.

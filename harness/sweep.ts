@@ -197,6 +197,8 @@ export async function sweep(o: SweepOptions): Promise<RunResult[]> {
             running.add(p);
             r = await p.result;
             running.delete(p);
+            // Stopped before it could listen (killed while loading): unfinished, for --resume to run.
+            if (o.stopRequested?.() && r.status !== 'ok') r = { ...r, status: 'interrupted' };
           }
           results[k] = r;
           o.onRunDone?.(r, ++done, jobs.length);
