@@ -235,7 +235,44 @@ class ResNetCritic(nn.Module):
         return self.head(n['l5'](phi), phi, y) if self.head else n['l5'](phi)
 
 
-KINDS = {'mlp': MLP, 'dcgan-generator': DCGANGenerator, 'dcgan-critic': DCGANCritic, 'resnet-generator': ResNetGenerator, 'resnet-critic': ResNetCritic}
+class PacganGenerator(nn.Module):
+    """PacGAN's 2-D generator: bias-free Linear, batch norm and ReLU per hidden layer, then a Linear."""
+
+    def __init__(self, widths, bnMomentum=0.05, **_):
+        super().__init__()
+        self.latent = widths[0]
+        last = len(widths) - 2
+        self.linears = nn.ModuleList(nn.Linear(widths[i], widths[i + 1], bias=i == last) for i in range(last + 1))
+        self.norms = nn.ModuleList(nn.BatchNorm1d(widths[i + 1], momentum=bnMomentum) for i in range(last))
+        self.names = {**{f'l{i}': m for i, m in enumerate(self.linears)}, **{f'bn{i}': m for i, m in enumerate(self.norms)}}
+
+    def forward(self, z):
+        h = z
+        for lin, bn in zip(self.linears, self.norms):
+            h = F.relu(bn(lin(h)))
+        return self.linears[-1](h)
+
+
+class PacganCritic(nn.Module):
+    """PacGAN's critic: LinearMaxout layers (out x pieces units, the max over each unit's adjacent pieces),
+    then a Linear to one score. Its input is m samples side by side ([N, 2m] for m-packed 2-D points)."""
+
+    def __init__(self, input, hidden, pieces, **_):
+        super().__init__()
+        widths = [input] + list(hidden)
+        self.hidden, self.pieces = list(hidden), pieces
+        self.maxouts = nn.ModuleList(nn.Linear(widths[i], widths[i + 1] * pieces) for i in range(len(hidden)))
+        self.out = nn.Linear(widths[-1], 1)
+        self.names = {**{f'l{i}': m for i, m in enumerate(self.maxouts)}, f'l{len(hidden)}': self.out}
+
+    def forward(self, x):
+        h = x
+        for lin, units in zip(self.maxouts, self.hidden):
+            h = lin(h).view(-1, units, self.pieces).max(-1).values
+        return self.out(h)
+
+
+KINDS = {'mlp': MLP, 'pacgan-generator': PacganGenerator, 'pacgan-critic': PacganCritic, 'dcgan-generator': DCGANGenerator, 'dcgan-critic': DCGANCritic, 'resnet-generator': ResNetGenerator, 'resnet-critic': ResNetCritic}
 
 
 def _sigma(w, u):

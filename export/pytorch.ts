@@ -1,10 +1,10 @@
-// model.py for PyTorch users: the template's modules (MLP, DCGAN and ResNet generators and critics) and a loader for
+// model.py for PyTorch users: the template's modules (MLP, PacGAN, DCGAN and ResNet generators and critics) and a loader for
 // weights.safetensors, followed by this run's two architecture descriptions. Imported models have no
 // description here: their ONNX files are what other frameworks load.
 import { readFileSync } from 'node:fs';
 import type { Model } from '../models/model.ts';
 
-const KNOWN = new Set(['mlp', 'dcgan-generator', 'dcgan-critic', 'resnet-generator', 'resnet-critic']);
+const KNOWN = new Set(['mlp', 'pacgan-generator', 'pacgan-critic', 'dcgan-generator', 'dcgan-critic', 'resnet-generator', 'resnet-critic']);
 const TEMPLATE = new URL('./model_template.py', import.meta.url);
 
 /** The model.py source for these two networks, or null when one of them is not a built-in architecture. */

@@ -46,7 +46,7 @@ export function pacganGenerator(o: PacganGeneratorOptions = {}): Model {
       for (let i = 0; i < last; i++) h = relu(batchNorm2d(gemm(h, p[`G.l${i}.weight`], undefined, { transB: true }), `G.bn${i}`, p, ctx, undefined, momentum));
       return gemm(h, p[`G.l${last}.weight`], p[`G.l${last}.bias`], { transB: true });
     },
-    describe: () => ({ kind: 'pacgan-generator', widths, bnMomentum: momentum, weightStd: std }),
+    describe: () => ({ kind: 'pacgan-generator', prefix: 'G', widths, bnMomentum: momentum, weightStd: std }),
   };
 }
 
@@ -82,6 +82,6 @@ export function pacganCritic(o: PacganCriticOptions = {}): Model {
       for (const s of layers) h = linearMaxout(h, s, p);
       return gemm(h, p[`${out}.weight`], p[`${out}.bias`], { transB: true });
     },
-    describe: () => ({ kind: 'pacgan-critic', input, hidden, pieces, weightStd: std }),
+    describe: () => ({ kind: 'pacgan-critic', prefix: 'D', input, hidden, pieces, weightStd: std }),
   };
 }

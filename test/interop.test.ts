@@ -18,8 +18,11 @@ const PY = '/usr/bin/python3';
 const hasPython = spawnSync(PY, ['-c', 'import cv2, torch, numpy'], { encoding: 'utf8' }).status === 0;
 const hasFmnist = existsSync('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz') || !!process.env.FASHION_MNIST_DIR;
 
-const RUNS: [string, string[], number[]][] = [
+/** Name, train flags, the generator's sample shape, and the critic's input shape where packing makes it differ. */
+const RUNS: [string, string[], number[], number[]?][] = [
   ['mlp-wgan-gp', ['--loss', 'wgan-gp', '--hidden', '32,32'], [2]],
+  // PacGAN's networks (batch norm, maxout), the critic judging packs of 2 points.
+  ['pacgan-pack2', ['--protocol', 'pacgan', '--pack', '2', '--batch', '16', '--data-size', '1000'], [2], [4]],
   ['mlp-sngan', ['--loss', 'sngan', '--hidden', '32,32'], [2]],
   ['dcgan-layer-norm', ['--data', 'fashion-mnist', '--loss', 'ns', '--width', '8', '--batch', '16', '--latent', '16'], [1, 28, 28]],
   ['dcgan-instance-norm', ['--data', 'fashion-mnist', '--loss', 'wgan-gp', '--norm', 'instance', '--width', '8', '--batch', '16', '--latent', '16', '--n-critic', '1'], [1, 28, 28]],
@@ -44,7 +47,7 @@ describe('exports in other frameworks: OpenCV DNN and PyTorch (model.py)', funct
   });
   after(() => tmp && rmSync(tmp, { recursive: true, force: true }));
 
-  for (const [name, args, sample] of RUNS)
+  for (const [name, args, sample, criticIn = sample] of RUNS)
     it(`${name}: ${args.includes('--conditional') ? 'model.py gives' : 'OpenCV and model.py give'} onnxruntime's samples and scores (1e-5)`, async function () {
       if (sample.length > 1 && !hasFmnist) this.skip();
       const run = join(tmp, name);
@@ -57,7 +60,7 @@ describe('exports in other frameworks: OpenCV DNN and PyTorch (model.py)', funct
       const [g, d] = [await rt.createSession(readFileSync(join(dir, 'generator.onnx'))), await rt.createSession(readFileSync(join(dir, 'critic.onnx')))];
       const latent = Number(JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')).latent ?? 16);
       const n = 5;
-      const per = sample.reduce((a, b) => a * b, 1);
+      const per = criticIn.reduce((a, b) => a * b, 1);
       const z = Rng.stream(9, 'interop-z').fillNormal(new Float32Array(n * latent));
       const x = Rng.stream(9, 'interop-x').fillUniform(new Float32Array(n * per), -1, 1);
       const conditional = args.includes('--conditional');
@@ -65,12 +68,12 @@ describe('exports in other frameworks: OpenCV DNN and PyTorch (model.py)', funct
       const label: Feeds = conditional ? { label: tensor('int64', [n], labels) } : {};
       const gy = (await g.run({ z: tensor('float32', [n, latent], z), ...label })).samples.data as Float32Array;
       const projection = args.includes('projection');
-      const dy = (await d.run({ x: tensor('float32', [n, ...sample], x), ...(projection ? label : {}) })).score.data as Float32Array;
+      const dy = (await d.run({ x: tensor('float32', [n, ...criticIn], x), ...(projection ? label : {}) })).score.data as Float32Array;
       await g.release();
       await d.release();
       writeFileSync(join(tmp, `${name}.z`), z);
       writeFileSync(join(tmp, `${name}.x`), x);
-      const py = spawnSync(PY, [SCRIPT, dir, join(tmp, `${name}.z`), String(n), join(tmp, `${name}.x`), String(n), tmp, JSON.stringify(sample), ...(conditional ? [JSON.stringify(labels)] : [])], { encoding: 'utf8' });
+      const py = spawnSync(PY, [SCRIPT, dir, join(tmp, `${name}.z`), String(n), join(tmp, `${name}.x`), String(n), tmp, JSON.stringify(criticIn), ...(conditional ? [JSON.stringify(labels)] : [])], { encoding: 'utf8' });
       expect(py.status, py.stderr).to.equal(0);
       const shapes = JSON.parse(py.stdout.trim().split('\n').pop()!);
       if (!conditional) expect(shapes.cv2_generator).to.deep.equal([n, ...sample]);
