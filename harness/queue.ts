@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from './files.ts';
 import { CKPT_DIR, listCheckpoints } from './run-dir.ts';
-import { finished, prepareSweepDir, runSpecs, startRun, writeReports, type RunProcess, type RunResult, type RunSpec, type SweepOptions, type SweepSpec } from './sweep.ts';
+import { finished, prepareSweepDir, runSpecs, specRecord, startRun, writeReports, type RunProcess, type RunResult, type RunSpec, type SweepOptions, type SweepSpec } from './sweep.ts';
 
 /** One queue serves every sweep; job ids are `<sweep id>.<run key>`. */
 export const QUEUE_NAME = 'onnx-gan-runs';
@@ -201,30 +201,26 @@ interface SweepRecord {
 
 function readRecord(out: string): SweepRecord {
   const file = join(out, 'sweep.json');
-  if (!existsSync(file)) throw new Error(`${out} holds no queued sweep (no sweep.json); start one with onnx-gan sweep --queue redis://HOST:PORT --out ${out}`);
-  return JSON.parse(readFileSync(file, 'utf8'));
+  const record = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Partial<SweepRecord>) : null;
+  if (!record?.id) throw new Error(`${out} holds no queued sweep (no sweep.json with a queue id); start one with onnx-gan sweep --queue redis://HOST:PORT --out ${out}`);
+  return record as SweepRecord;
 }
 
 /** Enqueue (or, with --resume, re-attach to) a sweep's runs, wait for all of them, write the reports. */
 export async function queueSweep(o: QueueSweepOptions): Promise<RunResult[]> {
   const connection = await checkReachable(o.queue);
   // --force on a queued sweep: its jobs that are not running are dropped with it (a running one finishes and is never collected).
-  const replaced = o.force && existsSync(join(o.out, 'sweep.json')) ? readRecord(o.out) : null;
+  const replaced = o.force && existsSync(join(o.out, 'sweep.json')) ? JSON.parse(readFileSync(join(o.out, 'sweep.json'), 'utf8')) : null;
   const out = prepareSweepDir(o);
   const spec: SweepSpec = { data: o.data, losses: o.losses, seeds: o.seeds, iterations: o.iterations, packs: o.packs, protocol: o.protocol };
-  let record: SweepRecord;
-  if (o.resume && existsSync(join(out, 'sweep.json'))) {
-    record = readRecord(out);
-    if (JSON.stringify(record.spec) !== JSON.stringify(spec)) throw new Error(`--resume: ${out}/sweep.json was started with other settings (${JSON.stringify(record.spec)}); pass the same ones`);
-  } else {
-    record = { id: randomUUID().slice(0, 8), queue: o.queue, spec };
-    writeFileAtomic(join(out, 'sweep.json'), JSON.stringify(record, null, 2) + '\n');
-  }
+  let record = specRecord(out, spec, !!o.resume, { id: randomUUID().slice(0, 8), queue: o.queue }) as unknown as SweepRecord;
+  // A local sweep's directory resumed on a queue: give it a queue id.
+  if (!record.id) record = specRecord(out, spec, false, { id: randomUUID().slice(0, 8), queue: o.queue }) as unknown as SweepRecord;
   const runs = runSpecs(spec);
   const queue = new Queue<JobData, JobResult>(QUEUE_NAME, { connection });
   const results = new Map<string, RunResult>();
   try {
-    if (replaced) for (const r of runSpecs(replaced.spec)) await (await queue.getJob(jobId(replaced.id, r.key)))?.remove().catch(() => {});
+    if (replaced?.id) for (const r of runSpecs(replaced.spec)) await (await queue.getJob(jobId(replaced.id, r.key)))?.remove().catch(() => {});
     // Runs the sweep directory already holds are done; the others are (re-)added: an id already queued,
     // running or waiting to be collected is not added twice.
     for (const r of runs) {

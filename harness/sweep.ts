@@ -1,5 +1,6 @@
-// `onnx-gan sweep`: every loss x data set x seed on the same architecture and budget, each run a child
-// process (a crash or divergence is recorded and the others go on), up to `workers` at a time. A signal
+// `onnx-gan sweep`: every loss x data set x packing degree x seed on the same architecture and budget,
+// each run a child `train` process (a crash or divergence is recorded and the others go on), up to
+// `workers` at a time here, or as jobs on a Redis queue (harness/queue.ts, which reuses this file's runs). A signal
 // stops it: each run in flight checkpoints, and `--resume` later skips the finished runs and resumes the
 // others. Writes
 // runs.csv (one line per run), summary.md and summary.csv (mean and spread over seeds), and report.html,
@@ -171,8 +172,23 @@ export function prepareSweepDir(o: Pick<SweepOptions, 'out' | 'resume' | 'force'
   return out;
 }
 
+/** The settings a sweep directory was made with (sweep.json); --resume refuses others, naming both. */
+export function specRecord(out: string, spec: SweepSpec, resume: boolean, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  const file = join(out, 'sweep.json');
+  const pick = (s: SweepSpec) => ({ data: s.data, losses: s.losses, seeds: s.seeds, iterations: s.iterations, packs: s.packs ?? [1], protocol: s.protocol ?? null });
+  if (resume && existsSync(file)) {
+    const held = JSON.parse(readFileSync(file, 'utf8'));
+    if (JSON.stringify(pick(held.spec)) !== JSON.stringify(pick(spec))) throw new Error(`--resume: ${file} was made with other settings (${JSON.stringify(pick(held.spec))}, now ${JSON.stringify(pick(spec))}); pass the same ones, or --force to replace the sweep`);
+    return held;
+  }
+  const record = { ...extra, spec: pick(spec) };
+  writeFileAtomic(file, JSON.stringify(record, null, 2) + '\n');
+  return record;
+}
+
 export async function sweep(o: SweepOptions): Promise<RunResult[]> {
   const out = prepareSweepDir(o);
+  specRecord(out, o, !!o.resume);
   const jobs = runSpecs(o);
   const workers = Math.max(1, Math.min(o.workers ?? cpus().length, jobs.length));
   const results: RunResult[] = new Array(jobs.length);

@@ -40,6 +40,10 @@ describe('sweep', function () {
       expect(html).to.match(/<table>/).and.to.match(/const RUNS = \[/);
       expect(html).to.not.match(/<script src=/); // self-contained: opens from disk
       expect(readFileSync(join(out, 'runs.csv'), 'utf8').trim().split('\n')).to.have.length(4);
+      // sweep.json keeps the settings: --resume with others is refused, naming both, before anything runs.
+      let refused = '';
+      await sweep({ data: ['ring8'], losses: ['ns'], seeds: 1, iterations: 30, out, resume: true }).catch((e: Error) => (refused = e.message));
+      expect(refused).to.match(/^--resume: .*sweep\.json was made with other settings \(\{"data":\["ring8"\],"losses":\["ns","no-such-loss","hinge"\],"seeds":1,"iterations":20,.*now .*"iterations":30/);
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
