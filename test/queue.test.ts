@@ -165,6 +165,6 @@ describe('sweeps on a Redis queue (BullMQ, real redis-server)', function () {
     const both = run('sweep', '--queue', redis.url, '--workers', '2', '--out', join(tmp, 'both'));
     expect(both.stderr.trim()).to.match(/^onnx-gan: --workers: a queued sweep runs on the workers/);
     const none = run('sweep', '--status', '--out', join(tmp, 'nothing'));
-    expect(none.stderr.trim()).to.match(/holds no queued sweep \(no sweep\.json\)/);
+    expect(none.stderr.trim()).to.match(/holds no queued sweep \(no sweep\.json with a queue id\)/);
   });
 });
