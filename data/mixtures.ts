@@ -57,6 +57,12 @@ export function fixedSet(m: Mixture, size: number, seed: number): Mixture {
   };
 }
 
+/** A built-in mixture as a run uses it: with a run's `dataSize` (a positive integer), its fixed set for `seed`. */
+export function runMixture(name: string, dataSize: unknown, seed: number): Mixture {
+  const m = dataset(name);
+  return Number.isInteger(dataSize) && (dataSize as number) > 0 ? fixedSet(m, dataSize as number, seed) : m;
+}
+
 export const DATASETS: Record<string, () => Mixture> = { ring8, grid25 };
 
 export function dataset(name: string): Mixture {

@@ -140,8 +140,9 @@ export function program(): Command {
       for (const d of data) if (!DATASETS[d]) throw new Error(`unknown data set '${d}'; valid data sets: ${Object.keys(DATASETS).join(', ')}`);
       positiveInts(o, ['seeds', 'iterations', 'workers']);
       for (const m of o.pack) if (!Number.isInteger(m) || m < 1 || m > 64) throw new Error(`--pack: each packing degree must be an integer from 1 to 64, got ${m}`);
-      const losses = expandLosses(o.protocol && o.loss === 'all' ? PROTOCOLS[o.protocol as keyof typeof PROTOCOLS].settings.loss : String(o.loss));
-      const iterations = o.iterations ?? (o.protocol ? PROTOCOLS[o.protocol as keyof typeof PROTOCOLS].settings.iterations : 2000);
+      const preset = o.protocol ? PROTOCOLS[o.protocol as keyof typeof PROTOCOLS].settings : null;
+      const losses = expandLosses(preset && o.loss === 'all' ? preset.loss : String(o.loss));
+      const iterations = o.iterations ?? preset?.iterations ?? 2000;
       const total = data.length * losses.length * o.pack.length * o.seeds;
       const bar = progress(o.queue ? 'sweep [{bar}] {value}/{total} runs | {queued} queued, {running} running, {done} done, {failed} failed' : 'sweep [{bar}] {value}/{total} runs | {last}', o.json);
       const stop = stopOnSignals(bar.say);

@@ -50,7 +50,7 @@ export async function continueArtifacts(dir: string, opts: ContinueOptions): Pro
   const state = newest && newest.state.iteration > packed.iteration ? newest.state : packed;
   say(`continuing from ${newest && state === newest.state ? newest.file : join(root, ARTIFACT_FILES.checkpoint)} at iteration ${state.iteration}`);
   const runtime = opts.ep === 'wasm' ? webRuntime() : nodeRuntime(opts.ep);
-  const trainer = await Trainer.fromPlan(plan, { runtime, data: loadData(manifest.data, { dataSize: Number.isInteger(config.dataSize) ? (config.dataSize as number) : undefined, seed: manifest.seed }), seed: manifest.seed, nCritic: criticSchedule(manifest.schedule), threads: opts.threads ?? 1 });
+  const trainer = await Trainer.fromPlan(plan, { runtime, data: loadData(manifest.data, { dataSize: config.dataSize as number | undefined, seed: manifest.seed }), seed: manifest.seed, nCritic: criticSchedule(manifest.schedule), threads: opts.threads ?? 1 });
   const setting = (k: 'checkpointEvery' | 'keepCheckpoints', fallback: number) => opts[k] ?? (Number.isInteger(config[k]) ? (config[k] as number) : fallback);
   // Each save also refreshes the artifacts' own checkpoint (always to a newer iteration), so the page and
   // the next `continue` start from the newest.

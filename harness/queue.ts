@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from './files.ts';
 import { CKPT_DIR, listCheckpoints } from './run-dir.ts';
-import { finished, prepareSweepDir, runSpecs, specRecord, startRun, writeReports, type RunProcess, type RunResult, type RunSpec, type SweepOptions, type SweepSpec } from './sweep.ts';
+import { finished, prepareSweepDir, resultBase, runSpecs, specRecord, startRun, writeReports, type RunProcess, type RunResult, type RunSpec, type SweepOptions, type SweepSpec } from './sweep.ts';
 
 /** One queue serves every sweep; job ids are `<sweep id>.<run key>`. */
 export const QUEUE_NAME = 'onnx-gan-runs';
@@ -31,7 +31,6 @@ interface JobData {
 interface JobResult {
   result: Omit<RunResult, 'dir'>;
   files: Record<string, string>;
-  worker: string;
 }
 
 /** redis://[user:password@]host:port[/db] -> ioredis options; the error names the flag. */
@@ -132,7 +131,7 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerReport> {
     report.completed++;
     const { dir: _dir, ...result } = r;
     say(`${run.key}: ${r.status}${r.status === 'ok' ? `, ${r.modesCaptured}/${r.modes} modes` : r.error ? `: ${r.error}` : ''}`);
-    return { result, files, worker: name };
+    return { result, files };
   };
 
   const worker = new Worker<JobData, JobResult>(QUEUE_NAME, processor, {
@@ -213,9 +212,8 @@ export async function queueSweep(o: QueueSweepOptions): Promise<RunResult[]> {
   const replaced = o.force && existsSync(join(o.out, 'sweep.json')) ? JSON.parse(readFileSync(join(o.out, 'sweep.json'), 'utf8')) : null;
   const out = prepareSweepDir(o);
   const spec: SweepSpec = { data: o.data, losses: o.losses, seeds: o.seeds, iterations: o.iterations, packs: o.packs, protocol: o.protocol };
-  let record = specRecord(out, spec, !!o.resume, { id: randomUUID().slice(0, 8), queue: o.queue }) as unknown as SweepRecord;
-  // A local sweep's directory resumed on a queue: give it a queue id.
-  if (!record.id) record = specRecord(out, spec, false, { id: randomUUID().slice(0, 8), queue: o.queue }) as unknown as SweepRecord;
+  // A local sweep's directory resumed on a queue gets a queue id too.
+  const record = specRecord(out, spec, !!o.resume, { id: randomUUID().slice(0, 8), queue: o.queue }) as unknown as SweepRecord;
   const runs = runSpecs(spec);
   const queue = new Queue<JobData, JobResult>(QUEUE_NAME, { connection });
   const results = new Map<string, RunResult>();
@@ -234,22 +232,24 @@ export async function queueSweep(o: QueueSweepOptions): Promise<RunResult[]> {
       for (const r of runs) {
         if (results.has(r.key)) continue;
         const job = await queue.getJob(jobId(record.id, r.key));
-        const state = job ? await job.getState() : 'unknown';
-        if (state === 'completed') results.set(r.key, collect(out, r, job!.returnvalue));
-        else if (state === 'failed') results.set(r.key, { data: r.data, loss: r.loss, seed: r.seed, pack: r.pack, seconds: 0, dir: join(out, 'runs', r.key), status: 'crashed', error: job!.failedReason });
-        else if (state === 'active') counts.running++;
-        else if (state === 'unknown') throw new Error(`the job of run ${r.key} (${jobId(record.id, r.key)}) is gone from the queue at ${o.queue}; resume with --resume to queue it again`);
-        else counts.queued++;
+        if (!job) throw new Error(`the job of run ${r.key} (${jobId(record.id, r.key)}) is gone from the queue at ${o.queue}; resume with --resume to queue it again`);
+        const state = bucket(await job.getState());
+        if (state !== 'done' && state !== 'failed') {
+          counts[state]++;
+          continue;
+        }
+        const res = state === 'done' ? collect(out, r, job.returnvalue) : { ...resultBase(r, join(out, 'runs', r.key)), status: 'crashed' as const, error: job.failedReason };
+        results.set(r.key, res);
         // Written to disk first, removed from Redis after: a crash in between leaves the job, which the next --resume collects again into the same files.
-        if (results.has(r.key) && job) await job.remove();
-        if (results.has(r.key)) o.onRunDone?.(results.get(r.key)!, results.size, runs.length);
+        await job.remove();
+        o.onRunDone?.(res, results.size, runs.length);
       }
       counts.done = [...results.values()].filter((r) => r.status === 'ok').length;
       counts.failed = results.size - counts.done;
       o.onCounts?.(counts);
       if (results.size === runs.length) break;
       // The client stopping stops nothing else: the runs stay queued and running, for --resume to collect.
-      if (o.stopRequested?.()) return runs.map((r) => results.get(r.key) ?? { data: r.data, loss: r.loss, seed: r.seed, pack: r.pack, seconds: 0, dir: join(out, 'runs', r.key), status: 'interrupted' });
+      if (o.stopRequested?.()) return runs.map((r) => results.get(r.key) ?? { ...resultBase(r, join(out, 'runs', r.key)), status: 'interrupted' });
       await new Promise((r) => setTimeout(r, 500));
     }
   } finally {
@@ -259,6 +259,9 @@ export async function queueSweep(o: QueueSweepOptions): Promise<RunResult[]> {
   writeReports(out, ordered, spec);
   return ordered;
 }
+
+/** Where a BullMQ job state counts: waiting, delayed and prioritized jobs are all queued. */
+const bucket = (state: string): 'queued' | 'running' | 'done' | 'failed' => (state === 'completed' ? 'done' : state === 'failed' ? 'failed' : state === 'active' ? 'running' : 'queued');
 
 /** A finished job's files into the sweep directory; its result, pointing there. */
 function collect(out: string, r: RunSpec, v: JobResult): RunResult {
@@ -285,10 +288,7 @@ export async function sweepStatus(out: string, queueUrl?: string): Promise<Queue
       const job = await queue.getJob(jobId(record.id, r.key));
       const state = job ? await job.getState() : 'not queued';
       byRun[r.key] = state === 'completed' ? 'done (not yet collected)' : state;
-      if (state === 'completed') counts.done++;
-      else if (state === 'failed') counts.failed++;
-      else if (state === 'active') counts.running++;
-      else if (state !== 'not queued') counts.queued++;
+      if (job) counts[bucket(state)]++;
     }
     return { id: record.id, ...counts, byRun };
   } finally {

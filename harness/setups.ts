@@ -16,7 +16,7 @@ import { importedModel, importWarnings, type ImportFacts, type Role } from '../m
 import type { CheckpointInfo } from '../training/checkpoint.ts';
 import type { GanSetup, StepPlan } from '../training/step.ts';
 import { criticSchedule, type CriticSchedule } from '../training/trainer.ts';
-import { DATASETS, fixedSet, type Mixture } from '../data/mixtures.ts';
+import { DATASETS, runMixture, type Mixture } from '../data/mixtures.ts';
 import { modelIdentity, type Config } from './config.ts';
 import { imageData, type ImageSet } from './images.ts';
 
@@ -109,7 +109,7 @@ export type Data = Mixture | ImageSet;
  * `dataSize`, a 2-D mixture becomes a fixed set of that many points drawn with the run's seed.
  */
 export function loadData(spec: string, o: { dataSize?: number; seed?: number } = {}): Data {
-  if (DATASETS[spec]) return o.dataSize ? fixedSet(DATASETS[spec](), o.dataSize, o.seed ?? 0) : DATASETS[spec]();
+  if (DATASETS[spec]) return runMixture(spec, o.dataSize, o.seed ?? 0);
   const images = imageData(spec);
   if (images && o.dataSize) throw new Error(`--data-size ${o.dataSize}: applies to the 2-D mixtures (${Object.keys(DATASETS).join(', ')}), not to images`);
   if (images) return images;

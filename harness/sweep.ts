@@ -114,7 +114,8 @@ export function finished(r: RunSpec, dir: string): RunResult | null {
   }
 }
 
-const resultBase = (r: RunSpec, dir: string) => ({ data: r.data, loss: r.loss, seed: r.seed, pack: r.pack, seconds: 0, dir });
+/** A run's place in the grid, before any result: what every RunResult of it starts from. */
+export const resultBase = (r: RunSpec, dir: string) => ({ data: r.data, loss: r.loss, seed: r.seed, pack: r.pack, seconds: 0, dir });
 
 export interface RunProcess {
   result: Promise<RunResult>;
@@ -160,7 +161,7 @@ export function startRun(r: RunSpec, dir: string, o: { resume: boolean; threads?
 }
 
 /** What a sweep directory holds; an existing one needs --resume or --force. */
-export const SWEEP_OUTPUTS = ['runs', 'runs.csv', 'summary.csv', 'summary.md', 'report.html', 'sweep.json'];
+const SWEEP_OUTPUTS = ['runs', 'runs.csv', 'summary.csv', 'summary.md', 'report.html', 'sweep.json'];
 
 /** A sweep directory made ready: refused if it holds a sweep and neither --resume nor --force was given. */
 export function prepareSweepDir(o: Pick<SweepOptions, 'out' | 'resume' | 'force'>): string {
@@ -172,16 +173,20 @@ export function prepareSweepDir(o: Pick<SweepOptions, 'out' | 'resume' | 'force'
   return out;
 }
 
-/** The settings a sweep directory was made with (sweep.json); --resume refuses others, naming both. */
+/**
+ * The settings a sweep directory was made with (sweep.json); --resume refuses others, naming both. `extra`
+ * (a queued sweep's id and queue) is written with a new record, and added to a resumed one that lacks it.
+ */
 export function specRecord(out: string, spec: SweepSpec, resume: boolean, extra: Record<string, unknown> = {}): Record<string, unknown> {
   const file = join(out, 'sweep.json');
   const pick = (s: SweepSpec) => ({ data: s.data, losses: s.losses, seeds: s.seeds, iterations: s.iterations, packs: s.packs ?? [1], protocol: s.protocol ?? null });
+  let record: Record<string, unknown> = { ...extra, spec: pick(spec) };
   if (resume && existsSync(file)) {
     const held = JSON.parse(readFileSync(file, 'utf8'));
     if (JSON.stringify(pick(held.spec)) !== JSON.stringify(pick(spec))) throw new Error(`--resume: ${file} was made with other settings (${JSON.stringify(pick(held.spec))}, now ${JSON.stringify(pick(spec))}); pass the same ones, or --force to replace the sweep`);
-    return held;
+    if (Object.keys(extra).every((k) => k in held)) return held;
+    record = { ...extra, ...held };
   }
-  const record = { ...extra, spec: pick(spec) };
   writeFileAtomic(file, JSON.stringify(record, null, 2) + '\n');
   return record;
 }
@@ -342,7 +347,7 @@ export function writeReports(out: string, results: RunResult[], o: SweepSpec): v
   writeFileAtomic(join(out, 'report.html'), reportHtml(results, rows, header, o.protocol));
 }
 
-export function sweepHeader(o: SweepSpec): string {
+function sweepHeader(o: SweepSpec): string {
   const packs = o.packs && (o.packs.length > 1 || o.packs[0] !== 1) ? ` x packing ${o.packs.join(', ')}` : '';
   const protocol = o.protocol ? `, ${o.protocol} protocol` : '';
   return `Sweep: ${o.data.join(', ')} x ${o.losses.length} loss${o.losses.length > 1 ? 'es' : ''}${packs} x ${o.seeds} seeds${protocol}, ${o.iterations.toLocaleString('en')} generator iterations each, metrics on 2,500 samples (mean ± std over seeds that finished).\n\n`;

@@ -3,7 +3,7 @@
 // graph: the gradient flows through the mean and variance, as in PyTorch's training mode.
 import type { Value } from '../graph/ir.ts';
 import { add, batchNormalization, div, gather, instanceNormalization, mul, reduceMean, reshape, sqrt, square, sub } from '../graph/ops.ts';
-import { zerosInit, type ForwardContext, type ParamSpec } from './model.ts';
+import { onesInit, zerosInit, type ForwardContext, type ParamSpec } from './model.ts';
 
 export interface Moments {
   mean: Value;
@@ -74,7 +74,7 @@ export function batchNorm2dSpecs(name: string, c: number, gainInit: ParamSpec['i
     ],
     states: [
       { name: `${name}.running_mean`, shape: [c], init: zerosInit },
-      { name: `${name}.running_var`, shape: [c], init: (_r, out) => out.fill(1) },
+      { name: `${name}.running_var`, shape: [c], init: onesInit },
     ],
   };
 }

@@ -57,6 +57,7 @@ export const normalInit = (mean: number, std: number): ParamSpec['init'] => (rng
   for (let i = 0; i < out.length; i++) out[i] = mean + std * out[i];
 };
 export const zerosInit: ParamSpec['init'] = (_rng, out) => out.fill(0);
+export const onesInit: ParamSpec['init'] = (_rng, out) => out.fill(1);
 
 export interface ParamLayout {
   entries: { name: string; shape: number[]; offset: number; size: number; frozen: boolean }[];

@@ -5,9 +5,7 @@
 import { gemm, relu } from '../graph/ops.ts';
 import { batchNorm2dSpecs, batchNorm2d } from './layers.ts';
 import { linearMaxout, linearMaxoutParams, type MaxoutSpec } from './maxout.ts';
-import { normalInit, zerosInit, type Model, type ParamSpec } from './model.ts';
-
-const ones: ParamSpec['init'] = (_r, out) => out.fill(1);
+import { normalInit, onesInit, zerosInit, type Model, type ParamSpec } from './model.ts';
 
 export interface PacganGeneratorOptions {
   latent?: number;
@@ -30,7 +28,7 @@ export function pacganGenerator(o: PacganGeneratorOptions = {}): Model {
     params.push({ name: `G.l${i}.weight`, shape: [widths[i + 1], widths[i]], init: normalInit(0, std) });
     if (i === last) params.push({ name: `G.l${i}.bias`, shape: [widths[i + 1]], init: zerosInit });
     else {
-      const bn = batchNorm2dSpecs(`G.bn${i}`, widths[i + 1], ones);
+      const bn = batchNorm2dSpecs(`G.bn${i}`, widths[i + 1], onesInit);
       params.push(...bn.params);
       states.push(...bn.states);
     }

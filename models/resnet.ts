@@ -14,7 +14,7 @@ import type { Value } from '../graph/ir.ts';
 import { add, averagePool, conv, gemm, mul, relu, reshape, tanh, upsampleNearest } from '../graph/ops.ts';
 import { classesOf, conditionalFields, conditionalHead, conditionalHeadParams, type ConditionalOptions } from './conditioning.ts';
 import { batchNorm2d, batchNorm2dSpecs } from './layers.ts';
-import { normalInit, zerosInit, type ForwardContext, type Model, type ParamSpec } from './model.ts';
+import { normalInit, onesInit, zerosInit, type ForwardContext, type Model, type ParamSpec } from './model.ts';
 
 export interface ResnetOptions extends ConditionalOptions {
   /** [channels, size, size] with size in 28, 32, 48, 64. */
@@ -42,7 +42,6 @@ function xavierFor(shape: number[], gain: number): ParamSpec['init'] {
   const a = gain * Math.sqrt(6 / ((shape[1] + shape[0]) * field));
   return (rng, out) => rng.fillUniform(out as Float32Array, -a, a);
 }
-const ones: ParamSpec['init'] = (_rng, out) => out.fill(1);
 
 /** A conv (or linear) weight and bias, Xavier-initialised; linear weights are [out, in] as nn.Linear's. */
 function layer(params: ParamSpec[], name: string, shape: number[], gain: number, bias = true): void {
@@ -63,7 +62,7 @@ export function resnetGenerator(o: ResnetOptions): Model {
   const params: ParamSpec[] = [];
   const states: NonNullable<Model['states']> = [];
   const bn = (name: string) => {
-    const s = batchNorm2dSpecs(name, w, o.classes ? normalInit(1, 0.02) : ones, o.classes || undefined);
+    const s = batchNorm2dSpecs(name, w, o.classes ? normalInit(1, 0.02) : onesInit, o.classes || undefined);
     params.push(...s.params);
     states.push(...s.states);
   };

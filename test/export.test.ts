@@ -10,9 +10,8 @@ import { exportRun } from '../harness/export.ts';
 import { Rng } from '../data/random.ts';
 import { decodeSafetensors } from '../training/checkpoint.ts';
 import { webRuntime } from '../training/runtime-web.ts';
-import { relErr, rt } from './helpers.ts';
+import { BIN, relErr, rt } from './helpers.ts';
 
-const BIN = new URL('../bin/onnx-gan.js', import.meta.url).pathname;
 const PY = '/usr/bin/python3';
 const hasPy = (mod: string) => spawnSync(PY, ['-c', `import ${mod}`]).status === 0;
 

@@ -14,10 +14,9 @@ import { initParams, layoutOf } from '../models/model.ts';
 import { Rng } from '../data/random.ts';
 import { decodeSafetensors } from '../training/checkpoint.ts';
 import { StepCompiler } from '../training/step.ts';
-import { expectClose, fixture, rt } from './helpers.ts';
+import { BIN, expectClose, fixture, rt } from './helpers.ts';
 
 const FX = (f: string) => new URL(`./fixtures/${f}`, import.meta.url).pathname;
-const BIN = new URL('../bin/onnx-gan.js', import.meta.url).pathname;
 
 describe('import of ONNX models made elsewhere', function () {
   this.timeout(120000);

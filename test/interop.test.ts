@@ -11,8 +11,8 @@ import { Rng } from '../data/random.ts';
 import { tensor } from '../graph/ir.ts';
 import { nodeRuntime } from '../training/runtime-node.ts';
 import type { Feeds } from '../training/runtime.ts';
+import { BIN } from './helpers.ts';
 
-const BIN = new URL('../bin/onnx-gan.js', import.meta.url).pathname;
 const SCRIPT = new URL('./python/interop.py', import.meta.url).pathname;
 const PY = '/usr/bin/python3';
 const hasPython = spawnSync(PY, ['-c', 'import cv2, torch, numpy'], { encoding: 'utf8' }).status === 0;

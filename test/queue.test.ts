@@ -2,16 +2,16 @@
 // that are killed or told to stop, a client that is stopped and resumed; the results must equal a local
 // sweep's bit for bit and count every run exactly once.
 import { expect } from 'chai';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { QUEUE_NAME, queueSweep, redisOptions } from '../harness/queue.ts';
 import { sweep, type RunResult, type SweepSpec } from '../harness/sweep.ts';
+import { BIN, cli } from './helpers.ts';
 import { haveRedis, startRedis, type RedisHandle } from './redis-server.ts';
 
-const BIN = new URL('../bin/onnx-gan.js', import.meta.url).pathname;
 
 interface WorkerProc {
   proc: ChildProcess;
@@ -146,25 +146,24 @@ describe('sweeps on a Redis queue (BullMQ, real redis-server)', function () {
     // Two runs of a few seconds each on one worker: neither is collected 0.3 s after queueing.
     expect(code, err).to.equal(130);
     expect(err).to.match(/they stay on the queue and its workers go on; collect them with onnx-gan sweep .* --resume/);
-    const st = spawnSync(process.execPath, [BIN, 'sweep', '--status', '--out', out, '--json'], { encoding: 'utf8' });
-    expect(st.status, st.stderr).to.equal(0);
-    expect(JSON.parse(st.stdout)).to.include({ total: 2 });
-    const r = spawnSync(process.execPath, [BIN, ...args, '--resume', '--json'], { encoding: 'utf8' });
-    expect(r.status, r.stderr).to.equal(0);
-    expect(JSON.parse(r.stdout)[0]).to.include({ runs: 2, ok: 2, modesMean: (local.get('ring8-ns-s0')!.modesCaptured! + local.get('ring8-ns-s1')!.modesCaptured!) / 2 });
+    const st = cli(['sweep', '--status', '--out', out, '--json']);
+    expect(st.code, st.err).to.equal(0);
+    expect(JSON.parse(st.out)).to.include({ total: 2 });
+    const r = cli([...args, '--resume', '--json']);
+    expect(r.code, r.err).to.equal(0);
+    expect(JSON.parse(r.out)[0]).to.include({ runs: 2, ok: 2, modesMean: (local.get('ring8-ns-s0')!.modesCaptured! + local.get('ring8-ns-s1')!.modesCaptured!) / 2 });
   });
 
   it('bad queue settings: one line naming the flag, a non-zero exit', async () => {
-    const run = (...a: string[]) => spawnSync(process.execPath, [BIN, ...a], { encoding: 'utf8' });
-    const http = run('worker', '--queue', 'http://127.0.0.1:1');
-    expect(http.status).to.equal(1);
-    expect(http.stderr.trim()).to.equal('onnx-gan: --queue http://127.0.0.1:1: expected redis://HOST:PORT[/DB] (got the scheme http:)');
-    const down = run('sweep', '--queue', 'redis://127.0.0.1:1', '--out', join(tmp, 'down'));
-    expect(down.status).to.equal(1);
-    expect(down.stderr.trim()).to.match(/^onnx-gan: --queue redis:\/\/127\.0\.0\.1:1: cannot reach Redis \(.*ECONNREFUSED.*\)$/);
-    const both = run('sweep', '--queue', redis.url, '--workers', '2', '--out', join(tmp, 'both'));
-    expect(both.stderr.trim()).to.match(/^onnx-gan: --workers: a queued sweep runs on the workers/);
-    const none = run('sweep', '--status', '--out', join(tmp, 'nothing'));
-    expect(none.stderr.trim()).to.match(/holds no queued sweep \(no sweep\.json with a queue id\)/);
+    const http = cli(['worker', '--queue', 'http://127.0.0.1:1']);
+    expect(http.code).to.equal(1);
+    expect(http.err.trim()).to.equal('onnx-gan: --queue http://127.0.0.1:1: expected redis://HOST:PORT[/DB] (got the scheme http:)');
+    const down = cli(['sweep', '--queue', 'redis://127.0.0.1:1', '--out', join(tmp, 'down')]);
+    expect(down.code).to.equal(1);
+    expect(down.err.trim()).to.match(/^onnx-gan: --queue redis:\/\/127\.0\.0\.1:1: cannot reach Redis \(.*ECONNREFUSED.*\)$/);
+    const both = cli(['sweep', '--queue', redis.url, '--workers', '2', '--out', join(tmp, 'both')]);
+    expect(both.err.trim()).to.match(/^onnx-gan: --workers: a queued sweep runs on the workers/);
+    const none = cli(['sweep', '--status', '--out', join(tmp, 'nothing')]);
+    expect(none.err.trim()).to.match(/holds no queued sweep \(no sweep\.json with a queue id\)/);
   });
 });

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { decodeSafetensors } from '../training/checkpoint.ts';
 import type { FormatReport } from './reliability/fuzz.ts';
 import { killTest } from './reliability/kill.ts';
+import { BIN } from './helpers.ts';
 
-const BIN = new URL('../bin/onnx-gan.js', import.meta.url).pathname;
 const SMALL = ['train', '--hidden', '32,32', '--batch', '64', '--eval-samples', '200'];
 
 describe('reliability', function () {

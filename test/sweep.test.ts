@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { expandLosses, markdownTable, summarize, sweep, type RunResult } from '../harness/sweep.ts';
+import { expandLosses, markdownTable, specRecord, summarize, sweep, type RunResult } from '../harness/sweep.ts';
 
 describe('sweep', function () {
   this.timeout(180000);
@@ -43,6 +43,12 @@ describe('sweep', function () {
       // sweep.json keeps the settings: --resume with others is refused, naming both, before anything runs.
       let refused = '';
       await sweep({ data: ['ring8'], losses: ['ns'], seeds: 1, iterations: 30, out, resume: true }).catch((e: Error) => (refused = e.message));
+      // A local sweep finished on a queue: the resumed record gains the queue's id, its spec unchanged.
+      const spec = { data: ['ring8'], losses: ['ns', 'no-such-loss', 'hinge'], seeds: 1, iterations: 20 };
+      const before = JSON.parse(readFileSync(join(out, 'sweep.json'), 'utf8'));
+      expect(before).to.not.have.property('id');
+      expect(specRecord(out, spec, true, { id: 'abc', queue: 'redis://x' })).to.deep.equal({ id: 'abc', queue: 'redis://x', ...before });
+      expect(JSON.parse(readFileSync(join(out, 'sweep.json'), 'utf8'))).to.include({ id: 'abc' });
       expect(refused).to.match(/^--resume: .*sweep\.json was made with other settings \(\{"data":\["ring8"\],"losses":\["ns","no-such-loss","hinge"\],"seeds":1,"iterations":20,.*now .*"iterations":30/);
     } finally {
       rmSync(out, { recursive: true, force: true });

@@ -4,7 +4,7 @@
 // #error; nothing a user loaded is lost by a failed load (the previous model keeps running).
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
-import { DATASETS, dataset, fixedSet } from '../data/mixtures.ts';
+import { DATASETS, runMixture } from '../data/mixtures.ts';
 import { checkIdxLabels, idxImageSet, labelsNameFor, parseIdxBytes } from '../data/images.ts';
 import { roleIO } from '../models/imported.ts';
 import { Rng } from '../data/random.ts';
@@ -264,7 +264,7 @@ async function gunzip(bytes: Uint8Array, what: string): Promise<Uint8Array> {
  */
 async function trainingData(name: string, read: (file: string) => Promise<Uint8Array>, classes: string[], config: Record<string, unknown>, seed: number): Promise<DataSource> {
   // A run on a fixed set of points (--data-size, PacGAN's protocol) goes on drawing from the same set.
-  if (DATASETS[name]) return Number.isInteger(config.dataSize) ? fixedSet(dataset(name), config.dataSize as number, seed) : dataset(name);
+  if (DATASETS[name]) return runMixture(name, config.dataSize, seed);
   // A file among the chosen ones, or, for Fashion-MNIST, from the page's server; parsed as IDX.
   const idx = async (file: string, missing: string) => {
     let raw = await read(file).catch(() => null);
