@@ -231,9 +231,12 @@ export async function queueSweep(o: QueueSweepOptions): Promise<RunResult[]> {
       const counts: QueueCounts = { queued: 0, running: 0, done: 0, failed: 0, total: runs.length };
       for (const r of runs) {
         if (results.has(r.key)) continue;
-        const job = await queue.getJob(jobId(record.id, r.key));
-        if (!job) throw new Error(`the job of run ${r.key} (${jobId(record.id, r.key)}) is gone from the queue at ${o.queue}; resume with --resume to queue it again`);
-        const state = bucket(await job.getState());
+        const id = jobId(record.id, r.key);
+        // The state first, the job after: a job read before it completes carries no return value.
+        const raw = await queue.getJobState(id);
+        const job = raw === 'unknown' ? undefined : await queue.getJob(id);
+        if (!job) throw new Error(`the job of run ${r.key} (${id}) is gone from the queue at ${o.queue}; resume with --resume to queue it again`);
+        const state = bucket(raw);
         if (state !== 'done' && state !== 'failed') {
           counts[state]++;
           continue;
