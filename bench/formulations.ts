@@ -51,9 +51,37 @@ for (const [N, I, O, H, k] of [[128, 64, 64, 32, 3], [128, 64, 64, 16, 3], [128,
     for (let a = 0; a < k; a++) for (let b = 0; b < k; b++) parts.push(unsqueeze(reduceSum(matmul(dy3, reshape(slice(xp, [a, b], [a + H, b + H], [1, 2]), [N, H * H, I])), [0]), [2]));
     return reshape(parts.length > 1 ? concat(parts, 2) : parts[0], [O, I, k, k]);
   }, [N, I, H, H], [N, O, H, H], flops);
+  const folded = await time('  per offset, batch in K: [O,N HW]x[N HW,I], stack', (_g, x, dy) => {
+    const xp = transpose(p ? pad(x, [0, 0, p, p, 0, 0, p, p]) : x, [0, 2, 3, 1]);
+    const dyT = reshape(transpose(dy, swap), [O, N * H * H]);
+    const parts: Value[] = [];
+    for (let a = 0; a < k; a++) for (let b = 0; b < k; b++) parts.push(unsqueeze(matmul(dyT, reshape(slice(xp, [a, b], [a + H, b + H], [1, 2]), [N * H * H, I])), [2]));
+    return reshape(parts.length > 1 ? concat(parts, 2) : parts[0], [O, I, k, k]);
+  }, [N, I, H, H], [N, O, H, H], flops);
   await time('  (the MatMul alone, [N,O,HW]x[N,HW,kkI])', (_g, x, dy) => matmul(reshape(dy, [N, O, H * H]), reshape(concat(Array(k * k).fill(x), 1), [N, H * H, k * k * I])), [N, I, H, H], [N, O, H, H], flops);
   const err = (y: Float32Array) => y.reduce((m, v, i) => Math.max(m, Math.abs(v - ref[i])), 0);
-  console.log(`  max |diff| vs current: ${[gemmT, nhwc, batched, nchw, perOffset].map((y) => err(y).toExponential(1)).join(', ')}`);
+  console.log(`  max |diff| vs current: ${[gemmT, nhwc, batched, nchw, perOffset, folded].map((y) => err(y).toExponential(1)).join(', ')}`);
+}
+
+// DCGAN's 4x4 stride-2 convolutions (critic, batch 128 = real and fake; a generator layer's transposed
+// convolution has the same weight gradient with input and output swapped, batch 64).
+for (const [N, I, O, H] of [[128, 32, 64, 14], [64, 32, 64, 14], [128, 64, 128, 16]]) {
+  const [k, s, p, Ho] = [4, 2, 1, H / 2];
+  const flops = 2 * N * I * O * Ho * Ho * k * k;
+  console.log(`weight gradient, x [${N},${I},${H},${H}], dy [${N},${O},${Ho},${Ho}], ${k}x${k} stride ${s} pad ${p}`);
+  const windows = (x: Value) => {
+    const xp = transpose(pad(x, [0, 0, p, p, 0, 0, p, p]), [0, 2, 3, 1]);
+    const out: Value[] = [];
+    for (let a = 0; a < k; a++) for (let b = 0; b < k; b++) out.push(reshape(slice(xp, [a, b], [a + s * (Ho - 1) + 1, b + s * (Ho - 1) + 1], [1, 2], [s, s]), [N, Ho * Ho, I]));
+    return out;
+  };
+  const stack = (parts: Value[]) => reshape(concat(parts.map((v) => unsqueeze(v, [2])), 2), [O, I, k, k]);
+  const ref = await time('  per offset: MatMul [N,O,HW]x[N,HW,I], sum (current)', (_g, x, dy) => stack(windows(x).map((w) => reduceSum(matmul(reshape(dy, [N, O, Ho * Ho]), w), [0]))), [N, I, H, H], [N, O, Ho, Ho], flops);
+  const alt = await time('  per offset, batch in K: [O,N HW]x[N HW,I]', (_g, x, dy) => {
+    const dyT = reshape(transpose(dy, [1, 0, 2, 3]), [O, N * Ho * Ho]);
+    return stack(windows(x).map((w) => matmul(dyT, reshape(w, [N * Ho * Ho, I]))));
+  }, [N, I, H, H], [N, O, Ho, Ho], flops);
+  console.log(`  max |diff| vs current: ${alt.reduce((m, v, i) => Math.max(m, Math.abs(v - ref[i])), 0).toExponential(1)}`);
 }
 
 for (const [N, I, O, H, k] of [[128, 64, 64, 32, 3], [128, 64, 64, 16, 3], [128, 64, 3, 32, 3]]) {
@@ -62,6 +90,25 @@ for (const [N, I, O, H, k] of [[128, 64, 64, 32, 3], [128, 64, 64, 16, 3], [128,
   console.log(`input gradient, dy [${N},${O},${H},${H}], w [${O},${I},${k},${k}], stride 1 pad ${p}`);
   const ref = await time('  ConvTranspose (current)', (_g, dy, w) => convTranspose(dy, w, null, { pads: [p, p, p, p] }), [N, O, H, H], [O, I, k, k], flops);
   const alt = await time('  Conv by the flipped, transposed kernel', (_g, dy, w) => conv(dy, transpose(slice(w, [k - 1, k - 1], [-k - 1, -k - 1], [2, 3], [-1, -1]), [1, 0, 2, 3]), null, { pads: [k - 1 - p, k - 1 - p, k - 1 - p, k - 1 - p] }), [N, O, H, H], [O, I, k, k], flops);
+  console.log(`  max |diff| vs current: ${alt.reduce((m, v, i) => Math.max(m, Math.abs(v - ref[i])), 0).toExponential(1)}`);
+}
+
+// DCGAN's stride-2 transposed convolution (generator forward, critic input gradient) against the sub-pixel
+// form: one stride-1 convolution with s*s*O outputs over the input padded T - 1 (T = k / s taps per phase),
+// the phases interleaved (DepthToSpace as Reshape + Transpose) and the pad cropped. Not used: slower here.
+for (const [N, I, O, H] of [[128, 64, 32, 7], [64, 64, 32, 7], [64, 32, 1, 14], [64, 128, 64, 8]]) {
+  const [k, s, p] = [4, 2, 1];
+  const [T, Hz, Ho] = [k / s, H + k / s - 1, (H - 1) * s - 2 * p + k];
+  const flops = 2 * N * I * O * H * H * k * k;
+  console.log(`transposed conv, x [${N},${I},${H},${H}], w [${I},${O},${k},${k}], stride ${s} pad ${p}`);
+  const ref = await time('  ConvTranspose (current)', (_g, x, w) => convTranspose(x, w, null, { strides: [s, s], pads: [p, p, p, p] }), [N, I, H, H], [I, O, k, k], flops);
+  const alt = await time('  sub-pixel: Conv, DepthToSpace, crop', (_g, x, w) => {
+    // w[i, o, s j + r] is phase r's tap T - 1 - j: flip j, phases first, as [s s O, I, T, T].
+    const flipped = slice(reshape(w, [I, O, T, s, T, s]), [-1, -1], [-T - 1, -T - 1], [2, 4], [-1, -1]);
+    const z = conv(x, reshape(transpose(flipped, [3, 5, 1, 0, 2, 4]), [s * s * O, I, T, T]), null, { pads: [T - 1, T - 1, T - 1, T - 1] });
+    const d = reshape(transpose(reshape(z, [N, s, s, O, Hz, Hz]), [0, 3, 4, 1, 5, 2]), [N, O, Hz * s, Hz * s]);
+    return slice(d, [p, p], [p + Ho, p + Ho], [2, 3]);
+  }, [N, I, H, H], [I, O, k, k], flops);
   console.log(`  max |diff| vs current: ${alt.reduce((m, v, i) => Math.max(m, Math.abs(v - ref[i])), 0).toExponential(1)}`);
 }
 

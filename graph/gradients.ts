@@ -120,6 +120,12 @@ function convWeightGrad(input: Value, dOut: Value, k: number[], strides: number[
     return reshape(reduceSum(matmul(dy, transpose(cols, [0, 2, 1])), [0]), [O, I, kh, kw]);
   }
   const nhwc = transpose(padded, [0, 2, 3, 1]);
+  if (Ho * Wo <= 256) {
+    // Small outputs: the batch goes into the product's inner dimension, [O, N HW] x [N HW, I], after one
+    // transpose of dOut (the per-sample products below are too small for the GEMM: 13-33 % slower here).
+    const dyT = reshape(transpose(dOut, [1, 0, 2, 3]), [O, N * Ho * Wo]);
+    return reshape(stack(offsets.map(([a, b]) => matmul(dyT, reshape(window(nhwc, a, b, 1), [N * Ho * Wo, I]))), 2), [O, I, kh, kw]);
+  }
   const perOffset = offsets.map(([a, b]) => reduceSum(matmul(dy, reshape(window(nhwc, a, b, 1), [N, Ho * Wo, I])), [0]));
   return reshape(stack(perOffset, 2), [O, I, kh, kw]);
 }

@@ -105,6 +105,7 @@ export const builders: Record<string, Builder> = {
   // test/fixtures/formulation_ops.json: the gradient formulations chosen by shape
   slice_steps: (a) => o.slice(a, [-1, 1], [-5, 7], [0, 1], [-1, 2]),
   conv_wide: (x, w, b) => o.conv(x, w, b, { pads: [1, 1, 1, 1] }),
+  conv_wide_large: (x, w) => o.conv(x, o.mul(w, 0.1), null, { pads: [1, 1, 1, 1] }),
   conv_wide_stride: (x, w) => o.conv(x, w, null, { strides: [2, 2], pads: [1, 1, 1, 1] }),
   conv_wide_1x1: (x, w) => o.conv(x, w),
   conv_transpose_wide: (x, w) => o.convTranspose(x, w, null, { strides: [2, 2], pads: [1, 1, 1, 1] }),
