@@ -1,7 +1,9 @@
-// npm run profile [-- mlp|dcgan|resnet] [--loss sngan|wgan-gp] [--width N] [--threads N] [--iters N] [--ep cpu|webgpu] [--json] [--peer]
+// npm run profile [-- mlp|dcgan|resnet] [--loss sngan|wgan-gp] [--width N] [--threads N] [--iters N] [--warmup N] [--ep cpu|webgpu] [--json] [--peer]
 // Where a training step's time goes: onnxruntime's profiler over the critic and generator step graphs
 // (one session run per step), per op type and per heavy node, the achieved GFLOP/s of the convolutions and
-// matrix products, the node count, and the time run() spends outside the graph (feeds in, fetches out).
+// matrix products, the node count, the time run() spends outside the graph (feeds in, fetches out), and
+// the minor page faults per run (a session's memory arena grows over its first runs, each new page faulted
+// in: the ResNet generator step's first two runs fault ~350 MB and take 3x as long as the later ones).
 // --peer adds PyTorch's profile of the same training (torch.profiler, per op) from the bench peer script.
 // With --ep webgpu it lists every node onnxruntime placed on another provider (the CPU) and its cost.
 import { Command, Option } from 'commander';
@@ -20,13 +22,14 @@ const cmd = new Command('profile')
   .option('--loss <name>', 'resnet: sngan or wgan-gp', 'sngan')
   .option('--width <n>', 'dcgan, resnet: block channels', (v) => parseInt(v, 10))
   .option('--threads <n>', 'intra-op threads', (v) => parseInt(v, 10), 1)
-  .option('--iters <n>', 'profiled generator iterations (after one warm-up)', (v) => parseInt(v, 10), 3)
+  .option('--iters <n>', 'profiled generator iterations (after the warm-up)', (v) => parseInt(v, 10), 3)
+  .option('--warmup <n>', 'generator iterations first, cut from the profile (until the arenas stop growing)', (v) => parseInt(v, 10), 3)
   .option('--top <n>', 'heaviest nodes to list', (v) => parseInt(v, 10), 12)
   .addOption(new Option('--ep <name>', 'execution provider').choices(NODE_EPS).default('cpu'))
   .option('--peer', "add PyTorch's profile of the same training")
   .option('--json', 'print one JSON object');
 cmd.parse(process.argv);
-const o = cmd.opts<{ loss: string; width?: number; threads: number; iters: number; top: number; ep: NodeEp; peer?: boolean; json?: boolean }>();
+const o = cmd.opts<{ loss: string; width?: number; threads: number; iters: number; warmup: number; top: number; ep: NodeEp; peer?: boolean; json?: boolean }>();
 const bench = benchSetup(cmd.args[0] ?? 'dcgan', { loss: o.loss, width: o.width });
 
 interface Shape { [dtype: string]: number[] }
@@ -50,7 +53,7 @@ function flops(op: string, ins: Shape[], outs: Shape[]): number {
 interface OpRow { op: string; nodes: number; ms: number; share: number; gflops?: number }
 interface Placed { node: string; op: string; provider: string; ms: number; shapes: string }
 interface Report {
-  program: string; nodes: number; runs: number; graphMs: number; runMs: number; outsideMs: number; ops: OpRow[]; heavy: { node: string; op: string; ms: number; shapes: string }[];
+  program: string; nodes: number; runs: number; graphMs: number; runMs: number; outsideMs: number; faultsPerRun: number; ops: OpRow[]; heavy: { node: string; op: string; ms: number; shapes: string }[];
   /** Nodes per execution provider, and every node not on the one asked for (copies between them included). */
   providers: Record<string, number>; elsewhere: Placed[];
 }
@@ -58,7 +61,7 @@ interface Report {
 const PROVIDER: Record<NodeEp, string> = { cpu: 'CPUExecutionProvider', cuda: 'CUDAExecutionProvider', webgpu: 'WebGpuExecutionProvider' };
 
 /** The profile of the runs after the first `warm` (ORT profiles from session start; warm-up runs allocate). */
-function analyse(program: string, file: string, warm: number, runs: number, wallMs: number): Report {
+function analyse(program: string, file: string, warm: number, runs: number, wallMs: number, faults: number): Report {
   const all = JSON.parse(readFileSync(file, 'utf8')) as Event[];
   const modelRuns = all.filter((e) => e.cat === 'Session' && e.name === 'model_run').sort((a, b) => a.ts - b.ts);
   const cutoff = warm > 0 ? modelRuns[warm - 1].ts + modelRuns[warm - 1].dur : -Infinity;
@@ -86,14 +89,14 @@ function analyse(program: string, file: string, warm: number, runs: number, wall
   const providers: Record<string, number> = {};
   for (const n of byNode.values()) providers[n.provider] = (providers[n.provider] ?? 0) + 1;
   const elsewhere = [...byNode.entries()].filter(([, n]) => n.provider !== PROVIDER[o.ep]).map(([node, n]) => ({ node, op: n.op, provider: n.provider, ms: n.us / 1000 / runs, shapes: n.shapes }));
-  return { program, nodes: byNode.size, runs, graphMs, runMs: wallMs / runs, outsideMs: wallMs / runs - graphMs, ops, heavy, providers, elsewhere };
+  return { program, nodes: byNode.size, runs, graphMs, runMs: wallMs / runs, outsideMs: wallMs / runs - graphMs, faultsPerRun: faults / runs, ops, heavy, providers, elsewhere };
 }
 
 // Sessions open in the trainer's order (critic step, then generator step); each writes its own profile and
 // times its run() calls from JavaScript, so the time outside the graph is run() minus the graph's own.
 const dir = mkdtempSync(join(tmpdir(), 'onnx-gan-profile-'));
 const programs = ['critic_step', 'generator_step'];
-const opened: { name: string; session: Session; wallMs: number; runs: number }[] = [];
+const opened: { name: string; session: Session; wallMs: number; runs: number; faults: number }[] = [];
 let names = 0;
 const base = nodeRuntime(o.ep);
 const runtime: Runtime = {
@@ -101,14 +104,15 @@ const runtime: Runtime = {
   async createSession(model, so) {
     const name = programs[names++] ?? `program${names}`;
     const session = await base.createSession(model, { ...so, profile: join(dir, name) });
-    const rec = { name, session, wallMs: 0, runs: 0 };
+    const rec = { name, session, wallMs: 0, runs: 0, faults: 0 };
     opened.push(rec);
     return {
       ...session,
       async runKeeping(feeds) {
-        const t = performance.now();
+        const [t, f] = [performance.now(), process.resourceUsage().minorPageFault];
         const r = await session.runKeeping(feeds);
         rec.wallMs += performance.now() - t;
+        rec.faults += process.resourceUsage().minorPageFault - f;
         rec.runs++;
         return r;
       },
@@ -118,16 +122,16 @@ const runtime: Runtime = {
 
 const trainer = await Trainer.create({ setup: bench.setup, runtime, data: bench.data, seed: 0, nCritic: () => bench.nCritic, threads: o.threads });
 const state = trainer.initialState();
-await trainer.iteration(state);
+for (let i = 0; i < o.warmup; i++) await trainer.iteration(state);
 const warm = opened.map((r) => r.runs);
-for (const r of opened) (r.wallMs = 0), (r.runs = 0);
+for (const r of opened) (r.wallMs = 0), (r.runs = 0), (r.faults = 0);
 const t0 = performance.now();
 for (let i = 0; i < o.iters; i++) await trainer.iteration(state);
 const seconds = (performance.now() - t0) / 1000;
 const reports = opened.map((r, i) => {
   r.session.endProfiling!();
   const file = readdirSync(dir).find((f) => f.startsWith(r.name) && f.endsWith('.json'))!;
-  return analyse(r.name, join(dir, file), warm[i], r.runs, r.wallMs);
+  return analyse(r.name, join(dir, file), warm[i], r.runs, r.wallMs, r.faults);
 });
 await trainer.release();
 rmSync(dir, { recursive: true, force: true });
@@ -135,17 +139,17 @@ rmSync(dir, { recursive: true, force: true });
 let peer: unknown = null;
 if (o.peer) {
   const script = fileURLToPath(new URL(`./${bench.peer.script}`, import.meta.url));
-  const r = spawnSync('/usr/bin/python3', [script, String(o.threads), '1', String(o.iters), ...bench.peer.args], { encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: '1', PEER_PROFILE: '1' } });
+  const r = spawnSync('/usr/bin/python3', [script, String(o.threads), String(o.warmup), String(o.iters), ...bench.peer.args], { encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: '1', PEER_PROFILE: '1' } });
   if (r.status !== 0) throw new Error(`PyTorch peer failed: ${r.stderr.trim().split('\n').pop()}`);
   peer = JSON.parse(r.stdout.trim().split('\n').pop()!);
 }
 
 if (o.json) {
-  console.log(JSON.stringify({ benchmark: bench.title, ep: o.ep, threads: o.threads, iters: o.iters, seconds_per_iteration: seconds / o.iters, programs: reports, pytorch: peer }));
+  console.log(JSON.stringify({ benchmark: bench.title, ep: o.ep, threads: o.threads, iters: o.iters, warmup: o.warmup, seconds_per_iteration: seconds / o.iters, programs: reports, pytorch: peer }));
 } else {
-  console.log(`${bench.title}: ${(seconds / o.iters).toFixed(3)} s per generator iteration, ${o.ep}, ${o.threads} thread(s), profiler on`);
+  console.log(`${bench.title}: ${(seconds / o.iters).toFixed(3)} s per generator iteration, ${o.ep}, ${o.threads} thread(s), after ${o.warmup} warm-up iteration(s), profiler on`);
   for (const r of reports) {
-    console.log(`\n${r.program}: ${r.nodes} nodes, ${r.graphMs.toFixed(2)} ms in the graph per run, ${r.outsideMs.toFixed(2)} ms outside it (feeds, fetches; ${r.runs} runs)`);
+    console.log(`\n${r.program}: ${r.nodes} nodes, ${r.graphMs.toFixed(2)} ms in the graph per run, ${r.outsideMs.toFixed(2)} ms outside it (feeds, fetches; ${r.runs} runs), ${Math.round(r.faultsPerRun)} page faults per run`);
     console.log(`  placed: ${Object.entries(r.providers).map(([p, n]) => `${n} on ${p}`).join(', ')}`);
     for (const x of r.elsewhere) console.log(`    not on ${PROVIDER[o.ep]}: ${x.op} ${x.node} on ${x.provider}, ${x.ms.toFixed(3)} ms/run ${x.shapes}`);
     console.log('  op type                 nodes      ms/run  share  GFLOP/s');

@@ -20,14 +20,15 @@ import { benchSetup, BENCH_SETUPS, type Bench } from './setups.ts';
 const DEFAULTS: Record<string, { iters: number; warmup: number; fuse: number }> = {
   mlp: { iters: 300, warmup: 30, fuse: 10 },
   dcgan: { iters: 60, warmup: 5, fuse: 5 },
-  resnet: { iters: 3, warmup: 1, fuse: 1 },
+  // Three warm-up iterations: the generator step's arena grows over its first two runs (page faults, 3x slower).
+  resnet: { iters: 3, warmup: 3, fuse: 1 },
 };
 
 const cmd = new Command('bench')
   .argument('[setup]', BENCH_SETUPS.join(' | '), 'mlp')
   .option('--json', 'print one JSON object per benchmark')
   .option('--iters <n>', 'timed generator steps (default: 300 mlp, 60 dcgan, 3 resnet)', (v) => parseInt(v, 10))
-  .option('--warmup <n>', 'untimed generator steps first (default: 30 mlp, 5 dcgan, 1 resnet)', (v) => parseInt(v, 10))
+  .option('--warmup <n>', 'untimed generator steps first (default: 30 mlp, 5 dcgan, 3 resnet)', (v) => parseInt(v, 10))
   .option('--width <n>', 'dcgan, resnet: block channels', (v) => parseInt(v, 10))
   .option('--loss <name>', 'resnet: sngan or wgan-gp (default: both)')
   .option('--threads <list>', 'intra-op thread counts to run each side at', '1,2')

@@ -13,7 +13,7 @@ const script = (name: string, args: string[]) => {
 describe('npm run profile and npm run bench', function () {
   this.timeout(120_000);
 
-  it('profile: per-program node counts, op types with their share and GFLOP/s, time outside the graph', () => {
+  it('profile: per-program node counts, op types with their share and GFLOP/s, time outside the graph, page faults', () => {
     const r = script('profile.ts', ['mlp', '--iters', '2', '--json']);
     expect(r.code, r.err).to.equal(0);
     const j = JSON.parse(r.out.trim().split('\n').pop()!);
@@ -27,7 +27,9 @@ describe('npm run profile and npm run bench', function () {
       const gemm = p.ops.find((x: { op: string }) => /Gemm|MatMul/.test(x.op));
       expect(gemm.gflops, 'matrix products have a FLOP rate').to.be.greaterThan(0.1);
       expect(p.heavy.length).to.be.greaterThan(0);
+      expect(p.faultsPerRun).to.be.a('number').and.at.least(0);
     }
+    expect(j.warmup).to.equal(3);
   });
 
   it('bench: every row and the best-vs-best ratio in --json; bad names refused in one line', () => {
