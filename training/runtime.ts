@@ -48,6 +48,15 @@ export interface Runtime {
   /** The provider runs ONNX Loop itself; without it, fused iterations are unrolled into one graph. */
   readonly loops: boolean;
   createSession(model: Uint8Array, opts?: SessionOptions): Promise<Session>;
+  /**
+   * A CPU runtime in another process (Node only): its sessions run there, at the same time as those of
+   * other forks. Data-parallel shards run on these; close() ends the process.
+   */
+  fork?(): Promise<ForkedRuntime>;
+}
+
+export interface ForkedRuntime extends Runtime {
+  close(): Promise<void>;
 }
 
 type OrtTensor = { type: string; data: unknown; dims: readonly number[]; location?: string; dispose?(): void; getData?(): Promise<unknown> };
