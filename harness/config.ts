@@ -80,6 +80,8 @@ export const CONFIG_KEYS = {
   maxRollbacks: key(posInt.default(3), 'rollbacks before giving up', { arg: '<n>' }),
   rollbackLrScale: key(z.number().gt(0).lt(1).default(0.5), 'learning rates are multiplied by this at each rollback', { arg: '<x>' }),
   threads: key(posInt.default(1), 'onnxruntime intra-op threads', { arg: '<n>' }),
+  // Measured on 2 cores: ResNet-32 1.8x faster per iteration with 2 shards than one process at 1 thread.
+  shards: key(posInt.max(64).default(1), 'data parallel (CPU): split each step\'s batch over n processes, one gradient each, their mean applied (batch norm then normalizes each shard; no fused runs)', { arg: '<n>' }),
   ep: key(z.enum(NODE_EPS).default('cpu'), 'execution provider: cpu, cuda (its libraries installed), webgpu (the GPU through Vulkan/D3D12/Metal; state stays on the device)', { arg: '<name>' }),
   // Fewer runs means fewer copies in and out: 1.25x faster on 2 CPU cores (measured), and the lever on GPUs.
   fuse: key(z.number().int().nonnegative().default(10), 'iterations per session run in one ONNX Loop; 0 runs each step on its own', { arg: '<k>' }),

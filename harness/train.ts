@@ -51,11 +51,12 @@ export async function train(cfg: Config, opts: TrainOptions = {}): Promise<Train
   const { setup, nCritic } = resolveSetup(cfg, data);
   checkDataShape(data, setup.generator.outputShape, setup.generator.classes);
   checkFits(setup, cfg, nCritic(0));
-  if (cfg.threads > cpus().length) say(`warning: --threads ${cfg.threads} is more than this machine's ${cpus().length} cores; the threads will compete (slower, not faster)`);
+  const used = cfg.threads * cfg.shards;
+  if (used > cpus().length) say(`warning: ${cfg.shards > 1 ? `--shards ${cfg.shards} x ` : ''}--threads ${cfg.threads} is more than this machine's ${cpus().length} cores; the threads will compete (slower, not faster)`);
   const resume = prepareRunDir(out, cfg, opts);
 
   for (const w of setup.warnings) say(`warning: ${w}`);
-  const trainer = await Trainer.create({ setup, runtime: nodeRuntime(cfg.ep), data, seed: cfg.seed, nCritic, threads: cfg.threads });
+  const trainer = await Trainer.create({ setup, runtime: nodeRuntime(cfg.ep), data, seed: cfg.seed, nCritic, threads: cfg.threads, shards: cfg.shards });
   const info = checkpointInfo(cfg, trainer.plan);
   const ckpts = join(out, CKPT_DIR);
   const loaded = resume ? loadLatest(ckpts, info, say) : null;

@@ -27,7 +27,7 @@ const tensorSpec = z.object({
   name: z.string(),
   dtype: z.enum(['float32', 'bool']),
   shape: z.array(z.union([z.number().int().nonnegative(), z.string()])),
-  role: z.enum(['param', 'slot', 'counter', 'lr', 'state', 'data', 'random', 'input', 'log', 'ok', 'output']),
+  role: z.enum(['param', 'slot', 'counter', 'lr', 'grad', 'state', 'data', 'random', 'input', 'log', 'ok', 'output']),
   net: z.string().optional(),
   slot: z.string().optional(),
   state: z.string().optional(),

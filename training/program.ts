@@ -27,6 +27,8 @@ export const names = {
   slot: (net: string, slot: string) => `${net}.opt.${slot}`,
   counter: (net: string) => `${net}.step`,
   lr: (net: string) => `${net}.lr`,
+  /** A network's gradient; a data-parallel update takes one per shard. */
+  grad: (net: string, shard?: number) => (shard === undefined ? `${net}.grad` : `${net}.grad.${shard}`),
   state: (name: string) => `state.${name}`,
   next: (name: string) => `${name}:new`,
 };

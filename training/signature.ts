@@ -10,6 +10,7 @@ export type Role =
   | 'slot' // an optimizer slot of a network (Adam's m and v, ...)
   | 'counter' // a network's update count (Adam's bias correction); the program adds one per update
   | 'lr' // a network's learning rate
+  | 'grad' // a network's flat gradient: a data-parallel shard's output, the update's input
   | 'state' // carried, not trained: spectral norm's vectors, batch norm's running statistics, Fisher's multiplier
   | 'data' // real samples drawn from the data set
   | 'random' // noise drawn by the host's seeded stream

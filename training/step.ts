@@ -5,7 +5,7 @@
 import { grad } from '../graph/autodiff.ts';
 import type { Value } from '../graph/ir.ts';
 import { loop, unrolled } from '../graph/loop.ts';
-import { add, cast, concat, gather, reshape, slice, sum } from '../graph/ops.ts';
+import { add, cast, concat, gather, mul, reshape, slice, sum } from '../graph/ops.ts';
 import { auxiliaryClassifier } from '../losses/acgan.ts';
 import type { GanLoss, LossContext, Penalty, RandomDist } from '../losses/loss.ts';
 import { layoutOf, type Model, type ParamLayout } from '../models/model.ts';
@@ -211,9 +211,15 @@ export class StepCompiler {
 
   /** One update of network n (the other network's parameters fixed): its new state and the logged scalars. */
   private update(n: Net, mine: NetIn, theirs: Value, real: Value, z: Value, labels: Value | null, random: Random, scope: StateScope): { net: NetOut; logs: Record<string, Value> } {
+    const { grad, logs } = this.objective(n, mine.params, theirs, real, z, labels, random, scope);
+    return { net: applyUpdate(this.opt[n], mine, grad, add(mine.step, 1)), logs };
+  }
+
+  /** Network n's loss on this step's draws: its flat gradient and the logged scalars. */
+  private objective(n: Net, params: Value, theirs: Value, real: Value, z: Value, labels: Value | null, random: Random, scope: StateScope): { grad: Value; logs: Record<string, Value> } {
     const other: Net = n === 'D' ? 'G' : 'D';
     const model = (x: Net) => (x === 'G' ? this.setup.generator : this.setup.critic);
-    const raw = unpackParams(mine.params, this.layout(n));
+    const raw = unpackParams(params, this.layout(n));
     const own = this.effective(model(n), raw, scope, true);
     const fixed = this.effective(model(other), unpackParams(theirs, this.layout(other)), scope, false);
     const ctx = n === 'D' ? this.context(own, fixed, real, z, labels, random, scope, true, 'D') : this.context(fixed, own, real, z, labels, random, scope, false, 'G');
@@ -224,8 +230,7 @@ export class StepCompiler {
     if (this.setup.critic.auxClasses) pens.push((logs[`${n}.ac`] = auxiliaryClassifier[n === 'D' ? 'critic' : 'generator'](ctx)));
     const total = pens.length ? sum(obj.loss, ...pens) : obj.loss;
     logs[`${n}.loss`] = total;
-    const step = add(mine.step, 1);
-    return { net: applyUpdate(this.opt[n], mine, this.flatGrad(total, raw, this.layout(n)), step), logs };
+    return { grad: this.flatGrad(total, raw, this.layout(n)), logs };
   }
 
   private netInputs(p: ProgramBuilder, n: Net): NetIn {
@@ -255,24 +260,60 @@ export class StepCompiler {
 
   // ---- whole programs -----------------------------------------------------------------------------
 
+  /** A one-step program's draws, in the order every step program of network n makes them. */
+  private stepDraws(p: ProgramBuilder, n: Net) {
+    const steps = n === 'D' ? 'critic' : 'generator';
+    const real = p.draw('real', { dist: 'data', shape: [this.draws, ...this.sampleShape], steps });
+    const labels = this.classes ? p.draw('labels', { dist: 'labels', shape: [this.setup.batch], steps }) : null;
+    const z = p.draw('z', { dist: 'normal', shape: [this.draws, this.latent], steps });
+    const random: Random = (name, dist, shape) => p.draw(name, { dist, shape, steps });
+    return { real, labels, z, random };
+  }
+
   /** One update of network n. */
   stepProgram(n: Net): StepProgram {
     const other: Net = n === 'D' ? 'G' : 'D';
-    const steps = n === 'D' ? 'critic' : 'generator';
     const p = new ProgramBuilder(n === 'D' ? 'critic_step' : 'generator_step');
-    const B = this.setup.batch;
     const mine = this.netInputs(p, n);
     const theirs = p.input({ name: names.param(other), role: 'param', net: other, shape: [this.layout(other).size] });
-    const real = p.draw('real', { dist: 'data', shape: [this.draws, ...this.sampleShape], steps });
-    const labels = this.classes ? p.draw('labels', { dist: 'labels', shape: [B], steps }) : null;
-    const z = p.draw('z', { dist: 'normal', shape: [this.draws, this.latent], steps });
-    const random: Random = (name, dist, shape) => p.draw(name, { dist, shape, steps });
+    const { real, labels, z, random } = this.stepDraws(p, n);
     const st = this.programScope(p);
     const { net, logs } = this.update(n, mine, theirs, real, z, labels, random, st.scope);
     p.netOutputs(n, this.opt[n].slots, net);
     st.outputs();
     this.logOutputs(p, logs);
     p.output(finite([...Object.values(logs), net.params]), { name: 'ok', role: 'ok' });
+    return p.build({}, this.options);
+  }
+
+  /**
+   * Data parallel, one shard's part of a step: network n's gradient on this program's draws (a compiler
+   * made for the shard's batch), with the states and logs it would write. The host averages states and
+   * logs over the shards; applyProgram(n, shards) takes every shard's gradient and applies their mean.
+   */
+  gradProgram(n: Net): StepProgram {
+    const other: Net = n === 'D' ? 'G' : 'D';
+    const p = new ProgramBuilder(n === 'D' ? 'critic_grad' : 'generator_grad');
+    const mine = p.input({ name: names.param(n), role: 'param', net: n, shape: [this.layout(n).size] });
+    const theirs = p.input({ name: names.param(other), role: 'param', net: other, shape: [this.layout(other).size] });
+    const { real, labels, z, random } = this.stepDraws(p, n);
+    const st = this.programScope(p);
+    const { grad, logs } = this.objective(n, mine, theirs, real, z, labels, random, st.scope);
+    p.output(grad, { name: names.grad(n), role: 'grad', net: n });
+    st.outputs();
+    this.logOutputs(p, logs);
+    p.output(finite([...Object.values(logs), grad]), { name: 'ok', role: 'ok' });
+    return p.build({}, this.options);
+  }
+
+  /** Data parallel, the other half: network n's optimizer update by the mean of `shards` gradients. */
+  applyProgram(n: Net, shards: number): StepProgram {
+    const p = new ProgramBuilder(n === 'D' ? 'critic_apply' : 'generator_apply');
+    const mine = this.netInputs(p, n);
+    const grads = Array.from({ length: shards }, (_, s) => p.input({ name: names.grad(n, s), role: 'grad', net: n, shape: [this.layout(n).size] }));
+    const net = applyUpdate(this.opt[n], mine, mul(sum(...grads), 1 / shards), add(mine.step, 1));
+    p.netOutputs(n, this.opt[n].slots, net);
+    p.output(finite([net.params]), { name: 'ok', role: 'ok' });
     return p.build({}, this.options);
   }
 

@@ -9,6 +9,7 @@ import { fromBytes } from '../graph/serialize.ts';
 import { carriedOutputs, DeviceState } from './device-state.ts';
 import type { Runtime, Session } from './runtime.ts';
 import { absorb, drawBlock, drawStep, feedsOf, iterationRng, type NetState, type ProgramState, type Signature } from './signature.ts';
+import { Shards } from './shards.ts';
 import { StepCompiler, type GanSetup, type Net, type StepPlan, type StepProgram } from './step.ts';
 
 export type { DataSource } from '../data/source.ts';
@@ -38,6 +39,11 @@ export interface RunOptions {
   /** Critic steps before generator iteration `it` (0-based). */
   nCritic: (it: number) => number;
   threads?: number;
+  /**
+   * Data parallel: each step's batch in this many shards, each in a process of its own (training/shards.ts;
+   * runtimes that fork: Node's CPU). 1 (the default) runs each step as one program here.
+   */
+  shards?: number;
 }
 
 export interface TrainerOptions extends RunOptions {
@@ -100,15 +106,20 @@ export class Trainer {
   private constructor(
     readonly opts: RunOptions,
     readonly plan: StepPlan,
-    private readonly sessions: Record<Net, Session>,
+    /** The step programs' sessions, or (data parallel) the shards that run each step instead. */
+    private readonly steps: Record<Net, Session> | Shards,
     /** Present when the programs were compiled here: initial weights and fused programs need the models. */
     readonly compiler: StepCompiler | null,
   ) {}
 
-  /** Compile the setup's step programs and open sessions on them. */
+  /** Compile the setup's step programs and open sessions on them (or on their shards). */
   static async create(opts: TrainerOptions): Promise<Trainer> {
     const compiler = new StepCompiler(opts.setup);
-    return Trainer.fromPlan(compiler.plan(), opts, compiler);
+    const plan = compiler.plan();
+    if ((opts.shards ?? 1) === 1) return Trainer.fromPlan(plan, opts, compiler);
+    checkDataShape(opts.data, plan.sampleShape, plan.classes);
+    const shards = await Shards.open(compiler, { D: plan.critic.signature, G: plan.generator.signature }, opts.shards!, opts.runtime, opts.threads);
+    return new Trainer(opts, plan, shards, compiler);
   }
 
   /** Open sessions on step programs made elsewhere (training artifacts). */
@@ -116,12 +127,13 @@ export class Trainer {
     checkDataShape(opts.data, plan.sampleShape, plan.classes);
     const open = (p: StepProgram) => opts.runtime.createSession(p.model, { threads: opts.threads, keep: carriedOutputs(p.signature) });
     const [D, G] = await Promise.all([open(plan.critic), open(plan.generator)]);
+    if ((opts.shards ?? 1) !== 1) throw new Error(`shards ${opts.shards}: data parallel compiles its programs from the models; these step programs were loaded from files`);
     return new Trainer(opts, plan, { D, G }, compiler);
   }
 
-  /** Whether K iterations can run in one fused program (it is compiled from the models, not loaded). */
+  /** Whether K iterations can run in one fused program (compiled from the models, not loaded; not sharded). */
   get canFuse(): boolean {
-    return this.compiler !== null;
+    return this.compiler !== null && !(this.steps instanceof Shards);
   }
 
   /** The largest K a fused run of iterations with nC critic steps may have: any with a Loop, else what fits UNROLLED_NODES. */
@@ -170,12 +182,15 @@ export class Trainer {
     let ok = true;
     const nC = this.opts.nCritic(state.iteration);
     const program = (c: number) => (c < nC ? this.plan.critic : this.plan.generator).signature;
-    const session = (c: number) => (c < nC ? this.sessions.D : this.sessions.G);
+    const steps = this.steps;
+    const run = (c: number, draws: Record<string, Float32Array>) => {
+      const n: Net = c < nC ? 'D' : 'G';
+      return steps instanceof Shards ? steps.step(n, state, draws) : this.runOn(steps[n], program(c), state, draws);
+    };
     // Each step's draws are made while the previous step runs (run() is asynchronous): same order, no wait.
     let draws = drawStep(program(0), rng, this.opts.data);
     for (let c = 0; c <= nC; c++) {
-      const sig = program(c);
-      const pending = this.runOn(session(c), sig, state, draws);
+      const pending = run(c, draws);
       if (c < nC) draws = drawStep(program(c + 1), rng, this.opts.data);
       const r = await pending;
       Object.assign(values, r.values[0]);
@@ -237,8 +252,8 @@ export class Trainer {
   async release(): Promise<void> {
     // Device tensors first: freeing one after the session that made it is gone crashes onnxruntime-node.
     this.device.release();
-    await this.sessions.D.release();
-    await this.sessions.G.release();
+    if (this.steps instanceof Shards) await this.steps.release();
+    else for (const s of [this.steps.D, this.steps.G]) await s.release();
     if (this.sampler) await this.sampler.release();
     for (const f of this.fused.values()) await f.session.release();
   }
