@@ -1,4 +1,4 @@
-// npm run profile [-- mlp|dcgan|resnet] [--loss sngan|wgan-gp] [--width N] [--threads N] [--iters N] [--warmup N] [--ep cpu|webgpu] [--json] [--peer]
+// npm run profile [-- mlp|dcgan|resnet] [--loss sngan|wgan-gp] [--width N] [--batch N] [--threads N] [--iters N] [--warmup N] [--ep cpu|webgpu] [--json] [--peer]
 // Where a training step's time goes: onnxruntime's profiler over the critic and generator step graphs
 // (one session run per step), per op type and per heavy node, the achieved GFLOP/s of the convolutions and
 // matrix products, the node count, the time run() spends outside the graph (feeds in, fetches out), and
@@ -21,6 +21,7 @@ const cmd = new Command('profile')
   .argument('[setup]', BENCH_SETUPS.join(' | '), 'dcgan')
   .option('--loss <name>', 'resnet: sngan or wgan-gp', 'sngan')
   .option('--width <n>', 'dcgan, resnet: block channels', (v) => parseInt(v, 10))
+  .option('--batch <n>', 'dcgan, resnet: batch size (default 64)', (v) => parseInt(v, 10))
   .option('--threads <n>', 'intra-op threads', (v) => parseInt(v, 10), 1)
   .option('--iters <n>', 'profiled generator iterations (after the warm-up)', (v) => parseInt(v, 10), 3)
   .option('--warmup <n>', 'generator iterations first, cut from the profile (until the arenas stop growing)', (v) => parseInt(v, 10), 3)
@@ -29,8 +30,8 @@ const cmd = new Command('profile')
   .option('--peer', "add PyTorch's profile of the same training")
   .option('--json', 'print one JSON object');
 cmd.parse(process.argv);
-const o = cmd.opts<{ loss: string; width?: number; threads: number; iters: number; warmup: number; top: number; ep: NodeEp; peer?: boolean; json?: boolean }>();
-const bench = benchSetup(cmd.args[0] ?? 'dcgan', { loss: o.loss, width: o.width });
+const o = cmd.opts<{ loss: string; width?: number; batch?: number; threads: number; iters: number; warmup: number; top: number; ep: NodeEp; peer?: boolean; json?: boolean }>();
+const bench = benchSetup(cmd.args[0] ?? 'dcgan', { loss: o.loss, width: o.width, batch: o.batch });
 
 interface Shape { [dtype: string]: number[] }
 interface Event { cat: string; name: string; ts: number; dur: number; args?: { op_name?: string; provider?: string; input_type_shape?: Shape[]; output_type_shape?: Shape[] } }

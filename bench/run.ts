@@ -1,8 +1,8 @@
 // npm run bench [-- mlp|dcgan|resnet] [--loss sngan|wgan-gp] [--json] [--iters N] [--warmup N] [--threads 1,2] [--ep cpu|cuda|webgpu]
 // Trains a setup from bench/setups.ts and reports generator steps per second (each with its critic steps)
 // after a warm-up, side by side in the same run with the same training in PyTorch on the CPU (Debian's
-// python3-torch, the peer scripts in bench/), every row at 1 and 2 intra-op threads. Ratios: best onnx-gan
-// row over best PyTorch row (each side at its fastest setting, named), and at equal threads. With --ep
+// python3-torch, the peer scripts in bench/), every row at 1 and 2 intra-op threads, and at 2 as two
+// data-parallel shards of one thread each (training/shards.ts). Ratios: best onnx-gan row over best PyTorch row (each side at its fastest setting, named), and at equal threads. With --ep
 // webgpu or cuda our rows run on that provider (threads then only size the CPU fallback's pool; the
 // PyTorch peer stays on the CPU, as Debian's torch has no GPU build): the command for a GPU machine.
 //   mlp:    WGAN-GP MLP on ring8, batch 256, n_critic 5
@@ -63,9 +63,10 @@ interface Row {
  * Generator steps per second after a warm-up; fuse 0: one session run per step, K: K iterations per run
  * (one ONNX Loop, or unrolled where the provider has no Loop, K then cut to the trainer's limit).
  */
-async function ours(bench: Bench, threads: number, want: number): Promise<Row> {
+async function ours(bench: Bench, threads: number, want: number, shards = 1): Promise<Row> {
   const runtime = nodeRuntime(o.ep);
-  const trainer = await Trainer.create({ setup: bench.setup, runtime, data: bench.data, seed: 0, nCritic: () => bench.nCritic, threads });
+  // Data parallel: `shards` processes of one intra-op thread each (threads counts the cores used).
+  const trainer = await Trainer.create({ setup: bench.setup, runtime, data: bench.data, seed: 0, nCritic: () => bench.nCritic, threads: shards > 1 ? 1 : threads, shards });
   const fuse = Math.min(want, trainer.fuseLimit(bench.nCritic));
   const state = trainer.initialState();
   const step = async (n: number) => {
@@ -78,7 +79,8 @@ async function ours(bench: Bench, threads: number, want: number): Promise<Row> {
   const seconds = (performance.now() - t0) / 1000;
   await trainer.release();
   const fused = runtime.loops ? `fused x${fuse}` : `unrolled x${fuse}`;
-  return { name: `onnx-gan, ${fuse ? fused : 'one run per step'}`, ep: o.ep, threads, iters: o.iters, seconds, steps_per_s: o.iters / seconds };
+  const how = shards > 1 ? `${shards} shards (processes)` : fuse ? fused : 'one run per step';
+  return { name: `onnx-gan, ${how}`, ep: o.ep, threads, iters: o.iters, seconds, steps_per_s: o.iters / seconds };
 }
 
 function pytorch(bench: Bench, threads: number): Row | null {
@@ -101,6 +103,8 @@ async function run(bench: Bench) {
   for (const threads of threadList) {
     rows.push(await ours(bench, threads, d.fuse));
     rows.push(await ours(bench, threads, 0));
+    // Data parallel runs on the CPU only.
+    if (threads > 1 && o.ep === 'cpu') rows.push(await ours(bench, threads, 0, threads));
     const peer = pytorch(bench, threads);
     if (peer) rows.push(peer);
   }

@@ -40,6 +40,8 @@ describe('npm run profile and npm run bench', function () {
     for (const row of j.rows) expect(row.steps_per_s).to.be.greaterThan(0);
     expect(j.best.onnx_gan.steps_per_s).to.equal(Math.max(...j.rows.map((x: { steps_per_s: number }) => x.steps_per_s)));
     expect(j.ratios.best_vs_best).to.equal(null);
+    const two = JSON.parse(script('run.ts', ['mlp', '--iters', '3', '--warmup', '1', '--threads', '2', '--no-peer', '--json']).out.trim().split('\n').pop()!);
+    expect(two.rows.map((x: { name: string; threads: number }) => `${x.name} @${x.threads}`)).to.deep.equal(['onnx-gan, fused x10 @2', 'onnx-gan, one run per step @2', 'onnx-gan, 2 shards (processes) @2']);
     const bad = script('run.ts', ['vgg']);
     expect(bad.code).to.equal(1);
     expect(bad.err.trim()).to.equal('bench: unknown setup \'vgg\'; choose mlp, dcgan, resnet');
