@@ -55,6 +55,7 @@ export interface Runtime {
   fork?(): Promise<ForkedRuntime>;
 }
 
+/** A runtime in another process. Its sessions' outputs are valid until that process's next reply. */
 export interface ForkedRuntime extends Runtime {
   close(): Promise<void>;
 }
