@@ -1,7 +1,8 @@
-// The other end of runtime-node.ts's fork(): a process that opens CPU sessions and runs them for its parent,
-// over a socket on fd 3 and two message files in the directory it is given (training/tensor-pipe.ts). Data-parallel shards run here because one process runs
-// one session at a time (measured: two sessions' runs in one process, or one in each of two worker threads,
-// barely overlap; two processes' do). It ends when its parent closes the socket or dies.
+// The other end of runtime-node.ts's fork(): a process that opens CPU sessions and runs them for its
+// parent, over a socket on fd 3 and two message files in the directory it is given (tensor-pipe.ts).
+// Data-parallel shards run here because one process runs one session at a time (measured: two sessions'
+// runs in one process, or one in each of two worker threads, barely overlap; two processes' do). It ends
+// when its parent closes the socket or dies.
 import { rmSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
