@@ -7,7 +7,7 @@ import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Rng } from '../data/random.ts';
 import { nodeRuntime } from '../training/runtime-node.ts';
-import { runLoop, type RunOutcome } from '../training/run-loop.ts';
+import { DivergedError, runLoop, type RunOutcome } from '../training/run-loop.ts';
 import { checkDataShape, gridInputs, Trainer } from '../training/trainer.ts';
 import { defaultOut, identityDiff, parseConfig, type Config } from './config.ts';
 import { writeFileAtomic } from './files.ts';
@@ -68,6 +68,7 @@ export async function train(cfg: Config, opts: TrainOptions = {}): Promise<Train
   const grid = gridInputs(trainer.plan, trainer.plan.classes ? 10 : 8);
   const writeGrid = async (file: string) => writeFileAtomic(join(out, file), pngGrid(await trainer.generate(state, grid.z, grid.labels), data.shape, grid.cols));
 
+  const store = folderStore(ckpts, info, cfg.keepCheckpoints);
   try {
     const run = await runLoop({
       trainer,
@@ -75,7 +76,7 @@ export async function train(cfg: Config, opts: TrainOptions = {}): Promise<Train
       until: cfg.iterations,
       fuse: cfg.fuse,
       checkpointEvery: cfg.checkpointEvery,
-      store: folderStore(ckpts, info, cfg.keepCheckpoints),
+      store,
       marks: isImage(data) ? [cfg.logEvery, cfg.sampleEvery] : [cfg.logEvery],
       divergence: { on: cfg.onDivergence, maxRollbacks: cfg.maxRollbacks, lrScale: cfg.rollbackLrScale },
       stopRequested: opts.stopRequested,
@@ -104,6 +105,12 @@ export async function train(cfg: Config, opts: TrainOptions = {}): Promise<Train
     writeFileAtomic(join(out, 'samples.svg'), await renderSvg(scatterSpec(xy, data.centers, `${cfg.loss} on ${cfg.data}, ${state.iteration} iterations, seed ${cfg.seed}`)));
     writeFileAtomic(join(out, 'metrics.json'), JSON.stringify({ iterations: state.iteration, seconds: run.seconds, ...metrics }, null, 2) + '\n');
     return { ...result, metrics };
+  } catch (e) {
+    // A diverged run names its last good checkpoint itself; any other failure (a lost shard process, a
+    // full disk) leaves the checkpoints written so far, and says how to go on from them.
+    if (e instanceof DivergedError) throw e;
+    const latest = store.latest();
+    throw new Error(`${(e as Error).message}; ${latest ? `the last checkpoint is ${latest}: resume with onnx-gan train --resume --out ${out}` : 'no checkpoint was written yet'}`);
   } finally {
     await trainer.release();
   }

@@ -57,7 +57,7 @@ describe('reliability', function () {
     // Checkpoints of this model are ~34 kB: a 20 kB file size limit makes the next one fail mid-write.
     const r = spawnSync('prlimit', ['--fsize=20000', process.execPath, BIN, ...SMALL, '--iterations', '40', '--checkpoint-every', '10', '--out', d, '--resume'], { encoding: 'utf8' });
     expect(r.status).to.not.equal(0);
-    expect(r.stderr.trim().split('\n').pop()).to.match(/^onnx-gan: could not write .*ckpt-000000030\.safetensors \(EFBIG\); the previous version, if any, is unchanged$/);
+    expect(r.stderr.trim().split('\n').pop()).to.match(/^onnx-gan: could not write .*ckpt-000000030\.safetensors \(EFBIG\); the previous version, if any, is unchanged; the last checkpoint is .*ckpt-000000020\.safetensors: resume with onnx-gan train --resume --out .*full$/);
     const after = readdirSync(join(d, 'checkpoints')).sort();
     expect(after).to.deep.equal(before); // nothing half-written, no temp file left
     for (const f of before) expect(readFileSync(join(d, 'checkpoints', f)).equals(bytes[f]), f).to.equal(true);

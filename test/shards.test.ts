@@ -4,7 +4,7 @@
 // whose gradient is rounding noise takes a step of about lr either way).
 import { expect } from 'chai';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -117,6 +117,31 @@ describe('data parallel: shards in forked processes', function () {
         if (t > 100) throw new Error(`10 s after the kill: files ${mine()}, processes ${running()}`);
         await sleep(100);
       }
+    } finally {
+      child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a lost shard process stops training with one line that names it and says how to resume', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'onnx-gan-shards-'));
+    const run = join(dir, 'run');
+    const child = spawn(process.execPath, [BIN, 'train', '--iterations', '100000', '--shards', '2', '--checkpoint-every', '20', '--out', run], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr!.on('data', (d) => (err += d));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    try {
+      const ckpts = join(run, 'checkpoints');
+      for (let t = 0; !(existsSync(ckpts) && readdirSync(ckpts).some((f) => f.endsWith('.safetensors'))); t++) {
+        if (t > 600) throw new Error('no checkpoint in 60 s');
+        await sleep(100);
+      }
+      const shard = spawnSync('ps', ['-eo', 'pid,ppid,args'], { encoding: 'utf8' }).stdout.split('\n').map((l) => l.trim().split(/\s+/)).find((f) => Number(f[1]) === child.pid && f.some((a) => a.endsWith('runtime-worker.js')));
+      expect(shard, 'a shard process of this trainer').to.not.equal(undefined);
+      process.kill(Number(shard![0]), 'SIGKILL');
+      expect(await exited).to.equal(1);
+      const lines = err.trim().split('\n');
+      expect(lines[lines.length - 1]).to.match(/^onnx-gan: shard [12] of 2: forked runtime \(pid \d+\) ended \(SIGKILL\); the last checkpoint is .*ckpt-\d+\.safetensors: resume with onnx-gan train --resume --out /);
     } finally {
       child.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });

@@ -76,7 +76,8 @@ async function forkCpu(): Promise<ForkedRuntime> {
     rmSync(dir, { recursive: true, force: true });
     fail(new Error(`forked runtime (pid ${child.pid}) ended (${signal ?? `exit code ${code}`})`));
   });
-  socket.on('error', fail);
+  // A connection reset usually means the process died: report its end (signal, exit code) if it comes.
+  socket.on('error', (e) => setTimeout(() => fail(new Error(`forked runtime (pid ${child.pid}): ${e.message}`)), 1000).unref());
   let ids = 0;
   let queue: Promise<unknown> = Promise.resolve();
   const call = (r: Omit<Request, 'id'>, tensors: Record<string, TensorData> = {}): Promise<Message> => {

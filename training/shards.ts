@@ -50,7 +50,13 @@ export class Shards {
   /** One update of network n with one step's draws (as the one-process step program takes them). */
   async step(n: Net, state: ProgramState, draws: Record<string, Float32Array>): Promise<Absorbed> {
     const sig = this.grad[n].signature;
-    const outs = await Promise.all(this.sessions[n].map((session, s) => session.run(feedsOf(sig, state, shardOf(sig, draws, s, this.count)))));
+    const outs = await Promise.all(
+      this.sessions[n].map((session, s) =>
+        session.run(feedsOf(sig, state, shardOf(sig, draws, s, this.count))).catch((e: Error) => {
+          throw new Error(`shard ${s + 1} of ${this.count}: ${e.message}`);
+        }),
+      ),
+    );
     // States and logs: the shards' means here; the gradients' mean is the update program's.
     const mean = (name: string) => {
       const acc = new Float32Array(outs[0][name].data.length);
