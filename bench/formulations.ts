@@ -44,19 +44,17 @@ for (const [N, I, O, H, k] of [[128, 64, 64, 32, 3], [128, 64, 64, 16, 3], [128,
   const nhwc = await time('  im2col [N H W, k k I] + MatMul', (_g, x, dy) => transpose(reshape(matmul(dyM(dy), reshape(cols(x, [0, 2, 3, 1], 3), [-1, k * k * I])), [O, k, k, I]), [0, 3, 1, 2]), [N, I, H, H], [N, O, H, H], flops);
   const batched = await time('  im2col [N, H W, k k I], MatMul per sample, sum', (_g, x, dy) => transpose(reshape(reduceSum(matmul(reshape(dy, [N, O, H * H]), reshape(cols(x, [0, 2, 3, 1], 3), [N, H * H, k * k * I])), [0]), [O, k, k, I]), [0, 3, 1, 2]), [N, I, H, H], [N, O, H, H], flops);
   const nchw = await time('  im2col [N, I k k, H W], MatMul^T per sample, sum', (_g, x, dy) => reshape(reduceSum(matmul(reshape(dy, [N, O, H * H]), transpose(reshape(cols(x, [0, 1, 2, 3], 2), [N, I * k * k, H * H]), [0, 2, 1])), [0]), [O, I, k, k]), [N, I, H, H], [N, O, H, H], flops);
-  const perOffset = await time('  per offset: MatMul [N,O,HW]x[N,HW,I], sum, stack', (_g, x, dy) => {
+  // Per kernel offset: the window it reads (channels last, [N, H W, I]), one product each, stacked.
+  const perOffsetWith = (x: Value, product: (window: Value) => Value) => {
     const xp = transpose(p ? pad(x, [0, 0, p, p, 0, 0, p, p]) : x, [0, 2, 3, 1]);
-    const dy3 = reshape(dy, [N, O, H * H]);
     const parts: Value[] = [];
-    for (let a = 0; a < k; a++) for (let b = 0; b < k; b++) parts.push(unsqueeze(reduceSum(matmul(dy3, reshape(slice(xp, [a, b], [a + H, b + H], [1, 2]), [N, H * H, I])), [0]), [2]));
+    for (let a = 0; a < k; a++) for (let b = 0; b < k; b++) parts.push(unsqueeze(product(reshape(slice(xp, [a, b], [a + H, b + H], [1, 2]), [N, H * H, I])), [2]));
     return reshape(parts.length > 1 ? concat(parts, 2) : parts[0], [O, I, k, k]);
-  }, [N, I, H, H], [N, O, H, H], flops);
+  };
+  const perOffset = await time('  per offset: MatMul [N,O,HW]x[N,HW,I], sum, stack', (_g, x, dy) => perOffsetWith(x, (w) => reduceSum(matmul(reshape(dy, [N, O, H * H]), w), [0])), [N, I, H, H], [N, O, H, H], flops);
   const folded = await time('  per offset, batch in K: [O,N HW]x[N HW,I], stack', (_g, x, dy) => {
-    const xp = transpose(p ? pad(x, [0, 0, p, p, 0, 0, p, p]) : x, [0, 2, 3, 1]);
     const dyT = reshape(transpose(dy, swap), [O, N * H * H]);
-    const parts: Value[] = [];
-    for (let a = 0; a < k; a++) for (let b = 0; b < k; b++) parts.push(unsqueeze(matmul(dyT, reshape(slice(xp, [a, b], [a + H, b + H], [1, 2]), [N * H * H, I])), [2]));
-    return reshape(parts.length > 1 ? concat(parts, 2) : parts[0], [O, I, k, k]);
+    return perOffsetWith(x, (w) => matmul(dyT, reshape(w, [N * H * H, I])));
   }, [N, I, H, H], [N, O, H, H], flops);
   await time('  (the MatMul alone, [N,O,HW]x[N,HW,kkI])', (_g, x, dy) => matmul(reshape(dy, [N, O, H * H]), reshape(concat(Array(k * k).fill(x), 1), [N, H * H, k * k * I])), [N, I, H, H], [N, O, H, H], flops);
   const err = (y: Float32Array) => y.reduce((m, v, i) => Math.max(m, Math.abs(v - ref[i])), 0);

@@ -15,7 +15,7 @@ import { nodeRuntime } from '../training/runtime-node.ts';
 import { messageDir } from '../training/tensor-pipe.ts';
 import { Trainer, type DataSource } from '../training/trainer.ts';
 import type { GanSetup } from '../training/step.ts';
-import { BIN, cli, rt } from './helpers.ts';
+import { BIN, cli, relErr, rt } from './helpers.ts';
 
 async function train(setup: GanSetup, shards: number, iterations: number, data: DataSource = dataset('ring8')) {
   const t = await Trainer.create({ setup, runtime: rt, data, seed: 3, nCritic: () => 2, threads: 1, shards });
@@ -28,12 +28,6 @@ async function train(setup: GanSetup, shards: number, iterations: number, data: 
     await t.release();
   }
 }
-const maxRel = (a: Float32Array, b: Float32Array) => {
-  let d = 0;
-  let m = 0;
-  a.forEach((v, i) => ((d = Math.max(d, Math.abs(v - b[i]))), (m = Math.max(m, Math.abs(v)))));
-  return d / m;
-};
 const forkDirs = () => readdirSync(messageDir()).filter((f) => f.startsWith('onnx-gan-fork-'));
 
 describe('data parallel: shards in forked processes', function () {
@@ -47,8 +41,8 @@ describe('data parallel: shards in forked processes', function () {
       const many = await train(setup, shards, 3);
       expect(many.canFuse, 'sharded steps run one at a time').to.equal(false);
       expect(many.state.iteration).to.equal(3);
-      expect(maxRel(one.state.D.params, many.state.D.params), `D, ${shards} shards`).to.be.below(1e-5);
-      expect(maxRel(one.state.G.params, many.state.G.params), `G, ${shards} shards`).to.be.below(1e-5);
+      expect(relErr(many.state.D.params, one.state.D.params), `D, ${shards} shards`).to.be.below(1e-5);
+      expect(relErr(many.state.G.params, one.state.G.params), `G, ${shards} shards`).to.be.below(1e-5);
       expect(many.state.D.step).to.equal(one.state.D.step);
       for (const [k, v] of Object.entries(one.logs[2].values)) expect(many.logs[2].values[k], k).to.be.closeTo(v, 1e-5 * Math.max(1, Math.abs(v)));
       expect(many.logs.every((l) => l.ok)).to.equal(true);
@@ -60,7 +54,7 @@ describe('data parallel: shards in forked processes', function () {
     const [one, two] = [await train(setup, 1, 2), await train(setup, 2, 2)];
     const diff = one.state.D.params.reduce((m, v, i) => Math.max(m, Math.abs(v - two.state.D.params[i])), 0);
     expect(diff).to.be.below(4 * setup.optD.lr * one.state.D.step);
-    for (const n of ['D', 'G'] as const) one.state[n].slots.forEach((s, j) => expect(maxRel(s, two.state[n].slots[j]), `${n} slot ${j}`).to.be.below(1e-3));
+    for (const n of ['D', 'G'] as const) one.state[n].slots.forEach((s, j) => expect(relErr(two.state[n].slots[j], s), `${n} slot ${j}`).to.be.below(1e-3));
     for (const [k, v] of Object.entries(one.logs[1].values)) expect(two.logs[1].values[k], k).to.be.closeTo(v, 1e-4 * Math.max(1, Math.abs(v)));
   });
 
@@ -71,9 +65,9 @@ describe('data parallel: shards in forked processes', function () {
     const [one, two] = [await train(setup, 1, 1, images), await train(setup, 2, 1, images)];
     const mean = Object.keys(one.state.extra).find((k) => k.endsWith('running_mean'))!;
     const [a, b] = [one.state.extra[mean], two.state.extra[mean]];
-    expect(maxRel(a, b), 'running means: the mean of the shards\' means is the batch mean').to.be.below(1e-5);
+    expect(relErr(b, a), 'running means: the mean of the shards\' means is the batch mean').to.be.below(1e-5);
     expect(two.logs.every((l) => l.ok)).to.equal(true);
-    expect(maxRel(one.state.G.params, two.state.G.params), 'per-shard batch statistics change the gradients a little').to.be.above(0);
+    expect(relErr(two.state.G.params, one.state.G.params), 'per-shard batch statistics change the gradients a little').to.be.above(0);
   });
 
   it('refuses what it cannot split, naming it, and leaves no process or file behind', async () => {

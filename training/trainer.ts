@@ -124,10 +124,10 @@ export class Trainer {
 
   /** Open sessions on step programs made elsewhere (training artifacts). */
   static async fromPlan(plan: StepPlan, opts: RunOptions, compiler: StepCompiler | null = null): Promise<Trainer> {
+    if ((opts.shards ?? 1) !== 1) throw new Error(`shards ${opts.shards}: data parallel compiles its programs from the models; these step programs were loaded from files`);
     checkDataShape(opts.data, plan.sampleShape, plan.classes);
     const open = (p: StepProgram) => opts.runtime.createSession(p.model, { threads: opts.threads, keep: carriedOutputs(p.signature) });
     const [D, G] = await Promise.all([open(plan.critic), open(plan.generator)]);
-    if ((opts.shards ?? 1) !== 1) throw new Error(`shards ${opts.shards}: data parallel compiles its programs from the models; these step programs were loaded from files`);
     return new Trainer(opts, plan, { D, G }, compiler);
   }
 
