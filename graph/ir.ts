@@ -211,6 +211,13 @@ export function isFloat(dtype: DType): boolean {
   return dtype === 'float32' || dtype === 'float64';
 }
 
+/** A list as it goes into a message: its first eight entries, and how many more there are. */
+export function shown(xs: readonly unknown[] | null | undefined): string {
+  if (!xs) return '[?]';
+  const head = xs.slice(0, 8).map((x) => x ?? '?');
+  return `[${head.join(', ')}${xs.length > 8 ? `, ... ${xs.length - 8} more` : ''}]`;
+}
+
 export function numel(dims: readonly number[]): number {
   return dims.reduce((a, b) => a * b, 1);
 }

@@ -1,6 +1,6 @@
 // Type and shape inference, one entry per op. The builder uses it to give every value a dtype and shape,
 // the parser to type a foreign graph, and the checker to name the node at fault in a malformed one.
-import type { Attr, DType, Dim, Shape, TensorData } from './ir.ts';
+import { shown, type Attr, type DType, type Dim, type Shape, type TensorData } from './ir.ts';
 
 export interface InferInput {
   dtype: DType;
@@ -149,13 +149,13 @@ function reshapeShape(input: Shape, target: number[], allowZero: boolean): Shape
     const rest = out.filter((d, i) => i !== minus);
     if (known !== null && rest.every((d) => typeof d === 'number')) {
       const p = (rest as number[]).reduce((a, b) => a * b, 1);
-      if (p === 0 || known % p !== 0) fail(`cannot reshape ${known} elements to [${target}]`);
+      if (p === 0 || known % p !== 0) fail(`cannot reshape ${known} elements to ${shown(target)}`);
       out[minus] = known / p;
     } else out[minus] = keptSymbol(input, rest);
   } else if (input && input.every((d) => typeof d === 'number') && out.every((d) => typeof d === 'number')) {
     const a = (input as number[]).reduce((x, y) => x * y, 1);
     const b = (out as number[]).reduce((x, y) => x * y, 1);
-    if (a !== b) fail(`cannot reshape [${input}] (${a} elements) to [${target}] (${b} elements)`);
+    if (a !== b) fail(`cannot reshape ${shown(input)} (${a} elements) to ${shown(target)} (${b} elements)`);
   }
   return out;
 }
@@ -165,7 +165,7 @@ function matmulShape(a: Shape, b: Shape): Shape {
   if (a.length < 2 || b.length < 2) fail(`MatMul needs rank >= 2 here, got ranks ${a.length} and ${b.length}`);
   const [m, k1] = a.slice(-2);
   const [k2, n] = b.slice(-2);
-  if (typeof k1 === 'number' && typeof k2 === 'number' && k1 !== k2) fail(`inner dimensions differ: [${a}] x [${b}]`);
+  if (typeof k1 === 'number' && typeof k2 === 'number' && k1 !== k2) fail(`inner dimensions differ: ${shown(a)} x ${shown(b)}`);
   const batch = broadcastShapes(a.slice(0, -2), b.slice(0, -2))!;
   return [...batch, m, n];
 }
@@ -259,7 +259,7 @@ export const schemas: Record<string, Infer> = {
     const [a, b] = xs;
     const dt = sameDtype(xs.filter(Boolean), FLOATS);
     if (!a.shape || !b.shape) return [{ dtype: dt, shape: [null, null] }];
-    if (a.shape.length !== 2 || b.shape.length !== 2) fail(`Gemm needs rank-2 A and B, got [${a.shape}] and [${b.shape}]`);
+    if (a.shape.length !== 2 || b.shape.length !== 2) fail(`Gemm needs rank-2 A and B, got ${shown(a.shape)} and ${shown(b.shape)}`);
     const [m, k1] = attrInt(attrs, 'transA', 0) ? [a.shape[1], a.shape[0]] : a.shape;
     const [k2, n] = attrInt(attrs, 'transB', 0) ? [b.shape[1], b.shape[0]] : b.shape;
     if (typeof k1 === 'number' && typeof k2 === 'number' && k1 !== k2) fail(`Gemm inner dimensions differ: ${k1} vs ${k2}`);
@@ -303,7 +303,7 @@ export const schemas: Record<string, Infer> = {
     const x = need(ins, 1)[0];
     if (!x.shape) return [{ dtype: x.dtype, shape: null }];
     const perm = attrInts(attrs, 'perm') ?? x.shape.map((_, i) => x.shape!.length - 1 - i);
-    if (perm.length !== x.shape.length) fail(`perm [${perm}] does not match rank ${x.shape.length}`);
+    if (perm.length !== x.shape.length) fail(`perm ${shown(perm)} (${perm.length} entries) does not match rank ${x.shape.length}`);
     return [{ dtype: x.dtype, shape: perm.map((p) => x.shape![p]) }];
   },
   Concat: (ins, attrs) => {
@@ -410,7 +410,7 @@ export const schemas: Record<string, Infer> = {
     const axis = normAxis(attrInt(attrs, 'axis', 0), x.shape.length);
     const d = x.shape[axis];
     const total = sizes!.reduce((a, b) => a + b, 0);
-    if (typeof d === 'number' && d !== total) fail(`split sizes [${sizes}] add up to ${total}, the axis has ${d}`);
+    if (typeof d === 'number' && d !== total) fail(`split sizes ${shown(sizes)} add up to ${total}, the axis has ${d}`);
     return sizes!.map((n) => ({ dtype: x.dtype, shape: x.shape!.map((v, i) => (i === axis ? n : v)) }));
   },
   Gather: (ins, attrs) => {
@@ -503,7 +503,7 @@ export function dtypeFromOnnx(code: number): DType {
 // ---- convolution windows ----------------------------------------------------------------------------
 
 function spatial(shape: Dim[], n: number, op: string): Dim[] {
-  if (shape.length !== n + 2) fail(`${op} needs input [N, C, ${n} spatial dims], got [${shape}]`);
+  if (shape.length !== n + 2) fail(`${op} needs input [N, C, ${n} spatial dims], got ${shown(shape)}`);
   return shape.slice(2);
 }
 
@@ -532,7 +532,7 @@ function convShape(ins: (InferInput | null)[], attrs: Record<string, Attr>, tran
   const { strides, pads, dilations } = windowAttrs(attrs, n);
   const [cIn, wIn] = [x.shape[1], transposed ? w.shape[0] : w.shape[1]];
   const expectIn = transposed ? wIn : typeof wIn === 'number' ? wIn * group : null;
-  if (typeof cIn === 'number' && typeof expectIn === 'number' && cIn !== expectIn) fail(`${op}: input has ${cIn} channels, the weight [${w.shape}] expects ${expectIn}`);
+  if (typeof cIn === 'number' && typeof expectIn === 'number' && cIn !== expectIn) fail(`${op}: input has ${cIn} channels, the weight ${shown(w.shape)} expects ${expectIn}`);
   const cOut = transposed ? (typeof w.shape[1] === 'number' ? w.shape[1] * group : null) : w.shape[0];
   if (b && b.shape && b.shape.length === 1 && typeof b.shape[0] === 'number' && typeof cOut === 'number' && b.shape[0] !== cOut) fail(`${op}: bias has ${b.shape[0]} entries for ${cOut} output channels`);
   if (transposed && attrs.output_shape) fail('ConvTranspose with output_shape is not supported (use pads and output_padding)');

@@ -3,7 +3,7 @@
 // a malformed model fails here with the node and value at fault named, before onnxruntime sees it.
 import onnxProto from 'onnx-proto';
 import type { onnx as P } from 'onnx-proto';
-import { Graph, Node, Value, numel, typedArrayFor, type Attr, type DType, type Dim, type Shape, type TensorData } from './ir.ts';
+import { Graph, Node, Value, numel, shown, typedArrayFor, type Attr, type DType, type Dim, type Shape, type TensorData } from './ir.ts';
 import { schemas, dtypeFromOnnx, dtypeToOnnx, ShapeError } from './schemas.ts';
 import { inferInputs } from './ops.ts';
 
@@ -155,18 +155,20 @@ function dtypeOf(code: number | null | undefined, what: string): DType {
 export function tensorFromProto(t: P.ITensorProto): TensorData {
   const dtype = dtypeOf(t.dataType, `tensor ${q(t.name)}`);
   const dims = (t.dims ?? []).map(num);
-  if (dims.some((d) => !Number.isInteger(d) || d < 0)) throw new ModelError(`tensor ${q(t.name)}: bad dims [${dims}]`);
+  if (dims.some((d) => !Number.isInteger(d) || d < 0)) throw new ModelError(`tensor ${q(t.name)}: bad dims ${shown(dims)}`);
   const n = numel(dims);
   if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) throw new ModelError(`tensor ${q(t.name)}: external data is not supported`);
+  // The data must be in the file: check the count against what is there before allocating for the dims.
+  const src: ArrayLike<number | Long> =
+    t.rawData && t.rawData.length ? t.rawData : dtype === 'float32' ? (t.floatData ?? []) : dtype === 'float64' ? (t.doubleData ?? []) : dtype === 'int64' ? (t.int64Data ?? []) : (t.int32Data ?? []);
+  const bytesEach = typedArrayFor(dtype, 0).BYTES_PER_ELEMENT;
+  const expected = src === t.rawData ? n * bytesEach : n;
+  if (src.length !== expected) throw new ModelError(`tensor ${q(t.name)}: ${src === t.rawData ? `raw data has ${src.length} bytes, expected ${expected}` : `${src.length} values, expected ${n}`} for ${dtype}${shown(dims)}`);
   const data = typedArrayFor(dtype, n);
-  if (t.rawData && t.rawData.length) {
-    if (t.rawData.length !== data.byteLength) throw new ModelError(`tensor ${q(t.name)}: raw data has ${t.rawData.length} bytes, expected ${data.byteLength} for ${dtype}[${dims}]`);
+  if (src === t.rawData) {
     new Uint8Array(data.buffer).set(t.rawData);
     return { dtype, dims, data };
   }
-  const src: ArrayLike<number | Long> =
-    dtype === 'float32' ? (t.floatData ?? []) : dtype === 'float64' ? (t.doubleData ?? []) : dtype === 'int64' ? (t.int64Data ?? []) : (t.int32Data ?? []);
-  if (src.length !== n) throw new ModelError(`tensor ${q(t.name)}: ${src.length} values for ${dtype}[${dims}]`);
   for (let i = 0; i < n; i++) {
     if (dtype === 'int64') (data as BigInt64Array)[i] = BigInt(num(src[i]));
     else (data as Float32Array)[i] = num(src[i]);

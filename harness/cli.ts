@@ -5,14 +5,14 @@ import { readFileSync } from 'node:fs';
 import { DIVERGENCES, LOSSES } from '../losses/index.ts';
 import { PENALTIES } from '../losses/penalties.ts';
 import { exportLoss } from '../export/loss.ts';
-import { addConfigOptions, configFromOptions, defaultOut, num, numList, parseConfig, PROTOCOLS } from './config.ts';
+import { addConfigOptions, configFromOptions, defaultOut, flagOf, num, numList, parseConfig, PROTOCOLS } from './config.ts';
 import { DATASETS } from '../data/mixtures.ts';
 import { continueArtifacts } from './continue.ts';
 import { evalRun, trainClassifierCommand, type ImageScores } from './evaluate.ts';
 import { exportRun } from './export.ts';
 import { writeFileAtomic } from './files.ts';
-import { expandLosses, markdownTable, publishedRow, summarize, sweep, type RunResult } from './sweep.ts';
-import { queueSweep, runWorker, sweepStatus } from './queue.ts';
+import { expandLosses, markdownTable, PASSWORD_ENV, publishedRow, summarize, sweep, type RunResult } from './sweep.ts';
+import { queueSweep, redactArgs, runWorker, sweepStatus } from './queue.ts';
 import { Interrupted, stopOnSignals } from './interrupt.ts';
 import { runConfig, train } from './train.ts';
 import { NODE_EPS } from '../training/runtime-node.ts';
@@ -119,7 +119,9 @@ export function program(): Command {
     .option('--pack <list>', 'PacGAN packing degrees to compare, comma separated (1 = no packing)', numList, [1])
     .addOption(new Option('--protocol <name>', "a published setup under every run (its networks, optimizer, batch, data and budget); the report puts the paper's numbers beside the measured ones").choices(Object.keys(PROTOCOLS)))
     .option('--workers <n>', 'parallel runs on this machine (default: the core count; not with --queue)', num)
-    .option('--queue <url>', 'run on a Redis job queue (redis://HOST:PORT[/DB]) served by `onnx-gan worker` processes on any machines, instead of here')
+    .option('--queue <url>', 'run on a Redis job queue (redis://HOST:PORT[/DB], or rediss:// for TLS) served by `onnx-gan worker` processes on any machines, instead of here')
+    .option('--queue-password-file <file>', `the queue's password from this file (or set ${PASSWORD_ENV}); a password in the URL shows in ps`)
+    .option('--queue-ca <file>', 'PEM certificate authority of a rediss:// queue')
     .option('--status', 'with --out: where each run of the queued sweep there stands (queued, running, done, failed)')
     .option('--out <dir>', 'sweep directory', 'runs/sweep')
     .option('--resume', 'finish a sweep in --out: finished runs are kept, interrupted ones resume from their checkpoints (queued: re-attach and collect)')
@@ -127,7 +129,7 @@ export function program(): Command {
     .option('--json', 'print the summary rows as JSON')
     .action(async (o) => {
       if (o.status) {
-        const st = await sweepStatus(o.out, o.queue);
+        const st = await sweepStatus(o.out, { queue: o.queue, passwordFile: o.queuePasswordFile, caFile: o.queueCa });
         if (o.json) console.log(JSON.stringify(st));
         else {
           console.log(`sweep ${st.id} in ${o.out}: ${st.done} done, ${st.running} running, ${st.queued} queued, ${st.failed} failed of ${st.total}`);
@@ -150,12 +152,12 @@ export function program(): Command {
       const last = (r: RunResult) => `${r.data}/${r.loss}${r.pack > 1 ? `/pack${r.pack}` : ''}/s${r.seed}: ${r.status === 'ok' ? `${r.modesCaptured}/${r.modes} modes` : r.status}`;
       bar.update(0, total, { last: '', queued: total, running: 0, done: 0, failed: 0 });
       const results = await (o.queue
-        ? queueSweep({ ...spec, queue: o.queue, onCounts: (c) => bar.update(c.done + c.failed, c.total, c as unknown as Record<string, unknown>) })
+        ? queueSweep({ ...spec, queue: o.queue, passwordFile: o.queuePasswordFile, caFile: o.queueCa, onCounts: (c) => bar.update(c.done + c.failed, c.total, c as unknown as Record<string, unknown>) })
         : sweep({ ...spec, workers: o.workers, onRunDone: (r, done) => bar.update(done, total, { last: last(r) }) })
       ).finally(() => (bar.stop(), stop.dispose()));
       const left = results.filter((r) => r.status === 'interrupted').length;
       if (left) {
-        const args = process.argv.slice(2).filter((a) => a !== '--resume' && a !== '--force');
+        const args = redactArgs(process.argv.slice(2).filter((a) => a !== '--resume' && a !== '--force'));
         const where = o.queue ? 'they stay on the queue and its workers go on; collect them' : 'their checkpoints are saved; resume';
         throw new Interrupted(`interrupted with ${left} of ${results.length} runs unfinished; ${where} with onnx-gan ${args.join(' ')} --resume`);
       }
@@ -170,7 +172,10 @@ export function program(): Command {
   cli
     .command('worker')
     .description('run sweep jobs from a Redis queue until stopped; SIGTERM or Ctrl-C: the runs in flight checkpoint and go back to the queue for another worker')
-    .requiredOption('--queue <url>', 'the queue: redis://HOST:PORT[/DB]')
+    .requiredOption('--queue <url>', 'the queue: redis://HOST:PORT[/DB], or rediss:// for TLS')
+    .option('--queue-password-file <file>', `the queue's password from this file (or set ${PASSWORD_ENV}); a password in the URL shows in ps`)
+    .option('--queue-ca <file>', 'PEM certificate authority of a rediss:// queue')
+    .option('--stop-seconds <s>', 'once told to stop, exit within this many seconds even if Redis does not answer (runs in flight checkpoint first)', num, 60)
     .option('--concurrency <n>', 'runs at a time on this machine', num, 1)
     .option('--threads <n>', 'onnxruntime intra-op threads per run', num, 1)
     .option('--runs-dir <dir>', 'a directory all workers share: a run whose worker died resumes there from its last checkpoint (without one, it restarts)')
@@ -178,12 +183,14 @@ export function program(): Command {
     .option('--json', 'print what this worker did as one JSON object when it ends')
     .action(async (o) => {
       positiveInts(o, ['concurrency', 'threads']);
-      if (!(o.lockSeconds > 0)) throw new Error(`--lock-seconds: must be positive, got ${o.lockSeconds}`);
+      for (const k of ['lockSeconds', 'stopSeconds'] as const) if (!(o[k] > 0)) throw new Error(`${flagOf(k)}: must be positive, got ${o[k]}`);
       const say = (m: string) => void process.stderr.write(`${m}\n`);
       const stop = stopOnSignals(say);
-      const r = await runWorker({ queue: o.queue, concurrency: o.concurrency, threads: o.threads, runsDir: o.runsDir, lockSeconds: o.lockSeconds, log: say, stopRequested: stop.requested }).finally(() => stop.dispose());
+      const r = await runWorker({ queue: o.queue, passwordFile: o.queuePasswordFile, caFile: o.queueCa, concurrency: o.concurrency, threads: o.threads, runsDir: o.runsDir, lockSeconds: o.lockSeconds, stopSeconds: o.stopSeconds, log: say, stopRequested: stop.requested }).finally(() => stop.dispose());
       if (o.json) console.log(JSON.stringify(r));
-      else console.log(`worker stopped: ${r.completed} runs finished, ${r.handedBack} handed back to the queue`);
+      else console.log(`worker stopped: ${r.completed} runs finished, ${r.handedBack} handed back to the queue${r.refused ? `, ${r.refused} jobs refused` : ''}`);
+      // A Redis that is gone or hangs keeps ioredis reconnecting for ever: once done, the worker goes.
+      setTimeout(() => process.exit(), 1000).unref();
     });
 
   cli
@@ -294,6 +301,12 @@ function printScores(what: string, s: ImageScores): void {
   console.log(`${what.padEnd(28)} FID ${s.fid.toFixed(2)}  KID ${s.kid.toPrecision(3)} +- ${s.kidStd.toPrecision(2)}  classes ${s.classesCovered}/${s.classHistogram.length}  KL to uniform ${s.classKL.toFixed(4)}  histogram % [${share}]`);
 }
 
+/** An error as one line a person can read: its first line, cut at 1,000 characters. */
+const oneLine = (m: string) => {
+  const line = m.split('\n')[0];
+  return line.length > 1000 ? `${line.slice(0, 1000)}... (${line.length - 1000} more characters)` : line;
+};
+
 export async function main(argv: string[]): Promise<number> {
   try {
     await program().parseAsync(argv, { from: 'user' });
@@ -303,7 +316,7 @@ export async function main(argv: string[]): Promise<number> {
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
     // commander already printed its own one-line message for usage errors.
     if (e instanceof Interrupted) process.stderr.write(`${err.message}\n`);
-    else if (!err.code?.startsWith('commander.')) process.stderr.write(`onnx-gan: ${err.message.split('\n')[0]}\n`);
+    else if (!err.code?.startsWith('commander.')) process.stderr.write(`onnx-gan: ${oneLine(err.message)}\n`);
     return err.exitCode && err.exitCode !== 0 ? err.exitCode : 1;
   }
 }

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { DIVERGENCES, LOSSES } from '../losses/index.ts';
 import { PENALTIES } from '../losses/penalties.ts';
 import { CONDITIONINGS } from '../models/conditioning.ts';
+import { MAX_ITERATIONS } from '../training/checkpoint.ts';
 import { NODE_EPS } from '../training/runtime-node.ts';
 
 const names = (r: Record<string, unknown>) => Object.keys(r) as [string, ...string[]];
@@ -38,8 +39,6 @@ export const PROTOCOLS = {
   },
 } as const;
 
-/** Generator iterations above this are refused: a typo, not a plan (1e8 iterations is months here). */
-export const MAX_ITERATIONS = 100_000_000;
 
 export const CONFIG_KEYS = {
   data: key(z.string().min(1).default('ring8'), 'data set: ring8 | grid25 | fashion-mnist | an IDX file (.gz or not) | a folder of PNGs', { arg: '<name>', ...id }),

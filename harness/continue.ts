@@ -4,12 +4,14 @@
 // the newest checkpoint of the run's lineage and appends to the run's checkpoint history.
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { ARTIFACT_FILES, loadArtifacts } from '../training/artifacts.ts';
+import { ARTIFACT_FILES, loadArtifacts, type LoadedArtifacts } from '../training/artifacts.ts';
 import { nodeRuntime, type NodeEp } from '../training/runtime-node.ts';
 import { webRuntime } from '../training/runtime-web.ts';
 import { runLoop, type RunOutcome } from '../training/run-loop.ts';
 import { criticSchedule, Trainer } from '../training/trainer.ts';
-import { writeFileAtomic } from './files.ts';
+import { parseConfig, type Config } from './config.ts';
+import { ownDir, writeFileAtomic } from './files.ts';
+import { lockDir } from './lock.ts';
 import { CKPT_DIR, folderStore, loadLatest, removeTempFiles, runOf } from './run-dir.ts';
 import { loadData } from './setups.ts';
 
@@ -44,17 +46,28 @@ export async function continueArtifacts(dir: string, opts: ContinueOptions): Pro
   const { manifest, plan, state: packed, config } = await loadArtifacts((f) => readFile(join(root, f)), root);
   // The lineage: the run these artifacts were exported from, else a checkpoints/ folder beside them.
   const run = runOf(join(root, ARTIFACT_FILES.checkpoint));
-  const history = join(run ?? root, CKPT_DIR);
+  const settings = parseConfig(config, join(root, ARTIFACT_FILES.config));
+  const lock = lockDir(run ?? root, 'onnx-gan continue', run ? 'run directory' : 'artifacts directory', say);
+  try {
+    return await continueIn(root, run, settings, { manifest, plan, state: packed }, opts);
+  } finally {
+    lock.release();
+  }
+}
+
+async function continueIn(root: string, run: string | null, config: Config, { manifest, plan, state: packed }: Omit<LoadedArtifacts, 'config'>, opts: ContinueOptions): Promise<ContinueResult> {
+  const say = opts.log ?? (() => {});
+  const history = ownDir(join(run ?? root, CKPT_DIR));
   removeTempFiles(history);
   const newest = loadLatest(history, manifest.checkpoint, say, 'continue');
   const state = newest && newest.state.iteration > packed.iteration ? newest.state : packed;
   say(`continuing from ${newest && state === newest.state ? newest.file : join(root, ARTIFACT_FILES.checkpoint)} at iteration ${state.iteration}`);
   const runtime = opts.ep === 'wasm' ? webRuntime() : nodeRuntime(opts.ep);
-  const trainer = await Trainer.fromPlan(plan, { runtime, data: loadData(manifest.data, { dataSize: config.dataSize as number | undefined, seed: manifest.seed }), seed: manifest.seed, nCritic: criticSchedule(manifest.schedule), threads: opts.threads ?? 1 });
-  const setting = (k: 'checkpointEvery' | 'keepCheckpoints', fallback: number) => opts[k] ?? (Number.isInteger(config[k]) ? (config[k] as number) : fallback);
+  const trainer = await Trainer.fromPlan(plan, { runtime, data: loadData(manifest.data, { dataSize: config.dataSize, seed: manifest.seed }), seed: manifest.seed, nCritic: criticSchedule(manifest.schedule), threads: opts.threads ?? 1 });
+  const setting = (k: 'checkpointEvery' | 'keepCheckpoints') => opts[k] ?? config[k];
   // Each save also refreshes the artifacts' own checkpoint (always to a newer iteration), so the page and
   // the next `continue` start from the newest.
-  const store = folderStore(history, manifest.checkpoint, setting('keepCheckpoints', 3), (_s, bytes) => writeFileAtomic(join(root, ARTIFACT_FILES.checkpoint), bytes));
+  const store = folderStore(history, manifest.checkpoint, setting('keepCheckpoints'), (_s, bytes) => writeFileAtomic(join(root, ARTIFACT_FILES.checkpoint), bytes));
   const start = state.iteration;
   try {
     const r = await runLoop({
@@ -62,7 +75,7 @@ export async function continueArtifacts(dir: string, opts: ContinueOptions): Pro
       state,
       until: start + opts.iterations,
       fuse: 0,
-      checkpointEvery: setting('checkpointEvery', 1000),
+      checkpointEvery: setting('checkpointEvery'),
       store,
       stopRequested: opts.stopRequested,
       afterBlock: (_logs, s) => opts.onProgress?.(s.iteration - start, opts.iterations, _logs[_logs.length - 1].values),

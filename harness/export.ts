@@ -4,7 +4,7 @@
 //   (with --uint8, generator_uint8.onnx: uint8 RGB images as torch-fidelity's ONNX wrapper scores them);
 //   training/ (step programs, sampler, checkpoint, config), the artifacts Node and the browser page keep training.
 // An export is never replaced by an older iteration, and files whose bytes would not change are not rewritten.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Evaluate } from '../export/fold.ts';
 import { CLASS_INPUT, inferenceModel, uint8Rgb, weightsSafetensors } from '../export/model.ts';
@@ -15,7 +15,8 @@ import { decodeCheckpoint, peekCheckpoint, type CheckpointInfo } from '../traini
 import { StepCompiler } from '../training/step.ts';
 import type { TrainState } from '../training/trainer.ts';
 import { identityDiff, parseConfig, parseConfigText, type Config } from './config.ts';
-import { writeFileAtomic } from './files.ts';
+import { ownDir, writeFileAtomic } from './files.ts';
+import { lockDir } from './lock.ts';
 import { CKPT_DIR, EXPORT_DIR, iterationOf, loadLatest, runOf } from './run-dir.ts';
 import { checkpointInfo, isImage, loadData, resolveSetup } from './setups.ts';
 
@@ -140,10 +141,17 @@ export async function exportRun(target: string, o: { out?: string; uint8?: boole
     files.splice(1, 0, ['generator_uint8.onnx', await inferenceModel(setup.generator, compiler.layoutG, state.G.params, state.extra, { input: 'z', output: 'images', doc, post: uint8Rgb }, { metadata: u8Meta, ...version }, evaluate)]);
   }
   const unchanged: string[] = [];
-  for (const [name, bytes] of files) {
-    const file = join(out, name);
-    if (existsSync(file) && Buffer.compare(readFileSync(file), bytes) === 0) unchanged.push(file);
-    else writeFileAtomic(file, bytes);
+  const lock = lockDir(out, 'onnx-gan export', 'export directory', log);
+  try {
+    // Our own folder (not a link someone put in its place) under a default or a --out we made.
+    ownDir(join(out, 'training'));
+    for (const [name, bytes] of files) {
+      const file = join(out, name);
+      if (existsSync(file) && !lstatSync(file).isSymbolicLink() && Buffer.compare(readFileSync(file), bytes) === 0) unchanged.push(file);
+      else writeFileAtomic(file, bytes);
+    }
+  } finally {
+    lock.release();
   }
   return { out, iteration: state.iteration, files: files.map(([n]) => join(out, n)), unchanged };
 }

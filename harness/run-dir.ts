@@ -6,7 +6,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { decodeCheckpoint, encodeCheckpoint, peekCheckpoint, type CheckpointInfo } from '../training/checkpoint.ts';
 import type { CheckpointStore } from '../training/run-loop.ts';
 import type { TrainState } from '../training/trainer.ts';
-import { writeFileAtomic } from './files.ts';
+import { isTempFile, writeFileAtomic } from './files.ts';
 
 export const CKPT_DIR = 'checkpoints';
 export const EXPORT_DIR = 'export';
@@ -60,7 +60,7 @@ export function folderStore(dir: string, info: CheckpointInfo, keep: number, als
 
 /** A kill during an atomic write leaves its temp file behind; the target itself is intact. */
 export function removeTempFiles(dir: string): void {
-  if (existsSync(dir)) for (const f of readdirSync(dir)) if (/^\..*\.tmp-\d+$/.test(f)) rmSync(join(dir, f), { force: true });
+  if (existsSync(dir)) for (const f of readdirSync(dir)) if (isTempFile(f)) rmSync(join(dir, f), { force: true });
 }
 
 /** The run directory a file belongs to: <run>/checkpoints/x or <run>/export/training/x, if that run has a config.json. */

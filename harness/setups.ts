@@ -118,7 +118,13 @@ export function loadData(spec: string, o: { dataSize?: number; seed?: number } =
 
 export const isImage = (d: Data): d is ImageSet => 'images' in d;
 
-export function resolveSetup(cfg: Config, data: Data): { setup: GanSetup & { warnings: string[] }; schedule: CriticSchedule; nCritic: (it: number) => number } {
+export interface ResolvedSetup {
+  setup: GanSetup & { warnings: string[] };
+  schedule: CriticSchedule;
+  nCritic: (it: number) => number;
+}
+
+export function resolveSetup(cfg: Config, data: Data): ResolvedSetup {
   const entry = lossEntry(cfg.loss);
   const toy = data.shape.length === 1 && data.shape[0] === 2 ? entry.toy2d : undefined;
   const settings = { ...cfg, lambda: cfg.lambda ?? toy?.lambda };

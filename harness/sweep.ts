@@ -6,13 +6,16 @@
 // runs.csv (one line per run), summary.md and summary.csv (mean and spread over seeds), and report.html,
 // which opens from disk: the table, each run's samples and loss curves, drawn in the page by vega-lite.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { DIVERGENCES, LOSSES } from '../losses/index.ts';
 import { dataset } from '../data/mixtures.ts';
-import { writeFileAtomic } from './files.ts';
+import { flagOf } from './config.ts';
+import { ownDir, writeFileAtomic } from './files.ts';
+import { lockDir, type DirLock } from './lock.ts';
+import { check, MixtureMetricsFileSchema, runKey, SweepRecordSchema, type RunSpec, type SweepRecord } from './queue-messages.ts';
 
 /** What defines a sweep: every data set x loss x packing degree x seed, with the same budget. */
 export interface SweepSpec {
@@ -39,17 +42,7 @@ export interface SweepOptions extends SweepSpec {
   stopRequested?: () => boolean;
 }
 
-/** One run of a sweep: its place in the grid and the `train` settings that make it. */
-export interface RunSpec {
-  /** data-loss[-packM]-sSEED: the run's directory name and its job id on a queue. */
-  key: string;
-  data: string;
-  loss: string;
-  seed: number;
-  pack: number;
-  iterations: number;
-  protocol?: string;
-}
+export type { RunSpec };
 
 export interface RunResult {
   data: string;
@@ -86,33 +79,43 @@ export function runSpecs(o: SweepSpec): RunSpec[] {
     for (const loss of o.losses)
       for (const pack of o.packs ?? [1])
         for (let seed = 0; seed < o.seeds; seed++)
-          out.push({ key: `${data}-${loss}${pack > 1 ? `-pack${pack}` : ''}-s${seed}`, data, loss, seed, pack, iterations: o.iterations, ...(o.protocol ? { protocol: o.protocol } : {}) });
+          out.push({ key: runKey({ data, loss, pack, seed }), data, loss, seed, pack, iterations: o.iterations, ...(o.protocol ? { protocol: o.protocol } : {}) });
   return out;
 }
 
 const BIN = new URL('../bin/onnx-gan.js', import.meta.url).pathname;
 
-/** The `onnx-gan train` arguments of a run (resumed from its checkpoint when `resume` and it has one). */
-export function trainArgs(r: RunSpec, dir: string, resume: boolean, threads = 1): string[] {
-  const loss = r.loss.startsWith('fgan-') ? ['--loss', 'fgan', '--divergence', r.loss.slice(5)] : ['--loss', r.loss];
-  const mode = resume && existsSync(join(dir, 'config.json')) ? '--resume' : '--force';
-  return [
-    'train', '--data', r.data, ...loss, ...(r.protocol ? ['--protocol', r.protocol] : []), ...(r.pack > 1 ? ['--pack', String(r.pack)] : []),
-    '--seed', String(r.seed), '--iterations', String(r.iterations), '--log-every', String(Math.max(25, Math.round(r.iterations / 200))),
-    '--checkpoint-every', String(Math.max(50, Math.round(r.iterations / 20))), '--keep-checkpoints', '1', '--threads', String(threads), '--out', dir, mode, '--json',
-  ];
+/** Where the queue's password may come from besides the URL (which `ps` shows); a run's process does not inherit it. */
+export const PASSWORD_ENV = 'ONNX_GAN_REDIS_PASSWORD';
+
+/** A run's `train` settings as config keys: the flags it is started with, and what its config.json holds. */
+export function runSettings(r: RunSpec, threads = 1): Record<string, string | number> {
+  const [loss, divergence] = r.loss.startsWith('fgan-') ? ['fgan', r.loss.slice(5)] : [r.loss, undefined];
+  return {
+    data: r.data, loss, ...(divergence ? { divergence } : {}), ...(r.protocol ? { protocol: r.protocol } : {}), ...(r.pack > 1 ? { pack: r.pack } : {}),
+    seed: r.seed, iterations: r.iterations, logEvery: Math.max(25, Math.round(r.iterations / 200)), checkpointEvery: Math.max(50, Math.round(r.iterations / 20)), keepCheckpoints: 1, threads,
+  };
 }
 
-/** A run a previous sweep (or a worker) finished: its metrics.json. */
-export function finished(r: RunSpec, dir: string): RunResult | null {
+/** The `onnx-gan train` arguments of a run (resumed from its checkpoint when `resume` and it has one). */
+export function trainArgs(r: RunSpec, dir: string, resume: boolean, threads = 1): string[] {
+  const mode = resume && existsSync(join(dir, 'config.json')) ? '--resume' : '--force';
+  return ['train', ...Object.entries(runSettings(r, threads)).flatMap(([k, v]) => [flagOf(k), String(v)]), '--out', dir, mode, '--json'];
+}
+
+/** A run a previous sweep (or a worker) finished: its metrics.json, checked, or null with the reason. */
+export function readFinished(r: RunSpec, dir: string): { result: RunResult | null; problem: string } {
+  const file = join(dir, 'metrics.json');
   try {
-    const m = JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8'));
-    if (typeof m.modesCaptured !== 'number' || m.iterations !== r.iterations) return null;
-    return { ...resultBase(r, dir), status: 'ok', seconds: m.seconds, modesCaptured: m.modesCaptured, modes: m.modes, highQualityPct: m.highQualityPct, reverseKL: m.reverseKL };
-  } catch {
-    return null;
+    const m = check(MixtureMetricsFileSchema, JSON.parse(readFileSync(file, 'utf8')), file);
+    if (m.iterations !== r.iterations) return { result: null, problem: `${file}: 'iterations' is ${m.iterations}, the run has ${r.iterations}` };
+    return { result: { ...resultBase(r, dir), status: 'ok', seconds: m.seconds, modesCaptured: m.modesCaptured, modes: m.modes, highQualityPct: m.highQualityPct, reverseKL: m.reverseKL }, problem: '' };
+  } catch (e) {
+    return { result: null, problem: (e as NodeJS.ErrnoException).code === 'ENOENT' ? `${file} is missing` : (e as Error).message.split('\n')[0] };
   }
 }
+
+export const finished = (r: RunSpec, dir: string): RunResult | null => readFinished(r, dir).result;
 
 /** A run's place in the grid, before any result: what every RunResult of it starts from. */
 export const resultBase = (r: RunSpec, dir: string) => ({ data: r.data, loss: r.loss, seed: r.seed, pack: r.pack, seconds: 0, dir });
@@ -129,7 +132,7 @@ export interface RunProcess {
  */
 export function startRun(r: RunSpec, dir: string, o: { resume: boolean; threads?: number; onMessage?: (line: string) => void }): RunProcess {
   const t0 = performance.now();
-  const child = spawn(process.execPath, [BIN, ...trainArgs(r, dir, o.resume, o.threads)], { stdio: ['pipe', 'pipe', 'pipe'], detached: true, env: { ...process.env, ONNX_GAN_STOP_WITH_PARENT: '1' } });
+  const child = spawn(process.execPath, [BIN, ...trainArgs(r, dir, o.resume, o.threads)], { stdio: ['pipe', 'pipe', 'pipe'], detached: true, env: { ...process.env, [PASSWORD_ENV]: undefined, ONNX_GAN_STOP_WITH_PARENT: '1' } });
   let out = '';
   let err = '';
   child.stdout.on('data', (b) => (out += b));
@@ -163,26 +166,48 @@ export function startRun(r: RunSpec, dir: string, o: { resume: boolean; threads?
 /** What a sweep directory holds; an existing one needs --resume or --force. */
 const SWEEP_OUTPUTS = ['runs', 'runs.csv', 'summary.csv', 'summary.md', 'report.html', 'sweep.json'];
 
-/** A sweep directory made ready: refused if it holds a sweep and neither --resume nor --force was given. */
-export function prepareSweepDir(o: Pick<SweepOptions, 'out' | 'resume' | 'force'>): string {
+/**
+ * A sweep directory made ready and locked for this process: refused if another process writes there, or if
+ * it holds a sweep and neither --resume nor --force was given.
+ */
+export function openSweepDir(o: Pick<SweepOptions, 'out' | 'resume' | 'force'>, command: string): { out: string; lock: DirLock } {
   const out = resolve(o.out);
-  const held = existsSync(out) ? readdirSync(out).filter((e) => SWEEP_OUTPUTS.includes(e)) : [];
-  if (held.length && !o.resume && !o.force) throw new Error(`sweep directory ${out} already exists; pass --resume to finish it (finished runs are kept) or --force to replace it`);
-  if (o.force) for (const e of held) rmSync(join(out, e), { recursive: true, force: true });
-  mkdirSync(join(out, 'runs'), { recursive: true });
-  return out;
+  const lock = lockDir(out, command, 'sweep directory');
+  try {
+    const held = readdirSync(out).filter((e) => SWEEP_OUTPUTS.includes(e));
+    if (held.length && !o.resume && !o.force) throw new Error(`sweep directory ${out} already exists; pass --resume to finish it (finished runs are kept) or --force to replace it`);
+    if (o.force) for (const e of held) rmSync(join(out, e), { recursive: true, force: true });
+    ownDir(join(out, 'runs'));
+    return { out, lock };
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+}
+
+/** sweep.json as read back from disk (checked), or null where there is none. */
+export function readSweepRecord(out: string): SweepRecord | null {
+  const file = join(out, 'sweep.json');
+  if (!existsSync(file)) return null;
+  let v: unknown;
+  try {
+    v = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`${file} is not JSON: ${(e as Error).message.split('\n')[0]}`);
+  }
+  return check(SweepRecordSchema, v, file);
 }
 
 /**
  * The settings a sweep directory was made with (sweep.json); --resume refuses others, naming both. `extra`
  * (a queued sweep's id and queue) is written with a new record, and added to a resumed one that lacks it.
  */
-export function specRecord(out: string, spec: SweepSpec, resume: boolean, extra: Record<string, unknown> = {}): Record<string, unknown> {
+export function specRecord(out: string, spec: SweepSpec, resume: boolean, extra: { id?: string; queue?: string } = {}): SweepRecord {
   const file = join(out, 'sweep.json');
-  const pick = (s: SweepSpec) => ({ data: s.data, losses: s.losses, seeds: s.seeds, iterations: s.iterations, packs: s.packs ?? [1], protocol: s.protocol ?? null });
-  let record: Record<string, unknown> = { ...extra, spec: pick(spec) };
-  if (resume && existsSync(file)) {
-    const held = JSON.parse(readFileSync(file, 'utf8'));
+  const pick = (s: SweepSpec | SweepRecord['spec']) => ({ data: s.data, losses: s.losses, seeds: s.seeds, iterations: s.iterations, packs: s.packs ?? [1], protocol: s.protocol ?? null });
+  let record: SweepRecord = { ...extra, spec: pick(spec) };
+  const held = resume ? readSweepRecord(out) : null;
+  if (held) {
     if (JSON.stringify(pick(held.spec)) !== JSON.stringify(pick(spec))) throw new Error(`--resume: ${file} was made with other settings (${JSON.stringify(pick(held.spec))}, now ${JSON.stringify(pick(spec))}); pass the same ones, or --force to replace the sweep`);
     if (Object.keys(extra).every((k) => k in held)) return held;
     record = { ...extra, ...held };
@@ -192,7 +217,15 @@ export function specRecord(out: string, spec: SweepSpec, resume: boolean, extra:
 }
 
 export async function sweep(o: SweepOptions): Promise<RunResult[]> {
-  const out = prepareSweepDir(o);
+  const { out, lock } = openSweepDir(o, 'onnx-gan sweep');
+  try {
+    return await sweepIn(out, o);
+  } finally {
+    lock.release();
+  }
+}
+
+async function sweepIn(out: string, o: SweepOptions): Promise<RunResult[]> {
   specRecord(out, o, !!o.resume);
   const jobs = runSpecs(o);
   const workers = Math.max(1, Math.min(o.workers ?? cpus().length, jobs.length));
@@ -299,10 +332,12 @@ const lossLabel = (r: { loss: string; pack: number }) => (r.pack > 1 ? `${r.loss
  */
 export function markdownTable(rows: Row[], published?: (r: Row) => Published | null): string {
   const lines = ['| data | loss | modes captured | high quality % | reverse KL | wall s / run | diverged |', '|---|---|---|---|---|---|---|'];
+  const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
+  const em = (c: string) => (c ? `*${markdownCell(c)}*` : '');
   for (const r of rows) {
-    lines.push(`| ${r.data} | ${lossLabel(r)} | ${pm(r.modesMean, r.modesStd)} / ${r.modes} | ${pm(r.hqMean, r.hqStd)} | ${pm(r.rklMean, r.rklStd, 2)} | ${r.seconds.toFixed(0)} | ${r.diverged + r.crashed ? `${r.diverged} diverged${r.crashed ? `, ${r.crashed} crashed` : ''} of ${r.runs}` : 'no'} |`);
+    lines.push(line([r.data, lossLabel(r), `${pm(r.modesMean, r.modesStd)} / ${r.modes}`, pm(r.hqMean, r.hqStd), pm(r.rklMean, r.rklStd, 2), r.seconds.toFixed(0), r.diverged + r.crashed ? `${r.diverged} diverged${r.crashed ? `, ${r.crashed} crashed` : ''} of ${r.runs}` : 'no'].map(markdownCell)));
     const p = published?.(r);
-    if (p) lines.push(`| ${r.data} | *${p.source}* | *${f(p.modes)} / ${r.modes}* | *${f(p.hq)}* | *${p.rkl === null ? 'n/a' : f(p.rkl, 2)}* | | |`);
+    if (p) lines.push(line([markdownCell(r.data), ...[p.source, `${f(p.modes)} / ${r.modes}`, f(p.hq), p.rkl === null ? 'n/a' : f(p.rkl, 2), '', ''].map(em)]));
   }
   return lines.join('\n') + '\n';
 }
@@ -329,7 +364,18 @@ export function publishedRow(protocol: string | undefined, r: { data: string; lo
   return p ? { source: `PacGAN paper, ${r.pack > 1 ? `PacGAN${r.pack}` : 'GAN'} (400 epochs, 10 runs)`, ...p } : null;
 }
 
-const csvCell = (v: unknown) => (v === null || v === undefined ? '' : /[",\n]/.test(String(v)) ? `"${String(v).replace(/"/g, '""')}"` : String(v));
+/** Text as HTML text or attribute content. */
+export const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+/** Text as one Markdown table cell: no pipe, line break, markup or HTML gets through as such. */
+export const markdownCell = (s: string) => s.replace(/[\\`*_[\]|<>&]/g, (c) => (c === '<' ? '&lt;' : c === '>' ? '&gt;' : c === '&' ? '&amp;' : `\\${c}`)).replace(/\r?\n/g, ' ');
+
+/** A CSV cell; text that a spreadsheet would run as a formula (=, +, -, @ first) is kept as text. */
+const csvCell = (v: unknown) => {
+  if (v === null || v === undefined) return '';
+  const s = typeof v === 'string' && /^[=+\-@\t\r]/.test(v) ? `'${v}` : String(v);
+  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+};
 function csv(rows: Record<string, unknown>[], cols: string[]): string {
   return [cols.join(','), ...rows.map((r) => cols.map((c) => csvCell(r[c])).join(','))].join('\n') + '\n';
 }
@@ -391,19 +437,20 @@ function reportHtml(results: RunResult[], rows: Row[], header: string, protocol?
   const vega = readFileSync(packageFile('vega', 'build/vega.min.js'), 'utf8');
   const vegaLite = readFileSync(packageFile('vega-lite', 'build/vega-lite.min.js'), 'utf8');
   const runs = results.map((r) => ({ ...r, ...readRun(r), centers: dataset(r.data).centers }));
-  const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+  // Every cell is text, escaped here; the run cards below are built from text nodes in the page.
+  const row = (cls: string, cells: unknown[]) => `<tr class="${cls}">${cells.map((c) => `<td>${escapeHtml(String(c))}</td>`).join('')}</tr>`;
   const table = rows
     .map((r) => {
       const p = publishedRow(protocol, r);
-      const paper = p ? `<tr class="paper"><td>${r.data}</td><td>${esc(p.source)}</td><td>${f(p.modes)} / ${r.modes}</td><td>${f(p.hq)}</td><td>${p.rkl === null ? 'n/a' : f(p.rkl, 2)}</td><td></td><td></td></tr>` : '';
-      return `<tr class="${r.diverged + r.crashed ? 'bad' : ''}"><td>${r.data}</td><td>${esc(lossLabel(r))}</td><td>${esc(pm(r.modesMean, r.modesStd))} / ${r.modes}</td><td>${esc(pm(r.hqMean, r.hqStd))}</td><td>${esc(pm(r.rklMean, r.rklStd, 2))}</td><td>${r.seconds.toFixed(0)}</td><td>${r.diverged + r.crashed ? `${r.diverged + r.crashed} of ${r.runs}` : 'no'}</td></tr>${paper}`;
+      const paper = p ? row('paper', [r.data, p.source, `${f(p.modes)} / ${r.modes}`, f(p.hq), p.rkl === null ? 'n/a' : f(p.rkl, 2), '', '']) : '';
+      return row(r.diverged + r.crashed ? 'bad' : '', [r.data, lossLabel(r), `${pm(r.modesMean, r.modesStd)} / ${r.modes}`, pm(r.hqMean, r.hqStd), pm(r.rklMean, r.rklStd, 2), r.seconds.toFixed(0), r.diverged + r.crashed ? `${r.diverged + r.crashed} of ${r.runs}` : 'no']) + paper;
     })
     .join('\n');
   const data = JSON.stringify(runs).replace(/</g, '\\u003c');
   return `<!doctype html><html><head><meta charset="utf-8"><title>onnx-gan sweep</title>
 <style>body{font:14px system-ui,sans-serif;margin:24px;color:#222}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:nth-child(-n+2){text-align:left}tr.bad td{background:#fde8e8}tr.paper td{font-style:italic;color:#555}
 .grid{display:flex;flex-wrap:wrap;gap:12px}.card{border:1px solid #ddd;padding:6px;width:540px}.card h4{margin:0 0 4px;font-size:13px}.err{color:#b00;font-size:12px}</style></head><body>
-<h1>onnx-gan sweep</h1><p>${esc(header)}</p>
+<h1>onnx-gan sweep</h1><p>${escapeHtml(header)}</p>
 <table><tr><th>data</th><th>loss</th><th>modes captured</th><th>high quality %</th><th>reverse KL</th><th>wall s / run</th><th>diverged</th></tr>${table}</table>
 <h2>Runs</h2><div id="runs" class="grid"></div>
 <script>${vega}</script><script>${vegaLite}</script>
@@ -412,9 +459,13 @@ const RUNS = ${data};
 const grid = document.getElementById('runs');
 for (const r of RUNS) {
   const card = document.createElement('div'); card.className = 'card';
-  const head = r.status === 'ok' ? r.modesCaptured + '/' + r.modes + ' modes, ' + r.highQualityPct.toFixed(1) + '% HQ' : r.status;
-  card.innerHTML = '<h4>' + r.data + ' / ' + r.loss + (r.pack > 1 ? ' pack ' + r.pack : '') + ' / seed ' + r.seed + ': ' + head + '</h4>' + (r.error ? '<div class="err"></div>' : '');
-  if (r.error) card.querySelector('.err').textContent = r.error;
+  const head = r.status === 'ok' ? r.modesCaptured + '/' + r.modes + ' modes, ' + Number(r.highQualityPct).toFixed(1) + '% HQ' : r.status;
+  const title = document.createElement('h4');
+  title.textContent = r.data + ' / ' + r.loss + (r.pack > 1 ? ' pack ' + r.pack : '') + ' / seed ' + r.seed + ': ' + head;
+  card.append(title);
+  if (r.error) {
+    const err = document.createElement('div'); err.className = 'err'; err.textContent = r.error; card.append(err);
+  }
   const a = document.createElement('div'), b = document.createElement('div'); card.append(a, b); grid.append(card);
   const lim = Math.max(...r.centers.flat().map(Math.abs)) + 0.5;
   const sc = { domain: [-lim, lim], clamp: true };

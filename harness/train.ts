@@ -2,7 +2,7 @@
 // samples.csv, samples.svg (2-D) or samples.png (images) and metrics.json. An adapter over the one run loop
 // (training/run-loop.ts): it brings the run directory as checkpoint store, the log and sample hooks, and
 // the signal flag. Resume continues exactly as an uninterrupted run would.
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Rng } from '../data/random.ts';
@@ -10,12 +10,13 @@ import { nodeRuntime } from '../training/runtime-node.ts';
 import { DivergedError, runLoop, type RunOutcome } from '../training/run-loop.ts';
 import { checkDataShape, gridInputs, Trainer } from '../training/trainer.ts';
 import { defaultOut, identityDiff, parseConfig, type Config } from './config.ts';
-import { writeFileAtomic } from './files.ts';
+import { appendFile, dropLink, isTempFile, ownDir, writeFileAtomic } from './files.ts';
+import { LOCK_FILE, lockDir } from './lock.ts';
 import { pngGrid } from './images.ts';
 import { mixtureMetrics, type MixtureMetrics } from './metrics.ts';
 import { renderSvg, scatterSpec } from './plot.ts';
 import { CKPT_DIR, EXPORT_DIR, folderStore, loadLatest, removeTempFiles } from './run-dir.ts';
-import { checkFits, checkpointInfo, isImage, loadData, resolveSetup } from './setups.ts';
+import { checkFits, checkpointInfo, isImage, loadData, resolveSetup, type Data, type ResolvedSetup } from './setups.ts';
 
 export { DivergedError } from '../training/run-loop.ts';
 
@@ -48,11 +49,24 @@ export async function train(cfg: Config, opts: TrainOptions = {}): Promise<Train
   const out = resolve(cfg.out ?? defaultOut(cfg));
   const say = opts.log ?? (() => {});
   const data = loadData(cfg.data, cfg);
-  const { setup, nCritic } = resolveSetup(cfg, data);
+  const resolved = resolveSetup(cfg, data);
+  const { setup, nCritic } = resolved;
   checkDataShape(data, setup.generator.outputShape, setup.generator.classes);
   checkFits(setup, cfg, nCritic(0));
   const used = cfg.threads * cfg.shards;
   if (used > cpus().length) say(`warning: ${cfg.shards > 1 ? `--shards ${cfg.shards} x ` : ''}--threads ${cfg.threads} is more than this machine's ${cpus().length} cores; the threads will compete (slower, not faster)`);
+  if (existsSync(out) && !statSync(out).isDirectory()) throw new Error(`--out: ${out} is a file, not a run directory`);
+  const lock = lockDir(out, 'onnx-gan train', 'run directory', say);
+  try {
+    return await trainIn(out, cfg, opts, { data, ...resolved });
+  } finally {
+    lock.release();
+  }
+}
+
+/** The run itself, once its directory is locked. */
+async function trainIn(out: string, cfg: Config, opts: TrainOptions, { data, setup, nCritic }: { data: Data } & ResolvedSetup): Promise<TrainResult> {
+  const say = opts.log ?? (() => {});
   const resume = prepareRunDir(out, cfg, opts);
 
   for (const w of setup.warnings) say(`warning: ${w}`);
@@ -82,7 +96,7 @@ export async function train(cfg: Config, opts: TrainOptions = {}): Promise<Train
       stopRequested: opts.stopRequested,
       async afterBlock(logs, s) {
         const last = logs[logs.length - 1];
-        if (s.iteration % cfg.logEvery === 0 || s.iteration === cfg.iterations) writeFileSync(logFile, JSON.stringify({ iteration: last.iteration, ...last.values }) + '\n', { flag: 'a' });
+        if (s.iteration % cfg.logEvery === 0 || s.iteration === cfg.iterations) appendFile(logFile, JSON.stringify({ iteration: last.iteration, ...last.values }) + '\n');
         if (isImage(data) && s.iteration % cfg.sampleEvery === 0) await writeGrid(join('samples', `step-${String(s.iteration).padStart(9, '0')}.png`));
         opts.onProgress?.(s.iteration, cfg.iterations, last.values);
       },
@@ -131,7 +145,6 @@ export function runConfig(out: string): Record<string, unknown> | null {
 function prepareRunDir(out: string, cfg: Config, opts: TrainOptions): boolean {
   const say = opts.log ?? (() => {});
   let resume = !!opts.resume;
-  if (existsSync(out) && !statSync(out).isDirectory()) throw new Error(`--out: ${out} is a file, not a run directory`);
   if (existsSync(out) && !resume) {
     const ours = readdirSync(out).filter((e) => RUN_OUTPUTS.includes(e));
     if (ours.length && !opts.force) throw new Error(`run directory ${out} already exists; pass --resume to continue it or --force to replace it (its checkpoints and export too)`);
@@ -139,8 +152,8 @@ function prepareRunDir(out: string, cfg: Config, opts: TrainOptions): boolean {
   }
   if (resume && !existsSync(join(out, 'config.json'))) {
     // A run killed during start-up leaves at most an empty checkpoints/ and temp files: start it afresh.
-    const left = existsSync(out) ? readdirSync(out).filter((f) => !/\.tmp-\d+$/.test(f)) : [];
-    const empty = left.every((f) => f === CKPT_DIR && readdirSync(join(out, f)).every((g) => /\.tmp-\d+$/.test(g)));
+    const left = existsSync(out) ? readdirSync(out).filter((f) => !isTempFile(f) && f !== LOCK_FILE) : [];
+    const empty = left.every((f) => f === CKPT_DIR && readdirSync(join(out, f)).every(isTempFile));
     if (!empty) throw new Error(`--resume: ${out} is not a run directory (no config.json)`);
     say(`--resume: nothing to resume in ${out}; starting the run`);
     resume = false;
@@ -152,13 +165,14 @@ function prepareRunDir(out: string, cfg: Config, opts: TrainOptions): boolean {
     if (d) throw new Error(`--resume: ${d.flag} is ${JSON.stringify(d.now) ?? 'unset'}, the run's ${file} has ${JSON.stringify(d.before) ?? 'unset'} (only iterations, checkpoint, log, sample, divergence and thread settings may change)`);
   }
   removeTempFiles(out);
-  removeTempFiles(join(out, CKPT_DIR));
+  removeTempFiles(ownDir(join(out, CKPT_DIR)));
   writeFileAtomic(join(out, 'config.json'), JSON.stringify({ ...cfg, out: cfg.out ?? defaultOut(cfg) }, null, 2) + '\n');
   return resume;
 }
 
 /** After a resume or rollback, drop log lines past the checkpoint so the log reads as one uninterrupted run. */
 function trimLog(path: string, iteration: number): void {
+  dropLink(path);
   if (!existsSync(path)) return;
   const keep = readFileSync(path, 'utf8')
     .split('\n')

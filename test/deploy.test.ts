@@ -51,6 +51,23 @@ describe('deploy files', () => {
     }
   });
 
+  it('Redis requires the Secret\'s password, every onnx-gan container reads it from there, and only they may reach Redis', () => {
+    const k = parseAllDocuments(readFileSync(join(K8S, 'kustomization.yaml'), 'utf8'))[0].toJS() as { secretGenerator: { name: string; files: string[] }[] };
+    expect(k.secretGenerator).to.deep.equal([{ name: 'onnx-gan-redis', files: ['password=redis-password.txt'] }]);
+    expect(readFileSync(join(ROOT, '.gitignore'), 'utf8')).to.include('deploy/k8s/redis-password.txt');
+    type Env = { name: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } };
+    const fromSecret = (c: Container & { env?: Env[] }, name: string) => c.env?.find((e) => e.name === name)?.valueFrom?.secretKeyRef;
+    const redis = containers(docs.find((d) => d.kind === 'Deployment' && d.metadata.name === 'onnx-gan-redis')!)[0] as Container & { env?: Env[]; command: string[] };
+    expect(redis.command.join(' ')).to.match(/--requirepass "\$REDIS_PASSWORD"/);
+    expect(fromSecret(redis, 'REDIS_PASSWORD')).to.deep.equal({ name: 'onnx-gan-redis', key: 'password' });
+    for (const c of docs.flatMap(containers).filter((x) => x.image.startsWith('onnx-gan'))) expect(fromSecret(c, 'ONNX_GAN_REDIS_PASSWORD'), c.name).to.deep.equal({ name: 'onnx-gan-redis', key: 'password' });
+    const policy = docs.find((d) => d.kind === 'NetworkPolicy' && d.metadata.name === 'onnx-gan-redis')!.spec as { podSelector: unknown; ingress: { from: { podSelector: { matchLabels: { app: string } } }[] }[] };
+    expect(policy.podSelector).to.deep.equal({ matchLabels: { app: 'onnx-gan-redis' } });
+    const admitted = policy.ingress.flatMap((i) => i.from.map((f) => f.podSelector.matchLabels.app));
+    const labels = docs.filter((d) => containers(d).some((c) => c.image.startsWith('onnx-gan'))).map((d) => (d.spec as { template: { metadata: { labels: { app: string } } } }).template.metadata.labels.app);
+    expect(admitted.sort()).to.deep.equal(labels.sort());
+  });
+
   it('the Containerfile copies every source folder the CLI imports, and installs as the README does (npm ci)', () => {
     const file = readFileSync(join(ROOT, 'Containerfile'), 'utf8');
     const copied = new Set([...file.matchAll(/^COPY (\S+) /gm)].map((m) => m[1].replace(/^\.\//, '')));

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FASHION_MNIST_DIR } from '../data/paths.ts';
@@ -139,4 +139,29 @@ export function expectAgrees(ref: Float32Array, got: Float32Array, lr: number, u
   expect(d[Math.floor(d.length / 100)], `${what}: 99th percentile of |difference| / scale`).to.be.at.most(1e-4);
   expect(d[0], `${what}: largest |difference| / scale`).to.be.at.most((2 * lr * updates) / scale);
   return d[0];
+}
+
+export interface CliProcess {
+  proc: import('node:child_process').ChildProcess;
+  /** stdout and stderr so far, interleaved. */
+  log(): string;
+  exited: Promise<number | null>;
+}
+
+/** A CLI command started in the background (with `env` added), its output collected. */
+export function startCli(args: string[], env: Record<string, string> = {}): CliProcess {
+  const proc = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  let log = '';
+  proc.stdout!.on('data', (b) => (log += b));
+  proc.stderr!.on('data', (b) => (log += b));
+  return { proc, log: () => log, exited: new Promise((done) => proc.on('exit', (code) => done(code))) };
+}
+
+/** Wait until `cond` holds (polled every 100 ms): readiness, never a fixed sleep; fails naming `what` after `ms`. */
+export async function until(what: string, cond: () => boolean, ms = 120000): Promise<void> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }

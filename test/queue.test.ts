@@ -2,38 +2,18 @@
 // that are killed or told to stop, a client that is stopped and resumed; the results must equal a local
 // sweep's bit for bit and count every run exactly once.
 import { expect } from 'chai';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { QUEUE_NAME, queueSweep, redisOptions } from '../harness/queue.ts';
 import { sweep, type RunResult, type SweepSpec } from '../harness/sweep.ts';
-import { BIN, cli } from './helpers.ts';
-import { haveRedis, startRedis, type RedisHandle } from './redis-server.ts';
+import { BIN, cli, startCli, until, type CliProcess } from './helpers.ts';
+import { queueSuite } from './redis-server.ts';
 
 
-interface WorkerProc {
-  proc: ChildProcess;
-  log(): string;
-  exited: Promise<number | null>;
-}
-
-function startWorker(url: string, extra: string[] = []): WorkerProc {
-  const proc = spawn(process.execPath, [BIN, 'worker', '--queue', url, '--lock-seconds', '2', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  proc.stdout!.on('data', (b) => (log += b));
-  proc.stderr!.on('data', (b) => (log += b));
-  return { proc, log: () => log, exited: new Promise((done) => proc.on('exit', (code) => done(code))) };
-}
-
-const until = async (what: string, cond: () => boolean, ms = 120000) => {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-};
+const startWorker = (url: string, extra: string[] = []): CliProcess => startCli(['worker', '--queue', url, '--lock-seconds', '2', ...extra]);
 
 /** Checkpoints of a run in any worker's scratch space (workers without --runs-dir train under the temp dir). */
 const checkpointsOf = (key: string) =>
@@ -53,38 +33,21 @@ const SPEC: SweepSpec = { data: ['ring8'], losses: ['ns', 'hinge', 'lsgan'], see
 
 describe('sweeps on a Redis queue (BullMQ, real redis-server)', function () {
   this.timeout(600000);
-  let redis: RedisHandle;
-  let tmp: string;
+  const q = queueSuite('onnx-gan-queue-');
+  const workers = q.procs;
   let local: Map<string, RunResult>;
-  const workers: WorkerProc[] = [];
 
-  before(async function () {
-    if (!haveRedis()) return this.skip();
-    redis = await startRedis();
-    tmp = mkdtempSync(join(tmpdir(), 'onnx-gan-queue-'));
+  before(async () => {
     // The reference: the same sweep run locally.
-    const rs = await sweep({ ...SPEC, workers: 2, out: join(tmp, 'local') });
+    const rs = await sweep({ ...SPEC, workers: 2, out: join(q.tmp, 'local') });
     local = new Map(rs.map((r) => [metrics(r).key, r]));
     expect(rs.every((r) => r.status === 'ok'), 'the local reference sweep finished').to.equal(true);
   });
 
-  afterEach(async () => {
-    for (const w of workers.splice(0)) if (w.proc.exitCode === null) w.proc.kill('SIGKILL');
-    if (!redis) return;
-    const q = new Queue(QUEUE_NAME, { connection: redisOptions(redis.url) });
-    await q.obliterate({ force: true });
-    await q.close();
-  });
-
-  after(async () => {
-    await redis?.stop();
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
-  });
-
   it('12 runs over 3 workers, one SIGKILLed mid-run: every run finishes exactly once, metrics and samples bit-identical to the local sweep', async () => {
-    const shared = join(tmp, 'shared-runs');
-    workers.push(...[0, 1, 2].map(() => startWorker(redis.url, ['--runs-dir', shared])));
-    const client = queueSweep({ ...SPEC, queue: redis.url, out: join(tmp, 'queued') });
+    const shared = join(q.tmp, 'shared-runs');
+    workers.push(...[0, 1, 2].map(() => startWorker(q.redis.url, ['--runs-dir', shared])));
+    const client = queueSweep({ ...SPEC, queue: q.redis.url, out: join(q.tmp, 'queued') });
     const victim = workers[0];
     await until('the first worker to start a run', () => !!lastStarted(victim.log()));
     await new Promise((r) => setTimeout(r, 1500));
@@ -103,21 +66,21 @@ describe('sweeps on a Redis queue (BullMQ, real redis-server)', function () {
     const others = workers.slice(1).map((w) => w.log()).join('\n');
     expect(others, `another worker resumed ${killed}`).to.match(new RegExp(`^${killed}: resuming \\(job \\S+, attempt [2-9]`, 'm'));
     // Collected runs leave the queue.
-    const q = new Queue(QUEUE_NAME, { connection: redisOptions(redis.url) });
-    const counts = await q.getJobCounts();
-    await q.close();
+    const queue = new Queue(QUEUE_NAME, { connection: redisOptions(q.redis.url) });
+    const counts = await queue.getJobCounts();
+    await queue.close();
     expect(Object.values(counts).reduce((a, b) => a + b, 0), JSON.stringify(counts)).to.equal(0);
-    const csv = readFileSync(join(tmp, 'queued', 'runs.csv'), 'utf8').trim().split('\n');
+    const csv = readFileSync(join(q.tmp, 'queued', 'runs.csv'), 'utf8').trim().split('\n');
     expect(csv, 'runs.csv: header and 12 runs').to.have.length(13);
   });
 
   it('worker SIGTERM: its run checkpoints, goes back to the queue through Redis (no shared disk) and another worker resumes it', async () => {
     const spec = { ...SPEC, losses: ['ns'], seeds: 2 };
-    const a = startWorker(redis.url);
+    const a = startWorker(q.redis.url);
     workers.push(a);
-    const client = queueSweep({ ...spec, queue: redis.url, out: join(tmp, 'handoff') });
+    const client = queueSweep({ ...spec, queue: q.redis.url, out: join(q.tmp, 'handoff') });
     await until('worker A to start a run', () => !!lastStarted(a.log()));
-    const b = startWorker(redis.url);
+    const b = startWorker(q.redis.url);
     workers.push(b);
     const run = lastStarted(a.log())!;
     // Stopped once it has trained a little (a checkpoint in its scratch space), so there is something to resume.
@@ -132,9 +95,9 @@ describe('sweeps on a Redis queue (BullMQ, real redis-server)', function () {
   });
 
   it('a stopped client leaves its runs on the queue; --status tells where they stand and --resume collects them', async () => {
-    const out = join(tmp, 'client-stop');
-    workers.push(startWorker(redis.url));
-    const args = ['sweep', '--queue', redis.url, '--data', 'ring8', '--loss', 'ns', '--seeds', '2', '--iterations', '1500', '--out', out];
+    const out = join(q.tmp, 'client-stop');
+    workers.push(startWorker(q.redis.url));
+    const args = ['sweep', '--queue', q.redis.url, '--data', 'ring8', '--loss', 'ns', '--seeds', '2', '--iterations', '1500', '--out', out];
     const client = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     client.stderr!.on('data', (b) => (err += b));
@@ -158,12 +121,12 @@ describe('sweeps on a Redis queue (BullMQ, real redis-server)', function () {
     const http = cli(['worker', '--queue', 'http://127.0.0.1:1']);
     expect(http.code).to.equal(1);
     expect(http.err.trim()).to.equal('onnx-gan: --queue http://127.0.0.1:1: expected redis://HOST:PORT[/DB] (got the scheme http:)');
-    const down = cli(['sweep', '--queue', 'redis://127.0.0.1:1', '--out', join(tmp, 'down')]);
+    const down = cli(['sweep', '--queue', 'redis://127.0.0.1:1', '--out', join(q.tmp, 'down')]);
     expect(down.code).to.equal(1);
     expect(down.err.trim()).to.match(/^onnx-gan: --queue redis:\/\/127\.0\.0\.1:1: cannot reach Redis \(.*ECONNREFUSED.*\)$/);
-    const both = cli(['sweep', '--queue', redis.url, '--workers', '2', '--out', join(tmp, 'both')]);
+    const both = cli(['sweep', '--queue', q.redis.url, '--workers', '2', '--out', join(q.tmp, 'both')]);
     expect(both.err.trim()).to.match(/^onnx-gan: --workers: a queued sweep runs on the workers/);
-    const none = cli(['sweep', '--status', '--out', join(tmp, 'nothing')]);
+    const none = cli(['sweep', '--status', '--out', join(q.tmp, 'nothing')]);
     expect(none.err.trim()).to.match(/holds no queued sweep \(no sweep\.json with a queue id\)/);
   });
 });

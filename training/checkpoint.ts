@@ -7,6 +7,9 @@ import type { TrainState, NetState } from './trainer.ts';
 
 export const CHECKPOINT_FORMAT = 'onnx-gan-checkpoint/1';
 
+/** Generator iterations above this are refused: a typo, not a plan (1e8 iterations is months here). */
+export const MAX_ITERATIONS = 100_000_000;
+
 export class CheckpointError extends Error {}
 
 export interface TensorEntry {
@@ -97,12 +100,31 @@ export function encodeCheckpoint(state: TrainState, info: CheckpointInfo): Uint8
   return encodeSafetensors(tensors, meta);
 }
 
+/** A metadata counter: a decimal non-negative integer up to `max`, else refused naming the field. */
+function counter(metadata: Record<string, string>, key: string, max: number, what: string): number {
+  const v = metadata[key];
+  const n = typeof v === 'string' && /^\d{1,16}$/.test(v) ? Number(v) : NaN;
+  if (!(n <= max)) throw new CheckpointError(`${what}: metadata '${key}' is ${JSON.stringify(v)?.slice(0, 40)}, not an integer from 0 to ${max}`);
+  return n;
+}
+
+/** A learning rate from the metadata: finite and positive. */
+function rate(metadata: Record<string, string>, key: string, what: string): number {
+  const n = typeof metadata[key] === 'string' ? Number(metadata[key]) : NaN;
+  if (!(Number.isFinite(n) && n > 0)) throw new CheckpointError(`${what}: metadata '${key}' is ${JSON.stringify(metadata[key])?.slice(0, 40)}, not a positive number`);
+  return n;
+}
+
+function finite(data: Float32Array, name: string, what: string): Float32Array {
+  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) throw new CheckpointError(`${what}: tensor ${name} holds ${data[i]} at index ${i} (a checkpoint holds finite values only)`);
+  return data;
+}
+
 /** What a checkpoint says about itself, read without knowing its model: its run's settings and iteration. */
 export function peekCheckpoint(bytes: Uint8Array, what = 'checkpoint'): { iteration: number; config: string } {
   const { metadata } = decodeSafetensors(bytes, what);
   if (metadata.format !== CHECKPOINT_FORMAT) throw new CheckpointError(`${what}: not an onnx-gan checkpoint (format '${metadata.format ?? 'none'}')`);
-  const iteration = Number(metadata.iteration);
-  if (!Number.isInteger(iteration) || iteration < 0) throw new CheckpointError(`${what}: bad iteration '${metadata.iteration}'`);
+  const iteration = counter(metadata, 'iteration', MAX_ITERATIONS, what);
   if (typeof metadata.config !== 'string') throw new CheckpointError(`${what}: no run settings in its metadata`);
   return { iteration, config: metadata.config };
 }
@@ -130,17 +152,16 @@ export function decodeCheckpoint(bytes: Uint8Array, info: CheckpointInfo, what =
     const slots = info.slots[n].map((slot) => {
       const t = tensors[`${n}.opt.${slot}`];
       if (!t || t.data.length !== p.data.length) throw new CheckpointError(`${what}: missing or mis-sized tensor ${n}.opt.${slot}`);
-      return t.data;
+      return finite(t.data, `${n}.opt.${slot}`, what);
     });
-    return { params: p.data, slots, step: Number(metadata[`${n}.step`]), lr: Number(metadata[`${n}.lr`]) };
+    return { params: finite(p.data, `${n}.params`, what), slots, step: counter(metadata, `${n}.step`, Number.MAX_SAFE_INTEGER, what), lr: rate(metadata, `${n}.lr`, what) };
   };
-  const iteration = Number(metadata.iteration);
-  if (!Number.isInteger(iteration) || iteration < 0) throw new CheckpointError(`${what}: bad iteration '${metadata.iteration}'`);
+  const iteration = counter(metadata, 'iteration', MAX_ITERATIONS, what);
   const extra: Record<string, Float32Array> = {};
   for (const { name, size } of info.states) {
     const t = tensors[`state.${name}`];
     if (!t || t.data.length !== size) throw new CheckpointError(`${what}: missing or mis-sized tensor state.${name}`);
-    extra[name] = t.data;
+    extra[name] = finite(t.data, `state.${name}`, what);
   }
   return { iteration, G: net('G'), D: net('D'), extra };
 }

@@ -3,10 +3,10 @@
 // (Debian's dataset-fashion-mnist) at /data/fashion-mnist/ for image runs trained in the tab.
 //   npm run web -- [run-dir] [--port 8080] [--no-build]
 import { Command } from 'commander';
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { resolve } from 'node:path';
+import { resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sirv from 'sirv';
 import { FASHION_MNIST_DIR } from '../data/paths.ts';
@@ -21,19 +21,26 @@ export interface Served {
 
 export async function serve(opts: { port?: number; host?: string; run?: string } = {}): Promise<Served> {
   if (!existsSync(resolve(DIST, 'app.js'))) throw new Error(`web: ${DIST} has no build; run \`npm run web\` (it builds first) or \`npx tsx web/build.ts\``);
-  const app = sirv(DIST, { dev: true, etag: true });
   const run = opts.run ? resolve(opts.run) : null;
   if (run && !existsSync(run)) throw new Error(`web: run directory ${run} does not exist`);
-  const files = run ? sirv(run, { dev: true, dotfiles: false }) : null;
-  const fmnist = sirv(FASHION_MNIST_DIR, { dev: true, dotfiles: false });
+  // sirv serves what exists now (dev mode: the run's export may appear later); `confined` decides what it may.
+  const app = confined(DIST, sirv(DIST, { dev: true, etag: true }));
+  const files = run ? confined(run, sirv(run, { dev: true })) : null;
+  const fmnist = confined(FASHION_MNIST_DIR, sirv(FASHION_MNIST_DIR, { dev: true }));
+  const hosts = allowedHosts(opts.host);
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const refuse = (code: number, text: string) => {
+      res.statusCode = code;
+      res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+      res.end(text);
+    };
+    // DNS rebinding: a page on another site whose name resolves here would send its own name as Host.
+    const host = (req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
+    if (hosts && !hosts.has(host)) return refuse(403, `this server answers to ${[...hosts].join(', ')} only; start it with --host ${host || 'NAME'} to serve that name`);
     // Cross-origin isolation lets onnxruntime-web use WASM threads where a page asks for them.
     res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
     res.setHeader('Cross-Origin-Embedder-Policy', 'require-corp');
-    const notFound = () => {
-      res.statusCode = 404;
-      res.end('not found');
-    };
+    const notFound = () => refuse(404, 'not found');
     // Fashion-MNIST from Debian's package, for image runs trained in the tab.
     if (req.url?.startsWith('/data/fashion-mnist/')) {
       req.url = req.url.slice('/data/fashion-mnist'.length);
@@ -61,12 +68,46 @@ export async function serve(opts: { port?: number; host?: string; run?: string }
   };
 }
 
+type Handler = (req: IncomingMessage, res: ServerResponse, next: () => void) => void;
+
+/**
+ * A static handler limited to `root`: no dotfile or dot-folder (.env, .git), nothing whose real path
+ * (links followed) leaves the real path of root; anything else is `next()` (404).
+ */
+export function confined(root: string, serve: Handler): Handler {
+  const base = existsSync(root) ? realpathSync(root) : resolve(root);
+  return (req, res, next) => {
+    let path: string;
+    try {
+      path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    } catch {
+      return next();
+    }
+    if (path.includes('\0') || path.split(/[/\\]/).some((seg) => seg.startsWith('.'))) return next();
+    const file = resolve(base, `.${path}`);
+    let real: string;
+    try {
+      real = realpathSync(file);
+    } catch {
+      return next();
+    }
+    if (real !== base && !real.startsWith(base + sep)) return next();
+    serve(req, res, next);
+  };
+}
+
+/** The Host names the server answers to: loopback names, and --host's; null (any) when it listens on every address. */
+function allowedHosts(host = '127.0.0.1'): Set<string> | null {
+  if (host === '0.0.0.0' || host === '::' || host === '[::]') return null;
+  return new Set(['localhost', '127.0.0.1', '[::1]', host.toLowerCase()]);
+}
+
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const cli = new Command('web')
     .description('build the page and serve it; a run directory is mounted at /run/ (export it first)')
     .argument('[run]', 'run directory whose export/ the page opens')
     .option('--port <n>', 'port', '8080')
-    .option('--host <addr>', 'address to listen on', '127.0.0.1')
+    .option('--host <addr>', 'address to listen on; the server answers to loopback names and this one (0.0.0.0: any name)', '127.0.0.1')
     .option('--no-build', 'serve the existing web/dist');
   cli.parse();
   const o = cli.opts();

@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng } from '../../data/random.ts';
+import { isTempFile } from '../../harness/files.ts';
 import { decodeSafetensors } from '../../training/checkpoint.ts';
 
 const BIN = new URL('../../bin/onnx-gan.js', import.meta.url).pathname;
@@ -63,7 +64,7 @@ export async function killTest(kills: number, seed: number): Promise<KillReport>
       if (!wasKilled) continue;
       killed++;
       const dirs = [run, join(run, 'checkpoints')].filter(existsSync);
-      if (dirs.some((d) => readdirSync(d).some((f) => /\.tmp-\d+$/.test(f)))) duringWrite++;
+      if (dirs.some((d) => readdirSync(d).some(isTempFile))) duringWrite++;
     }
     const fin = spawnSync(process.execPath, [BIN, ...ARGS, '--out', run, '--resume'], { encoding: 'utf8' });
     if (fin.status !== 0) throw new Error(`final resume failed: ${fin.stderr}`);
