@@ -120,7 +120,7 @@ describe('sweeps on a Redis queue (BullMQ, real redis-server)', function () {
   it('bad queue settings: one line naming the flag, a non-zero exit', async () => {
     const http = cli(['worker', '--queue', 'http://127.0.0.1:1']);
     expect(http.code).to.equal(1);
-    expect(http.err.trim()).to.equal('onnx-gan: --queue http://127.0.0.1:1: expected redis://HOST:PORT[/DB] (got the scheme http:)');
+    expect(http.err.trim()).to.equal('onnx-gan: --queue http://127.0.0.1:1: expected redis://HOST:PORT[/DB] or rediss://HOST:PORT[/DB] (got the scheme http:)');
     const down = cli(['sweep', '--queue', 'redis://127.0.0.1:1', '--out', join(q.tmp, 'down')]);
     expect(down.code).to.equal(1);
     expect(down.err.trim()).to.match(/^onnx-gan: --queue redis:\/\/127\.0\.0\.1:1: cannot reach Redis \(.*ECONNREFUSED.*\)$/);

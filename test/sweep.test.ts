@@ -47,8 +47,8 @@ describe('sweep', function () {
       const spec = { data: ['ring8'], losses: ['ns', 'no-such-loss', 'hinge'], seeds: 1, iterations: 20 };
       const before = JSON.parse(readFileSync(join(out, 'sweep.json'), 'utf8'));
       expect(before).to.not.have.property('id');
-      expect(specRecord(out, spec, true, { id: 'abc', queue: 'redis://x' })).to.deep.equal({ id: 'abc', queue: 'redis://x', ...before });
-      expect(JSON.parse(readFileSync(join(out, 'sweep.json'), 'utf8'))).to.include({ id: 'abc' });
+      expect(specRecord(out, spec, true, { id: 'abcdef01', queue: 'redis://x' })).to.deep.equal({ id: 'abcdef01', queue: 'redis://x', ...before });
+      expect(JSON.parse(readFileSync(join(out, 'sweep.json'), 'utf8'))).to.include({ id: 'abcdef01' });
       expect(refused).to.match(/^--resume: .*sweep\.json was made with other settings \(\{"data":\["ring8"\],"losses":\["ns","no-such-loss","hinge"\],"seeds":1,"iterations":20,.*now .*"iterations":30/);
     } finally {
       rmSync(out, { recursive: true, force: true });
