@@ -11,7 +11,7 @@ import { runLoop, type RunOutcome } from '../training/run-loop.ts';
 import { criticSchedule, Trainer } from '../training/trainer.ts';
 import { parseConfig, type Config } from './config.ts';
 import { ownDir, writeFileAtomic } from './files.ts';
-import { lockDir } from './lock.ts';
+import { withLock } from './lock.ts';
 import { CKPT_DIR, folderStore, loadLatest, removeTempFiles, runOf } from './run-dir.ts';
 import { loadData } from './setups.ts';
 
@@ -47,12 +47,7 @@ export async function continueArtifacts(dir: string, opts: ContinueOptions): Pro
   // The lineage: the run these artifacts were exported from, else a checkpoints/ folder beside them.
   const run = runOf(join(root, ARTIFACT_FILES.checkpoint));
   const settings = parseConfig(config, join(root, ARTIFACT_FILES.config));
-  const lock = lockDir(run ?? root, 'onnx-gan continue', run ? 'run directory' : 'artifacts directory', say);
-  try {
-    return await continueIn(root, run, settings, { manifest, plan, state: packed }, opts);
-  } finally {
-    lock.release();
-  }
+  return withLock(run ?? root, 'onnx-gan continue', run ? 'run directory' : 'artifacts directory', say, () => continueIn(root, run, settings, { manifest, plan, state: packed }, opts));
 }
 
 async function continueIn(root: string, run: string | null, config: Config, { manifest, plan, state: packed }: Omit<LoadedArtifacts, 'config'>, opts: ContinueOptions): Promise<ContinueResult> {

@@ -16,7 +16,7 @@ import { StepCompiler } from '../training/step.ts';
 import type { TrainState } from '../training/trainer.ts';
 import { identityDiff, parseConfig, parseConfigText, type Config } from './config.ts';
 import { ownDir, writeFileAtomic } from './files.ts';
-import { lockDir } from './lock.ts';
+import { withLock } from './lock.ts';
 import { CKPT_DIR, EXPORT_DIR, iterationOf, loadLatest, runOf } from './run-dir.ts';
 import { checkpointInfo, isImage, loadData, resolveSetup } from './setups.ts';
 
@@ -141,17 +141,14 @@ export async function exportRun(target: string, o: { out?: string; uint8?: boole
     files.splice(1, 0, ['generator_uint8.onnx', await inferenceModel(setup.generator, compiler.layoutG, state.G.params, state.extra, { input: 'z', output: 'images', doc, post: uint8Rgb }, { metadata: u8Meta, ...version }, evaluate)]);
   }
   const unchanged: string[] = [];
-  const lock = lockDir(out, 'onnx-gan export', 'export directory', log);
-  try {
-    // Our own folder (not a link someone put in its place) under a default or a --out we made.
+  await withLock(out, 'onnx-gan export', 'export directory', log, () => {
+    // Our own folder, not a link someone put in its place.
     ownDir(join(out, 'training'));
     for (const [name, bytes] of files) {
       const file = join(out, name);
       if (existsSync(file) && !lstatSync(file).isSymbolicLink() && Buffer.compare(readFileSync(file), bytes) === 0) unchanged.push(file);
       else writeFileAtomic(file, bytes);
     }
-  } finally {
-    lock.release();
-  }
+  });
   return { out, iteration: state.iteration, files: files.map(([n]) => join(out, n)), unchanged };
 }

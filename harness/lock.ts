@@ -124,6 +124,16 @@ export function lockDir(dir: string, command: string, what: string, say: (m: str
   return { release: () => release(file) };
 }
 
+/** `fn` run while holding `dir`'s lock (see lockDir), released however it ends. */
+export async function withLock<T>(dir: string, command: string, what: string, say: ((m: string) => void) | undefined, fn: () => Promise<T> | T): Promise<T> {
+  const lock = lockDir(dir, command, what, say);
+  try {
+    return await fn();
+  } finally {
+    lock.release();
+  }
+}
+
 function release(file: string): void {
   const token = held.get(file);
   if (token === undefined) return;

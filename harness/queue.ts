@@ -16,10 +16,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CONFIG_KEYS, parseConfig, parseConfigText, type ConfigKey } from './config.ts';
 import { inside, makeDir, writeFileAtomic } from './files.ts';
-import { lockHolder } from './lock.ts';
+import { lockHolder, withLock } from './lock.ts';
 import { check, JobDataSchema, JobResultSchema, RESULT_FILES, type JobData, type JobResult, type SweepRecord } from './queue-messages.ts';
 import { CKPT_DIR, listCheckpoints } from './run-dir.ts';
-import { openSweepDir, PASSWORD_ENV, readFinished, readSweepRecord, resultBase, runSettings, runSpecs, specRecord, startRun, writeReports, type RunProcess, type RunResult, type RunSpec, type SweepOptions, type SweepSpec } from './sweep.ts';
+import { PASSWORD_ENV, prepareSweepDir, readFinished, readSweepRecord, resultBase, runSettings, runSpecs, specRecord, startRun, writeReports, type RunProcess, type RunResult, type RunSpec, type SweepOptions, type SweepSpec } from './sweep.ts';
 
 /** One queue serves every sweep; job ids are `<sweep id>.<run key>`. */
 export const QUEUE_NAME = 'onnx-gan-runs';
@@ -314,20 +314,17 @@ function queuedRecord(out: string): { id: string; queue: string; spec: SweepSpec
 /** Enqueue (or, with --resume, re-attach to) a sweep's runs, wait for all of them, write the reports. */
 export async function queueSweep(o: QueueSweepOptions): Promise<RunResult[]> {
   const connection = await checkReachable(o);
-  // --force on a queued sweep: its jobs that are not running are dropped with it (a running one finishes
-  // and is never collected). Read before the directory is cleared; a record that does not read drops nothing.
-  let replaced: SweepRecord | null = null;
-  try {
-    if (o.force) replaced = readSweepRecord(resolve(o.out));
-  } catch {
-    /* nothing to drop */
-  }
-  const { out, lock } = openSweepDir(o, 'onnx-gan sweep --queue');
-  try {
-    return await collectSweep(out, o, connection, replaced);
-  } finally {
-    lock.release();
-  }
+  return withLock(resolve(o.out), 'onnx-gan sweep --queue', 'sweep directory', undefined, () => {
+    // --force on a queued sweep: its jobs that are not running are dropped with it (a running one finishes
+    // and is never collected). Read before the directory is cleared; a record that does not read drops nothing.
+    let replaced: SweepRecord | null = null;
+    try {
+      if (o.force) replaced = readSweepRecord(resolve(o.out));
+    } catch {
+      /* nothing to drop */
+    }
+    return collectSweep(prepareSweepDir(o), o, connection, replaced);
+  });
 }
 
 async function collectSweep(out: string, o: QueueSweepOptions, connection: ConnectionOptions, replaced: SweepRecord | null): Promise<RunResult[]> {

@@ -14,7 +14,7 @@ import { DIVERGENCES, LOSSES } from '../losses/index.ts';
 import { dataset } from '../data/mixtures.ts';
 import { flagOf } from './config.ts';
 import { ownDir, writeFileAtomic } from './files.ts';
-import { lockDir, type DirLock } from './lock.ts';
+import { withLock } from './lock.ts';
 import { check, MixtureMetricsFileSchema, runKey, SweepRecordSchema, type RunSpec, type SweepRecord } from './queue-messages.ts';
 
 /** What defines a sweep: every data set x loss x packing degree x seed, with the same budget. */
@@ -166,23 +166,14 @@ export function startRun(r: RunSpec, dir: string, o: { resume: boolean; threads?
 /** What a sweep directory holds; an existing one needs --resume or --force. */
 const SWEEP_OUTPUTS = ['runs', 'runs.csv', 'summary.csv', 'summary.md', 'report.html', 'sweep.json'];
 
-/**
- * A sweep directory made ready and locked for this process: refused if another process writes there, or if
- * it holds a sweep and neither --resume nor --force was given.
- */
-export function openSweepDir(o: Pick<SweepOptions, 'out' | 'resume' | 'force'>, command: string): { out: string; lock: DirLock } {
+/** A sweep directory made ready: refused if it holds a sweep and neither --resume nor --force was given. */
+export function prepareSweepDir(o: Pick<SweepOptions, 'out' | 'resume' | 'force'>): string {
   const out = resolve(o.out);
-  const lock = lockDir(out, command, 'sweep directory');
-  try {
-    const held = readdirSync(out).filter((e) => SWEEP_OUTPUTS.includes(e));
-    if (held.length && !o.resume && !o.force) throw new Error(`sweep directory ${out} already exists; pass --resume to finish it (finished runs are kept) or --force to replace it`);
-    if (o.force) for (const e of held) rmSync(join(out, e), { recursive: true, force: true });
-    ownDir(join(out, 'runs'));
-    return { out, lock };
-  } catch (e) {
-    lock.release();
-    throw e;
-  }
+  const held = existsSync(out) ? readdirSync(out).filter((e) => SWEEP_OUTPUTS.includes(e)) : [];
+  if (held.length && !o.resume && !o.force) throw new Error(`sweep directory ${out} already exists; pass --resume to finish it (finished runs are kept) or --force to replace it`);
+  if (o.force) for (const e of held) rmSync(join(out, e), { recursive: true, force: true });
+  ownDir(join(out, 'runs'));
+  return out;
 }
 
 /** sweep.json as read back from disk (checked), or null where there is none. */
@@ -217,12 +208,7 @@ export function specRecord(out: string, spec: SweepSpec, resume: boolean, extra:
 }
 
 export async function sweep(o: SweepOptions): Promise<RunResult[]> {
-  const { out, lock } = openSweepDir(o, 'onnx-gan sweep');
-  try {
-    return await sweepIn(out, o);
-  } finally {
-    lock.release();
-  }
+  return withLock(resolve(o.out), 'onnx-gan sweep', 'sweep directory', undefined, () => sweepIn(prepareSweepDir(o), o));
 }
 
 async function sweepIn(out: string, o: SweepOptions): Promise<RunResult[]> {

@@ -11,7 +11,7 @@ import { DivergedError, runLoop, type RunOutcome } from '../training/run-loop.ts
 import { checkDataShape, gridInputs, Trainer } from '../training/trainer.ts';
 import { defaultOut, identityDiff, parseConfig, type Config } from './config.ts';
 import { appendFile, dropLink, isTempFile, ownDir, writeFileAtomic } from './files.ts';
-import { LOCK_FILE, lockDir } from './lock.ts';
+import { LOCK_FILE, withLock } from './lock.ts';
 import { pngGrid } from './images.ts';
 import { mixtureMetrics, type MixtureMetrics } from './metrics.ts';
 import { renderSvg, scatterSpec } from './plot.ts';
@@ -56,12 +56,7 @@ export async function train(cfg: Config, opts: TrainOptions = {}): Promise<Train
   const used = cfg.threads * cfg.shards;
   if (used > cpus().length) say(`warning: ${cfg.shards > 1 ? `--shards ${cfg.shards} x ` : ''}--threads ${cfg.threads} is more than this machine's ${cpus().length} cores; the threads will compete (slower, not faster)`);
   if (existsSync(out) && !statSync(out).isDirectory()) throw new Error(`--out: ${out} is a file, not a run directory`);
-  const lock = lockDir(out, 'onnx-gan train', 'run directory', say);
-  try {
-    return await trainIn(out, cfg, opts, { data, ...resolved });
-  } finally {
-    lock.release();
-  }
+  return withLock(out, 'onnx-gan train', 'run directory', say, () => trainIn(out, cfg, opts, { data, ...resolved }));
 }
 
 /** The run itself, once its directory is locked. */
