@@ -139,9 +139,14 @@ export class ModelError extends Error {
 }
 
 /** A name from a file, safe inside a one-line message: control characters escaped, long names cut. */
+/** Text from outside as it goes into a one-line message: control characters as \xNN, cut at `max`. */
+export function printable(text: unknown, max = 80): string {
+  const s = String(text ?? '').replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return s.length > max ? `${s.slice(0, max - 3)}...` : s;
+}
+
 export function q(name: unknown): string {
-  const s = String(name ?? '').replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-  return `'${s.length > 80 ? `${s.slice(0, 77)}...` : s}'`;
+  return `'${printable(name)}'`;
 }
 
 function dtypeOf(code: number | null | undefined, what: string): DType {

@@ -7,6 +7,7 @@ import { linkSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync }
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { printable } from '../graph/serialize.ts';
 import { makeDir } from './files.ts';
 
 export const LOCK_FILE = '.onnx-gan.lock';
@@ -58,7 +59,8 @@ function readHolder(file: string): Holder | null {
   }
 }
 
-const describe = (h: Holder) => `${h.command} (pid ${h.pid} on host ${h.host}, since ${h.since})`;
+// The holder's fields are read from a file anyone with write access to the folder could have written.
+const describe = (h: Holder) => `${printable(h.command, 200)} (pid ${h.pid} on host ${printable(h.host)}, since ${printable(h.since)})`;
 
 export interface DirLock {
   release(): void;

@@ -14,6 +14,7 @@ import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { isIP } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { printable } from '../graph/serialize.ts';
 import { CONFIG_KEYS, parseConfig, parseConfigText, type ConfigKey } from './config.ts';
 import { inside, makeDir, writeFileAtomic } from './files.ts';
 import { lockHolder, withLock } from './lock.ts';
@@ -157,7 +158,7 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerReport> {
   const lock = Math.round((o.lockSeconds ?? 30) * 1000);
   const refuse = (job: Job, why: string): never => {
     report.refused++;
-    say(`job ${String(job.id).slice(0, 80)} refused: ${why}`);
+    say(`job ${printable(job.id)} refused: ${why}`);
     // Failed for good, not retried: the same job would be refused again.
     throw new UnrecoverableError(why);
   };
@@ -166,8 +167,8 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerReport> {
     let data: JobData;
     let dir: string;
     try {
-      data = check(JobDataSchema, job.data, `job ${String(job.id).slice(0, 80)}`);
-      if (job.id !== jobId(data.sweep, data.run.key)) throw new Error(`job ${String(job.id).slice(0, 80)}: its id does not name its run (${jobId(data.sweep, data.run.key)})`);
+      data = check(JobDataSchema, job.data, `job ${printable(job.id)}`);
+      if (job.id !== jobId(data.sweep, data.run.key)) throw new Error(`job ${printable(job.id)}: its id does not name its run (${jobId(data.sweep, data.run.key)})`);
       dir = inside(root, [data.sweep, data.run.key], 'run directory');
       if (data.handoff) checkHandoffConfig(data, dir, o.threads);
     } catch (e) {
@@ -359,7 +360,7 @@ async function collectSweep(out: string, o: QueueSweepOptions, connection: Conne
           counts[state]++;
           continue;
         }
-        const res = state === 'done' ? collect(out, r, jid, job.returnvalue) : { ...resultBase(r, join(out, 'runs', r.key)), status: 'crashed' as const, error: `job ${jid} failed: ${String(job.failedReason).slice(0, 500)}` };
+        const res = state === 'done' ? collect(out, r, jid, job.returnvalue) : { ...resultBase(r, join(out, 'runs', r.key)), status: 'crashed' as const, error: `job ${jid} failed: ${printable(job.failedReason, 500)}` };
         results.set(r.key, res);
         // Written to disk first, removed from Redis after: a crash in between leaves the job, which the next --resume collects again into the same files.
         await job.remove();

@@ -72,6 +72,7 @@ describe('security: the job queue (real redis-server)', function () {
       ['abcdef05.ring8-ns-s0', { sweep: 'abcdef05', run: { ...spec, iterations: 1e12 } }, /'run\.iterations'/],
       ['abcdef02.ring8-ns-s0', { sweep: 'abcdef02', run: spec }, /ring8-ns-s0 exists and no onnx-gan worker made it; it is left as it is/],
       ['abcdef06.ring8-ns-s1', { sweep: 'abcdef06', run: spec }, /its id does not name its run/],
+      ['x3\nworker stopped', { sweep: 'abcdef06', run: spec }, /its id does not name its run/],
     ];
     const q = new Queue(QUEUE_NAME, { connection: redisOptions(suite.redis.url) });
     try {
@@ -89,6 +90,9 @@ describe('security: the job queue (real redis-server)', function () {
     expect({ ...snapshot(victim), ...snapshot(runs) }, 'nothing outside the workers\' own run directories changed').to.deep.equal(before);
     expect(existsSync(resolve(runs, 'abcdef01', 'ring8-ns-s0', '../../pwned.sh'))).to.equal(false);
     expect(w.log()).to.match(/job x1 refused: job x1: 'sweep': not a sweep id/);
+    // Text from the queue cannot forge a line of the worker's log.
+    expect(w.log()).to.include('job x3\\x0aworker stopped refused');
+    expect(w.log()).to.not.match(/^worker stopped/m);
   });
 
   it('a rogue worker cannot write outside --out, put markup in the reports, or block the sweep', async function () {
