@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { Rng } from '../data/random.ts';
 import { fromBytes } from '../graph/serialize.ts';
 import { decodeSafetensors } from '../training/checkpoint.ts';
-import { cli, BIN } from './helpers.ts';
+import { LOCK_FILE } from '../harness/lock.ts';
+import { cli, BIN, until } from './helpers.ts';
 
 const SMALL = ['--hidden', '32,32', '--batch', '64', '--eval-samples', '200', '--log-every', '10'];
 
@@ -21,18 +22,21 @@ const sameTensors = (a: string, b: string) => {
   return keys.filter((k) => !Buffer.from(x.tensors[k].data.buffer).equals(Buffer.from(y.tensors[k].data.buffer)));
 };
 
-/** Start a command, send SIGINT after `ms`, and return its exit code and stderr. */
-function interrupted(args: string[], ms: number): Promise<{ code: number | null; err: string }> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (b) => (err += b));
-    const timer = setTimeout(() => child.kill('SIGINT'), ms);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      done({ code, err });
-    });
-  });
+/**
+ * Start a command, wait until it is `ready` (training: it listens for signals by then), send SIGINT `ms`
+ * later, and return its exit code and stderr. Timed from readiness, not from the start, so a slow start on
+ * a busy machine does not move the signal into start-up.
+ */
+async function interrupted(args: string[], ready: () => boolean, ms: number): Promise<{ code: number | null; err: string }> {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (b) => (err += b));
+  const exited = new Promise<number | null>((done) => child.on('exit', done));
+  await until('the command to be ready', () => ready() || child.exitCode !== null);
+  const timer = setTimeout(() => child.kill('SIGINT'), ms);
+  const code = await exited;
+  clearTimeout(timer);
+  return { code, err };
 }
 
 describe('lineage: export, continue, checkpoint files, interrupts', function () {
@@ -122,7 +126,7 @@ describe('lineage: export, continue, checkpoint files, interrupts', function () 
     const ref = join(tmp, 'ref');
     expect(cli([...args, '--out', ref]).code).to.equal(0);
     const run = join(tmp, 'int');
-    const r = await interrupted([...args, '--out', run], 1500 + rng.uniform() * 2000);
+    const r = await interrupted([...args, '--out', run], () => existsSync(join(run, 'metrics.jsonl')), 200 + rng.uniform() * 1500);
     expect(r.code, r.err).to.equal(130);
     const m = /interrupted at iteration (\d+); saved (\S+); resume with onnx-gan (train --resume --out \S+)\n$/.exec(r.err);
     expect(m, r.err).to.not.equal(null);
@@ -144,7 +148,8 @@ describe('lineage: export, continue, checkpoint files, interrupts', function () 
     cpSync(join(run, 'export', 'training'), a, { recursive: true });
     cpSync(join(run, 'export', 'training'), b, { recursive: true });
     expect(cli(['continue', a, '--iterations', '4000']).code).to.equal(0);
-    const r = await interrupted(['continue', b, '--iterations', '4000', '--checkpoint-every', '100000'], 1500 + rng.uniform() * 1500);
+    // Ready once it holds the lock of the artifacts' folder: it has loaded them and listens for signals.
+    const r = await interrupted(['continue', b, '--iterations', '4000', '--checkpoint-every', '100000'], () => existsSync(join(b, LOCK_FILE)), 300 + rng.uniform() * 1000);
     expect(r.code, r.err).to.equal(130);
     const m = /interrupted at iteration (\d+); saved (\S+); resume with onnx-gan (continue \S+ --iterations \d+)\n$/.exec(r.err);
     expect(m, r.err).to.not.equal(null);
@@ -159,7 +164,7 @@ describe('lineage: export, continue, checkpoint files, interrupts', function () 
   it('SIGINT during a sweep: each run in flight checkpoints; --resume finishes them bit-identically to plain runs', async () => {
     const sw = join(tmp, 'sweep-int');
     const args = ['sweep', '--data', 'ring8', '--loss', 'ns,lsgan', '--seeds', '1', '--iterations', '3000', '--workers', '2', '--out', sw];
-    const r = await interrupted(args, 3000 + rng.uniform() * 1000);
+    const r = await interrupted(args, () => ['ring8-ns-s0', 'ring8-lsgan-s0'].every((run) => existsSync(join(sw, 'runs', run, 'metrics.jsonl'))), 200 + rng.uniform() * 800);
     expect(r.code, r.err).to.equal(130);
     expect(r.err).to.match(/interrupted with 2 of 2 runs unfinished; their checkpoints are saved; resume with onnx-gan sweep .* --resume\n$/);
     for (const run of ['ring8-ns-s0', 'ring8-lsgan-s0']) expect(readdirSync(join(sw, 'runs', run, 'checkpoints')), run).to.have.length(1);
