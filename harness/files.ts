@@ -98,17 +98,15 @@ export function ownDir(dir: string): string {
   return dir;
 }
 
-export class OutsideError extends Error {}
-
 /**
  * `root` joined with `parts`, refused (naming `what`) unless it stays strictly inside root: no absolute
  * part, no `..` that climbs out, no NUL. The one check for every path built from outside data.
  */
 export function inside(root: string, parts: string[], what = 'path'): string {
   const base = resolve(root);
-  for (const p of parts) if (typeof p !== 'string' || p === '' || p.includes('\0') || isAbsolute(p)) throw new OutsideError(`${what} ${JSON.stringify(p)} is not a relative path`);
+  for (const p of parts) if (typeof p !== 'string' || p === '' || p.includes('\0') || isAbsolute(p)) throw new Error(`${what} ${JSON.stringify(p)} is not a relative path`);
   const full = resolve(base, ...parts);
   const rel = relative(base, full);
-  if (!rel || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) throw new OutsideError(`${what} ${JSON.stringify(parts.join('/'))} leaves ${base}`);
+  if (!rel || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) throw new Error(`${what} ${JSON.stringify(parts.join('/'))} leaves ${base}`);
   return full;
 }

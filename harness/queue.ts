@@ -59,6 +59,15 @@ function withoutPassword(url: string): string {
 /** Command-line arguments with any password in a URL shown as ***, for hints that repeat a command. */
 export const redactArgs = (args: string[]) => args.map((a) => (/^rediss?:\/\//.test(a) ? redact(a) : a));
 
+/** The file a flag names, or one line naming the flag, the file and why it cannot be read. */
+function flagFile(flag: string, file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    throw new Error(`${flag} ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
+
 /** redis[s]://[user[:password]@]host:port[/db] -> ioredis options; errors name the flag and never the password. */
 export function redisOptions(a: string | QueueAccess, flag = '--queue'): { host: string; port: number; db: number; username?: string; password?: string; tls?: { ca?: Buffer; servername?: string } } {
   const { queue: url, passwordFile, caFile } = access(a);
@@ -73,25 +82,14 @@ export function redisOptions(a: string | QueueAccess, flag = '--queue'): { host:
   const db = u.pathname && u.pathname !== '/' ? Number(u.pathname.slice(1)) : 0;
   if (!Number.isInteger(db) || db < 0) throw new Error(`${flag} ${shown}: the database '${u.pathname.slice(1)}' is not a non-negative integer`);
   let password = u.password ? decodeURIComponent(u.password) : undefined;
-  if (passwordFile) {
-    try {
-      password = readFileSync(passwordFile, 'utf8').replace(/\r?\n$/, '');
-    } catch (e) {
-      throw new Error(`--queue-password-file ${passwordFile}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-    }
-  } else if (!password && process.env[PASSWORD_ENV]) password = process.env[PASSWORD_ENV];
+  if (passwordFile) password = flagFile('--queue-password-file', passwordFile).toString('utf8').replace(/\r?\n$/, '');
+  else if (!password && process.env[PASSWORD_ENV]) password = process.env[PASSWORD_ENV];
   const host = u.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1';
   let tls: { ca?: Buffer; servername?: string } | undefined;
   if (u.protocol === 'rediss:') {
     // SNI carries names only: for an address the certificate is checked against its IP entries.
     tls = isIP(host) ? {} : { servername: host };
-    if (caFile) {
-      try {
-        tls.ca = readFileSync(caFile);
-      } catch (e) {
-        throw new Error(`--queue-ca ${caFile}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-      }
-    }
+    if (caFile) tls.ca = flagFile('--queue-ca', caFile);
   } else if (caFile) throw new Error(`--queue-ca: ${shown} is not a TLS URL; use rediss://`);
   return { host, port: u.port ? Number(u.port) : 6379, db, ...(u.username ? { username: decodeURIComponent(u.username) } : {}), ...(password ? { password } : {}), ...(tls ? { tls } : {}) };
 }
