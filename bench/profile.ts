@@ -12,10 +12,11 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NODE_EPS, nodeRuntime, type NodeEp } from '../training/runtime-node.ts';
-import type { Runtime, Session } from '../training/runtime.ts';
+import { nodeRuntime } from '../runtime/node.ts';
+import { NODE_EPS, type NodeEp } from '../runtime/runtime.ts';
+import type { Runtime, Session } from '../runtime/runtime.ts';
 import { Trainer } from '../training/trainer.ts';
-import { benchSetup, BENCH_SETUPS } from './setups.ts';
+import { benchSetup, BENCH_SETUPS } from './cases.ts';
 
 const cmd = new Command('profile')
   .argument('[setup]', BENCH_SETUPS.join(' | '), 'dcgan')

@@ -1,5 +1,5 @@
 // npm run bench [-- mlp|dcgan|resnet] [--loss sngan|wgan-gp] [--json] [--iters N] [--warmup N] [--threads 1,2] [--ep cpu|cuda|webgpu]
-// Trains a setup from bench/setups.ts and reports generator steps per second (each with its critic steps)
+// Trains a setup from bench/cases.ts and reports generator steps per second (each with its critic steps)
 // after a warm-up, side by side in the same run with the same training in PyTorch on the CPU (Debian's
 // python3-torch, the peer scripts in bench/), every row at 1 and 2 intra-op threads, and at 2 as two
 // data-parallel shards of one thread each (training/shards.ts). Ratios: best onnx-gan row over best PyTorch row (each side at its fastest setting, named), and at equal threads. With --ep
@@ -13,9 +13,10 @@ import { Command, Option } from 'commander';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { NODE_EPS, nodeRuntime, type NodeEp } from '../training/runtime-node.ts';
+import { nodeRuntime } from '../runtime/node.ts';
+import { NODE_EPS, type NodeEp } from '../runtime/runtime.ts';
 import { Trainer } from '../training/trainer.ts';
-import { benchSetup, BENCH_SETUPS, type Bench } from './setups.ts';
+import { benchSetup, BENCH_SETUPS, type Bench } from './cases.ts';
 
 const DEFAULTS: Record<string, { iters: number; warmup: number; fuse: number }> = {
   mlp: { iters: 300, warmup: 30, fuse: 10 },

@@ -3,9 +3,9 @@
 //   npm run soak -- [--iterations 6000] [--json]
 import { Command } from 'commander';
 import { dataset } from '../data/mixtures.ts';
-import { mlpGan } from '../harness/setups.ts';
-import { nodeRuntime } from '../training/runtime-node.ts';
+import { nodeRuntime } from '../runtime/node.ts';
 import { Trainer } from '../training/trainer.ts';
+import { mlpGan } from '../training/gan-pairs.ts';
 
 const o = new Command('soak').option('--iterations <n>', 'generator iterations', (v) => parseInt(v, 10), 6000).option('--fuse <k>', 'iterations per run (0: one run per step)', (v) => parseInt(v, 10), 10).option('--json').parse(process.argv).opts();
 // With --expose-gc, collect before each sample so RSS reflects what is retained, not garbage not yet collected.

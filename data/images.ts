@@ -47,6 +47,15 @@ export interface ImageSet extends DataSource {
   readonly labels?: Uint8Array;
 }
 
+/** An image set that has a label per image: what the classifier trains and scores on. */
+export type LabelledImages = ImageSet & { readonly labels: Uint8Array };
+
+/** The set itself, once it is known to carry labels; refused naming the set otherwise. */
+export function labelled(s: ImageSet): LabelledImages {
+  if (!s.labels) throw new Error(`${s.name}: the classifier needs labels`);
+  return s as LabelledImages;
+}
+
 /** Fashion-MNIST's class names, in label order (zalandoresearch/fashion-mnist, README). */
 export const FASHION_MNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
 

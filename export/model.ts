@@ -28,15 +28,15 @@ function weights(g: Graph, layout: ParamLayout, flat: Float32Array): Record<stri
  * (spectral norm's division, reshaped weights) is computed once by `evaluate`, so the model holds only
  * final weights and the ops applied to its input.
  */
-export function inferenceModel(model: Model, layout: ParamLayout, flat: Float32Array, extra: Record<string, Float32Array>, io: { input: string; output: string; doc: string; post?: (y: Value) => Value }, info: ExportInfo, evaluate: Evaluate): Promise<Uint8Array> {
+export function inferenceModel(model: Model, layout: ParamLayout, flat: Float32Array, states: Record<string, Float32Array>, io: { input: string; output: string; doc: string; post?: (y: Value) => Value }, info: ExportInfo, evaluate: Evaluate): Promise<Uint8Array> {
   const g = new Graph(model.kind);
   const x = g.input(io.input, 'float32', ['N', ...model.inputShape]);
   // A class-conditional network takes each sample's class second, int64 (torch-fidelity's order: z, then c).
   const label = model.classes ? g.input(CLASS_INPUT, 'int64', ['N']) : undefined;
   const raw = weights(g, layout, flat);
   const state = (n: string) => {
-    if (!extra[n]) throw new Error(`export: the checkpoint has no state '${n}'`);
-    return g.initializer(n, tensor('float32', [extra[n].length], extra[n]));
+    if (!states[n]) throw new Error(`export: the checkpoint has no state '${n}'`);
+    return g.initializer(n, tensor('float32', [states[n].length], states[n]));
   };
   const p = model.prepare ? model.prepare(raw, state, () => {}, false) : raw;
   const y0 = model.forward(x, p, { training: false, state, setState: () => {} }, label);
@@ -67,7 +67,7 @@ export function weightsSafetensors(state: TrainState, layouts: { G: ParamLayout;
       slots[n].forEach((slot, i) => (t[`${e.name}.opt.${slot}`] = { dtype: 'F32', shape: e.shape, data: s.slots[i].slice(e.offset, e.offset + e.size) }));
     }
   }
-  for (const [name, v] of Object.entries(state.extra)) t[name] = { dtype: 'F32', shape: [v.length], data: v.slice() };
+  for (const [name, v] of Object.entries(state.states)) t[name] = { dtype: 'F32', shape: [v.length], data: v.slice() };
   return encodeSafetensors(t, { ...metadata, 'G.step': String(state.G.step), 'D.step': String(state.D.step) });
 }
 

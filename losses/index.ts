@@ -1,5 +1,5 @@
 // The loss registry: names as the CLI and config files spell them, each with its paper's defaults
-// (../shared/anchors.md). Any penalty combines with any loss.
+// (docs/anchors.md). Any penalty combines with any loss.
 import type { GanLoss, Penalty } from './loss.ts';
 import { DIVERGENCES, fgan } from './fgan.ts';
 import { fisher } from './fisher.ts';

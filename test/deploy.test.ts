@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { program } from '../harness/cli.ts';
+import { program } from '../cli/main.ts';
 
 const ROOT = resolve(new URL('..', import.meta.url).pathname);
 const K8S = join(ROOT, 'deploy', 'k8s');
@@ -71,7 +71,7 @@ describe('deploy files', () => {
   it('the Containerfile copies every source folder the CLI imports, and installs as the README does (npm ci)', () => {
     const file = readFileSync(join(ROOT, 'Containerfile'), 'utf8');
     const copied = new Set([...file.matchAll(/^COPY (\S+) /gm)].map((m) => m[1].replace(/^\.\//, '')));
-    const folders = new Set([...imported(join(ROOT, 'harness', 'cli.ts'))].map((f) => relative(ROOT, f).split('/')[0]));
+    const folders = new Set([...imported(join(ROOT, 'cli', 'main.ts'))].map((f) => relative(ROOT, f).split('/')[0]));
     for (const f of folders) expect(copied, `COPY ${f}`).to.include(f);
     expect(copied).to.include('bin');
     expect(file).to.match(/^RUN npm ci\b/m);

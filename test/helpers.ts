@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { FASHION_MNIST_DIR } from '../data/paths.ts';
 import { Graph, type TensorData, type Value } from '../graph/ir.ts';
 import { toBytes } from '../graph/serialize.ts';
-import { nodeRuntime } from '../training/runtime-node.ts';
-import type { Feeds, Session } from '../training/runtime.ts';
+import { nodeRuntime } from '../runtime/node.ts';
+import type { Feeds, Session } from '../runtime/runtime.ts';
 
 export const rt = nodeRuntime('cpu');
 
@@ -165,3 +165,11 @@ export async function until(what: string, cond: () => boolean, ms = 120000): Pro
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/**
+ * A time limit scaled to a test's work rather than fixed: generator iterations of the small 2-D MLP (about
+ * 3 ms each on one core, measured) and process starts (about 3 s each through tsx), `parallel` at a time,
+ * with tenfold room so a second CPU-bound process on the same cores does not fail the test.
+ */
+export const timeFor = (o: { iterations: number; starts?: number; parallel?: number }): number => Math.ceil((10 * (o.iterations * 3 + (o.starts ?? 0) * 3000)) / (o.parallel ?? 1)) + 30000;
+

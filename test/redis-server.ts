@@ -6,8 +6,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
-import { QUEUE_NAME, redisOptions } from '../harness/queue.ts';
 import type { CliProcess } from './helpers.ts';
+import { QUEUE_NAME, redisOptions } from '../sweep/queue-access.ts';
 
 export const REDIS_BIN = '/usr/bin/redis-server';
 

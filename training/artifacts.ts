@@ -8,6 +8,7 @@ import { decodeCheckpoint, encodeCheckpoint, type CheckpointInfo } from './check
 import type { Signature } from './signature.ts';
 import type { StepPlan } from './step.ts';
 import type { CriticSchedule, TrainState } from './trainer.ts';
+import { SignatureSchema } from './signature.ts';
 
 export const ARTIFACTS_FORMAT = 'onnx-gan-artifacts/2';
 
@@ -23,18 +24,7 @@ export const ARTIFACT_FILES = {
 export class ArtifactsError extends Error {}
 
 const dims = z.array(z.number().int().nonnegative());
-const tensorSpec = z.object({
-  name: z.string(),
-  dtype: z.enum(['float32', 'bool']),
-  shape: z.array(z.union([z.number().int().nonnegative(), z.string()])),
-  role: z.enum(['param', 'slot', 'counter', 'lr', 'grad', 'state', 'data', 'random', 'input', 'log', 'ok', 'output']),
-  net: z.string().optional(),
-  slot: z.string().optional(),
-  state: z.string().optional(),
-  log: z.string().optional(),
-  draw: z.object({ dist: z.enum(['data', 'labels', 'normal', 'uniform']), shape: dims, steps: z.enum(['critic', 'generator', 'all']) }).optional(),
-});
-const signature = z.object({ program: z.string(), inputs: z.array(tensorSpec), outputs: z.array(tensorSpec), k: z.number().int().positive().optional(), nCritic: z.number().int().positive().optional() });
+const signature = SignatureSchema;
 const net = z.object({ size: z.number().int().positive(), slots: z.array(z.string()) });
 
 const ManifestSchema = z.object({

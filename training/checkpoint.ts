@@ -3,6 +3,7 @@
 // learning rates, the run's config and a CRC-32 of the data, so truncation and corruption are caught on load.
 // Pure code over Uint8Array: the browser reads and writes the same files.
 import { crc32 } from '../data/crc32.ts';
+import { names } from './tensor-names.ts';
 import type { TrainState, NetState } from './trainer.ts';
 
 export const CHECKPOINT_FORMAT = 'onnx-gan-checkpoint/1';
@@ -91,12 +92,12 @@ export function encodeCheckpoint(state: TrainState, info: CheckpointInfo): Uint8
   const meta: Record<string, string> = { format: CHECKPOINT_FORMAT, iteration: String(state.iteration), config: info.config };
   for (const n of ['G', 'D'] as const) {
     const s = state[n];
-    tensors[`${n}.params`] = { dtype: 'F32', shape: [s.params.length], data: s.params };
-    info.slots[n].forEach((slot, i) => (tensors[`${n}.opt.${slot}`] = { dtype: 'F32', shape: [s.slots[i].length], data: s.slots[i] }));
-    meta[`${n}.step`] = String(s.step);
-    meta[`${n}.lr`] = String(s.lr);
+    tensors[names.param(n)] = { dtype: 'F32', shape: [s.params.length], data: s.params };
+    info.slots[n].forEach((slot, i) => (tensors[names.slot(n, slot)] = { dtype: 'F32', shape: [s.slots[i].length], data: s.slots[i] }));
+    meta[names.counter(n)] = String(s.step);
+    meta[names.lr(n)] = String(s.lr);
   }
-  for (const { name } of info.states) tensors[`state.${name}`] = { dtype: 'F32', shape: [state.extra[name].length], data: state.extra[name] };
+  for (const { name } of info.states) tensors[names.state(name)] = { dtype: 'F32', shape: [state.states[name].length], data: state.states[name] };
   return encodeSafetensors(tensors, meta);
 }
 
@@ -129,17 +130,24 @@ export function peekCheckpoint(bytes: Uint8Array, what = 'checkpoint'): { iterat
   return { iteration, config: metadata.config };
 }
 
-/** The first setting two identity strings disagree on, as "key: a vs b". */
+/**
+ * The first key two identities (settings that make a model what it is) disagree on, with both values; null
+ * when none does. The one comparison behind --resume's check, export's and a checkpoint's.
+ */
+export function identityDifference(before: Record<string, unknown>, now: Record<string, unknown>): { key: string; before: unknown; now: unknown } | null {
+  for (const key of new Set([...Object.keys(before), ...Object.keys(now)])) if (JSON.stringify(before[key]) !== JSON.stringify(now[key])) return { key, before: before[key], now: now[key] };
+  return null;
+}
+
+/** The first setting two identity strings disagree on, as "key: a there, b here". */
 function settingDiff(a: string, b: string): string {
+  let d: ReturnType<typeof identityDifference> = null;
   try {
-    const x = JSON.parse(a) as Record<string, unknown>;
-    const y = JSON.parse(b) as Record<string, unknown>;
-    for (const k of new Set([...Object.keys(x), ...Object.keys(y)]))
-      if (JSON.stringify(x[k]) !== JSON.stringify(y[k])) return `${k}: ${JSON.stringify(x[k]) ?? 'unset'} there, ${JSON.stringify(y[k]) ?? 'unset'} here`;
+    d = identityDifference(JSON.parse(a), JSON.parse(b));
   } catch {
     /* not JSON: say only that they differ */
   }
-  return 'settings differ';
+  return d ? `${d.key}: ${JSON.stringify(d.before) ?? 'unset'} there, ${JSON.stringify(d.now) ?? 'unset'} here` : 'settings differ';
 }
 
 export function decodeCheckpoint(bytes: Uint8Array, info: CheckpointInfo, what = 'checkpoint'): TrainState {
@@ -147,21 +155,21 @@ export function decodeCheckpoint(bytes: Uint8Array, info: CheckpointInfo, what =
   if (metadata.format !== CHECKPOINT_FORMAT) throw new CheckpointError(`${what}: not an onnx-gan checkpoint (format '${metadata.format ?? 'none'}')`);
   if (metadata.config !== info.config) throw new CheckpointError(`${what}: written by a different model or settings than this run's (${settingDiff(metadata.config ?? '', info.config)})`);
   const net = (n: 'G' | 'D'): NetState => {
-    const p = tensors[`${n}.params`];
-    if (!p) throw new CheckpointError(`${what}: missing tensor ${n}.params`);
+    const p = tensors[names.param(n)];
+    if (!p) throw new CheckpointError(`${what}: missing tensor ${names.param(n)}`);
     const slots = info.slots[n].map((slot) => {
-      const t = tensors[`${n}.opt.${slot}`];
-      if (!t || t.data.length !== p.data.length) throw new CheckpointError(`${what}: missing or mis-sized tensor ${n}.opt.${slot}`);
-      return finite(t.data, `${n}.opt.${slot}`, what);
+      const t = tensors[names.slot(n, slot)];
+      if (!t || t.data.length !== p.data.length) throw new CheckpointError(`${what}: missing or mis-sized tensor ${names.slot(n, slot)}`);
+      return finite(t.data, names.slot(n, slot), what);
     });
-    return { params: finite(p.data, `${n}.params`, what), slots, step: counter(metadata, `${n}.step`, Number.MAX_SAFE_INTEGER, what), lr: rate(metadata, `${n}.lr`, what) };
+    return { params: finite(p.data, names.param(n), what), slots, step: counter(metadata, names.counter(n), Number.MAX_SAFE_INTEGER, what), lr: rate(metadata, names.lr(n), what) };
   };
   const iteration = counter(metadata, 'iteration', MAX_ITERATIONS, what);
-  const extra: Record<string, Float32Array> = {};
+  const states: Record<string, Float32Array> = {};
   for (const { name, size } of info.states) {
-    const t = tensors[`state.${name}`];
-    if (!t || t.data.length !== size) throw new CheckpointError(`${what}: missing or mis-sized tensor state.${name}`);
-    extra[name] = finite(t.data, `state.${name}`, what);
+    const t = tensors[names.state(name)];
+    if (!t || t.data.length !== size) throw new CheckpointError(`${what}: missing or mis-sized tensor ${names.state(name)}`);
+    states[name] = finite(t.data, names.state(name), what);
   }
-  return { iteration, G: net('G'), D: net('D'), extra };
+  return { iteration, G: net('G'), D: net('D'), states };
 }

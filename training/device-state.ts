@@ -3,13 +3,14 @@
 // are; the host's TrainState holds an empty stand-in for each until pull() downloads it, which the run
 // loop does only to checkpoint and at its end. A host array that replaced a stand-in (a rollback, a
 // loaded checkpoint) is uploaded by the next run and its device copy dropped.
-import { onDevice, type DeviceTensor, type Feeds, type Tensor } from './runtime.ts';
+import { onDevice, type DeviceTensor, type Feeds, type Tensor } from '../runtime/runtime.ts';
+import { names } from './tensor-names.ts';
 import { stateArray, type ProgramState, type Signature, type TensorSpec } from './signature.ts';
 
 const CARRIED = new Set(['param', 'slot', 'state']);
 
 /** One name for a state's input and its updated output. */
-const keyOf = (s: TensorSpec) => (s.role === 'param' ? `${s.net}.params` : s.role === 'slot' ? `${s.net}.${s.slot}` : `state.${s.state}`);
+const keyOf = (s: TensorSpec) => (s.role === 'param' ? names.param(s.net!) : s.role === 'slot' ? names.slot(s.net!, s.slot!) : names.state(s.state!));
 
 /** The outputs a program should leave on the device: everything it carries to the next run. */
 export const carriedOutputs = (sig: Signature): string[] => sig.outputs.filter((s) => CARRIED.has(s.role)).map((s) => s.name);

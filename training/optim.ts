@@ -1,5 +1,5 @@
 // Optimizers as graph updates on a flat parameter vector: state in, state out, the same arithmetic as
-// PyTorch's torch.optim (checked in test/optim.test.ts).
+// PyTorch's torch.optim (checked in test/training/optim.test.ts).
 import type { Value } from '../graph/ir.ts';
 import { add, clip, div, mul, pow, scalar, sqrt, sub } from '../graph/ops.ts';
 

@@ -1,5 +1,5 @@
 // Building a program and its signature together: every graph input and output is declared with its role,
-// so the description a runner reads cannot drift from the graph it runs. The names live here and nowhere else.
+// so the description a runner reads cannot drift from the graph it runs. Names come from tensor-names.ts.
 import { Graph, type Value } from '../graph/ir.ts';
 import { abs, concat, less, reduceSum, reshape, split, sum } from '../graph/ops.ts';
 import { optimize } from '../graph/optimize.ts';
@@ -8,6 +8,7 @@ import { toBytes } from '../graph/serialize.ts';
 import type { ParamLayout } from '../models/model.ts';
 import type { Optimizer } from './optim.ts';
 import type { DrawSpec, Signature, TensorSpec } from './signature.ts';
+import { names } from './tensor-names.ts';
 
 export interface CompiledProgram {
   model: Uint8Array;
@@ -22,16 +23,7 @@ export interface NetIn {
   lr: Value;
 }
 
-export const names = {
-  param: (net: string) => `${net}.params`,
-  slot: (net: string, slot: string) => `${net}.opt.${slot}`,
-  counter: (net: string) => `${net}.step`,
-  lr: (net: string) => `${net}.lr`,
-  /** A network's gradient; a data-parallel update takes one per shard. */
-  grad: (net: string, shard?: number) => (shard === undefined ? `${net}.grad` : `${net}.grad.${shard}`),
-  state: (name: string) => `state.${name}`,
-  next: (name: string) => `${name}:new`,
-};
+
 
 export class ProgramBuilder {
   readonly g: Graph;

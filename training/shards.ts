@@ -4,14 +4,17 @@
 // sees exactly the samples it would there; losses are batch means, so the mean gradient is the batch's.
 // What differs: batch norm normalizes each shard's rows (as PyTorch's DistributedDataParallel without
 // SyncBatchNorm), and states and logs are the shards' means.
-import { names } from './program.ts';
-import type { ForkedRuntime, Runtime, Session } from './runtime.ts';
+import { names } from './tensor-names.ts';
+import type { ForkedRuntime, Runtime, Session } from '../runtime/runtime.ts';
 import { absorb, feedsOf, type Absorbed, type ProgramState, type Signature, type TensorSpec } from './signature.ts';
 import { StepCompiler, type Net, type StepProgram } from './step.ts';
+import type { StepRunner } from './step-runner.ts';
 
 const NETS: Net[] = ['D', 'G'];
 
-export class Shards {
+export class Shards implements StepRunner {
+  readonly fusable = false;
+
   private constructor(
     readonly count: number,
     private readonly grad: Record<Net, StepProgram>,
@@ -71,7 +74,7 @@ export class Shards {
     const grads: Record<string, Float32Array> = {};
     for (const spec of sig.outputs) {
       if (spec.role === 'grad') outs.forEach((o, s) => (grads[names.grad(n, s)] = o[spec.name].data as Float32Array));
-      else if (spec.role === 'state') state.extra[spec.state!] = mean(spec.name);
+      else if (spec.role === 'state') state.states[spec.state!] = mean(spec.name);
       else if (spec.role === 'log') values[spec.log!] = mean(spec.name)[0];
     }
     const { program, session } = this.apply[n];

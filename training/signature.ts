@@ -1,60 +1,60 @@
 // What a compiled program takes and returns, described once as plain data. The compiler writes it next to
 // every graph (artifacts.json stores it as it is); every runner feeds a program and keeps its outputs
 // through the two functions below, so no runner spells a graph input's name.
+import { z } from 'zod';
 import type { DataSource } from '../data/source.ts';
 import { Rng } from '../data/random.ts';
-import type { Feeds } from './runtime.ts';
+import type { Feeds } from '../runtime/runtime.ts';
 
-export type Role =
-  | 'param' // a network's flat parameter vector
-  | 'slot' // an optimizer slot of a network (Adam's m and v, ...)
-  | 'counter' // a network's update count (Adam's bias correction); the program adds one per update
-  | 'lr' // a network's learning rate
-  | 'grad' // a network's flat gradient: a data-parallel shard's output, the update's input
-  | 'state' // carried, not trained: spectral norm's vectors, batch norm's running statistics, Fisher's multiplier
-  | 'data' // real samples drawn from the data set
-  | 'random' // noise drawn by the host's seeded stream
-  | 'input' // given by the caller (the sampler's latent vectors)
-  | 'log' // a scalar worth logging, per iteration
-  | 'ok' // all losses and updated parameters finite, per iteration
-  | 'output'; // a result for the caller (samples)
+/** Every role a program's tensor can have, with what it means: the roles' one definition. */
+export const ROLES = {
+  param: "a network's flat parameter vector",
+  slot: "an optimizer slot of a network (Adam's m and v, ...)",
+  counter: "a network's update count (Adam's bias correction); the program adds one per update",
+  lr: "a network's learning rate",
+  grad: "a network's flat gradient: a data-parallel shard's output, the update's input",
+  state: "carried, not trained: spectral norm's vectors, batch norm's running statistics, Fisher's multiplier",
+  data: 'real samples drawn from the data set',
+  random: "noise drawn by the host's seeded stream",
+  input: "given by the caller (the sampler's latent vectors)",
+  log: 'a scalar worth logging, per iteration',
+  ok: 'all losses and updated parameters finite, per iteration',
+  output: 'a result for the caller (samples)',
+} as const;
+export type Role = keyof typeof ROLES;
+
+const shapeSchema = z.array(z.number().int().nonnegative());
 
 /**
- * One draw for one step: from the data set or a distribution, and which steps of an iteration make it.
- * 'labels': the classes of the same step's data draw (as float32), for class-conditional programs.
+ * One draw for one step: from the data set or a distribution, and which steps of an iteration make it
+ * (`shape`: one step's draw; for data [batch, ...sample]). 'labels': the classes of the same step's data
+ * draw (as float32), for class-conditional programs.
  */
-export interface DrawSpec {
-  dist: 'data' | 'labels' | 'normal' | 'uniform';
-  /** Shape of one step's draw (for data: [batch, ...sample]). */
-  shape: number[];
-  steps: 'critic' | 'generator' | 'all';
-}
+export const DrawSpecSchema = z.object({ dist: z.enum(['data', 'labels', 'normal', 'uniform']), shape: shapeSchema, steps: z.enum(['critic', 'generator', 'all']) });
 
-export interface TensorSpec {
-  name: string;
-  dtype: 'float32' | 'bool';
-  shape: (number | string)[];
-  role: Role;
-  /** param, slot, counter, lr: the network ('G', 'D', 'C'). */
-  net?: string;
+export const TensorSpecSchema = z.object({
+  name: z.string(),
+  dtype: z.enum(['float32', 'bool']),
+  shape: z.array(z.union([z.number().int().nonnegative(), z.string()])),
+  role: z.enum(Object.keys(ROLES) as [Role, ...Role[]]),
+  /** param, slot, counter, lr, grad: the network ('G', 'D', 'C'). */
+  net: z.string().optional(),
   /** slot: the optimizer slot's name. */
-  slot?: string;
+  slot: z.string().optional(),
   /** state: the carried state's name. */
-  state?: string;
+  state: z.string().optional(),
   /** log: the logged quantity's name ('D.loss', 'G.loss', 'D.gp'). */
-  log?: string;
+  log: z.string().optional(),
   /** data and random inputs. */
-  draw?: DrawSpec;
-}
+  draw: DrawSpecSchema.optional(),
+});
 
-export interface Signature {
-  program: string;
-  inputs: TensorSpec[];
-  outputs: TensorSpec[];
-  /** Fused programs: iterations per run and critic steps per iteration (inputs stacked [k, steps, ...]). */
-  k?: number;
-  nCritic?: number;
-}
+/** Fused programs also say their iterations per run (`k`) and critic steps per iteration (inputs stacked [k, steps, ...]). */
+export const SignatureSchema = z.object({ program: z.string(), inputs: z.array(TensorSpecSchema), outputs: z.array(TensorSpecSchema), k: z.number().int().positive().optional(), nCritic: z.number().int().positive().optional() });
+
+export type DrawSpec = z.infer<typeof DrawSpecSchema>;
+export type TensorSpec = z.infer<typeof TensorSpecSchema>;
+export type Signature = z.infer<typeof SignatureSchema>;
 
 export interface NetState {
   params: Float32Array;
@@ -66,7 +66,7 @@ export interface NetState {
 
 /** What programs read and write: networks by name, and the carried states. */
 export interface ProgramState {
-  extra: Record<string, Float32Array>;
+  states: Record<string, Float32Array>;
 }
 
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
@@ -98,7 +98,7 @@ export function stateArray(sig: Signature, spec: TensorSpec): { get(st: ProgramS
       return { get: (st) => netOf(st, spec).slots[i], set: (st, a) => void (netOf(st, spec).slots[i] = a) };
     }
     case 'state':
-      return { get: (st) => st.extra[spec.state!], set: (st, a) => void (st.extra[spec.state!] = a) };
+      return { get: (st) => st.states[spec.state!], set: (st, a) => void (st.states[spec.state!] = a) };
     default:
       throw new Error(`${spec.name}: a ${spec.role} is not carried state`);
   }
@@ -123,7 +123,7 @@ export function feedsOf(sig: Signature, state: ProgramState, given: Record<strin
         data = new Float32Array([netOf(state, spec).lr]);
         break;
       case 'state':
-        data = state.extra[spec.state!];
+        data = state.states[spec.state!];
         if (!data) throw new Error(`${spec.name}: the state has no carried value '${spec.state}'`);
         break;
       default:
@@ -163,7 +163,7 @@ export function absorb(sig: Signature, out: Feeds, state: ProgramState): Absorbe
         netOf(state, spec).step = data[0];
         break;
       case 'state':
-        state.extra[spec.state!] = data;
+        state.states[spec.state!] = data;
         break;
       case 'log':
         for (let i = 0; i < iterations; i++) values[i][spec.log!] = data[i];

@@ -11,8 +11,8 @@ import type { GanLoss, LossContext, Penalty, RandomDist } from '../losses/loss.t
 import { layoutOf, type Model, type ParamLayout } from '../models/model.ts';
 import type { Rng } from '../data/random.ts';
 import { optimizer, type Optimizer, type OptimizerSettings } from './optim.ts';
-import { applyUpdate, finite, names, packGrads, ProgramBuilder, unpackParams, type CompiledProgram, type NetIn } from './program.ts';
-
+import { names } from './tensor-names.ts';
+import { applyUpdate, finite, packGrads, ProgramBuilder, unpackParams, type CompiledProgram, type NetIn } from './program.ts';
 
 export interface GanSetup {
   generator: Model;
@@ -31,6 +31,14 @@ export interface GanSetup {
 }
 
 export type Net = 'G' | 'D';
+
+/** One step's draws as graph values: real samples, latent vectors, their classes, and any other random input. */
+interface Draws {
+  real: Value;
+  z: Value;
+  labels: Value | null;
+  random: Random;
+}
 export type StepProgram = CompiledProgram;
 
 /** State carried between steps and not trained: a loss's multiplier, spectral norm's vectors, running statistics. */
@@ -50,7 +58,7 @@ interface StateScope {
  * What the host needs to run compiled step programs. Plain data (the models are bytes, the signatures
  * JSON), so training artifacts carry it as files.
  */
-export interface StepPlan {
+export interface StepShape {
   batch: number;
   latent: number;
   sampleShape: number[];
@@ -58,6 +66,10 @@ export interface StepPlan {
   classes: number;
   nets: Record<Net, { size: number; slots: string[] }>;
   states: { name: string; shape: number[] }[];
+}
+
+/** A shape and its step programs: what a trainer runs, and what training artifacts carry. */
+export interface StepPlan extends StepShape {
   critic: StepProgram;
   generator: StepProgram;
   /** Generator forward in inference mode: parameters, states and z [N, latent] in, samples out. */
@@ -128,7 +140,8 @@ export class StepCompiler {
     return n === 'G' ? this.layoutG : this.layoutD;
   }
 
-  plan(): StepPlan {
+  /** What the programs take and carry, without compiling them (a checkpoint's identity needs only this). */
+  shape(): StepShape {
     const net = (n: Net) => ({ size: this.layout(n).size, slots: this.opt[n].slots.slice() });
     return {
       batch: this.setup.batch,
@@ -137,6 +150,12 @@ export class StepCompiler {
       classes: this.classes,
       nets: { G: net('G'), D: net('D') },
       states: [...this.states.values()].map((s) => ({ name: s.name, shape: s.shape.slice() })),
+    };
+  }
+
+  plan(): StepPlan {
+    return {
+      ...this.shape(),
       critic: this.stepProgram('D'),
       generator: this.stepProgram('G'),
       sampler: this.sampler(),
@@ -156,7 +175,7 @@ export class StepCompiler {
    * The loss context. `paired`: D(real) and D(fake) come from one pass over [real; fake] (the critic step
    * needs both: half the nodes, larger products); otherwise each is built only when a loss asks for it.
    */
-  private context(dParams: Record<string, Value>, gParams: Record<string, Value>, drawn: Value, z: Value, labels: Value | null, random: Random, scope: StateScope, paired: boolean, updating: Net): LossContext {
+  private context(dParams: Record<string, Value>, gParams: Record<string, Value>, { real: drawn, z, labels, random }: Draws, scope: StateScope, paired: boolean, updating: Net): LossContext {
     const { critic, generator } = this.setup;
     const B = this.setup.batch;
     const y = labels ? cast(labels, 'int64') : undefined;
@@ -210,19 +229,19 @@ export class StepCompiler {
   }
 
   /** One update of network n (the other network's parameters fixed): its new state and the logged scalars. */
-  private update(n: Net, mine: NetIn, theirs: Value, real: Value, z: Value, labels: Value | null, random: Random, scope: StateScope): { net: NetOut; logs: Record<string, Value> } {
-    const { grad, logs } = this.objective(n, mine.params, theirs, real, z, labels, random, scope);
+  private update(n: Net, mine: NetIn, theirs: Value, draws: Draws, scope: StateScope): { net: NetOut; logs: Record<string, Value> } {
+    const { grad, logs } = this.objective(n, mine.params, theirs, draws, scope);
     return { net: applyUpdate(this.opt[n], mine, grad, add(mine.step, 1)), logs };
   }
 
   /** Network n's loss on this step's draws: its flat gradient and the logged scalars. */
-  private objective(n: Net, params: Value, theirs: Value, real: Value, z: Value, labels: Value | null, random: Random, scope: StateScope): { grad: Value; logs: Record<string, Value> } {
+  private objective(n: Net, params: Value, theirs: Value, draws: Draws, scope: StateScope): { grad: Value; logs: Record<string, Value> } {
     const other: Net = n === 'D' ? 'G' : 'D';
     const model = (x: Net) => (x === 'G' ? this.setup.generator : this.setup.critic);
     const raw = unpackParams(params, this.layout(n));
     const own = this.effective(model(n), raw, scope, true);
     const fixed = this.effective(model(other), unpackParams(theirs, this.layout(other)), scope, false);
-    const ctx = n === 'D' ? this.context(own, fixed, real, z, labels, random, scope, true, 'D') : this.context(fixed, own, real, z, labels, random, scope, false, 'G');
+    const ctx = n === 'D' ? this.context(own, fixed, draws, scope, true, 'D') : this.context(fixed, own, draws, scope, false, 'G');
     const obj = n === 'D' ? this.setup.loss.critic(ctx) : this.setup.loss.generator(ctx);
     const logs: Record<string, Value> = {};
     for (const [k, v] of Object.entries(obj.terms ?? {})) logs[`${n}.${k}`] = v;
@@ -261,7 +280,7 @@ export class StepCompiler {
   // ---- whole programs -----------------------------------------------------------------------------
 
   /** A one-step program's draws, in the order every step program of network n makes them. */
-  private stepDraws(p: ProgramBuilder, n: Net) {
+  private stepDraws(p: ProgramBuilder, n: Net): Draws {
     const steps = n === 'D' ? 'critic' : 'generator';
     const real = p.draw('real', { dist: 'data', shape: [this.draws, ...this.sampleShape], steps });
     const labels = this.classes ? p.draw('labels', { dist: 'labels', shape: [this.setup.batch], steps }) : null;
@@ -276,9 +295,8 @@ export class StepCompiler {
     const p = new ProgramBuilder(n === 'D' ? 'critic_step' : 'generator_step');
     const mine = this.netInputs(p, n);
     const theirs = p.input({ name: names.param(other), role: 'param', net: other, shape: [this.layout(other).size] });
-    const { real, labels, z, random } = this.stepDraws(p, n);
     const st = this.programScope(p);
-    const { net, logs } = this.update(n, mine, theirs, real, z, labels, random, st.scope);
+    const { net, logs } = this.update(n, mine, theirs, this.stepDraws(p, n), st.scope);
     p.netOutputs(n, this.opt[n].slots, net);
     st.outputs();
     this.logOutputs(p, logs);
@@ -296,9 +314,8 @@ export class StepCompiler {
     const p = new ProgramBuilder(n === 'D' ? 'critic_grad' : 'generator_grad');
     const mine = p.input({ name: names.param(n), role: 'param', net: n, shape: [this.layout(n).size] });
     const theirs = p.input({ name: names.param(other), role: 'param', net: other, shape: [this.layout(other).size] });
-    const { real, labels, z, random } = this.stepDraws(p, n);
     const st = this.programScope(p);
-    const { grad, logs } = this.objective(n, mine, theirs, real, z, labels, random, st.scope);
+    const { grad, logs } = this.objective(n, mine, theirs, this.stepDraws(p, n), st.scope);
     p.output(grad, { name: names.grad(n), role: 'grad', net: n });
     st.outputs();
     this.logOutputs(p, logs);
@@ -374,15 +391,16 @@ export class StepCompiler {
       const labelsI = labels && gather(labels, i);
       const zI = gather(z, i);
       const at = (c: number) => i.graph.constant({ dtype: 'int64', dims: [], data: new BigInt64Array([BigInt(c)]) }, 'c');
+      const drawsAt = (c: number, random: Random): Draws => ({ real: gather(realI, at(c)), z: gather(zI, at(c)), labels: labelsI && gather(labelsI, at(c)), random });
       let logs: Record<string, Value> = {};
       for (let c = 0; c < nCritic; c++) {
         const random: Random = (name, dist, shape) => gather(gather(stacked('D', name, dist, shape), i), at(c));
-        const r = this.update('D', netIn('D'), current.get(names.param('G'))!, gather(realI, at(c)), gather(zI, at(c)), labelsI && gather(labelsI, at(c)), random, scope);
+        const r = this.update('D', netIn('D'), current.get(names.param('G'))!, drawsAt(c, random), scope);
         keep('D', r.net);
         logs = r.logs;
       }
       const random: Random = (name, dist, shape) => gather(stacked('G', name, dist, shape), i);
-      const rg = this.update('G', netIn('G'), current.get(names.param('D'))!, gather(realI, at(nCritic)), gather(zI, at(nCritic)), labelsI && gather(labelsI, at(nCritic)), random, scope);
+      const rg = this.update('G', netIn('G'), current.get(names.param('D'))!, drawsAt(nCritic, random), scope);
       keep('G', rg.net);
       logs = { ...logs, ...rg.logs };
       const ok = finite([...Object.values(logs), current.get(names.param('G'))!, current.get(names.param('D'))!]);

@@ -10,17 +10,11 @@ import type { Classifier } from '../models/classifier.ts';
 import { initParams, layoutOf, type ParamLayout } from '../models/model.ts';
 import { Rng } from '../data/random.ts';
 import { optimizer, type OptimizerSettings } from './optim.ts';
-import type { Runtime, Session } from './runtime.ts';
+import type { Runtime, Session } from '../runtime/runtime.ts';
 import { applyUpdate, packGrads, ProgramBuilder, unpackParams, type CompiledProgram } from './program.ts';
 import { absorb, feedsOf, type NetState } from './signature.ts';
+import { type LabelledImages } from '../data/images.ts';
 
-export interface LabelledImages {
-  shape: number[];
-  /** uint8 [count, ...shape]. */
-  images: Uint8Array;
-  labels: Uint8Array;
-  count: number;
-}
 
 const f32 = (dims: number[], data: Float32Array): TensorData => ({ dtype: 'float32', dims, data });
 
@@ -78,7 +72,7 @@ export async function trainClassifier(runtime: Runtime, model: Classifier, train
   const layout = layoutOf(model);
   const params = initParams(model, Rng.stream(o.seed, 'classifier-init'));
   const net: NetState = { params, slots: slots.map(() => new Float32Array(layout.size)), step: 0, lr: o.lr };
-  const state = { C: net, extra: {} };
+  const state = { C: net, states: {} };
   const program = supervisedStep(model, opt, o.batch);
   const sig = program.signature;
   const [xIn, yIn] = sig.inputs.filter((s) => s.role === 'data');

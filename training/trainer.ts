@@ -7,10 +7,12 @@ import { initParams } from '../models/model.ts';
 import { Rng } from '../data/random.ts';
 import { fromBytes } from '../graph/serialize.ts';
 import { carriedOutputs, DeviceState } from './device-state.ts';
-import type { Runtime, Session } from './runtime.ts';
+import type { Runtime, Session } from '../runtime/runtime.ts';
 import { absorb, drawBlock, drawStep, feedsOf, iterationRng, type NetState, type ProgramState, type Signature } from './signature.ts';
 import { Shards } from './shards.ts';
+import type { StepRunner } from './step-runner.ts';
 import { StepCompiler, type GanSetup, type Net, type StepPlan, type StepProgram } from './step.ts';
+import { Sampler } from './sampler.ts';
 
 export type { DataSource } from '../data/source.ts';
 export type { NetState } from './signature.ts';
@@ -21,7 +23,7 @@ export interface TrainState {
   G: NetState;
   D: NetState;
   /** Carried state that is not trained (a loss's multiplier, spectral norm's vectors), by name. */
-  extra: Record<string, Float32Array>;
+  states: Record<string, Float32Array>;
 }
 
 export interface IterationLog {
@@ -84,7 +86,7 @@ export function gridInputs(plan: Pick<StepPlan, 'latent' | 'classes'>, cols: num
 /** A deep copy: what a rollback returns to, what a checkpoint store keeps. */
 export function cloneState(s: TrainState): TrainState {
   const net = (n: NetState) => ({ ...n, params: n.params.slice(), slots: n.slots.map((x) => x.slice()) });
-  return { iteration: s.iteration, G: net(s.G), D: net(s.D), extra: Object.fromEntries(Object.entries(s.extra).map(([k, v]) => [k, v.slice()])) };
+  return { iteration: s.iteration, G: net(s.G), D: net(s.D), states: Object.fromEntries(Object.entries(s.states).map(([k, v]) => [k, v.slice()])) };
 }
 
 /**
@@ -99,15 +101,15 @@ export class Trainer {
   private readonly device = new DeviceState();
   /** Nodes of the critic and generator step graphs, for fuseLimit. */
   private stepNodes: number[] | null = null;
-  private sampler: Session | null = null;
+  private sampler: Sampler | null = null;
   /** Draws of the next block, made while the current one runs. */
   private prefetched: { key: string; start: number; draws: Record<string, Float32Array> } | null = null;
 
   private constructor(
     readonly opts: RunOptions,
     readonly plan: StepPlan,
-    /** The step programs' sessions, or (data parallel) the shards that run each step instead. */
-    private readonly steps: Record<Net, Session> | Shards,
+    /** The step programs' sessions here, or (data parallel) the shards that run each step instead. */
+    private readonly steps: StepRunner,
     /** Present when the programs were compiled here: initial weights and fused programs need the models. */
     readonly compiler: StepCompiler | null,
   ) {}
@@ -127,13 +129,22 @@ export class Trainer {
     if ((opts.shards ?? 1) !== 1) throw new Error(`shards ${opts.shards}: data parallel compiles its programs from the models; these step programs were loaded from files`);
     checkDataShape(opts.data, plan.sampleShape, plan.classes);
     const open = (p: StepProgram) => opts.runtime.createSession(p.model, { threads: opts.threads, keep: carriedOutputs(p.signature) });
-    const [D, G] = await Promise.all([open(plan.critic), open(plan.generator)]);
-    return new Trainer(opts, plan, { D, G }, compiler);
+    const sessions = await Promise.all([open(plan.critic), open(plan.generator)]);
+    const sigs = { D: plan.critic.signature, G: plan.generator.signature };
+    const [D, G] = sessions;
+    let trainer: Trainer | null = null;
+    const local: StepRunner = {
+      fusable: true,
+      step: (n, state, draws) => trainer!.runOn({ D, G }[n], sigs[n], state, draws),
+      release: async () => void (await Promise.all(sessions.map((s) => s.release()))),
+    };
+    trainer = new Trainer(opts, plan, local, compiler);
+    return trainer;
   }
 
   /** Whether K iterations can run in one fused program (compiled from the models, not loaded; not sharded). */
   get canFuse(): boolean {
-    return this.compiler !== null && !(this.steps instanceof Shards);
+    return this.compiler !== null && this.steps.fusable;
   }
 
   /** The largest K a fused run of iterations with nC critic steps may have: any with a Loop, else what fits UNROLLED_NODES. */
@@ -170,9 +181,9 @@ export class Trainer {
     };
     const G = net('G');
     const D = net('D');
-    const extra: Record<string, Float32Array> = {};
-    for (const [name, spec] of compiler.states) extra[name] = spec.init(rng);
-    return { iteration: 0, G, D, extra };
+    const states: Record<string, Float32Array> = {};
+    for (const [name, spec] of compiler.states) states[name] = spec.init(rng);
+    return { iteration: 0, G, D, states };
   }
 
   /** One generator iteration with its critic steps, one run each. Mutates `state`. */
@@ -182,11 +193,7 @@ export class Trainer {
     let ok = true;
     const nC = this.opts.nCritic(state.iteration);
     const program = (c: number) => (c < nC ? this.plan.critic : this.plan.generator).signature;
-    const steps = this.steps;
-    const run = (c: number, draws: Record<string, Float32Array>) => {
-      const n: Net = c < nC ? 'D' : 'G';
-      return steps instanceof Shards ? steps.step(n, state, draws) : this.runOn(steps[n], program(c), state, draws);
-    };
+    const run = (c: number, draws: Record<string, Float32Array>) => this.steps.step(c < nC ? 'D' : 'G', state, draws);
     // Each step's draws are made while the previous step runs (run() is asynchronous): same order, no wait.
     let draws = drawStep(program(0), rng, this.opts.data);
     for (let c = 0; c <= nC; c++) {
@@ -234,26 +241,17 @@ export class Trainer {
 
   /**
    * Generator outputs in inference mode for the given latent vectors ([n, latent] row-major) and, for a
-   * class-conditional generator, each one's class.
+   * class-conditional generator, each one's class; run with the trainer's state where it lies (on a device).
    */
-  async generate(state: TrainState, z: Float32Array, labels?: ArrayLike<number>): Promise<Float32Array> {
-    const sig: Signature = this.plan.sampler.signature;
-    if (!this.sampler) this.sampler = await this.opts.runtime.createSession(this.plan.sampler.model, { threads: this.opts.threads });
-    const n = z.length / this.plan.latent;
-    if (this.plan.classes && (!labels || labels.length !== n)) throw new Error(`generate: the generator is class-conditional; give a class for each of the ${n} latent vectors`);
-    // The sampler's caller inputs, in signature order: the latent vectors, then a conditional one's classes.
-    const [latent, label] = sig.inputs.filter((s) => s.role === 'input');
-    const given: Record<string, Float32Array> = { [latent.name]: z };
-    if (label) given[label.name] = Float32Array.from(labels!);
-    const r = await this.runOn(this.sampler, sig, state, given);
-    return Object.values(r.outputs)[0];
+  generate(state: TrainState, z: Float32Array, labels?: ArrayLike<number>): Promise<Float32Array> {
+    this.sampler ??= new Sampler(this.plan, this.opts.runtime.createSession(this.plan.sampler.model, { threads: this.opts.threads }), (s, sig, st, given) => this.runOn(s, sig, st, given));
+    return this.sampler.generate(state, z, labels);
   }
 
   async release(): Promise<void> {
     // Device tensors first: freeing one after the session that made it is gone crashes onnxruntime-node.
     this.device.release();
-    if (this.steps instanceof Shards) await this.steps.release();
-    else for (const s of [this.steps.D, this.steps.G]) await s.release();
+    await this.steps.release();
     if (this.sampler) await this.sampler.release();
     for (const f of this.fused.values()) await f.session.release();
   }

@@ -11,11 +11,12 @@ import { Rng } from '../data/random.ts';
 import { loadArtifacts, type ArtifactsManifest } from '../training/artifacts.ts';
 import { decodeCheckpoint, encodeCheckpoint } from '../training/checkpoint.ts';
 import { runLoop } from '../training/run-loop.ts';
-import type { Feeds, Runtime, Session } from '../training/runtime.ts';
-import { webRuntime } from '../training/runtime-web.ts';
+import type { Feeds, Runtime, Session } from '../runtime/runtime.ts';
+import { webRuntime } from '../runtime/web.ts';
 import type { DataSource } from '../data/source.ts';
 import { cloneState, criticSchedule, gridInputs, Trainer, type TrainState } from '../training/trainer.ts';
 import { imageGrid, scatter, viewOf } from './draw.ts';
+import { parseConfig, type Config } from '../run/config.ts';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const ui = {
@@ -262,7 +263,7 @@ async function gunzip(bytes: Uint8Array, what: string): Promise<Uint8Array> {
  * The data set a run trained on: a built-in 2-D mixture, or an IDX image file, found among the artifacts'
  * files (chosen with them, or in the same folder) or, for Fashion-MNIST, on the page's server.
  */
-async function trainingData(name: string, read: (file: string) => Promise<Uint8Array>, classes: string[], config: Record<string, unknown>, seed: number): Promise<DataSource> {
+async function trainingData(name: string, read: (file: string) => Promise<Uint8Array>, classes: string[], config: Config, seed: number): Promise<DataSource> {
   // A run on a fixed set of points (--data-size, PacGAN's protocol) goes on drawing from the same set.
   if (DATASETS[name]) return runMixture(name, config.dataSize, seed);
   // A file among the chosen ones, or, for Fashion-MNIST, from the page's server; parsed as IDX.
@@ -285,7 +286,9 @@ async function trainingData(name: string, read: (file: string) => Promise<Uint8A
 
 async function openArtifacts(read: (file: string) => Promise<Uint8Array>, where: string): Promise<void> {
   const loaded = await loadArtifacts(read, where);
-  const data = await trainingData(loaded.manifest.data, read, loaded.manifest.classes, loaded.config, loaded.manifest.seed);
+  // The run's settings, checked by the same schema the command line uses.
+  const cfg = parseConfig(loaded.config, `${where}/config.json`);
+  const data = await trainingData(loaded.manifest.data, read, loaded.manifest.classes, cfg, loaded.manifest.seed);
   const opts = { data, seed: loaded.manifest.seed, nCritic: criticSchedule(loaded.manifest.schedule), threads: 1 };
   // On WebGPU the parameters and optimizer state stay in GPU buffers between steps; WASM if it refuses.
   let trainer: Trainer;
@@ -310,9 +313,8 @@ async function openArtifacts(read: (file: string) => Promise<Uint8Array>, where:
     z: Rng.stream(0, 'page-samples').fillNormal(new Float32Array(500 * loaded.manifest.latent)),
   };
   for (const b of [ui.train, ui.download, ui.checkpointFile]) b.disabled = false;
-  const cfg = loaded.config as { loss?: string };
   ui.trainStatus.dataset.loaded = where;
-  await showTraining(`loaded ${where}: ${cfg.loss ?? '?'} on ${loaded.manifest.data}`);
+  await showTraining(`loaded ${where}: ${cfg.loss} on ${loaded.manifest.data}`);
   clearError();
 }
 

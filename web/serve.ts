@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import sirv from 'sirv';
 import { FASHION_MNIST_DIR } from '../data/paths.ts';
 import { build, DIST } from './build.ts';
+import { openRun } from '../run/open.ts';
 
 export interface Served {
   url: string;
@@ -21,8 +22,7 @@ export interface Served {
 
 export async function serve(opts: { port?: number; host?: string; run?: string } = {}): Promise<Served> {
   if (!existsSync(resolve(DIST, 'app.js'))) throw new Error(`web: ${DIST} has no build; run \`npm run web\` (it builds first) or \`npx tsx web/build.ts\``);
-  const run = opts.run ? resolve(opts.run) : null;
-  if (run && !existsSync(run)) throw new Error(`web: run directory ${run} does not exist`);
+  const run = opts.run ? openRun(opts.run, 'web').dir : null;
   // sirv serves what exists now (dev mode: the run's export may appear later); `confined` decides what it may.
   const app = confined(DIST, sirv(DIST, { dev: true, etag: true }));
   const files = run ? confined(run, sirv(run, { dev: true })) : null;

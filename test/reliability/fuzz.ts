@@ -5,13 +5,14 @@
 import { Command } from 'commander';
 import * as ort from 'onnxruntime-node';
 import { fromBytes, ModelError } from '../../graph/serialize.ts';
-import { parseConfigText } from '../../harness/config.ts';
-import { DataError, parseIdx, parsePng, pngGrid } from '../../harness/images.ts';
-import { mlpGan } from '../../harness/setups.ts';
+import { parseConfigText } from '../../run/config.ts';
+import { parseIdx, parsePng, pngGrid } from '../../data/image-files.ts';
+import { DataError } from '../../data/images.ts';
 import { gzipSync } from 'node:zlib';
 import { Rng } from '../../data/random.ts';
 import { CheckpointError, decodeCheckpoint, decodeSafetensors, encodeCheckpoint, type CheckpointInfo } from '../../training/checkpoint.ts';
 import { StepCompiler } from '../../training/step.ts';
+import { mlpGan } from '../../training/gan-pairs.ts';
 
 export interface FormatReport {
   format: string;
@@ -94,7 +95,7 @@ export async function fuzzAll(cases: number, seed: number): Promise<FormatReport
   const models = [c.stepProgram('D').model, c.stepProgram('G').model, c.sampler().model];
   const info: CheckpointInfo = { config: '{"x":1}', slots: { G: ['m', 'v'], D: ['m', 'v'] }, states: [] };
   const init = (n: number) => ({ params: new Float32Array(n).fill(0.5), slots: [new Float32Array(n), new Float32Array(n)], step: 3, lr: 1e-4 });
-  const ckpt = encodeCheckpoint({ iteration: 7, G: init(c.layoutG.size), D: init(c.layoutD.size), extra: {} }, info);
+  const ckpt = encodeCheckpoint({ iteration: 7, G: init(c.layoutG.size), D: init(c.layoutD.size), states: {} }, info);
   const config = new TextEncoder().encode(JSON.stringify({ data: 'grid25', loss: 'fgan', divergence: 'js', iterations: 100, hidden: [64, 64], betas: [0.5, 0.9], seed: 3 }, null, 2));
   // 3 images of 4x5 bytes: the MNIST layout (magic 0 0 8 3, big-endian dims).
   const idx = Uint8Array.from([0, 0, 8, 3, 0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0, 5, ...Array.from({ length: 60 }, (_, i) => (i * 37) % 256)]);

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng } from '../../data/random.ts';
-import { isTempFile } from '../../harness/files.ts';
+import { isTempFile } from '../../run/files.ts';
 import { decodeSafetensors } from '../../training/checkpoint.ts';
 
 const BIN = new URL('../../bin/onnx-gan.js', import.meta.url).pathname;

@@ -5,8 +5,8 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../../harness/files.ts';
-import { LOCK_FILE, lockDir } from '../../harness/lock.ts';
+import { writeFileAtomic } from '../../run/files.ts';
+import { LOCK_FILE, lockDir } from '../../run/lock.ts';
 import { decodeSafetensors, encodeSafetensors } from '../../training/checkpoint.ts';
 import { cli, startCli, until } from '../helpers.ts';
 

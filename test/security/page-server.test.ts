@@ -34,6 +34,7 @@ describe('security: the page server', function () {
     writeFileSync(join(run, '.env'), 'TOKEN=secret-env\n');
     writeFileSync(join(run, '.git', 'config'), '[remote] secret-git\n');
     writeFileSync(join(run, 'export', 'generator.onnx'), 'model bytes');
+    writeFileSync(join(run, 'config.json'), JSON.stringify({ loss: 'ns' }));
     writeFileSync(join(tmp, 'outside.txt'), 'secret-outside\n');
     symlinkSync(join(tmp, 'outside.txt'), join(run, 'export', 'link.txt'));
     symlinkSync(tmp, join(run, 'up'));

@@ -8,10 +8,11 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
-import { QUEUE_NAME, queueSweep, redisOptions } from '../../harness/queue.ts';
 import { CHROMIUM, CHROMIUM_FLAGS, needChromium } from '../browser-page.ts';
 import { cli, startCli, until } from '../helpers.ts';
 import { queueSuite, startRedis } from '../redis-server.ts';
+import { queueSweep } from '../../sweep/queue-client.ts';
+import { QUEUE_NAME, redisOptions } from '../../sweep/queue-access.ts';
 
 /** Every file under `dir`, with its bytes: what an attack must leave unchanged. */
 function snapshot(dir: string): Record<string, string> {

@@ -8,9 +8,9 @@ import { py } from '../../export/pytorch.ts';
 import { Graph } from '../../graph/ir.ts';
 import * as o from '../../graph/ops.ts';
 import { check, ModelError, toBytes } from '../../graph/serialize.ts';
-import { inside } from '../../harness/files.ts';
-import { renderSvg, scatterSpec } from '../../harness/plot.ts';
-import { escapeHtml, markdownCell } from '../../harness/sweep.ts';
+import { inside } from '../../run/files.ts';
+import { renderSvg, scatterSpec } from '../../eval/plot.ts';
+import { escapeHtml, markdownCell } from '../../sweep/report.ts';
 
 const { onnx } = onnxProto;
 const PYTHON = '/usr/bin/python3';

@@ -1,0 +1,41 @@
+// `onnx-gan eval`: classifier-feature FID / KID and class scores of an image run.
+import { Command, Option } from 'commander';
+import { evalRun } from '../../run/evaluate.ts';
+import { NODE_EPS } from '../../runtime/runtime.ts';
+import { num, positiveInts } from '../options.ts';
+import { type ImageScores } from '../../eval/image-scores.ts';
+
+export function evalCommand(cli: Command): void {
+  cli
+    .command('eval <run>')
+    .description("score an image run: classifier-feature FID and KID against Fashion-MNIST's test split, class histogram and its KL to uniform (class-conditional runs: intra-class FID per class and conditioning accuracy); adds them to <run>/metrics.json")
+    .option('--classifier <file>', 'classifier from onnx-gan train-classifier', 'classifier.onnx')
+    .option('--samples <n>', 'generated images', num, 10000)
+    .option('--seed <n>', 'seed of the latent draws and KID subsets', num, 0)
+    .option('--threads <n>', 'onnxruntime intra-op threads', num)
+    .addOption(new Option('--ep <name>', 'execution provider for the generator and the classifier').choices(NODE_EPS).default('cpu'))
+    .option('--json', 'print the scores as one JSON object')
+    .action(async (run: string, o) => {
+      positiveInts(o, ['samples', 'threads']);
+      const r = await evalRun(run, { classifier: o.classifier, samples: o.samples, seed: o.seed, threads: o.threads, ep: o.ep, log: (m) => void process.stderr.write(`${m}\n`) });
+      if (o.json) console.log(JSON.stringify(r));
+      else {
+        console.log(`${r.run} at iteration ${r.iteration}, ${r.samples} samples; classifier ${r.classifier}${r.classifierTestAccuracy === null ? '' : ` (test accuracy ${(100 * r.classifierTestAccuracy).toFixed(2)} %)`}`);
+        console.log('classifier-feature scores (not Inception FID):');
+        printScores('generated vs test', r);
+        if (r.floor) printScores('floor (train vs test)', r.floor);
+        if (r.conditional) {
+          const c = r.conditional;
+          console.log(`class-conditional: conditioning accuracy ${(100 * c.accuracy).toFixed(1)} %, mean intra-class FID ${c.meanIntraFid.toFixed(2)}`);
+          console.log(`  ${'class'.padEnd(14)} ${'FID'.padStart(8)} ${'accuracy'.padStart(9)}`);
+          for (const k of c.perClass) console.log(`  ${k.class.padEnd(14)} ${k.fid.toFixed(2).padStart(8)} ${`${(100 * k.accuracy).toFixed(1)} %`.padStart(9)}`);
+        }
+      }
+    });
+}
+
+/** One line of image scores: FID, KID, class coverage. */
+export function printScores(what: string, s: ImageScores): void {
+  const share = s.classHistogram.map((c) => ((100 * c) / s.samples).toFixed(0)).join(' ');
+  console.log(`${what.padEnd(28)} FID ${s.fid.toFixed(2)}  KID ${s.kid.toPrecision(3)} +- ${s.kidStd.toPrecision(2)}  classes ${s.classesCovered}/${s.classHistogram.length}  KL to uniform ${s.classKL.toFixed(4)}  histogram % [${share}]`);
+}

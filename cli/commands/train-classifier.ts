@@ -1,0 +1,35 @@
+// `onnx-gan train-classifier`: the classifier `eval` scores images with.
+import { Command } from 'commander';
+import { trainScoringClassifier } from '../../run/evaluate.ts';
+import { progress } from '../progress.ts';
+import { printScores } from './eval.ts';
+import { num, positiveInts } from '../options.ts';
+
+export function trainClassifierCommand(cli: Command): void {
+  cli
+    .command('train-classifier')
+    .description('train the scoring classifier on Fashion-MNIST (this engine, one ONNX graph per step); write classifier.onnx with its test accuracy and the train-vs-test floor')
+    .option('--out <file>', 'output model', 'classifier.onnx')
+    .option('--epochs <n>', 'passes over the 60,000 training images', num, 5)
+    .option('--batch <n>', 'batch size', num, 64)
+    .option('--lr <x>', 'Adam learning rate at the start (cosine decay to 0)', num, 1e-3)
+    .option('--seed <n>', 'random seed', num, 0)
+    .option('--samples <n>', 'training images scored against the test split for the floor', num, 10000)
+    .option('--threads <n>', 'onnxruntime intra-op threads', num)
+    .option('--json', 'print the result as one JSON object')
+    .action(async (o) => {
+      positiveInts(o, ['epochs', 'batch', 'samples', 'threads']);
+      const bar = progress('classifier [{bar}] {value}/{total} steps | loss {loss}', o.json);
+      const r = await trainScoringClassifier({
+        out: o.out, epochs: o.epochs, batch: o.batch, lr: o.lr, seed: o.seed, threads: o.threads, samples: o.samples,
+        onProgress: (s, total, loss) => bar.update(s, total, { loss: loss.toFixed(3) }),
+        log: bar.say,
+      }).finally(() => bar.stop());
+      if (o.json) console.log(JSON.stringify(r));
+      else {
+        console.log(`test accuracy    ${(100 * r.testAccuracy).toFixed(2)} % after ${r.epochs} epochs (${r.seconds.toFixed(0)} s)`);
+        printScores('floor (train vs test split)', r.floor);
+        console.log(`wrote ${r.file}`);
+      }
+    });
+}

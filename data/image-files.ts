@@ -1,0 +1,138 @@
+// Image data from files (Node): IDX files (the MNIST format, gzipped or not) and folders of PNG images,
+// decoded once into uint8 memory and served as random minibatches scaled to [-1, 1] (data/images.ts);
+// PNG grids of samples.
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { PNG } from 'pngjs';
+import { FASHION_MNIST_DIR } from './paths.ts';
+import { checkIdxLabels, DataError, FASHION_MNIST_CLASSES, idxImageSet, imageSet, labelsNameFor, parseIdxBytes, pngFault, type ImageSet } from './images.ts';
+
+/** An IDX file, gzipped or not. */
+export function parseIdx(raw: Uint8Array, what: string): { dims: number[]; data: Uint8Array } {
+  let bytes = raw;
+  if (raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b) {
+    try {
+      bytes = gunzipSync(raw);
+    } catch (e) {
+      throw new DataError(`${what}: corrupt gzip stream (${(e as NodeJS.ErrnoException).code ?? (e as Error).message.split('\n')[0]})`);
+    }
+  }
+  return parseIdxBytes(bytes, what);
+}
+
+/** A PNG file as [C, H, W] bytes, C = 1 for grey images, else 3 (alpha dropped). */
+export function parsePng(raw: Uint8Array, what: string): { shape: number[]; data: Uint8Array } {
+  let png: PNG;
+  try {
+    png = PNG.sync.read(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength));
+  } catch (e) {
+    throw new DataError(`${what}: ${pngFault(raw) ?? `corrupt PNG (${(e as Error).message.split('\n')[0]})`}`);
+  }
+  const { width: W, height: H, data } = png;
+  const grey = (png as unknown as { colorType?: number }).colorType === 0 || (png as unknown as { colorType?: number }).colorType === 4;
+  const C = grey ? 1 : 3;
+  const out = new Uint8Array(C * H * W);
+  for (let y = 0; y < H; y++)
+    for (let x = 0; x < W; x++) for (let c = 0; c < C; c++) out[c * H * W + y * W + x] = data[(y * W + x) * 4 + c];
+  return { shape: [C, H, W], data: out };
+}
+
+export function readIdxImages(path: string, labelsPath?: string, classes?: string[]): ImageSet {
+  const read = (p: string) => {
+    try {
+      return readFileSync(p);
+    } catch (e) {
+      throw new DataError(`${p}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+  };
+  const { dims, data } = parseIdx(read(path), path);
+  let labels: Uint8Array | undefined;
+  if (labelsPath) {
+    const l = parseIdx(read(labelsPath), labelsPath);
+    checkIdxLabels(l.dims, dims[0], labelsPath, path);
+    labels = l.data;
+  }
+  return idxImageSet(path, dims, data, labels, classes);
+}
+
+/** The labels file beside an IDX images file (the MNIST naming), gzipped or not, if there is one. */
+export function labelsBeside(imagesPath: string): string | undefined {
+  const name = labelsNameFor(imagesPath)?.replace(/\.gz$/, '');
+  return name ? [`${name}.gz`, name].find((p) => existsSync(p)) : undefined;
+}
+
+const pngsIn = (dir: string) => readdirSync(dir).filter((f) => f.toLowerCase().endsWith('.png')).sort();
+
+/**
+ * Every .png in a folder (sorted by name), or, when the folder holds only subfolders of PNGs, the
+ * ImageFolder layout: one class per subfolder (sorted names, as torchvision's), its PNGs labelled with it.
+ * All images must share one size and channel count.
+ */
+export function readPngFolder(dir: string): ImageSet {
+  let files = pngsIn(dir).map((f) => join(dir, f));
+  let labels: Uint8Array | undefined;
+  let classes: string[] | undefined;
+  if (!files.length) {
+    classes = readdirSync(dir).filter((f) => statSync(join(dir, f)).isDirectory()).sort();
+    const perClass = classes.map((c) => pngsIn(join(dir, c)).map((f) => join(dir, c, f)));
+    const empty = classes.findIndex((_, k) => !perClass[k].length);
+    if (!classes.length) throw new DataError(`${dir}: no .png files and no class subfolders`);
+    if (empty >= 0) throw new DataError(`${join(dir, classes[empty])}: class folder with no .png files`);
+    if (classes.length > 256) throw new DataError(`${dir}: ${classes.length} class folders, at most 256 are supported`);
+    files = perClass.flat();
+    labels = Uint8Array.from(perClass.flatMap((fs, k) => fs.map(() => k)));
+  }
+  let shape: number[] | null = null;
+  let images: Uint8Array | null = null;
+  files.forEach((p, i) => {
+    const img = parsePng(readFileSync(p), p);
+    if (!shape) {
+      shape = img.shape;
+      images = new Uint8Array(files.length * img.data.length);
+    } else if (img.shape.join('x') !== shape.join('x')) throw new DataError(`${p}: image ${i} is [${img.shape}], the folder's first image is [${shape}]`);
+    images!.set(img.data, i * img.data.length);
+  });
+  return imageSet(dir, shape!, images!, labels, classes);
+}
+
+
+/** Fashion-MNIST from Debian's dataset-fashion-mnist package. */
+export function fashionMnist(split: 'train' | 't10k' = 'train'): ImageSet {
+  const images = join(FASHION_MNIST_DIR, `${split}-images-idx3-ubyte.gz`);
+  if (!existsSync(images)) throw new DataError(`fashion-mnist: ${images} not found; apt-get install dataset-fashion-mnist (or set FASHION_MNIST_DIR)`);
+  const set = readIdxImages(images, join(FASHION_MNIST_DIR, `${split}-labels-idx1-ubyte.gz`), FASHION_MNIST_CLASSES);
+  return { ...set, name: 'fashion-mnist' };
+}
+
+/** An image data set by name or path: 'fashion-mnist', an IDX file, or a folder of PNGs. */
+export function imageData(spec: string): ImageSet | null {
+  if (spec === 'fashion-mnist') return fashionMnist();
+  if (/(-ubyte|\.idx\d?)(\.gz)?$/.test(spec) || /\.gz$/.test(spec)) return readIdxImages(spec, labelsBeside(spec));
+  if (existsSync(spec) && statSync(spec).isDirectory()) return readPngFolder(spec);
+  return null;
+}
+
+/** n images [n, C, H, W] in [-1, 1] as one PNG grid with `cols` columns and a 2-pixel gutter. */
+export function pngGrid(images: Float32Array, shape: number[], cols: number): Uint8Array {
+  const [C, H, W] = shape;
+  const n = images.length / (C * H * W);
+  const rows = Math.ceil(n / cols);
+  const gap = 2;
+  const png = new PNG({ width: cols * (W + gap) + gap, height: rows * (H + gap) + gap });
+  png.data.fill(255);
+  for (let k = 0; k < n; k++) {
+    const ox = gap + (k % cols) * (W + gap);
+    const oy = gap + Math.floor(k / cols) * (H + gap);
+    for (let y = 0; y < H; y++)
+      for (let x = 0; x < W; x++) {
+        const at = ((oy + y) * png.width + ox + x) * 4;
+        for (let c = 0; c < 3; c++) {
+          const v = images[((k * C + (C === 1 ? 0 : c)) * H + y) * W + x];
+          png.data[at + c] = Math.max(0, Math.min(255, Math.round((v + 1) * 127.5)));
+        }
+        png.data[at + 3] = 255;
+      }
+  }
+  return PNG.sync.write(png);
+}

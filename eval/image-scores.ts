@@ -1,0 +1,95 @@
+// Image scores from one classifier's features and logits: FID and KID (KID's kernel sums as an ONNX
+// MatMul on onnxruntime), the class histogram and its KL to uniform, and for class-conditional runs the
+// intra-class FID and the conditioning accuracy. `onnx-gan eval` (run/evaluate.ts) feeds it.
+
+
+import { Graph, type Value } from '../graph/ir.ts';
+import { add, cast, div, matmul, mul, reduceSum, transpose } from '../graph/ops.ts';
+import { toBytes } from '../graph/serialize.ts';
+import { argmax } from '../training/supervised.ts';
+import type { Runtime, Session } from '../runtime/runtime.ts';
+import { classCoverage, fid, kid, type KernelSum } from './scores.ts';
+
+export interface ImageScores {
+  /** Classifier-feature FID (not Inception FID). */
+  fid: number;
+  kid: number;
+  kidStd: number;
+  classHistogram: number[];
+  classKL: number;
+  classesCovered: number;
+  samples: number;
+}
+
+/**
+ * KID's kernel sums on onnxruntime: one float32 MatMul per block pair (as the features are float32), the
+ * cube and the sum in float64. Sessions are kept per block size.
+ */
+export function ortKernelSum(runtime: Runtime, threads?: number): { sum: KernelSum; release(): Promise<void> } {
+  const sessions = new Map<string, Promise<Session>>();
+  const build = (m: number, d: number) => {
+    const g = new Graph('kernel_sum');
+    const x = g.input('x', 'float32', [m, d]);
+    const y = g.input('y', 'float32', [m, d]);
+    const cube = (dots: Value) => ((t) => mul(mul(t, t), t))(cast(add(div(dots, d), 1), 'float64'));
+    g.output(reduceSum(cube(matmul(x, transpose(y, [1, 0])))), 'all');
+    g.output(reduceSum(cube(reduceSum(mul(x, x), [1]))), 'diagonal');
+    return runtime.createSession(toBytes(g), { threads });
+  };
+  return {
+    async sum(x, y, m, d, sameBlock) {
+      const key = `${m}x${d}`;
+      if (!sessions.has(key)) sessions.set(key, build(m, d));
+      const s = await sessions.get(key)!;
+      const r = await s.run({ x: { dtype: 'float32', dims: [m, d], data: x }, y: { dtype: 'float32', dims: [m, d], data: y } });
+      const all = Number((r.all.data as Float64Array)[0]);
+      return sameBlock ? all - Number((r.diagonal.data as Float64Array)[0]) : all;
+    },
+    async release() {
+      for (const s of sessions.values()) await (await s).release();
+    },
+  };
+}
+
+/** Scores of `generated` features/logits against reference features, all from the same classifier. */
+export async function scoreFeatures(gen: { features: Float32Array; logits: Float32Array }, ref: Float32Array, d: number, classes: number, o: { seed?: number; kernelSum?: KernelSum } = {}): Promise<ImageScores> {
+  const n = gen.features.length / d;
+  const predicted = new Uint8Array(n);
+  for (let i = 0; i < n; i++) predicted[i] = argmax(gen.logits, i * classes, classes);
+  const cov = classCoverage(predicted, classes);
+  const k = await kid(gen.features, ref, d, { seed: o.seed, kernelSum: o.kernelSum });
+  return { fid: fid(gen.features, ref, d), kid: k.mean, kidStd: k.std, classHistogram: cov.histogram, classKL: cov.klToUniform, classesCovered: cov.classesCovered, samples: n };
+}
+
+/** A class-conditional run's scores: per class, generated samples of class k against test images of class k. */
+export interface ConditionalScores {
+  /** Share of generated samples of class k that the scoring classifier calls k, over all classes. */
+  accuracy: number;
+  /** Mean of the per-class (intra-class) FIDs. */
+  meanIntraFid: number;
+  perClass: { class: string; fid: number; accuracy: number; samples: number; references: number }[];
+}
+
+/**
+ * Intra-class FID and conditioning accuracy from classifier outputs: `gen` holds `perClass` samples of
+ * each class in turn, `ref` the test set's features with its labels.
+ */
+export function conditionalScores(gen: { features: Float32Array; logits: Float32Array; featureSize: number; classes: number }, ref: { features: Float32Array; labels: Uint8Array }, names: string[], perClass: number): ConditionalScores {
+  const d = gen.featureSize;
+  const ofClass = (k: number) => {
+    const out: number[] = [];
+    ref.labels.forEach((l, i) => l === k && out.push(...ref.features.subarray(i * d, (i + 1) * d)));
+    return Float32Array.from(out);
+  };
+  let right = 0;
+  const per = names.map((name, k) => {
+    let hits = 0;
+    for (let i = k * perClass; i < (k + 1) * perClass; i++) if (argmax(gen.logits, i * gen.classes, gen.classes) === k) hits++;
+    right += hits;
+    // Generated samples come class by class: class k's are one block.
+    const mine = gen.features.subarray(k * perClass * d, (k + 1) * perClass * d);
+    const theirs = ofClass(k);
+    return { class: name, fid: fid(mine, theirs, d), accuracy: hits / perClass, samples: perClass, references: theirs.length / d };
+  });
+  return { accuracy: right / (perClass * names.length), meanIntraFid: per.reduce((a, c) => a + c.fid, 0) / per.length, perClass: per };
+}

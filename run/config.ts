@@ -1,0 +1,130 @@
+// The run configuration, described once: per key its schema (type, range, default), its help text, and
+// whether it belongs to the model's identity (what a checkpoint may only be resumed under). The zod schema
+// for config files, the CLI's flags and their --help defaults, and the --resume check are all derived here.
+
+import { z } from 'zod';
+import { DIVERGENCES, LOSSES } from '../losses/index.ts';
+import { PENALTIES } from '../losses/penalties.ts';
+import { CONDITIONINGS } from '../models/conditioning.ts';
+import { identityDifference, MAX_ITERATIONS } from '../training/checkpoint.ts';
+import { NODE_EPS } from '../runtime/runtime.ts';
+
+const names = (r: Record<string, unknown>) => Object.keys(r) as [string, ...string[]];
+const posInt = z.number().int().positive();
+
+export interface KeyDef {
+  schema: z.ZodType;
+  help: string;
+  /** The flag's argument placeholder ('<x>'); none for a boolean switch. */
+  arg?: string;
+  /** Part of the model's identity: a checkpoint resumes only under equal values. */
+  identity?: boolean;
+}
+
+const key = <S extends z.ZodType>(schema: S, help: string, o: Omit<KeyDef, 'schema' | 'help'> = {}) => ({ schema, help, ...o });
+const id = { identity: true };
+
+export const ARCHS = ['mlp', 'pacgan', 'dcgan', 'resnet'] as const;
+
+import { PROTOCOLS } from './protocols.ts';
+import { jsonObject } from './json.ts';
+export { PROTOCOLS };
+
+
+export const CONFIG_KEYS = {
+  data: key(z.string().min(1).default('ring8'), 'data set: ring8 | grid25 | fashion-mnist | an IDX file (.gz or not) | a folder of PNGs', { arg: '<name>', ...id }),
+  loss: key(z.enum(names(LOSSES)).default('wgan-gp'), `loss: ${Object.keys(LOSSES).join(' | ')}`, { arg: '<name>', ...id }),
+  lambda: key(z.number().nonnegative().optional(), "penalty weight (gamma for r1/r2); the loss's paper default when absent", { arg: '<x>', ...id }),
+  penalty: key(z.enum(['none', ...Object.keys(PENALTIES)] as [string, ...string[]]).optional(), "a penalty instead of the loss's own ('none' for none)", { arg: '<name>', ...id }),
+  ls: key(z.tuple([z.number(), z.number(), z.number()]).optional(), 'LSGAN targets a (fake), b (real), c (generator)', { arg: '<a,b,c>', ...id }),
+  divergence: key(z.enum(names(DIVERGENCES)).optional(), `f-GAN divergence: ${Object.keys(DIVERGENCES).join(' | ')}`, { arg: '<name>', ...id }),
+  rho: key(z.number().positive().optional(), "Fisher GAN's rho", { arg: '<x>', ...id }),
+  clip: key(z.number().positive().optional(), 'clip critic weights to [-c, c] after each update', { arg: '<c>', ...id }),
+  spectralNorm: key(z.boolean().optional(), 'spectral normalization of the critic', id),
+  wganSchedule: key(z.boolean().default(false), 'WGAN: 100 critic steps for the first 25 generator steps and every 500th', id),
+  iterations: key(posInt.max(MAX_ITERATIONS).default(5000), 'generator iterations', { arg: '<n>' }),
+  batch: key(posInt.optional(), 'batch size (default 256 for 2-D data, 64 for images)', { arg: '<n>', ...id }),
+  latent: key(posInt.optional(), 'latent size (default 16 for 2-D data, 100 for images)', { arg: '<n>', ...id }),
+  hidden: key(z.array(posInt).min(1).default([128, 128]), 'MLP hidden widths (2-D data), comma separated', { arg: '<list>', ...id }),
+  arch: key(z.enum(ARCHS).optional(), 'architecture: for 2-D data mlp (default) or pacgan (PacGAN\'s batch-norm generator and maxout critic); for images dcgan (default) or resnet (the SNGAN / Mimicry ResNet)', { arg: '<name>', ...id }),
+  pack: key(posInt.max(64).optional(), 'PacGAN packing: the critic judges m samples at once (real with real, fake with fake); penalties act on the packed input (default 1)', { arg: '<m>', ...id }),
+  dataSize: key(posInt.optional(), '2-D data: a fixed set of n points drawn once per seed, minibatches drawn from it (PacGAN: 100000); default a fresh draw every step', { arg: '<n>', ...id }),
+  protocol: key(z.enum(names(PROTOCOLS)).optional(), `a published setup's settings as defaults (flags still override): ${Object.entries(PROTOCOLS).map(([k, v]) => `${k} (${v.about})`).join('; ')}`, { arg: '<name>', ...id }),
+  width: key(posInt.optional(), 'channels: DCGAN next to the image (default 32), ResNet in every block (default 64)', { arg: '<n>', ...id }),
+  norm: key(z.enum(['layer', 'instance', 'none']).optional(), 'DCGAN critic normalization (images; never batch norm: penalties are per sample)', { arg: '<name>', ...id }),
+  conditional: key(z.enum(CONDITIONINGS).optional(), 'class-conditional GAN on labelled images: projection discriminator (Miyato & Koyama 2018) or acgan (auxiliary classifier, Odena et al. 2017); the generator gets conditional batch norm', { arg: '<how>', ...id }),
+  sampleEvery: key(posInt.default(500), 'images: a PNG grid of samples from fixed noise every N iterations', { arg: '<n>' }),
+  generator: key(z.string().min(1).optional(), 'train this ONNX generator (float initializers become parameters)', { arg: '<file.onnx>', ...id }),
+  critic: key(z.string().min(1).optional(), 'train this ONNX critic', { arg: '<file.onnx>', ...id }),
+  freeze: key(z.string().min(1).optional(), 'initializers of imported models whose names match this regular expression stay frozen', { arg: '<regex>', ...id }),
+  optimizer: key(z.enum(['adam', 'rmsprop', 'sgd']).optional(), "optimizer (default: the loss's paper's)", { arg: '<name>', ...id }),
+  lr: key(z.number().positive().optional(), 'learning rate (both networks)', { arg: '<x>', ...id }),
+  betas: key(z.tuple([z.number().min(0).lt(1), z.number().min(0).lt(1)]).optional(), 'Adam betas', { arg: '<b1,b2>', ...id }),
+  nCritic: key(posInt.optional(), 'critic steps per generator step', { arg: '<n>', ...id }),
+  seed: key(z.number().int().nonnegative().default(0), 'random seed', { arg: '<n>', ...id }),
+  checkpointEvery: key(posInt.default(1000), 'iterations between checkpoints', { arg: '<n>' }),
+  keepCheckpoints: key(posInt.default(3), 'checkpoints kept', { arg: '<n>' }),
+  logEvery: key(posInt.default(50), 'iterations between metrics.jsonl lines', { arg: '<n>' }),
+  evalSamples: key(posInt.default(2500), 'samples for the final metrics (2-D data)', { arg: '<n>' }),
+  onDivergence: key(z.enum(['stop', 'rollback']).default('stop'), 'on a non-finite loss or parameter: stop, or roll back to the last checkpoint with lower learning rates', { arg: '<what>' }),
+  maxRollbacks: key(posInt.default(3), 'rollbacks before giving up', { arg: '<n>' }),
+  rollbackLrScale: key(z.number().gt(0).lt(1).default(0.5), 'learning rates are multiplied by this at each rollback', { arg: '<x>' }),
+  threads: key(posInt.default(1), 'onnxruntime intra-op threads', { arg: '<n>' }),
+  // Measured on 2 cores: ResNet-32 1.8x faster per iteration with 2 shards than one process at 1 thread.
+  shards: key(posInt.max(64).default(1), 'data parallel (CPU): split each step\'s batch over n processes, one gradient each, their mean applied (batch norm then normalizes each shard; no fused runs)', { arg: '<n>' }),
+  ep: key(z.enum(NODE_EPS).default('cpu'), 'execution provider: cpu, cuda (its libraries installed), webgpu (the GPU through Vulkan/D3D12/Metal; state stays on the device)', { arg: '<name>' }),
+  // Fewer runs means fewer copies in and out: 1.25x faster on 2 CPU cores (measured), and the lever on GPUs.
+  fuse: key(z.number().int().nonnegative().default(10), 'iterations per session run in one ONNX Loop; 0 runs each step on its own', { arg: '<k>' }),
+  out: key(z.string().min(1).optional(), 'run directory (default runs/<data>-<loss>[-<divergence>]-s<seed>)', { arg: '<dir>' }),
+} satisfies Record<string, KeyDef>;
+
+export type ConfigKey = keyof typeof CONFIG_KEYS;
+const KEYS = Object.keys(CONFIG_KEYS) as ConfigKey[];
+
+export const ConfigSchema = z.object(Object.fromEntries(KEYS.map((k) => [k, CONFIG_KEYS[k].schema])) as { [K in ConfigKey]: (typeof CONFIG_KEYS)[K]['schema'] }).strict();
+
+export type Config = z.infer<typeof ConfigSchema>;
+
+/** Validate; the error is one line naming the key and what is wrong with it. */
+export function parseConfig(raw: unknown, source = 'config'): Config {
+  const r = ConfigSchema.safeParse(withProtocol(raw));
+  if (r.success) return r.data as Config;
+  const issue = r.error.issues[0];
+  const key = issue.path.join('.') || (issue.code === 'unrecognized_keys' ? (issue as { keys: string[] }).keys.join(', ') : '');
+  let got: unknown = raw;
+  for (const k of issue.path) got = got && typeof got === 'object' ? (got as Record<PropertyKey, unknown>)[k as PropertyKey] : undefined;
+  const shown = issue.path.length && got !== undefined ? ` (got ${JSON.stringify(got)})` : '';
+  throw new Error(`${source}: ${key ? `'${key}': ` : ''}${issue.message}${shown}`);
+}
+
+/** A protocol's settings under the ones given (an unknown protocol is left for the schema to name). */
+function withProtocol(raw: unknown): unknown {
+  if (!raw || typeof raw !== 'object') return raw;
+  const p = (raw as { protocol?: unknown }).protocol;
+  const preset = typeof p === 'string' && Object.hasOwn(PROTOCOLS, p) ? PROTOCOLS[p as keyof typeof PROTOCOLS].settings : null;
+  return preset ? { ...structuredClone(preset), ...Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined)) } : raw;
+}
+
+/** A config's JSON text (a file's, a job's), validated. */
+export const parseConfigText = (text: string, source: string): Config => parseConfig(jsonObject(text, source), source);
+
+/** The settings that define the model and its training; a checkpoint only resumes a run with equal ones. */
+export const modelIdentity = (c: Config): string => JSON.stringify(identityOf(c));
+
+const identityOf = (c: Config) => Object.fromEntries(KEYS.filter((k) => CONFIG_KEYS[k].identity).map((k) => [k, c[k]]));
+
+/** The first identity setting whose value differs, with both values and its flag; null when none does. */
+export function identityDiff(before: Config, now: Config): { key: ConfigKey; flag: string; before: unknown; now: unknown } | null {
+  const d = identityDifference(identityOf(before), identityOf(now));
+  return d && { ...d, key: d.key as ConfigKey, flag: flagOf(d.key) };
+}
+
+/** The default --out of a run: its data set, loss (with the f-GAN divergence) and seed. */
+export function defaultOut(c: Config): string {
+  const data = c.data.replace(/\/+$/, '').split('/').pop()!.replace(/\.gz$/, '');
+  return `runs/${data}-${c.loss}${c.divergence ? `-${c.divergence}` : ''}-s${c.seed}`;
+}
+
+// ---- the command line, from the same table ------------------------------------------------------------
+
+export const flagOf = (k: string) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;

@@ -1,0 +1,163 @@
+// Image scores: `onnx-gan train-classifier` trains the scoring classifier with this project's own engine
+// and writes classifier.onnx (with the floor: the scores between the train and test splits in its
+// metadata); `onnx-gan eval <run>` scores a run's generator against the test split and merges the scores
+// into the run's metrics.json.
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fromBytes } from '../graph/serialize.ts';
+import { convClassifier } from '../models/classifier.ts';
+import { Rng } from '../data/random.ts';
+import { classifierOnnx } from '../export/model.ts';
+import { accuracy, ClassifierRunner, imageBatch, trainClassifier } from '../training/supervised.ts';
+import { nodeRuntime } from '../runtime/node.ts';
+import type { NodeEp } from '../runtime/runtime.ts';
+import { VERSION } from './export.ts';
+import { writeFileAtomic, readJsonObject } from './files.ts';
+import { fashionMnist } from '../data/image-files.ts';
+import { type ImageSet, labelled } from '../data/images.ts';
+import { checkpointInfo, resolveSetup } from './setup.ts';
+import { isImage, loadData } from '../data/load.ts';
+import { type ConditionalScores, type ImageScores, conditionalScores, ortKernelSum, scoreFeatures } from '../eval/image-scores.ts';
+import { StepCompiler } from '../training/step.ts';
+import { Sampler } from '../training/sampler.ts';
+import { type Run, openRun } from './open.ts';
+
+export interface ClassifierReport {
+  file: string;
+  testAccuracy: number;
+  epochs: number;
+  epochLoss: number[];
+  seconds: number;
+  floor: ImageScores;
+}
+
+/** `count` distinct random rows of an image set as floats in [-1, 1]. */
+const subset = (s: ImageSet, count: number, rng: Rng) => imageBatch(labelled(s), rng.distinct(s.count, Math.min(count, s.count)));
+
+const allOf = (s: ImageSet) => imageBatch(labelled(s), Uint32Array.from({ length: s.count }, (_, i) => i));
+
+export async function trainScoringClassifier(o: { out: string; epochs: number; batch: number; lr: number; seed: number; threads?: number; samples: number; onProgress?: (step: number, total: number, loss: number) => void; log?: (m: string) => void }): Promise<ClassifierReport> {
+  const say = o.log ?? (() => {});
+  const train = fashionMnist('train');
+  const test = fashionMnist('t10k');
+  const model = convClassifier({ image: train.shape });
+  const runtime = nodeRuntime();
+  const t0 = performance.now();
+  const r = await trainClassifier(runtime, model, labelled(train), { epochs: o.epochs, batch: o.batch, lr: o.lr, seed: o.seed, threads: o.threads, onProgress: o.onProgress });
+  const seconds = (performance.now() - t0) / 1000;
+  const meta = (extra: Record<string, string>) => ({ 'onnx-gan.version': VERSION, data: 'fashion-mnist', input: `x [N, ${model.inputShape}] float32 in [-1, 1]`, ...extra });
+  let bytes = classifierOnnx(model, r.layout, r.params, { metadata: meta({}), producerVersion: VERSION });
+  const runner = await ClassifierRunner.create(runtime, bytes, o.threads);
+  const kernel = ortKernelSum(runtime, o.threads);
+  try {
+    const testOut = await runner.run(allOf(test));
+    const testAccuracy = accuracy(testOut.logits, model.classes, test.labels!);
+    say(`test accuracy ${(100 * testAccuracy).toFixed(2)} %; scoring the floor (train vs test split)`);
+    const trainOut = await runner.run(subset(train, o.samples, Rng.stream(o.seed, 'floor')));
+    const floor = await scoreFeatures(trainOut, testOut.features, model.featureSize, model.classes, { seed: o.seed, kernelSum: kernel.sum });
+    bytes = classifierOnnx(model, r.layout, r.params, {
+      metadata: meta({ test_accuracy: String(testAccuracy), epochs: String(o.epochs), floor: JSON.stringify(floor) }),
+      producerVersion: VERSION,
+    });
+    writeFileAtomic(o.out, bytes);
+    return { file: resolve(o.out), testAccuracy, epochs: o.epochs, epochLoss: r.epochLoss, seconds, floor };
+  } finally {
+    await runner.release();
+    await kernel.release();
+  }
+}
+
+export interface EvalResult extends ImageScores {
+  run: string;
+  iteration: number;
+  classifier: string;
+  classifierTestAccuracy: number | null;
+  floor: ImageScores | null;
+  /** Class-conditional runs only. */
+  conditional?: ConditionalScores;
+}
+
+export interface EvalOptions {
+  classifier: string;
+  samples: number;
+  seed: number;
+  threads?: number;
+  ep?: NodeEp;
+  log?: (m: string) => void;
+}
+
+/** Score a run's newest good checkpoint: `samples` generated images against the whole test split. */
+export async function evalRun(run: string, o: EvalOptions): Promise<EvalResult> {
+  const opened = openRun(run, 'eval');
+  if (!existsSync(o.classifier)) throw new Error(`eval: classifier ${o.classifier} not found; make it with onnx-gan train-classifier --out ${o.classifier}`);
+  return opened.locked('onnx-gan eval', o.log, () => evalIn(opened, o));
+}
+
+async function evalIn({ dir, config: cfg, latest }: Run, o: EvalOptions): Promise<EvalResult> {
+  const data = loadData(cfg.data, cfg);
+  if (!isImage(data)) throw new Error(`eval: run ${dir} trained on '${cfg.data}', not images; its metrics.json already has the 2-D scores`);
+  const bytes = new Uint8Array(readFileSync(o.classifier));
+  let meta: Record<string, string>;
+  try {
+    meta = fromBytes(bytes).metadata;
+  } catch (e) {
+    throw new Error(`eval: classifier ${o.classifier}: ${(e as Error).message.split('\n')[0]}`);
+  }
+  const runtime = nodeRuntime(o.ep);
+  const runner = await ClassifierRunner.create(runtime, bytes, o.threads).catch((e: Error) => Promise.reject(new Error(`eval: classifier ${o.classifier}: ${e.message.split('\n')[0]}`)));
+  if (runner.inputShape.join('x') !== data.shape.join('x')) {
+    await runner.release();
+    throw new Error(`eval: the classifier takes images [${runner.inputShape}], run ${dir} generates [${data.shape}]`);
+  }
+  // Only the sampler is compiled: scoring needs samples, not training steps.
+  const compiler = new StepCompiler(resolveSetup(cfg, data).setup);
+  const sampler = Sampler.compile(compiler, runtime, o.threads);
+  const kernel = ortKernelSum(runtime, o.threads);
+  try {
+    const state = latest(checkpointInfo(cfg, compiler.shape()), o.log ?? (() => {}), 'eval')?.state;
+    if (!state) throw new Error(`eval: ${dir} has no checkpoint yet`);
+    const { latent, classes } = compiler;
+    const rng = Rng.stream(o.seed, 'eval-images');
+    const chunks: Float32Array[] = [];
+    // A conditional generator makes the same number of samples of every class, class by class.
+    const perClass = classes ? Math.ceil(o.samples / classes) : 0;
+    const total = classes ? perClass * classes : o.samples;
+    for (let i = 0; i < total; i += 500) {
+      const m = Math.min(500, total - i);
+      const labels = classes ? Float32Array.from({ length: m }, (_, j) => Math.floor((i + j) / perClass)) : undefined;
+      chunks.push(await sampler.generate(state, rng.fillNormal(new Float32Array(m * latent)), labels));
+    }
+    const images = new Float32Array(chunks.reduce((a, c) => a + c.length, 0));
+    chunks.reduce((at, c) => (images.set(c, at), at + c.length), 0);
+    const test = fashionTestFor(cfg.data, data);
+    const ref = await runner.run(allOf(test));
+    const gen = await runner.run(images);
+    const scores = await scoreFeatures(gen, ref.features, gen.featureSize, gen.classes, { seed: o.seed, kernelSum: kernel.sum });
+    if (classes && classes !== gen.classes) throw new Error(`eval: the generator is conditional on ${classes} classes, the classifier tells ${gen.classes}`);
+    const conditional = classes ? conditionalScores(gen, { features: ref.features, labels: test.labels! }, data.classes!, perClass) : undefined;
+    const result: EvalResult = {
+      run: dir,
+      iteration: state.iteration,
+      classifier: resolve(o.classifier),
+      classifierTestAccuracy: meta.test_accuracy ? Number(meta.test_accuracy) : null,
+      floor: meta.floor ? JSON.parse(meta.floor) : null,
+      ...scores,
+      ...(conditional ? { conditional } : {}),
+    };
+    const metricsPath = join(dir, 'metrics.json');
+    const prior = existsSync(metricsPath) ? readJsonObject(metricsPath) : {};
+    const { run: _r, ...kept } = result;
+    writeFileAtomic(metricsPath, JSON.stringify({ ...prior, eval: kept }, null, 2) + '\n');
+    return result;
+  } finally {
+    await sampler.release();
+    await runner.release();
+    await kernel.release();
+  }
+}
+
+/** The reference images: Fashion-MNIST's test split for runs on Fashion-MNIST (train split), else refused. */
+function fashionTestFor(spec: string, data: ImageSet): ImageSet {
+  if (spec !== 'fashion-mnist') throw new Error(`eval: the scores compare against Fashion-MNIST's test split; run data '${spec}' (images [${data.shape}]) has no such reference`);
+  return fashionMnist('t10k');
+}

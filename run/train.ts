@@ -1,0 +1,183 @@
+// `onnx-gan train`: a run directory with config.json, metrics.jsonl, checkpoints/, and at the end
+// samples.csv, samples.svg (2-D) or samples.png (images) and metrics.json. An adapter over the one run loop
+// (training/run-loop.ts): it brings the run directory as checkpoint store, the log and sample hooks, and
+// the signal flag. Resume continues exactly as an uninterrupted run would.
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Rng } from '../data/random.ts';
+import { nodeRuntime } from '../runtime/node.ts';
+import { DivergedError, runLoop, type RunOutcome } from '../training/run-loop.ts';
+import { checkDataShape, gridInputs, Trainer } from '../training/trainer.ts';
+import { defaultOut, parseConfig, type Config } from './config.ts';
+import { appendFile, dropLink, isTempFile, ownDir, writeFileAtomic } from './files.ts';
+import { LOCK_FILE, withLock } from './lock.ts';
+import { pngGrid } from '../data/image-files.ts';
+import { mixtureMetrics, type MixtureMetrics } from '../eval/mixture-metrics.ts';
+import { renderSvg, scatterSpec } from '../eval/plot.ts';
+import { CKPT_DIR, EXPORT_DIR, folderStore, loadLatest, removeTempFiles } from './run-dir.ts';
+import { checkpointInfo, resolveSetup, type ResolvedSetup } from './setup.ts';
+import { checkFits } from '../training/gan-pairs.ts';
+import { type Data, isImage, loadData } from '../data/load.ts';
+import { CONFIG_FILE, isRun, openRun } from './open.ts';
+export { DivergedError } from '../training/run-loop.ts';
+
+export interface TrainOptions {
+  resume?: boolean;
+  force?: boolean;
+  /** Called after every block of iterations, for progress bars. */
+  onProgress?: (iteration: number, total: number, values: Record<string, number>) => void;
+  /** Messages for a person (resume notes, warnings, rollbacks). */
+  log?: (msg: string) => void;
+  /** Checked between blocks: true saves a checkpoint and returns as interrupted. */
+  stopRequested?: () => boolean;
+}
+
+export interface TrainResult {
+  out: string;
+  iterations: number;
+  seconds: number;
+  status: RunOutcome['status'];
+  /** The last checkpoint written. */
+  checkpoint: string | null;
+  /** Mode coverage for 2-D mixtures (null for images, scored by `onnx-gan eval`, and for interrupted runs). */
+  metrics: MixtureMetrics | null;
+}
+
+/** What a run directory holds; --force removes exactly these. */
+const RUN_OUTPUTS = ['config.json', 'metrics.jsonl', 'metrics.json', 'samples.csv', 'samples.svg', 'samples.png', 'samples', CKPT_DIR, EXPORT_DIR];
+
+export async function train(cfg: Config, opts: TrainOptions = {}): Promise<TrainResult> {
+  const out = resolve(cfg.out ?? defaultOut(cfg));
+  const say = opts.log ?? (() => {});
+  const data = loadData(cfg.data, cfg);
+  const resolved = resolveSetup(cfg, data);
+  const { setup, nCritic } = resolved;
+  checkDataShape(data, setup.generator.outputShape, setup.generator.classes);
+  checkFits(setup, cfg, nCritic(0));
+  const used = cfg.threads * cfg.shards;
+  if (used > cpus().length) say(`warning: ${cfg.shards > 1 ? `--shards ${cfg.shards} x ` : ''}--threads ${cfg.threads} is more than this machine's ${cpus().length} cores; the threads will compete (slower, not faster)`);
+  if (existsSync(out) && !statSync(out).isDirectory()) throw new Error(`--out: ${out} is a file, not a run directory`);
+  return withLock(out, 'onnx-gan train', 'run directory', say, () => trainIn(out, cfg, opts, { data, ...resolved }));
+}
+
+/** The run itself, once its directory is locked. */
+async function trainIn(out: string, cfg: Config, opts: TrainOptions, { data, setup, nCritic }: { data: Data } & ResolvedSetup): Promise<TrainResult> {
+  const say = opts.log ?? (() => {});
+  const resume = prepareRunDir(out, cfg, opts);
+
+  for (const w of setup.warnings) say(`warning: ${w}`);
+  const trainer = await Trainer.create({ setup, runtime: nodeRuntime(cfg.ep), data, seed: cfg.seed, nCritic, threads: cfg.threads, shards: cfg.shards });
+  const info = checkpointInfo(cfg, trainer.plan);
+  const ckpts = join(out, CKPT_DIR);
+  const loaded = resume ? loadLatest(ckpts, info, say) : null;
+  if (resume && !loaded) say('no checkpoint yet; starting from iteration 0');
+  const state = loaded?.state ?? trainer.initialState();
+  const logFile = join(out, 'metrics.jsonl');
+  if (resume) trimLog(logFile, state.iteration);
+  // Images: grids from one fixed noise batch, so they compare across steps and runs; one row per class.
+  const grid = gridInputs(trainer.plan, trainer.plan.classes ? 10 : 8);
+  const writeGrid = async (file: string) => writeFileAtomic(join(out, file), pngGrid(await trainer.generate(state, grid.z, grid.labels), data.shape, grid.cols));
+
+  const store = folderStore(ckpts, info, cfg.keepCheckpoints);
+  try {
+    const run = await runLoop({
+      trainer,
+      state,
+      until: cfg.iterations,
+      fuse: cfg.fuse,
+      checkpointEvery: cfg.checkpointEvery,
+      store,
+      marks: isImage(data) ? [cfg.logEvery, cfg.sampleEvery] : [cfg.logEvery],
+      divergence: { on: cfg.onDivergence, maxRollbacks: cfg.maxRollbacks, lrScale: cfg.rollbackLrScale },
+      stopRequested: opts.stopRequested,
+      async afterBlock(logs, s) {
+        const last = logs[logs.length - 1];
+        if (s.iteration % cfg.logEvery === 0 || s.iteration === cfg.iterations) appendFile(logFile, JSON.stringify({ iteration: last.iteration, ...last.values }) + '\n');
+        if (isImage(data) && s.iteration % cfg.sampleEvery === 0) await writeGrid(join('samples', `step-${String(s.iteration).padStart(9, '0')}.png`));
+        opts.onProgress?.(s.iteration, cfg.iterations, last.values);
+      },
+      onRollback(msg, s) {
+        trimLog(logFile, s.iteration);
+        say(msg);
+      },
+    });
+    const result = { out, iterations: state.iteration, seconds: run.seconds, status: run.status, checkpoint: run.checkpoint ?? loaded?.file ?? null };
+    if (run.status === 'interrupted') return { ...result, metrics: null };
+    if (isImage(data)) {
+      await writeGrid('samples.png');
+      writeFileAtomic(join(out, 'metrics.json'), JSON.stringify({ iterations: state.iteration, seconds: run.seconds }, null, 2) + '\n');
+      return { ...result, metrics: null };
+    }
+    const z = Rng.stream(cfg.seed, 'eval').fillNormal(new Float32Array(cfg.evalSamples * trainer.plan.latent));
+    const xy = await trainer.generate(state, z);
+    const metrics = mixtureMetrics(data, xy);
+    writeFileAtomic(join(out, 'samples.csv'), csv(xy));
+    writeFileAtomic(join(out, 'samples.svg'), await renderSvg(scatterSpec(xy, data.centers, `${cfg.loss} on ${cfg.data}, ${state.iteration} iterations, seed ${cfg.seed}`)));
+    writeFileAtomic(join(out, 'metrics.json'), JSON.stringify({ iterations: state.iteration, seconds: run.seconds, ...metrics }, null, 2) + '\n');
+    return { ...result, metrics };
+  } catch (e) {
+    // A diverged run names its last good checkpoint itself; any other failure (a lost shard process, a
+    // full disk) leaves the checkpoints written so far, and says how to go on from them.
+    if (e instanceof DivergedError) throw e;
+    const latest = store.latest();
+    throw new Error(`${(e as Error).message}; ${latest ? `the last checkpoint is ${latest}: resume with onnx-gan train --resume --out ${out}` : 'no checkpoint was written yet'}`);
+  } finally {
+    await trainer.release();
+  }
+}
+
+/**
+ * The settings `train --resume` runs under: the run's own config.json, with what the caller gives on top
+ * (a config file, flags); a directory without a run yet takes the given settings as they are.
+ */
+export function resumeConfig(out: string, given: Record<string, unknown>, source: string): Config {
+  return isRun(out) ? parseConfig({ ...openRun(out, '--resume').config, ...given }, `${join(resolve(out), CONFIG_FILE)} + ${source}`) : parseConfig(given, source);
+}
+
+/** Returns whether there is a run to resume. Nothing is written before every check has passed. */
+function prepareRunDir(out: string, cfg: Config, opts: TrainOptions): boolean {
+  const say = opts.log ?? (() => {});
+  let resume = !!opts.resume;
+  if (existsSync(out) && !resume) {
+    const ours = readdirSync(out).filter((e) => RUN_OUTPUTS.includes(e));
+    if (ours.length && !opts.force) throw new Error(`run directory ${out} already exists; pass --resume to continue it or --force to replace it (its checkpoints and export too)`);
+    for (const e of ours) rmSync(join(out, e), { recursive: true, force: true });
+  }
+  if (resume && !existsSync(join(out, 'config.json'))) {
+    // A run killed during start-up leaves at most an empty checkpoints/ and temp files: start it afresh.
+    const left = existsSync(out) ? readdirSync(out).filter((f) => !isTempFile(f) && f !== LOCK_FILE) : [];
+    const empty = left.every((f) => f === CKPT_DIR && readdirSync(join(out, f)).every(isTempFile));
+    if (!empty) throw new Error(`--resume: ${out} is not a run directory (no config.json)`);
+    say(`--resume: nothing to resume in ${out}; starting the run`);
+    resume = false;
+  }
+  if (resume) openRun(out, '--resume').checkIdentity(cfg, '--resume');
+  removeTempFiles(out);
+  removeTempFiles(ownDir(join(out, CKPT_DIR)));
+  writeFileAtomic(join(out, 'config.json'), JSON.stringify({ ...cfg, out: cfg.out ?? defaultOut(cfg) }, null, 2) + '\n');
+  return resume;
+}
+
+/** After a resume or rollback, drop log lines past the checkpoint so the log reads as one uninterrupted run. */
+function trimLog(path: string, iteration: number): void {
+  dropLink(path);
+  if (!existsSync(path)) return;
+  const keep = readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((line) => {
+      if (!line.trim()) return false;
+      try {
+        return JSON.parse(line).iteration <= iteration;
+      } catch {
+        return false; // a line cut by a crash
+      }
+    });
+  writeFileAtomic(path, keep.map((l) => l + '\n').join(''));
+}
+
+function csv(xy: Float32Array): string {
+  const lines = ['x,y'];
+  for (let i = 0; i < xy.length; i += 2) lines.push(`${xy[i]},${xy[i + 1]}`);
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,186 @@
+// Every gradient rule, first and second order, against PyTorch autograd (committed fixtures) and against
+// central finite differences, in float64 on onnxruntime's CPU kernels.
+import { expect } from 'chai';
+import { grad } from '../../graph/autodiff.ts';
+import { rules } from '../../graph/gradients.ts';
+import { Graph, tensor, type DType } from '../../graph/ir.ts';
+import * as o from '../../graph/ops.ts';
+import { layerNorm } from '../../models/layers.ts';
+import { linearMaxout } from '../../models/maxout.ts';
+import { arr, expectClose, fixture, session, type Builder } from '../helpers.ts';
+
+interface Case {
+  name: string;
+  inputs: { shape: number[]; data: number[] }[];
+  W: { shape: number[]; data: number[] };
+  V: number[][];
+  y: number[];
+  L: number;
+  grad: number[][];
+  L2: number;
+  grad2: number[][];
+}
+
+const cond = (g: Graph) => g.constant(tensor('bool', [2, 3], [1, 0, 1, 0, 0, 1]));
+const idx = (g: Graph, xs: number[]) => g.constant(tensor('int64', [xs.length], xs));
+
+export const builders: Record<string, Builder> = {
+  add_bcast: (a, b) => o.add(a, b),
+  sub_bcast: (a, b) => o.sub(a, b),
+  mul_bcast: (a, b) => o.mul(a, b),
+  div: (a, b) => o.div(a, b),
+  neg: (a) => o.neg(a),
+  pow_const: (a) => o.pow(a, 2.5),
+  pow_both: (a, b) => o.pow(a, b),
+  sqrt: (a) => o.sqrt(a),
+  exp: (a) => o.exp(a),
+  log: (a) => o.log(a),
+  reciprocal: (a) => o.reciprocal(a),
+  abs: (a) => o.abs(a),
+  relu: (a) => o.relu(a),
+  leaky_relu: (a) => o.leakyRelu(a, 0.2),
+  sigmoid: (a) => o.sigmoid(a),
+  tanh: (a) => o.tanh(a),
+  softplus: (a) => o.softplus(a),
+  min: (a, b) => o.min(a, b),
+  max_bcast: (a, b) => o.max(a, b),
+  clip: (a) => o.clip(a, -0.6, 0.8),
+  where: (a, b) => o.where(cond(a.graph), a, b),
+  matmul: (a, b) => o.matmul(a, b),
+  matmul_batched: (a, b) => o.matmul(a, b),
+  gemm_transB: (a, b, c) => o.gemm(a, b, c, { alpha: 0.7, beta: 1.3, transB: true }),
+  gemm_transA: (a, b, c) => o.gemm(a, b, c, { transA: true }),
+  gemm_transAB: (a, b) => o.gemm(a, b, null, { transA: true, transB: true }),
+  reduce_sum_axis: (a) => o.reduceSum(a, [1]),
+  reduce_sum_all: (a) => o.reduceSum(a),
+  reduce_mean_keep: (a) => o.reduceMean(a, [0], true),
+  reduce_mean_all: (a) => o.reduceMean(a),
+  reshape: (a) => o.reshape(a, [3, 2]),
+  flatten: (a) => o.flatten(a, 1),
+  transpose: (a) => o.transpose(a, [2, 0, 1]),
+  concat: (a, b) => o.concat([a, b], 1),
+  slice: (a) => o.slice(a, [1, 0], [3, 4], [0, 1]),
+  gather: (a) => o.gather(a, idx(a.graph, [2, 0, 2])),
+  squeeze: (a) => o.squeeze(a, [1]),
+  unsqueeze: (a) => o.unsqueeze(a, [0, 2]),
+  expand: (a) => o.expand(a, [2, 3, 4]),
+  identity: (a) => o.identity(a),
+  cast_roundtrip: (a) => o.cast(o.cast(a, 'float32'), 'float64'),
+  sum3: (a, b, c) => o.sum(a, b, c),
+  reuse: (a) => o.add(o.mul(o.tanh(a), a), o.sigmoid(o.mul(a, a))),
+  mlp_chain: (x, w, b) => o.reduceMean(o.softplus(o.leakyRelu(o.gemm(x, w, b, { transB: true }), 0.2)), [1]),
+  // test/fixtures/conv_ops.json
+  conv_basic: (x, w, b) => o.conv(x, w, b, { pads: [1, 1, 1, 1] }),
+  conv_stride_pad_dilation: (x, w) => o.conv(x, w, null, { strides: [2, 3], pads: [1, 0, 2, 1], dilations: [2, 1] }),
+  conv_dcgan_down: (x, w, b) => o.conv(x, w, b, { strides: [2, 2], pads: [1, 1, 1, 1] }),
+  conv_transpose_dcgan_up: (x, w, b) => o.convTranspose(x, w, b, { strides: [2, 2], pads: [1, 1, 1, 1] }),
+  conv_transpose_outpad_dilation: (x, w) => o.convTranspose(x, w, null, { strides: [3, 2], pads: [1, 0, 1, 0], outputPadding: [1, 1], dilations: [1, 2] }),
+  conv_transpose_from_1x1: (x, w) => o.convTranspose(x, w),
+  avg_pool: (x) => o.averagePool(x, [2, 2], { strides: [2, 2] }),
+  avg_pool_pad: (x) => o.averagePool(x, [3, 3], { strides: [2, 2], pads: [1, 1, 1, 1] }),
+  // test/fixtures/resize_ops.json
+  upsample_nearest: (x) => o.upsampleNearest(x, [1, 1, 2, 3]),
+  upsample_conv: (x, w) => o.conv(o.upsampleNearest(x, [1, 1, 2, 2]), w, null, { pads: [1, 1, 1, 1] }),
+  // test/fixtures/import_ops.json: what torch.onnx.export writes for these layers
+  erf: (x) => o.erf(x),
+  gelu_exact: (x) => o.mul(o.mul(x, 0.5), o.add(o.erf(o.div(x, Math.SQRT2)), 1)),
+  gelu_tanh: (x) => o.mul(o.mul(x, 0.5), o.add(o.tanh(o.mul(o.add(x, o.mul(o.pow(x, 3), 0.044715)), Math.sqrt(2 / Math.PI))), 1)),
+  silu: (x) => o.mul(x, o.sigmoid(x)),
+  mish: (x) => o.mul(x, o.tanh(o.softplus(x))),
+  softmax: (x) => o.softmax(x, 1),
+  log_softmax: (x) => o.logSoftmax(x, 0),
+  bilinear_half_pixel: (x) => o.resize(x, { scales: [1, 1, 2, 2], mode: 'linear', ctm: 'pytorch_half_pixel' }),
+  bilinear_align_corners: (x) => o.resize(x, { sizes: [1, 2, 5, 7], mode: 'linear', ctm: 'align_corners' }),
+  bilinear_down_fraction: (x) => o.resize(x, { sizes: [1, 1, 3, 4], mode: 'linear', ctm: 'pytorch_half_pixel' }),
+  nearest_fraction: (x) => o.resize(x, { sizes: [2, 1, 5, 7], mode: 'nearest', ctm: 'asymmetric', nearest: 'floor' }),
+  // test/fixtures/norm_ops.json: ONNX's own normalization ops
+  layer_norm_op: (x, s, b) => o.layerNormalization(x, s, b),
+  layer_norm_op_axis1_nobias: (x, s) => o.layerNormalization(x, s, null, { axis: 1 }),
+  instance_norm_op: (x, s, b) => o.instanceNormalization(x, s, b),
+  batch_norm_train_op: (x, s, b) => {
+    const c = (v: number) => x.graph.constant(tensor(x.dtype, [3], [v, v, v]));
+    return o.batchNormalization(x, s, b, c(0), c(1), { training: true })[0];
+  },
+  batch_norm_eval_op: (x, s, b, m, v) => o.batchNormalization(x, s, b, m, v)[0],
+  // test/fixtures/formulation_ops.json: the gradient formulations chosen by shape
+  slice_steps: (a) => o.slice(a, [-1, 1], [-5, 7], [0, 1], [-1, 2]),
+  conv_wide: (x, w, b) => o.conv(x, w, b, { pads: [1, 1, 1, 1] }),
+  conv_wide_large: (x, w) => o.conv(x, o.mul(w, 0.1), null, { pads: [1, 1, 1, 1] }),
+  conv_wide_stride: (x, w) => o.conv(x, w, null, { strides: [2, 2], pads: [1, 1, 1, 1] }),
+  conv_wide_1x1: (x, w) => o.conv(x, w),
+  conv_transpose_wide: (x, w) => o.convTranspose(x, w, null, { strides: [2, 2], pads: [1, 1, 1, 1] }),
+  avg_pool_tiles: (x) => o.averagePool(x, [2, 2], { strides: [2, 2] }),
+  linear_maxout: (x, w, b) => linearMaxout(x, { name: 'm', input: 4, output: 2, pieces: 3 }, { 'm.weight': w, 'm.bias': b }),
+  conv_block: (x, w, b) => layerNorm(o.leakyRelu(o.conv(x, w, b, { strides: [2, 2], pads: [1, 1, 1, 1] }), 0.2)),
+};
+
+/** Graph with inputs x_i, outputs y, L = <y, W>, dL/dx_i, L2 = sum_i <dL/dx_i, V_i>, dL2/dx_i. */
+function caseGraph(c: Case, dt: DType) {
+  const g = new Graph(c.name);
+  const xs = c.inputs.map((x, i) => g.input(`x${i}`, dt, x.shape));
+  const y = builders[c.name](...xs);
+  const W = g.constant(tensor(dt, c.W.shape, c.W.data), 'W');
+  const L = o.reduceSum(o.mul(y, W));
+  const g1 = grad(L, xs);
+  const L2 = o.sum(...g1.map((gi, i) => o.reduceSum(o.mul(gi, g.constant(tensor(dt, c.inputs[i].shape, c.V[i]), `V${i}`)))));
+  const g2 = grad(L2, xs);
+  g.output(y, 'y');
+  g.output(L, 'L');
+  g.output(L2, 'L2');
+  g1.forEach((v, i) => g.output(v, `g${i}`));
+  g2.forEach((v, i) => g.output(v, `gg${i}`));
+  return g;
+}
+
+const cases = ['ops.json', 'conv_ops.json', 'norm_ops.json', 'resize_ops.json', 'import_ops.json', 'formulation_ops.json'].flatMap((f) => fixture<{ cases: Case[] }>(f).cases);
+// onnxruntime has no float64 Softplus, Conv, ConvTranspose, AveragePool, InstanceNormalization or Resize kernel: those cases run in
+// float32, with float32 tolerances.
+const FLOAT32_ONLY = new Set(['softplus', 'mlp_chain', 'instance_norm_op', 'upsample_conv', 'upsample_nearest', 'erf', 'gelu_exact', 'mish', 'bilinear_half_pixel', 'bilinear_align_corners', 'bilinear_down_fraction', 'nearest_fraction', ...cases.filter((c) => /^(conv|avg_pool)/.test(c.name)).map((c) => c.name)]);
+// ONNX float attributes (LeakyRelu alpha, Gemm alpha/beta) are float32, so 0.2 is 0.2 + 3e-9.
+const FLOAT_ATTRS = new Set(['leaky_relu', 'gemm_transB', 'conv_block']);
+const tol = (name: string) => (FLOAT32_ONLY.has(name) ? 2e-5 : name === 'cast_roundtrip' ? 1e-6 : FLOAT_ATTRS.has(name) ? 1e-7 : 1e-9);
+
+describe('autodiff: every rule against PyTorch and finite differences (float64 where onnxruntime has the kernels)', () => {
+  it('has a fixture case for every builder and a rule for every differentiable op used', () => {
+    expect(cases.map((c) => c.name).sort()).to.deep.equal(Object.keys(builders).sort());
+    for (const op of ['Add', 'Sub', 'Mul', 'Div', 'Neg', 'Pow', 'Sqrt', 'Exp', 'Log', 'Abs', 'Relu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'Softplus', 'Min', 'Max', 'Clip', 'Where', 'MatMul', 'Gemm', 'ReduceSum', 'ReduceMean', 'Reshape', 'Flatten', 'Transpose', 'Concat', 'Slice', 'Gather', 'Squeeze', 'Unsqueeze', 'Expand', 'Identity', 'Cast', 'Conv', 'ConvTranspose', 'AveragePool', 'LayerNormalization', 'InstanceNormalization', 'BatchNormalization', 'Resize', 'ReduceMax'])
+      expect(rules, op).to.have.property(op);
+  });
+
+  for (const c of cases) {
+    it(`${c.name}: values, gradient and double backward match PyTorch and finite differences`, async () => {
+      const dt: DType = FLOAT32_ONLY.has(c.name) ? 'float32' : 'float64';
+      const s = await session(caseGraph(c, dt));
+      const feeds = (data: number[][]) => Object.fromEntries(c.inputs.map((x, i) => [`x${i}`, tensor(dt, x.shape, data[i])]));
+      const base = c.inputs.map((x) => x.data.slice());
+      const r = await s.run(feeds(base));
+      const t = tol(c.name);
+      expectClose(arr(r.y), c.y, t, t, `${c.name} y`);
+      expectClose(arr(r.L), [c.L], t, t, `${c.name} L`);
+      expectClose(arr(r.L2), [c.L2], t, t, `${c.name} L2`);
+      c.grad.forEach((gt, i) => expectClose(arr(r[`g${i}`]), gt, t, t, `${c.name} dL/dx${i} vs torch`));
+      c.grad2.forEach((gt, i) => expectClose(arr(r[`gg${i}`]), gt, t, t, `${c.name} dL2/dx${i} vs torch`));
+
+      // Central differences of L and L2 in every input element.
+      const h = dt === 'float32' ? 1e-2 : 1e-6;
+      for (let i = 0; i < base.length; i++) {
+        const fd1: number[] = [];
+        const fd2: number[] = [];
+        for (let k = 0; k < base[i].length; k++) {
+          const plus = base.map((b) => b.slice());
+          const minus = base.map((b) => b.slice());
+          plus[i][k] += h;
+          minus[i][k] -= h;
+          const [rp, rm] = [await s.run(feeds(plus), ['L', 'L2']), await s.run(feeds(minus), ['L', 'L2'])];
+          fd1.push((arr(rp.L)[0] - arr(rm.L)[0]) / (2 * h));
+          fd2.push((arr(rp.L2)[0] - arr(rm.L2)[0]) / (2 * h));
+        }
+        // float32 rounding dominates the differences where the graph computes in float32.
+        const ft = c.name === 'cast_roundtrip' ? 1e-1 : dt === 'float32' ? 2e-3 : 1e-6;
+        expectClose(arr(r[`g${i}`]), fd1, ft, ft, `${c.name} dL/dx${i} vs finite differences`);
+        expectClose(arr(r[`gg${i}`]), fd2, ft, ft, `${c.name} dL2/dx${i} vs finite differences`);
+      }
+      await s.release();
+    });
+  }
+});

@@ -1,0 +1,179 @@
+// The scoring classifier and the image scores: the classifier's forward pass, cross-entropy and weight
+// gradients against PyTorch (test/fixtures/classifier.json); cross-entropy's gradient against central
+// differences; one supervised step graph learning real Fashion-MNIST; FID and KID against numpy
+// (test/fixtures/scores.json).
+import { expect } from 'chai';
+import { grad } from '../../graph/autodiff.ts';
+import { Graph, tensor, type Value } from '../../graph/ir.ts';
+import { mul, reduceSum } from '../../graph/ops.ts';
+import { softmaxCrossEntropy } from '../../losses/classification.ts';
+import { convClassifier } from '../../models/classifier.ts';
+import { classCoverage, fid, gaussian, kid, symmetricEigen, frechetDistance } from '../../eval/scores.ts';
+import { fashionMnist } from '../../data/image-files.ts';
+import { imageSet, labelled } from '../../data/images.ts';
+import { classifierOnnx } from '../../export/model.ts';
+import { accuracy, ClassifierRunner, imageBatch, trainClassifier } from '../../training/supervised.ts';
+import { arr, expectClose, fixture, haveFashionMnist, rt, run, session } from '../helpers.ts';
+import { ortKernelSum } from '../../eval/image-scores.ts';
+
+interface ClassifierFixture {
+  batch: number;
+  image: number[];
+  channels: [number, number];
+  features: number;
+  classes: number;
+  params: Record<string, { shape: number[]; data: number[] }>;
+  x: number[];
+  labels: number[];
+  logits: number[];
+  feats: number[];
+  loss: number;
+  grads: Record<string, number[]>;
+}
+
+const oneHot = (labels: number[], k: number) => labels.flatMap((l) => Array.from({ length: k }, (_, j) => (j === l ? 1 : 0)));
+
+describe('scoring classifier', () => {
+  it('forward, features, cross-entropy and weight gradients match PyTorch (float32, 1e-4)', async () => {
+    const fx = fixture<ClassifierFixture>('classifier.json');
+    const m = convClassifier({ image: fx.image, channels: fx.channels, features: fx.features, classes: fx.classes });
+    const g = new Graph('clf');
+    const p: Record<string, Value> = Object.fromEntries(m.params.map((s) => [s.name, g.input(s.name, 'float32', s.shape)]));
+    const x = g.constant(tensor('float32', [fx.batch, ...fx.image], fx.x));
+    const y = g.constant(tensor('float32', [fx.batch, fx.classes], oneHot(fx.labels, fx.classes)));
+    const logits = m.forward(x, p);
+    const loss = softmaxCrossEntropy(logits, y);
+    const names = m.params.map((s) => s.name);
+    grad(loss, names.map((n) => p[n])).forEach((v, i) => g.output(v, `d:${names[i]}`));
+    g.output(logits, 'logits');
+    g.output(m.features(x, p), 'features');
+    g.output(loss, 'loss');
+    const r = await run(g, Object.fromEntries(names.map((n) => [n, tensor('float32', fx.params[n].shape, fx.params[n].data)])));
+    expectClose(arr(r.logits), fx.logits, 1e-4, 1e-5, 'logits');
+    expectClose(arr(r.features), fx.feats, 1e-4, 1e-5, 'features');
+    expectClose(arr(r.loss), [fx.loss], 1e-5, 1e-6, 'cross-entropy');
+    for (const n of names) expectClose(arr(r[`d:${n}`]), fx.grads[n], 1e-4, 1e-5, `dL/d${n}`);
+  });
+
+  it("cross-entropy's gradient and second derivative match central differences (float64), and large logits stay finite", async () => {
+    const g = new Graph('ce');
+    const l = g.input('l', 'float64', [2, 4]);
+    const y = g.constant(tensor('float64', [2, 4], [0, 0, 1, 0, 0.25, 0.25, 0.5, 0]));
+    const L = softmaxCrossEntropy(l, y);
+    const [dl] = grad(L, [l]);
+    const V = g.constant(tensor('float64', [2, 4], [0.3, -0.1, 0.7, 0.2, -0.5, 0.4, 0.1, 0.9]));
+    const L2 = reduceSum(mul(dl, V));
+    const [ddl] = grad(L2, [l]);
+    g.output(L, 'L');
+    g.output(L2, 'L2');
+    g.output(dl, 'g');
+    g.output(ddl, 'gg');
+    const s = await session(g);
+    const base = [1.5, -0.3, 0.2, 2.0, -1.0, 0.5, 0.0, 3.0];
+    const at = async (v: number[]) => s.run({ l: tensor('float64', [2, 4], v) });
+    const r = await at(base);
+    const h = 1e-6;
+    const fd1: number[] = [];
+    const fd2: number[] = [];
+    for (let k = 0; k < base.length; k++) {
+      const [p, q] = [base.slice(), base.slice()];
+      p[k] += h;
+      q[k] -= h;
+      const [rp, rq] = [await at(p), await at(q)];
+      fd1.push((arr(rp.L)[0] - arr(rq.L)[0]) / (2 * h));
+      fd2.push((arr(rp.L2)[0] - arr(rq.L2)[0]) / (2 * h));
+    }
+    expectClose(arr(r.g), fd1, 1e-6, 1e-8, 'dCE/dlogits');
+    expectClose(arr(r.gg), fd2, 1e-6, 1e-8, 'd(dCE . V)/dlogits');
+    const big = await at(base.map((v) => v * 1000));
+    expect(Number.isFinite(arr(big.L)[0])).to.equal(true);
+    await s.release();
+  });
+  (haveFashionMnist ? it : it.skip)('learns real Fashion-MNIST with the supervised step graph: 150 Adam steps of a narrow classifier reach 70% on 2,000 test images (chance: 10%), scored through classifier.onnx', async function () {
+    this.timeout(120_000);
+    const train = fashionMnist('train');
+    const test = fashionMnist('t10k');
+    const m = convClassifier({ channels: [8, 16], features: 32 });
+    const n = 150 * 64;
+    const sub = labelled(imageSet('train[:9600]', train.shape, train.images.subarray(0, n * 784), train.labels!.subarray(0, n), train.classes));
+    const r = await trainClassifier(rt, m, sub, { epochs: 1, batch: 64, lr: 2e-3, seed: 0, threads: 1 });
+    expect(r.steps).to.equal(150);
+    const bytes = classifierOnnx(m, r.layout, r.params, { metadata: {}, producerVersion: 'test' });
+    const runner = await ClassifierRunner.create(rt, bytes, 1);
+    const idx = Uint32Array.from({ length: 2000 }, (_, i) => i);
+    const out = await runner.run(imageBatch({ ...test, labels: test.labels! }, idx), 700);
+    await runner.release();
+    expect(out.logits.length).to.equal(2000 * 10);
+    expect(out.features.length).to.equal(2000 * 32);
+    const acc = accuracy(out.logits, 10, test.labels!.subarray(0, 2000));
+    expect(acc, `test accuracy ${acc}`).to.be.greaterThan(0.7);
+  });
+});
+
+interface ScoresFixture {
+  d: number;
+  a: number[];
+  b: number[];
+  fid: number;
+  kid_full: number;
+  kid_rows: number;
+}
+
+describe('image scores', () => {
+  const fx = fixture<ScoresFixture>('scores.json');
+  const a = Float32Array.from(fx.a);
+  const b = Float32Array.from(fx.b);
+
+  it('FID matches numpy (eigenvalues of S1 S2) to 1e-8 relative, and is 0 between a set and itself', () => {
+    const f = fid(a, b, fx.d);
+    expect(Math.abs(f - fx.fid) / fx.fid, `${f} vs ${fx.fid}`).to.be.lessThan(1e-8);
+    expect(fid(a, a, fx.d)).to.be.lessThan(1e-9);
+    expect(f).to.be.greaterThan(1);
+  });
+
+  it('FID of Gaussians with known moments: |mu1 - mu2|^2 + tr(S1 + S2 - 2 (S1 S2)^1/2) for diagonal covariances', () => {
+    const d = 3;
+    const g1 = { d, mean: Float64Array.from([0, 1, 2]), cov: Float64Array.from([4, 0, 0, 0, 1, 0, 0, 0, 9]) };
+    const g2 = { d, mean: Float64Array.from([1, 1, 0]), cov: Float64Array.from([1, 0, 0, 0, 1, 0, 0, 0, 1]) };
+    // 1 + 4 = 5; (2-1)^2 + 0 + (3-1)^2 = 5
+    expect(frechetDistance(g1, g2)).to.be.closeTo(10, 1e-10);
+  });
+
+  it('the symmetric eigendecomposition reconstructs its matrix', () => {
+    const { cov, d } = gaussian(b, fx.d);
+    const { values, vectors } = symmetricEigen(cov, d);
+    let err = 0;
+    for (let i = 0; i < d; i++)
+      for (let j = 0; j < d; j++) {
+        let s = 0;
+        for (let k = 0; k < d; k++) s += vectors[i * d + k] * values[k] * vectors[j * d + k];
+        err = Math.max(err, Math.abs(s - cov[i * d + j]));
+      }
+    expect(err).to.be.lessThan(1e-12);
+  });
+
+  it('KID over one subset of whole sets equals numpy\'s unbiased MMD^2 (TypeScript and onnxruntime kernel sums); random subsets give a mean and a spread', async () => {
+    const m = fx.kid_rows;
+    const ort = ortKernelSum(rt, 1);
+    const ko = await kid(a.subarray(0, m * fx.d), b, fx.d, { subsets: 1, subsetSize: m, kernelSum: ort.sum });
+    await ort.release();
+    expect(Math.abs(ko.mean - fx.kid_full) / Math.abs(fx.kid_full), `${ko.mean} vs ${fx.kid_full}`).to.be.lessThan(1e-5);
+    const k = await kid(a.subarray(0, m * fx.d), b, fx.d, { subsets: 1, subsetSize: m });
+    expect(Math.abs(k.mean - fx.kid_full) / Math.abs(fx.kid_full), `${k.mean} vs ${fx.kid_full}`).to.be.lessThan(1e-9);
+    const r = await kid(a, b, fx.d, { subsets: 10, subsetSize: 100, seed: 3 });
+    expect(r.subsets).to.equal(10);
+    expect(r.std).to.be.greaterThan(0);
+    expect(Math.abs(r.mean - fx.kid_full)).to.be.lessThan(5 * r.std);
+    // Same set against itself: the unbiased estimate straddles zero.
+    expect(Math.abs((await kid(a, a, fx.d, { subsets: 10, subsetSize: 100 })).mean)).to.be.lessThan(Math.abs(fx.kid_full) / 5);
+  });
+
+  it('class coverage: histogram, classes covered and KL to uniform in nats', () => {
+    expect(classCoverage([0, 1, 2, 3], 4)).to.deep.equal({ histogram: [1, 1, 1, 1], klToUniform: 0, classesCovered: 4 });
+    const c = classCoverage([0, 0, 0, 1], 4);
+    expect(c.histogram).to.deep.equal([3, 1, 0, 0]);
+    expect(c.classesCovered).to.equal(2);
+    expect(c.klToUniform).to.be.closeTo(0.75 * Math.log(3) + 0.25 * Math.log(1), 1e-12);
+    expect(classCoverage([2, 2, 2], 10).klToUniform).to.be.closeTo(Math.log(10), 1e-12);
+  });
+});

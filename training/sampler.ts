@@ -1,0 +1,41 @@
+// Samples from a generator in inference mode: the sampler program alone (no step program compiled), fed
+// and read through its signature. What `eval` and a trainer's sample grids draw with.
+import type { Runtime, Session } from '../runtime/runtime.ts';
+import { absorb, feedsOf, type Absorbed, type ProgramState, type Signature } from './signature.ts';
+import type { StepCompiler, StepPlan, StepProgram } from './step.ts';
+
+type Run = (session: Session, sig: Signature, state: ProgramState, given: Record<string, Float32Array>) => Promise<Absorbed>;
+
+const plainRun: Run = async (session, sig, state, given) => absorb(sig, await session.run(feedsOf(sig, state, given)), state);
+
+export class Sampler {
+  /** `run`: how the program meets the state (a trainer's keeps it on the device); plain feeds by default. */
+  constructor(
+    private readonly plan: Pick<StepPlan, 'latent' | 'classes' | 'sampler'>,
+    private readonly session: Promise<Session>,
+    private readonly run: Run = plainRun,
+  ) {}
+
+  /** Compile only the sampler of `compiler`'s pair and open a session on it. */
+  static compile(compiler: StepCompiler, runtime: Runtime, threads?: number): Sampler {
+    const sampler: StepProgram = compiler.sampler();
+    return new Sampler({ latent: compiler.latent, classes: compiler.classes, sampler }, runtime.createSession(sampler.model, { threads }));
+  }
+
+  /** Samples for latent vectors z ([n, latent] row-major) and, for a class-conditional generator, each one's class. */
+  async generate(state: ProgramState, z: Float32Array, labels?: ArrayLike<number>): Promise<Float32Array> {
+    const sig = this.plan.sampler.signature;
+    const n = z.length / this.plan.latent;
+    if (this.plan.classes && (!labels || labels.length !== n)) throw new Error(`generate: the generator is class-conditional; give a class for each of the ${n} latent vectors`);
+    // The sampler's caller inputs, in signature order: the latent vectors, then a conditional one's classes.
+    const [latent, label] = sig.inputs.filter((s) => s.role === 'input');
+    const given: Record<string, Float32Array> = { [latent.name]: z };
+    if (label) given[label.name] = Float32Array.from(labels!);
+    const r = await this.run(await this.session, sig, state, given);
+    return Object.values(r.outputs)[0];
+  }
+
+  async release(): Promise<void> {
+    await (await this.session).release();
+  }
+}
