@@ -21,6 +21,11 @@ export function program(): Command {
   trainClassifierCommand(cli);
   evalCommand(cli);
   exportLossCommand(cli);
+  // commander compares `--name=value` whole with the known flags, so a misspelt flag given that way got no
+  // suggestion: compare its name alone.
+  type Unknown = { unknownOption(flag: string): never };
+  const original = (Command.prototype as unknown as Unknown).unknownOption;
+  for (const c of cli.commands) (c as unknown as Unknown).unknownOption = (flag) => original.call(c, flag.split('=')[0]);
   return cli;
 }
 /** An error as one line a person can read: its first line, cut at 1,000 characters. */

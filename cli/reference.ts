@@ -28,8 +28,9 @@ const PREAMBLE = `# Command line reference
 Generated from the commands' own definitions by \`npm run docs:cli\` (the flags of \`train\` come from the run
 configuration table, run/config.ts); \`onnx-gan <command> --help\` prints the same. A \`train\` config file
 (\`--config\`) is a JSON object with the same keys in camelCase (\`nCritic\`, \`checkpointEvery\`, ...); flags
-override it. \`--json\` prints a command's result as one JSON object; otherwise a progress bar (on a terminal)
-and a short summary.
+override it, and an unknown key is named with the key it was probably meant to be. \`--json\` prints a
+command's result as one JSON object; otherwise a short summary, after a progress bar with an ETA on a
+terminal, or a plain progress line every 30 s (\`ONNX_GAN_PROGRESS_SECONDS\`) where stderr is a log.
 
 Bad input stops with one line on stderr naming what is at fault and a non-zero exit; nothing already written
 is lost or half-written (files are written to a temporary name and renamed). Ctrl-C or SIGTERM during

@@ -17,6 +17,7 @@
 
 
 
+import { existsSync } from 'node:fs';
 import { DATASETS, runMixture, type Mixture } from './mixtures.ts';
 import { imageData } from './image-files.ts';
 import { type ImageSet } from './images.ts';
@@ -29,6 +30,8 @@ export type Data = Mixture | ImageSet;
  */
 export function loadData(spec: string, o: { dataSize?: number; seed?: number } = {}): Data {
   if (DATASETS[spec]) return runMixture(spec, o.dataSize, o.seed ?? 0);
+  // A path (it has a separator or an extension) that is not there: say so, not "unknown data set".
+  if (/[\\/.]/.test(spec) && !existsSync(spec)) throw new Error(`--data: ${spec} does not exist (a data set is ${Object.keys(DATASETS).join(', ')}, fashion-mnist, an IDX file or a folder of PNG images)`);
   const images = imageData(spec);
   if (images && o.dataSize) throw new Error(`--data-size ${o.dataSize}: applies to the 2-D mixtures (${Object.keys(DATASETS).join(', ')}), not to images`);
   if (images) return images;

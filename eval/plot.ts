@@ -53,3 +53,33 @@ export function scatterSpec(xy: Float32Array, centers: [number, number][], title
     ],
   } as TopLevelSpec;
 }
+
+/** Logged scalars (metrics.jsonl's lines: an iteration and named values) as rows of a long-format table. */
+export function lossRows(lines: Record<string, number>[]): { iteration: number; series: string; value: number }[] {
+  return lines.flatMap(({ iteration, ...values }) => Object.entries(values).filter(([, v]) => Number.isFinite(v)).map(([series, value]) => ({ iteration, series, value })));
+}
+
+/**
+ * Loss curves: one line per logged series over the iterations. The page draws it live (named data
+ * 'losses', rows added as they come); a run writes it as losses.svg with its rows inlined.
+ */
+export function lossCurveSpec(o: { rows?: ReturnType<typeof lossRows>; title?: string; width?: number; height?: number } = {}): TopLevelSpec {
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    ...(o.title ? { title: o.title } : {}),
+    width: o.width ?? 330,
+    height: o.height ?? 220,
+    // The legend appears with the first rows: let the view grow to fit it.
+    autosize: { type: 'pad', resize: true },
+    data: o.rows ? { values: o.rows } : { name: 'losses' },
+    // ASCII minus: headless browsers and minimal fonts lack U+2212, which d3-format uses by default.
+    config: { locale: { number: { decimal: '.', thousands: ',', grouping: [3], currency: ['', ''], minus: '-' } } },
+    mark: { type: 'line', strokeWidth: 1.2 },
+    encoding: {
+      x: { field: 'iteration', type: 'quantitative' },
+      y: { field: 'value', type: 'quantitative', title: 'loss' },
+      color: { field: 'series', type: 'nominal', title: null, legend: { orient: 'bottom', columns: 4 } },
+    },
+  } as TopLevelSpec;
+}
+

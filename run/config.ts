@@ -94,7 +94,33 @@ export function parseConfig(raw: unknown, source = 'config'): Config {
   let got: unknown = raw;
   for (const k of issue.path) got = got && typeof got === 'object' ? (got as Record<PropertyKey, unknown>)[k as PropertyKey] : undefined;
   const shown = issue.path.length && got !== undefined ? ` (got ${JSON.stringify(got)})` : '';
-  throw new Error(`${source}: ${key ? `'${key}': ` : ''}${issue.message}${shown}`);
+  const unknown = issue.code === 'unrecognized_keys' ? (issue as { keys: string[] }).keys : [];
+  const hints = unknown.map((k) => [k, suggestKey(k)]).filter(([, s]) => s).map(([k, s]) => (unknown.length === 1 ? `'${s}'` : `'${s}' for '${k}'`));
+  const hint = hints.length ? ` (did you mean ${hints.join(', ')}?)` : '';
+  throw new Error(`${source}: ${key ? `'${key}': ` : ''}${issue.message}${shown}${hint}`);
+}
+
+/** The config key an unknown one was probably meant to be: its camelCase (n_critic, n-critic), or one or two edits away. */
+export function suggestKey(k: string): string | null {
+  const camel = k.replace(/[_-]+([a-z0-9])/gi, (_, c: string) => c.toUpperCase());
+  if (KEYS.includes(camel as ConfigKey)) return camel;
+  let best: [string, number] | null = null;
+  for (const key of KEYS) {
+    const d = editDistance(k.toLowerCase(), key.toLowerCase());
+    if (d <= Math.min(2, Math.floor(key.length / 3)) && (!best || d < best[1])) best = [key, d];
+  }
+  return best?.[0] ?? null;
+}
+
+/** Levenshtein distance, for suggestions only. */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length];
 }
 
 /** A protocol's settings under the ones given (an unknown protocol is left for the schema to name). */

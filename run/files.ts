@@ -107,9 +107,14 @@ export function inside(root: string, parts: string[], what = 'path'): string {
   const base = resolve(root);
   for (const p of parts) if (typeof p !== 'string' || p === '' || p.includes('\0') || isAbsolute(p)) throw new Error(`${what} ${JSON.stringify(p)} is not a relative path`);
   const full = resolve(base, ...parts);
-  const rel = relative(base, full);
-  if (!rel || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) throw new Error(`${what} ${JSON.stringify(parts.join('/'))} leaves ${base}`);
+  if (full === base || !within(base, full)) throw new Error(`${what} ${JSON.stringify(parts.join('/'))} leaves ${base}`);
   return full;
+}
+
+/** Whether the absolute `path` is `root` itself or lies below it (the one containment check). */
+export function within(root: string, path: string): boolean {
+  const rel = relative(root, path);
+  return rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
 }
 
 /** A JSON object from a file (a config a person wrote, a run directory read back); errors name the file. */

@@ -1,5 +1,5 @@
 // `onnx-gan train`: a run directory with config.json, metrics.jsonl, checkpoints/, and at the end
-// samples.csv, samples.svg (2-D) or samples.png (images) and metrics.json. An adapter over the one run loop
+// losses.svg, samples.csv and samples.svg (2-D) or samples.png (images), and metrics.json. An adapter over the one run loop
 // (training/run-loop.ts): it brings the run directory as checkpoint store, the log and sample hooks, and
 // the signal flag. Resume continues exactly as an uninterrupted run would.
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -20,6 +20,7 @@ import { checkpointInfo, resolveSetup, type ResolvedSetup } from './setup.ts';
 import { checkFits } from '../training/gan-pairs.ts';
 import { type Data, isImage, loadData } from '../data/load.ts';
 import { CONFIG_FILE, isRun, openRun } from './open.ts';
+import { lossCurveSpec, lossRows } from '../eval/plot.ts';
 export { DivergedError } from '../training/run-loop.ts';
 
 export interface TrainOptions {
@@ -45,7 +46,7 @@ export interface TrainResult {
 }
 
 /** What a run directory holds; --force removes exactly these. */
-const RUN_OUTPUTS = ['config.json', 'metrics.jsonl', 'metrics.json', 'samples.csv', 'samples.svg', 'samples.png', 'samples', CKPT_DIR, EXPORT_DIR];
+const RUN_OUTPUTS = ['config.json', 'metrics.jsonl', 'metrics.json', 'losses.svg', 'samples.csv', 'samples.svg', 'samples.png', 'samples', CKPT_DIR, EXPORT_DIR];
 
 export async function train(cfg: Config, opts: TrainOptions = {}): Promise<TrainResult> {
   const out = resolve(cfg.out ?? defaultOut(cfg));
@@ -68,6 +69,14 @@ async function trainIn(out: string, cfg: Config, opts: TrainOptions, { data, set
 
   for (const w of setup.warnings) say(`warning: ${w}`);
   const trainer = await Trainer.create({ setup, runtime: nodeRuntime(cfg.ep), data, seed: cfg.seed, nCritic, threads: cfg.threads, shards: cfg.shards });
+  // Only a run that could start leaves a run directory: a provider that refuses (no GPU adapter) leaves
+  // nothing that a plain retry would have to --force.
+  try {
+    startRunDir(out, cfg);
+  } catch (e) {
+    await trainer.release();
+    throw e;
+  }
   const info = checkpointInfo(cfg, trainer.plan);
   const ckpts = join(out, CKPT_DIR);
   const loaded = resume ? loadLatest(ckpts, info, say) : null;
@@ -104,6 +113,7 @@ async function trainIn(out: string, cfg: Config, opts: TrainOptions, { data, set
     });
     const result = { out, iterations: state.iteration, seconds: run.seconds, status: run.status, checkpoint: run.checkpoint ?? loaded?.file ?? null };
     if (run.status === 'interrupted') return { ...result, metrics: null };
+    writeFileAtomic(join(out, 'losses.svg'), await renderSvg(lossCurveSpec({ rows: lossRows(readLog(logFile)), title: `${cfg.loss} on ${cfg.data}, seed ${cfg.seed}`, width: 480, height: 260 })));
     if (isImage(data)) {
       await writeGrid('samples.png');
       writeFileAtomic(join(out, 'metrics.json'), JSON.stringify({ iterations: state.iteration, seconds: run.seconds }, null, 2) + '\n');
@@ -153,27 +163,35 @@ function prepareRunDir(out: string, cfg: Config, opts: TrainOptions): boolean {
     resume = false;
   }
   if (resume) openRun(out, '--resume').checkIdentity(cfg, '--resume');
+  return resume;
+}
+
+/** The run directory made ready for the run that starts now: temp files gone, checkpoints/, config.json. */
+function startRunDir(out: string, cfg: Config): void {
   removeTempFiles(out);
   removeTempFiles(ownDir(join(out, CKPT_DIR)));
-  writeFileAtomic(join(out, 'config.json'), JSON.stringify({ ...cfg, out: cfg.out ?? defaultOut(cfg) }, null, 2) + '\n');
-  return resume;
+  writeFileAtomic(join(out, CONFIG_FILE), JSON.stringify({ ...cfg, out: cfg.out ?? defaultOut(cfg) }, null, 2) + '\n');
+}
+
+/** metrics.jsonl's lines as objects; a line cut by a crash is skipped. */
+function readLog(path: string): Record<string, number>[] {
+  if (!existsSync(path)) return [];
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .flatMap((line) => {
+      if (!line.trim()) return [];
+      try {
+        return [JSON.parse(line) as Record<string, number>];
+      } catch {
+        return []; // a line cut by a crash
+      }
+    });
 }
 
 /** After a resume or rollback, drop log lines past the checkpoint so the log reads as one uninterrupted run. */
 function trimLog(path: string, iteration: number): void {
   dropLink(path);
-  if (!existsSync(path)) return;
-  const keep = readFileSync(path, 'utf8')
-    .split('\n')
-    .filter((line) => {
-      if (!line.trim()) return false;
-      try {
-        return JSON.parse(line).iteration <= iteration;
-      } catch {
-        return false; // a line cut by a crash
-      }
-    });
-  writeFileAtomic(path, keep.map((l) => l + '\n').join(''));
+  if (existsSync(path)) writeFileAtomic(path, readLog(path).filter((l) => l.iteration <= iteration).map((l) => JSON.stringify(l) + '\n').join(''));
 }
 
 function csv(xy: Float32Array): string {

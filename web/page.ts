@@ -3,7 +3,7 @@
 // with memory as its checkpoint store and the Pause button as its stop flag. Every failure is one line in
 // #error; nothing a user loaded is lost by a failed load (the previous model keeps running).
 import * as vega from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
+import { compile } from 'vega-lite';
 import { DATASETS, runMixture } from '../data/mixtures.ts';
 import { checkIdxLabels, idxImageSet, labelsNameFor, parseIdxBytes } from '../data/images.ts';
 import { roleIO } from '../models/imported.ts';
@@ -17,6 +17,7 @@ import type { DataSource } from '../data/source.ts';
 import { cloneState, criticSchedule, gridInputs, Trainer, type TrainState } from '../training/trainer.ts';
 import { imageGrid, scatter, viewOf } from './draw.ts';
 import { parseConfig, type Config } from '../run/config.ts';
+import { lossCurveSpec } from '../eval/plot.ts';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const ui = {
@@ -230,25 +231,6 @@ interface Training {
 }
 let training: Training | null = null;
 
-function lossSpec(): TopLevelSpec {
-  return {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    width: 330,
-    height: 220,
-    // The legend appears with the first rows: let the view grow to fit it.
-    autosize: { type: 'pad', resize: true },
-    data: { name: 'losses' },
-    // ASCII minus: headless browsers and minimal fonts lack U+2212, which d3-format uses by default.
-    config: { locale: { number: { decimal: '.', thousands: ',', grouping: [3], currency: ['', ''], minus: '-' } } },
-    mark: { type: 'line', strokeWidth: 1.2 },
-    encoding: {
-      x: { field: 'iteration', type: 'quantitative' },
-      y: { field: 'value', type: 'quantitative', title: 'loss' },
-      color: { field: 'series', type: 'nominal', title: null, legend: { orient: 'bottom', columns: 4 } },
-    },
-  };
-}
-
 /** gunzip with the browser's own DecompressionStream (no library). */
 async function gunzip(bytes: Uint8Array, what: string): Promise<Uint8Array> {
   if (bytes.length < 2 || bytes[0] !== 0x1f || bytes[1] !== 0x8b) return bytes;
@@ -306,7 +288,7 @@ async function openArtifacts(read: (file: string) => Promise<Uint8Array>, where:
     training.view.finalize();
     await training.trainer.release();
   }
-  const view = new vega.View(vega.parse(compile(lossSpec()).spec), { renderer: 'canvas', container: ui.lossChart, hover: false });
+  const view = new vega.View(vega.parse(compile(lossCurveSpec()).spec), { renderer: 'canvas', container: ui.lossChart, hover: false });
   training = {
     trainer, state: loaded.state, manifest: loaded.manifest, rows: [], view, running: false,
     centers: 'centers' in data ? (data as { centers: [number, number][] }).centers : undefined,

@@ -6,17 +6,20 @@ import { Command } from 'commander';
 import { existsSync, realpathSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { resolve, sep } from 'node:path';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sirv from 'sirv';
 import { FASHION_MNIST_DIR } from '../data/paths.ts';
 import { build, DIST } from './build.ts';
 import { openRun } from '../run/open.ts';
+import { within } from '../run/files.ts';
 
 export interface Served {
   url: string;
   /** The page URL that opens the run's generator and artifacts, when a run is mounted. */
   pageUrl: string;
+  /** What a person should know about the mounted run (an export it lacks). */
+  notes: string[];
   close(): Promise<void>;
 }
 
@@ -53,17 +56,21 @@ export async function serve(opts: { port?: number; host?: string; run?: string }
     app(req, res, notFound);
   });
   await new Promise<void>((ok, bad) => {
-    server.once('error', bad);
+    server.once('error', (e: NodeJS.ErrnoException) =>
+      bad(e.code === 'EADDRINUSE' ? new Error(`web: port ${opts.port} on ${opts.host ?? '127.0.0.1'} is in use (another server?); pass --port N, or --port 0 for any free one`) : e),
+    );
     server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => ok());
   });
   const { port } = server.address() as AddressInfo;
   const url = `http://${opts.host ?? '127.0.0.1'}:${port}/`;
   const q: string[] = [];
+  const notes = run && !existsSync(resolve(run, 'export/generator.onnx')) ? [`${run} has no export yet: the page opens nothing from it until \`npx onnx-gan export ${run}\` (then reload)`] : [];
   if (run && existsSync(resolve(run, 'export/generator.onnx'))) q.push('generator=/run/export/generator.onnx');
   if (run && existsSync(resolve(run, 'export/training/artifacts.json'))) q.push('artifacts=/run/export/training/');
   return {
     url,
     pageUrl: q.length ? `${url}?${q.join('&')}` : url,
+    notes,
     close: () => new Promise<void>((ok) => server.close(() => ok())),
   };
 }
@@ -91,7 +98,7 @@ export function confined(root: string, serve: Handler): Handler {
     } catch {
       return next();
     }
-    if (real !== base && !real.startsWith(base + sep)) return next();
+    if (!within(base, real)) return next();
     serve(req, res, next);
   };
 }
@@ -114,6 +121,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   try {
     if (o.build) await build();
     const s = await serve({ port: Number(o.port), host: o.host, run: cli.args[0] });
+    for (const n of s.notes) process.stderr.write(`web: ${n}\n`);
     console.log(`serving ${s.pageUrl}  (Ctrl-C stops)`);
   } catch (e) {
     process.stderr.write(`web: ${(e as Error).message.split('\n')[0].replace(/^web: /, '')}\n`);

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeSafetensors } from '../../training/checkpoint.ts';
 import { cli, BIN } from '../helpers.ts';
+import { program } from '../../cli/main.ts';
 
 const SMALL = ['--hidden', '32,32', '--batch', '64', '--eval-samples', '200', '--log-every', '10'];
 
@@ -38,6 +39,10 @@ describe('onnx-gan train (CLI)', function () {
     expect(j).to.include.keys('modesCaptured', 'highQualityPct', 'reverseKL', 'seconds');
     expect(readFileSync(join(a, 'samples.csv'), 'utf8').trim().split('\n')).to.have.length(201);
     expect(readFileSync(join(a, 'samples.svg'), 'utf8')).to.match(/^<svg/);
+    // The loss curves of the whole (resumed) run, one line per logged series, named in the legend.
+    const losses = readFileSync(join(b, 'losses.svg'), 'utf8');
+    expect(losses).to.match(/^<svg/);
+    for (const series of ['D.loss', 'G.loss', 'D.gp']) expect(losses, series).to.include(`>${series}</text>`);
   });
 
   it('a corrupt newest checkpoint is skipped on --resume with a message; none usable is an error', () => {
@@ -60,6 +65,7 @@ describe('onnx-gan train (CLI)', function () {
     ['a loss without a setting it needs', ['--loss', 'fgan'], /loss 'fgan' needs --divergence \(kl, rkl, pearson, neyman, hellinger, js\)/],
     ['weight clipping with a gradient penalty', ['--loss', 'wgan-gp', '--clip', '0.01'], /weight clipping \(loss 'wgan-gp', --clip\) cannot be combined with the 'gp' penalty: .*choose one/],
     ['an unknown data set', ['--data', 'moons'], /unknown data set 'moons'; valid data sets: ring8, grid25, fashion-mnist, an IDX file/],
+    ['a data path that is not there', ['--data', '/no/such/images'], /^onnx-gan: --data: \/no\/such\/images does not exist \(a data set is ring8, grid25, fashion-mnist/],
     ['a flag value that is not a number', ['--lr', 'fast'], /option '--lr <x>' argument 'fast' is invalid. 'fast' is not a number/],
     ['a negative iteration count', ['--iterations', '-5'], /'iterations': Too small/],
     ['an unknown execution provider', ['--ep', 'tpu'], /argument 'tpu' is invalid/],
@@ -122,3 +128,16 @@ describe('onnx-gan train (CLI)', function () {
     }
   });
 });
+
+describe('cli/main: usage errors', () => {
+  it('a misspelt flag gets a suggestion, given as --name value or --name=value', async () => {
+    for (const arg of ['--itersations', '--itersations=10']) {
+      const cmd = program();
+      let err = '';
+      for (const c of cmd.commands) c.configureOutput({ writeErr: (s) => void (err += s) });
+      await cmd.parseAsync(['train', arg], { from: 'user' }).catch(() => {});
+      expect(err, arg).to.equal("error: unknown option '--itersations'\n(Did you mean --iterations?)\n");
+    }
+  });
+});
+

@@ -20,7 +20,7 @@ describe('run/open: openRun', () => {
     expect(() => openRun(join(tmp, 'file'), 'export')).to.throw('is a file, not a run directory');
     expect(() => openRun(tmp, 'web')).to.throw(`web: ${tmp} is not a run directory (no config.json)`);
     writeFileSync(join(tmp, 'config.json'), '{"loss": "ns", "nCritc": 2}');
-    expect(() => openRun(tmp, 'eval')).to.throw(`${join(tmp, 'config.json')}: 'nCritc': Unrecognized key`);
+    expect(() => openRun(tmp, 'eval')).to.throw(`${join(tmp, 'config.json')}: 'nCritc': Unrecognized key: "nCritc" (did you mean 'nCritic'?)`);
     writeFileSync(join(tmp, 'config.json'), '[1, 2]');
     expect(() => openRun(tmp, 'eval')).to.throw(`${join(tmp, 'config.json')} is not a JSON object`);
   });

@@ -185,6 +185,9 @@ describe('WebGPU provider (onnxruntime-node; SwiftShader where there is no GPU)'
       expect(r.code).to.not.equal(0);
       const line = r.err.split('\n').find((l) => l.includes('node-webgpu'));
       expect(line, r.err).to.match(/could not create a session: Failed to get a WebGPU adapter: No supported adapters; .*libvulkan1.*VK_ICD_FILENAMES=/);
+      // Nothing was started, so nothing is left that a plain retry on the CPU would have to --force.
+      const retry = cli(['train', '--iterations', '2', '--eval-samples', '10', '--out', join(dir, 'none')]);
+      expect(retry.code, retry.err).to.equal(0);
     });
   });
 });
