@@ -136,3 +136,24 @@ export function pngGrid(images: Float32Array, shape: number[], cols: number): Ui
   }
   return PNG.sync.write(png);
 }
+
+/**
+ * 2-D samples as a `size` x `size` PNG: blue dots over red crosses at the mode centres, axes fitted to the
+ * centres with a margin (samples beyond them clamped to the edge), for viewers that take raster images.
+ */
+export function pngScatter(xy: Float32Array, centers: [number, number][], size = 256): Uint8Array {
+  const png = new PNG({ width: size, height: size });
+  png.data.fill(255);
+  const all = centers.flat();
+  const lo = Math.min(...all) - 0.5;
+  const hi = Math.max(...all) + 0.5;
+  const px = (v: number) => Math.max(0, Math.min(size - 1, Math.round(((v - lo) / (hi - lo)) * (size - 1))));
+  const dot = (x: number, y: number, rgb: [number, number, number]) => {
+    if (x < 0 || y < 0 || x >= size || y >= size) return;
+    const at = (y * size + x) * 4;
+    png.data.set([...rgb, 255], at);
+  };
+  for (const [cx, cy] of centers) for (let d = -4; d <= 4; d++) (dot(px(cx) + d, size - 1 - px(cy), [214, 39, 40]), dot(px(cx), size - 1 - px(cy) + d, [214, 39, 40]));
+  for (let i = 0; i + 1 < xy.length; i += 2) dot(px(xy[i]), size - 1 - px(xy[i + 1]), [31, 119, 180]);
+  return PNG.sync.write(png);
+}

@@ -77,7 +77,7 @@ export function dropLink(path: string): void {
 }
 
 /** Append to a log file; a link at its place is removed first, never written through. */
-export function appendFile(path: string, text: string): void {
+export function appendFile(path: string, text: string | Uint8Array): void {
   dropLink(path);
   let fd: number;
   try {

@@ -18,6 +18,13 @@ export interface ResolvedSetup {
   nCritic: (it: number) => number;
 }
 
+/** A batch draws that many samples (times the packing degree) from the set: more than it holds is a mistake. */
+export function checkBatch(cfg: Config, data: Data, batch: number): void {
+  const size = isImage(data) ? data.count : cfg.dataSize;
+  const drawn = batch * (cfg.pack ?? 1);
+  if (size !== undefined && drawn > size) throw new Error(`--batch ${batch}${(cfg.pack ?? 1) > 1 ? ` x --pack ${cfg.pack}` : ''}: more samples per step than the data set '${cfg.data}' holds (${size} ${isImage(data) ? 'images' : 'points'})`);
+}
+
 export function resolveSetup(cfg: Config, data: Data): ResolvedSetup {
   const entry = lossEntry(cfg.loss);
   const toy = data.shape.length === 1 && data.shape[0] === 2 ? entry.toy2d : undefined;
@@ -32,10 +39,6 @@ export function resolveSetup(cfg: Config, data: Data): ResolvedSetup {
   const setup = isImage(data) && !bothImported
     ? (cfg.arch === 'resnet' ? resnetGan : dcganGan)({ ...settings, image: data.shape, classes, conditioning: cfg.conditional })
     : (cfg.arch === 'pacgan' ? pacganGan : mlpGan)({ ...settings, batch: settings.batch ?? (isImage(data) ? 64 : undefined), sampleDims: isImage(data) ? 1 : data.shape[0] });
-  // A batch draws that many samples (times the packing degree) from the set: more than it holds is a mistake.
-  const size = isImage(data) ? data.count : cfg.dataSize;
-  const drawn = setup.batch * (cfg.pack ?? 1);
-  if (size !== undefined && drawn > size) throw new Error(`--batch ${setup.batch}${(cfg.pack ?? 1) > 1 ? ` x --pack ${cfg.pack}` : ''}: more samples per step than the data set '${cfg.data}' holds (${size} ${isImage(data) ? 'images' : 'points'})`);
   let freeze: RegExp | undefined;
   try {
     freeze = cfg.freeze ? new RegExp(cfg.freeze) : undefined;

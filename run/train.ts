@@ -12,15 +12,16 @@ import { checkDataShape, gridInputs, Trainer } from '../training/trainer.ts';
 import { defaultOut, parseConfig, type Config } from './config.ts';
 import { appendFile, dropLink, isTempFile, ownDir, writeFileAtomic } from './files.ts';
 import { LOCK_FILE, withLock } from './lock.ts';
-import { pngGrid } from '../data/image-files.ts';
+import { pngGrid, pngScatter } from '../data/image-files.ts';
 import { mixtureMetrics, type MixtureMetrics } from '../eval/mixture-metrics.ts';
-import { renderSvg, scatterSpec } from '../eval/plot.ts';
+import { renderSvg, scatterSpec, lossCurveSpec, lossRows } from '../eval/plot.ts';
 import { CKPT_DIR, EXPORT_DIR, folderStore, loadLatest, removeTempFiles } from './run-dir.ts';
 import { checkpointInfo, resolveSetup, type ResolvedSetup } from './setup.ts';
 import { checkFits } from '../training/gan-pairs.ts';
 import { type Data, isImage, loadData } from '../data/load.ts';
 import { CONFIG_FILE, isRun, openRun } from './open.ts';
-import { lossCurveSpec, lossRows } from '../eval/plot.ts';
+import { EVENT_FILE_PREFIX, eventWriter } from './tfevents.ts';
+import { checkBatch } from './setup.ts';
 export { DivergedError } from '../training/run-loop.ts';
 
 export interface TrainOptions {
@@ -55,6 +56,7 @@ export async function train(cfg: Config, opts: TrainOptions = {}): Promise<Train
   const resolved = resolveSetup(cfg, data);
   const { setup, nCritic } = resolved;
   checkDataShape(data, setup.generator.outputShape, setup.generator.classes);
+  checkBatch(cfg, data, setup.batch);
   checkFits(setup, cfg, nCritic(0));
   const used = cfg.threads * cfg.shards;
   if (used > cpus().length) say(`warning: ${cfg.shards > 1 ? `--shards ${cfg.shards} x ` : ''}--threads ${cfg.threads} is more than this machine's ${cpus().length} cores; the threads will compete (slower, not faster)`);
@@ -84,9 +86,17 @@ async function trainIn(out: string, cfg: Config, opts: TrainOptions, { data, set
   const state = loaded?.state ?? trainer.initialState();
   const logFile = join(out, 'metrics.jsonl');
   if (resume) trimLog(logFile, state.iteration);
+  // TensorBoard's view of the same run: what metrics.jsonl logs, learning rates, speed, sample images.
+  const events = eventWriter(out, { resumedAt: resume ? state.iteration : undefined });
+  if (!resume) events.text(0, 'config', `\`\`\`json\n${JSON.stringify(cfg, null, 2)}\n\`\`\``);
+  let lastLog = { iteration: state.iteration, at: performance.now() };
   // Images: grids from one fixed noise batch, so they compare across steps and runs; one row per class.
   const grid = gridInputs(trainer.plan, trainer.plan.classes ? 10 : 8);
-  const writeGrid = async (file: string) => writeFileAtomic(join(out, file), pngGrid(await trainer.generate(state, grid.z, grid.labels), data.shape, grid.cols));
+  const writeGrid = async (file: string) => {
+    const png = pngGrid(await trainer.generate(state, grid.z, grid.labels), data.shape, grid.cols);
+    writeFileAtomic(join(out, file), png);
+    events.image(state.iteration, 'samples', png);
+  };
 
   const store = folderStore(ckpts, info, cfg.keepCheckpoints);
   try {
@@ -102,7 +112,13 @@ async function trainIn(out: string, cfg: Config, opts: TrainOptions, { data, set
       stopRequested: opts.stopRequested,
       async afterBlock(logs, s) {
         const last = logs[logs.length - 1];
-        if (s.iteration % cfg.logEvery === 0 || s.iteration === cfg.iterations) appendFile(logFile, JSON.stringify({ iteration: last.iteration, ...last.values }) + '\n');
+        if (s.iteration % cfg.logEvery === 0 || s.iteration === cfg.iterations) {
+          appendFile(logFile, JSON.stringify({ iteration: last.iteration, ...last.values }) + '\n');
+          const now = performance.now();
+          const speed = ((s.iteration - lastLog.iteration) * 1000) / Math.max(1, now - lastLog.at);
+          lastLog = { iteration: s.iteration, at: now };
+          events.scalars(last.iteration, { ...last.values, 'lr/G': s.G.lr, 'lr/D': s.D.lr, 'speed/iterations_per_s': speed });
+        }
         if (isImage(data) && s.iteration % cfg.sampleEvery === 0) await writeGrid(join('samples', `step-${String(s.iteration).padStart(9, '0')}.png`));
         opts.onProgress?.(s.iteration, cfg.iterations, last.values);
       },
@@ -122,6 +138,8 @@ async function trainIn(out: string, cfg: Config, opts: TrainOptions, { data, set
     const z = Rng.stream(cfg.seed, 'eval').fillNormal(new Float32Array(cfg.evalSamples * trainer.plan.latent));
     const xy = await trainer.generate(state, z);
     const metrics = mixtureMetrics(data, xy);
+    events.image(state.iteration, 'samples', pngScatter(xy, data.centers));
+    events.scalars(state.iteration, { 'eval/modes_captured': metrics.modesCaptured, 'eval/high_quality_pct': metrics.highQualityPct, 'eval/reverse_kl': metrics.reverseKL ?? NaN });
     writeFileAtomic(join(out, 'samples.csv'), csv(xy));
     writeFileAtomic(join(out, 'samples.svg'), await renderSvg(scatterSpec(xy, data.centers, `${cfg.loss} on ${cfg.data}, ${state.iteration} iterations, seed ${cfg.seed}`)));
     writeFileAtomic(join(out, 'metrics.json'), JSON.stringify({ iterations: state.iteration, seconds: run.seconds, ...metrics }, null, 2) + '\n');
@@ -150,7 +168,7 @@ function prepareRunDir(out: string, cfg: Config, opts: TrainOptions): boolean {
   const say = opts.log ?? (() => {});
   let resume = !!opts.resume;
   if (existsSync(out) && !resume) {
-    const ours = readdirSync(out).filter((e) => RUN_OUTPUTS.includes(e));
+    const ours = readdirSync(out).filter((e) => RUN_OUTPUTS.includes(e) || e.startsWith(EVENT_FILE_PREFIX));
     if (ours.length && !opts.force) throw new Error(`run directory ${out} already exists; pass --resume to continue it or --force to replace it (its checkpoints and export too)`);
     for (const e of ours) rmSync(join(out, e), { recursive: true, force: true });
   }

@@ -3,15 +3,17 @@ import { expect } from 'chai';
 import { imageSet } from '../../data/images.ts';
 import { runMixture } from '../../data/mixtures.ts';
 import { parseConfig } from '../../run/config.ts';
-import { checkpointInfo, resolveSetup } from '../../run/setup.ts';
+import { checkBatch, checkpointInfo, resolveSetup } from '../../run/setup.ts';
 import { StepCompiler } from '../../training/step.ts';
 
 describe('run/setup', () => {
   it('a batch larger than the data set is refused naming both sizes', () => {
     const tiny = imageSet('tiny', [1, 28, 28], new Uint8Array(3 * 784));
-    expect(() => resolveSetup(parseConfig({ data: 'tiny', loss: 'ns' }), tiny)).to.throw("--batch 64: more samples per step than the data set 'tiny' holds (3 images)");
-    expect(() => resolveSetup(parseConfig({ loss: 'ns', dataSize: 150, batch: 100, pack: 2 }), runMixture('ring8', 150, 0))).to.throw("--batch 100 x --pack 2: more samples per step than the data set 'ring8' holds (150 points)");
-    expect(resolveSetup(parseConfig({ loss: 'ns', dataSize: 200, batch: 100, pack: 2 }), runMixture('ring8', 200, 0)).setup.batch).to.equal(100);
+    const tinyCfg = parseConfig({ data: 'tiny', loss: 'ns' });
+    expect(() => checkBatch(tinyCfg, tiny, resolveSetup(tinyCfg, tiny).setup.batch)).to.throw("--batch 64: more samples per step than the data set 'tiny' holds (3 images)");
+    const packed = parseConfig({ loss: 'ns', dataSize: 150, batch: 100, pack: 2 });
+    expect(() => checkBatch(packed, runMixture('ring8', 150, 0), 100)).to.throw("--batch 100 x --pack 2: more samples per step than the data set 'ring8' holds (150 points)");
+    expect(() => checkBatch({ ...packed, dataSize: 200 }, runMixture('ring8', 200, 0), 100)).to.not.throw();
   });
 
   it("resolves the loss's paper defaults and the checkpoint identity a run carries", () => {
