@@ -84,6 +84,8 @@ export interface EventWriter {
   image(step: number, tag: string, png: Uint8Array): void;
   /** Text (Markdown) on the Text tab: the run's config, for one. */
   text(step: number, tag: string, text: string): void;
+  /** The run goes on from `step` again (a rollback): TensorBoard drops what was logged past it. */
+  restart(step: number, why: string): void;
 }
 
 /**
@@ -94,10 +96,12 @@ export function eventWriter(dir: string, o: { resumedAt?: number; clock?: () => 
   const clock = o.clock ?? (() => Date.now() / 1000);
   const file = join(dir, `${EVENT_FILE_PREFIX}${Math.floor(clock())}.${hostname().replace(/[^\w.-]/g, '_')}`);
   const write = (fields: Record<string, unknown>) => appendFile(file, tfRecord(Event.encode(Event.create({ wallTime: clock(), ...fields })).finish()));
+  const restart = (step: number, msg: string) => write({ step, sessionLog: { status: START, msg } });
   write({ fileVersion: 'brain.Event:2' });
-  if (o.resumedAt !== undefined) write({ step: o.resumedAt, sessionLog: { status: START, msg: `resumed at step ${o.resumedAt}` } });
+  if (o.resumedAt !== undefined) restart(o.resumedAt, `resumed at step ${o.resumedAt}`);
   return {
     file,
+    restart,
     scalars(step, values) {
       const value = Object.entries(values).filter(([, v]) => Number.isFinite(v)).map(([tag, simpleValue]) => ({ tag, simpleValue }));
       if (value.length) write({ step, summary: { value } });

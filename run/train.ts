@@ -124,6 +124,7 @@ async function trainIn(out: string, cfg: Config, opts: TrainOptions, { data, set
       },
       onRollback(msg, s) {
         trimLog(logFile, s.iteration);
+        events.restart(s.iteration, 'rolled back');
         say(msg);
       },
     });
