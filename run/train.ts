@@ -16,12 +16,11 @@ import { pngGrid, pngScatter } from '../data/image-files.ts';
 import { mixtureMetrics, type MixtureMetrics } from '../eval/mixture-metrics.ts';
 import { renderSvg, scatterSpec, lossCurveSpec, lossRows } from '../eval/plot.ts';
 import { CKPT_DIR, EXPORT_DIR, folderStore, loadLatest, removeTempFiles } from './run-dir.ts';
-import { checkpointInfo, resolveSetup, type ResolvedSetup } from './setup.ts';
+import { checkpointInfo, resolveSetup, type ResolvedSetup, checkBatch } from './setup.ts';
 import { checkFits } from '../training/gan-pairs.ts';
 import { type Data, isImage, loadData } from '../data/load.ts';
 import { CONFIG_FILE, isRun, openRun } from './open.ts';
 import { EVENT_FILE_PREFIX, eventWriter } from './tfevents.ts';
-import { checkBatch } from './setup.ts';
 export { DivergedError } from '../training/run-loop.ts';
 
 export interface TrainOptions {

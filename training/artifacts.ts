@@ -24,7 +24,6 @@ export const ARTIFACT_FILES = {
 export class ArtifactsError extends Error {}
 
 const dims = z.array(z.number().int().nonnegative());
-const signature = SignatureSchema;
 const net = z.object({ size: z.number().int().positive(), slots: z.array(z.string()) });
 
 const ManifestSchema = z.object({
@@ -40,7 +39,7 @@ const ManifestSchema = z.object({
   classes: z.array(z.string()),
   nets: z.object({ G: net, D: net }),
   states: z.array(z.object({ name: z.string(), shape: dims })),
-  programs: z.object({ critic: signature, generator: signature, sampler: signature }),
+  programs: z.object({ critic: SignatureSchema, generator: SignatureSchema, sampler: SignatureSchema }),
   checkpoint: z.object({
     config: z.string(),
     slots: z.object({ G: z.array(z.string()), D: z.array(z.string()) }),

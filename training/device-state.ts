@@ -3,9 +3,9 @@
 // are; the host's TrainState holds an empty stand-in for each until pull() downloads it, which the run
 // loop does only to checkpoint and at its end. A host array that replaced a stand-in (a rollback, a
 // loaded checkpoint) is uploaded by the next run and its device copy dropped.
-import { onDevice, type DeviceTensor, type Feeds, type Tensor } from '../runtime/runtime.ts';
+import { onDevice, type DeviceTensor, type Feeds, type Tensor, type Session } from '../runtime/runtime.ts';
 import { names } from './tensor-names.ts';
-import { stateArray, type ProgramState, type Signature, type TensorSpec } from './signature.ts';
+import { stateArray, type ProgramState, type Signature, type TensorSpec, type Absorbed, absorb, feedsOf } from './signature.ts';
 
 const CARRIED = new Set(['param', 'slot', 'state']);
 
@@ -24,6 +24,12 @@ interface Kept {
 
 export class DeviceState {
   private readonly kept = new Map<string, Kept>();
+
+  /** One run of a program over `state`: feeds from it (device copies where they are current), results into it. */
+  async run(session: Session, sig: Signature, state: ProgramState, given: Record<string, Float32Array>): Promise<Absorbed> {
+    const out = await session.runKeeping(this.feeds(sig, feedsOf(sig, state, given)));
+    return absorb(sig, this.keep(sig, out), state);
+  }
 
   /** A run's feeds with every input whose host array still stands for a device copy replaced by that copy. */
   feeds(sig: Signature, host: Feeds): Record<string, Tensor> {

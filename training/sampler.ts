@@ -1,19 +1,16 @@
 // Samples from a generator in inference mode: the sampler program alone (no step program compiled), fed
 // and read through its signature. What `eval` and a trainer's sample grids draw with.
 import type { Runtime, Session } from '../runtime/runtime.ts';
-import { absorb, feedsOf, type Absorbed, type ProgramState, type Signature } from './signature.ts';
+import { DeviceState } from './device-state.ts';
+import type { ProgramState } from './signature.ts';
 import type { StepCompiler, StepPlan, StepProgram } from './step.ts';
 
-type Run = (session: Session, sig: Signature, state: ProgramState, given: Record<string, Float32Array>) => Promise<Absorbed>;
-
-const plainRun: Run = async (session, sig, state, given) => absorb(sig, await session.run(feedsOf(sig, state, given)), state);
-
 export class Sampler {
-  /** `run`: how the program meets the state (a trainer's keeps it on the device); plain feeds by default. */
+  /** `device`: where the state's device copies are kept (a trainer shares its own); a fresh one by default. */
   constructor(
     private readonly plan: Pick<StepPlan, 'latent' | 'classes' | 'sampler'>,
     private readonly session: Promise<Session>,
-    private readonly run: Run = plainRun,
+    private readonly device = new DeviceState(),
   ) {}
 
   /** Compile only the sampler of `compiler`'s pair and open a session on it. */
@@ -31,7 +28,7 @@ export class Sampler {
     const [latent, label] = sig.inputs.filter((s) => s.role === 'input');
     const given: Record<string, Float32Array> = { [latent.name]: z };
     if (label) given[label.name] = Float32Array.from(labels!);
-    const r = await this.run(await this.session, sig, state, given);
+    const r = await this.device.run(await this.session, sig, state, given);
     return Object.values(r.outputs)[0];
   }
 

@@ -8,7 +8,7 @@ import { Rng } from '../data/random.ts';
 import { fromBytes } from '../graph/serialize.ts';
 import { carriedOutputs, DeviceState } from './device-state.ts';
 import type { Runtime, Session } from '../runtime/runtime.ts';
-import { absorb, drawBlock, drawStep, feedsOf, iterationRng, type NetState, type ProgramState, type Signature } from './signature.ts';
+import { drawBlock, drawStep, iterationRng, type NetState, type ProgramState } from './signature.ts';
 import { Shards } from './shards.ts';
 import type { StepRunner } from './step-runner.ts';
 import { StepCompiler, type GanSetup, type Net, type StepPlan, type StepProgram } from './step.ts';
@@ -97,8 +97,6 @@ export const UNROLLED_NODES = 6000;
 
 export class Trainer {
   private fused = new Map<string, { program: StepProgram; session: Session }>();
-  /** Parameters, slots and states left on the device by the last runs (runtimes with device memory). */
-  private readonly device = new DeviceState();
   /** Nodes of the critic and generator step graphs, for fuseLimit. */
   private stepNodes: number[] | null = null;
   private sampler: Sampler | null = null;
@@ -112,6 +110,8 @@ export class Trainer {
     private readonly steps: StepRunner,
     /** Present when the programs were compiled here: initial weights and fused programs need the models. */
     readonly compiler: StepCompiler | null,
+    /** Parameters, slots and states left on the device by the last runs (runtimes with device memory). */
+    private readonly device = new DeviceState(),
   ) {}
 
   /** Compile the setup's step programs and open sessions on them (or on their shards). */
@@ -129,17 +129,16 @@ export class Trainer {
     if ((opts.shards ?? 1) !== 1) throw new Error(`shards ${opts.shards}: data parallel compiles its programs from the models; these step programs were loaded from files`);
     checkDataShape(opts.data, plan.sampleShape, plan.classes);
     const open = (p: StepProgram) => opts.runtime.createSession(p.model, { threads: opts.threads, keep: carriedOutputs(p.signature) });
-    const sessions = await Promise.all([open(plan.critic), open(plan.generator)]);
+    const [D, G] = await Promise.all([open(plan.critic), open(plan.generator)]);
+    const sessions = { D, G };
     const sigs = { D: plan.critic.signature, G: plan.generator.signature };
-    const [D, G] = sessions;
-    let trainer: Trainer | null = null;
+    const device = new DeviceState();
     const local: StepRunner = {
       fusable: true,
-      step: (n, state, draws) => trainer!.runOn({ D, G }[n], sigs[n], state, draws),
-      release: async () => void (await Promise.all(sessions.map((s) => s.release()))),
+      step: (n, state, draws) => device.run(sessions[n], sigs[n], state, draws),
+      release: async () => void (await Promise.all([D.release(), G.release()])),
     };
-    trainer = new Trainer(opts, plan, local, compiler);
-    return trainer;
+    return new Trainer(opts, plan, local, compiler, device);
   }
 
   /** Whether K iterations can run in one fused program (compiled from the models, not loaded; not sharded). */
@@ -158,12 +157,6 @@ export class Trainer {
   /** Bring state left on the device back into `state` (before a checkpoint, at the end of a run). */
   pull(state: ProgramState): Promise<void> {
     return this.device.pull(state);
-  }
-
-  /** One run of a program over `state`: feeds from it (device copies where they are current), results into it. */
-  private async runOn(session: Session, sig: Signature, state: ProgramState, given: Record<string, Float32Array>) {
-    const out = await session.runKeeping(this.device.feeds(sig, feedsOf(sig, state, given)));
-    return absorb(sig, this.device.keep(sig, out), state);
   }
 
   private need(what: string): StepCompiler {
@@ -220,7 +213,7 @@ export class Trainer {
     const key = `${k}/${nC}`;
     const hit = this.prefetched;
     const draws = hit && hit.key === key && hit.start === start ? hit.draws : drawBlock(sig, this.opts.seed, start, this.opts.data);
-    const pending = this.runOn(session, sig, state, draws);
+    const pending = this.device.run(session, sig, state, draws);
     // The next block's draws depend only on its iteration numbers: make them while this block runs.
     this.prefetched = { key, start: start + k, draws: drawBlock(sig, this.opts.seed, start + k, this.opts.data) };
     const r = await pending;
@@ -244,7 +237,7 @@ export class Trainer {
    * class-conditional generator, each one's class; run with the trainer's state where it lies (on a device).
    */
   generate(state: TrainState, z: Float32Array, labels?: ArrayLike<number>): Promise<Float32Array> {
-    this.sampler ??= new Sampler(this.plan, this.opts.runtime.createSession(this.plan.sampler.model, { threads: this.opts.threads }), (s, sig, st, given) => this.runOn(s, sig, st, given));
+    this.sampler ??= new Sampler(this.plan, this.opts.runtime.createSession(this.plan.sampler.model, { threads: this.opts.threads }), this.device);
     return this.sampler.generate(state, z, labels);
   }
 
