@@ -15,11 +15,11 @@ import { LOCK_FILE, withLock } from './lock.ts';
 import { pngGrid, pngScatter } from '../data/image-files.ts';
 import { mixtureMetrics, type MixtureMetrics } from '../eval/mixture-metrics.ts';
 import { renderSvg, scatterSpec, lossCurveSpec, lossRows } from '../eval/plot.ts';
-import { CKPT_DIR, EXPORT_DIR, folderStore, loadLatest, removeTempFiles } from './run-dir.ts';
+import { CKPT_DIR, EXPORT_DIR, folderStore, removeTempFiles } from './run-dir.ts';
 import { checkpointInfo, resolveSetup, type ResolvedSetup, checkBatch } from './setup.ts';
 import { checkFits } from '../training/gan-pairs.ts';
 import { type Data, isImage, loadData } from '../data/load.ts';
-import { CONFIG_FILE, isRun, openRun } from './open.ts';
+import { CONFIG_FILE, isRun, openRun, type Run } from './open.ts';
 import { EVENT_FILE_PREFIX, eventWriter } from './tfevents.ts';
 export { DivergedError } from '../training/run-loop.ts';
 
@@ -66,7 +66,8 @@ export async function train(cfg: Config, opts: TrainOptions = {}): Promise<Train
 /** The run itself, once its directory is locked. */
 async function trainIn(out: string, cfg: Config, opts: TrainOptions, { data, setup, nCritic }: { data: Data } & ResolvedSetup): Promise<TrainResult> {
   const say = opts.log ?? (() => {});
-  const resume = prepareRunDir(out, cfg, opts);
+  const resumed = prepareRunDir(out, cfg, opts);
+  const resume = resumed !== null;
 
   for (const w of setup.warnings) say(`warning: ${w}`);
   const trainer = await Trainer.create({ setup, runtime: nodeRuntime(cfg.ep), data, seed: cfg.seed, nCritic, threads: cfg.threads, shards: cfg.shards });
@@ -80,7 +81,7 @@ async function trainIn(out: string, cfg: Config, opts: TrainOptions, { data, set
   }
   const info = checkpointInfo(cfg, trainer.plan);
   const ckpts = join(out, CKPT_DIR);
-  const loaded = resume ? loadLatest(ckpts, info, say) : null;
+  const loaded = resumed?.latest(info, say, '--resume') ?? null;
   if (resume && !loaded) say('no checkpoint yet; starting from iteration 0');
   const state = loaded?.state ?? trainer.initialState();
   const logFile = join(out, 'metrics.jsonl');
@@ -163,8 +164,8 @@ export function resumeConfig(out: string, given: Record<string, unknown>, source
   return isRun(out) ? parseConfig({ ...openRun(out, '--resume').config, ...given }, `${join(resolve(out), CONFIG_FILE)} + ${source}`) : parseConfig(given, source);
 }
 
-/** Returns whether there is a run to resume. Nothing is written before every check has passed. */
-function prepareRunDir(out: string, cfg: Config, opts: TrainOptions): boolean {
+/** The run to resume (its identity checked), or null to start one. Nothing is written before every check has passed. */
+function prepareRunDir(out: string, cfg: Config, opts: TrainOptions): Run | null {
   const say = opts.log ?? (() => {});
   let resume = !!opts.resume;
   if (existsSync(out) && !resume) {
@@ -172,7 +173,7 @@ function prepareRunDir(out: string, cfg: Config, opts: TrainOptions): boolean {
     if (ours.length && !opts.force) throw new Error(`run directory ${out} already exists; pass --resume to continue it or --force to replace it (its checkpoints and export too)`);
     for (const e of ours) rmSync(join(out, e), { recursive: true, force: true });
   }
-  if (resume && !existsSync(join(out, 'config.json'))) {
+  if (resume && !isRun(out)) {
     // A run killed during start-up leaves at most an empty checkpoints/ and temp files: start it afresh.
     const left = existsSync(out) ? readdirSync(out).filter((f) => !isTempFile(f) && f !== LOCK_FILE) : [];
     const empty = left.every((f) => f === CKPT_DIR && readdirSync(join(out, f)).every(isTempFile));
@@ -180,8 +181,10 @@ function prepareRunDir(out: string, cfg: Config, opts: TrainOptions): boolean {
     say(`--resume: nothing to resume in ${out}; starting the run`);
     resume = false;
   }
-  if (resume) openRun(out, '--resume').checkIdentity(cfg, '--resume');
-  return resume;
+  if (!resume) return null;
+  const run = openRun(out, '--resume');
+  run.checkIdentity(cfg, '--resume');
+  return run;
 }
 
 /** The run directory made ready for the run that starts now: temp files gone, checkpoints/, config.json. */
