@@ -1,11 +1,12 @@
-// Image data from files (Node): IDX files (the MNIST format, gzipped or not) and folders of PNG images,
-// decoded once into uint8 memory and served as random minibatches scaled to [-1, 1] (data/images.ts);
+// Image data from files (Node): IDX files (the MNIST format, gzipped or not) and image folders
+// (image-folder.ts), decoded once into uint8 memory and served as random minibatches scaled to [-1, 1] (data/images.ts);
 // PNG grids of samples.
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { PNG } from 'pngjs';
 import { FASHION_MNIST_DIR } from './paths.ts';
+import { prepareImageFolder, resizeImages, type PrepareOptions } from './image-folder.ts';
 import { checkIdxLabels, DataError, FASHION_MNIST_CLASSES, idxImageSet, imageSet, labelsNameFor, parseIdxBytes, pngFault, type ImageSet } from './images.ts';
 
 /** An IDX file, gzipped or not. */
@@ -62,41 +63,6 @@ export function labelsBeside(imagesPath: string): string | undefined {
   return name ? [`${name}.gz`, name].find((p) => existsSync(p)) : undefined;
 }
 
-const pngsIn = (dir: string) => readdirSync(dir).filter((f) => f.toLowerCase().endsWith('.png')).sort();
-
-/**
- * Every .png in a folder (sorted by name), or, when the folder holds only subfolders of PNGs, the
- * ImageFolder layout: one class per subfolder (sorted names, as torchvision's), its PNGs labelled with it.
- * All images must share one size and channel count.
- */
-export function readPngFolder(dir: string): ImageSet {
-  let files = pngsIn(dir).map((f) => join(dir, f));
-  let labels: Uint8Array | undefined;
-  let classes: string[] | undefined;
-  if (!files.length) {
-    classes = readdirSync(dir).filter((f) => statSync(join(dir, f)).isDirectory()).sort();
-    const perClass = classes.map((c) => pngsIn(join(dir, c)).map((f) => join(dir, c, f)));
-    const empty = classes.findIndex((_, k) => !perClass[k].length);
-    if (!classes.length) throw new DataError(`${dir}: no .png files and no class subfolders`);
-    if (empty >= 0) throw new DataError(`${join(dir, classes[empty])}: class folder with no .png files`);
-    if (classes.length > 256) throw new DataError(`${dir}: ${classes.length} class folders, at most 256 are supported`);
-    files = perClass.flat();
-    labels = Uint8Array.from(perClass.flatMap((fs, k) => fs.map(() => k)));
-  }
-  let shape: number[] | null = null;
-  let images: Uint8Array | null = null;
-  files.forEach((p, i) => {
-    const img = parsePng(readFileSync(p), p);
-    if (!shape) {
-      shape = img.shape;
-      images = new Uint8Array(files.length * img.data.length);
-    } else if (img.shape.join('x') !== shape.join('x')) throw new DataError(`${p}: image ${i} is [${img.shape}], the folder's first image is [${shape}]`);
-    images!.set(img.data, i * img.data.length);
-  });
-  return imageSet(dir, shape!, images!, labels, classes);
-}
-
-
 /** Fashion-MNIST from Debian's dataset-fashion-mnist package. */
 export function fashionMnist(split: 'train' | 't10k' = 'train'): ImageSet {
   const images = join(FASHION_MNIST_DIR, `${split}-images-idx3-ubyte.gz`);
@@ -105,12 +71,27 @@ export function fashionMnist(split: 'train' | 't10k' = 'train'): ImageSet {
   return { ...set, name: 'fashion-mnist' };
 }
 
-/** An image data set by name or path: 'fashion-mnist', an IDX file, or a folder of PNGs. */
-export function imageData(spec: string): ImageSet | null {
-  if (spec === 'fashion-mnist') return fashionMnist();
-  if (/(-ubyte|\.idx\d?)(\.gz)?$/.test(spec) || /\.gz$/.test(spec)) return readIdxImages(spec, labelsBeside(spec));
-  if (existsSync(spec) && statSync(spec).isDirectory()) return readPngFolder(spec);
-  return null;
+/** How image data is prepared: the folder options, and the random flip applied when batches are drawn. */
+export type ImageOptions = PrepareOptions & { flip?: boolean };
+
+/**
+ * An image data set by name or path: 'fashion-mnist', an IDX file, or a folder of images (image-folder.ts);
+ * resized to `imageSize` when given. Null when `spec` is none of these.
+ */
+export async function imageData(spec: string, o: ImageOptions = {}): Promise<ImageSet | null> {
+  let set: ImageSet;
+  if (spec === 'fashion-mnist') set = fashionMnist();
+  else if (/(-ubyte|\.idx\d?)(\.gz)?$/.test(spec) || /\.gz$/.test(spec)) set = readIdxImages(spec, labelsBeside(spec));
+  else if (existsSync(spec) && statSync(spec).isDirectory()) {
+    const p = await prepareImageFolder(spec, o);
+    for (const note of p.notes) o.onNote?.(`${spec}: ${note}`);
+    return imageSet(spec, p.shape, p.images, p.labels, p.classes, o);
+  } else return null;
+  if (o.channels && o.channels !== set.shape[0]) throw new DataError(`--channels ${o.channels}: ${set.name} has ${set.shape[0]} channel${set.shape[0] > 1 ? 's' : ''}; --channels converts image folders only`);
+  const [C, H, W] = set.shape;
+  if (!o.imageSize || (H === o.imageSize && W === o.imageSize)) return imageSet(set.name, set.shape, set.images, set.labels, set.classes, o);
+  const images = await resizeImages(set.images, set.shape, { ...o, imageSize: o.imageSize });
+  return imageSet(set.name, [C, o.imageSize, o.imageSize], images, set.labels, set.classes, o);
 }
 
 /** n images [n, C, H, W] in [-1, 1] as one PNG grid with `cols` columns and a 2-pixel gutter. */

@@ -6,6 +6,10 @@ import type { DataSource } from './source.ts';
 
 export class DataError extends Error {}
 
+/** How an image folder is brought to --image-size (data/image-folder.ts). */
+export const RESIZE_MODES = ['crop', 'stretch', 'pad'] as const;
+export type ResizeMode = (typeof RESIZE_MODES)[number];
+
 const IDX_TYPES: Record<number, string> = { 0x08: 'ubyte', 0x09: 'byte', 0x0b: 'short', 0x0c: 'int', 0x0d: 'float', 0x0e: 'double' };
 
 /** An IDX file of unsigned bytes (already gunzipped): its dims and data. Errors name the file and the offset at fault. */
@@ -62,16 +66,20 @@ export const FASHION_MNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dre
 /**
  * Random minibatches (uniform, from the iteration's PRNG stream, so resumes repeat) scaled to [-1, 1].
  * With labels, the set is labelled: `classes` names them (default: the label numbers up to the largest).
+ * `flip` mirrors half the drawn images (random horizontal flip, as torchvision's RandomHorizontalFlip).
  */
-export function imageSet(name: string, shape: number[], images: Uint8Array, labels?: Uint8Array, classes?: string[]): ImageSet {
+export function imageSet(name: string, shape: number[], images: Uint8Array, labels?: Uint8Array, classes?: string[], o: { flip?: boolean } = {}): ImageSet {
   const per = shape.reduce((a, b) => a * b, 1);
   const count = images.length / per;
+  const W = shape[shape.length - 1];
   const draw = (rng: Rng, n: number, labelsOut: Float32Array | null) => {
     const out = new Float32Array(n * per);
     for (let i = 0; i < n; i++) {
       const row = rng.int(count);
       const at = row * per;
-      for (let j = 0; j < per; j++) out[i * per + j] = images[at + j] / 127.5 - 1;
+      // --flip: each drawn image mirrored left-right with probability 1/2, from the same stream.
+      if (o.flip && rng.uniform() < 0.5) for (let j = 0; j < per; j += W) for (let x = 0; x < W; x++) out[i * per + j + x] = images[at + j + W - 1 - x] / 127.5 - 1;
+      else for (let j = 0; j < per; j++) out[i * per + j] = images[at + j] / 127.5 - 1;
       if (labelsOut) labelsOut[i] = labels![row];
     }
     return out;

@@ -1,4 +1,4 @@
-// DCGAN (Radford et al. 2016) for 28x28 and 32x32 / 64x64 images: the generator doubles the resolution
+// DCGAN (Radford et al. 2016) for square images of 16 to 256 pixels (model.ts's IMAGE_SIZES): the generator doubles the resolution
 // with stride-2 transposed convolutions (batch norm and ReLU between, tanh at the end), the critic halves it
 // with stride-2 convolutions and LeakyReLU 0.2. Critics trained with a gradient penalty must not use batch
 // norm (the penalty is per sample), so the critic's norm is layer norm, instance norm or none; the SN-GAN
@@ -9,12 +9,12 @@ import type { Value } from '../graph/ir.ts';
 import { concat, convTranspose, conv, gemm, leakyRelu, matmul, oneHot, relu, reshape, tanh } from '../graph/ops.ts';
 import { classesOf, conditionalFields, conditionalHead, conditionalHeadParams, type ConditionalOptions } from './conditioning.ts';
 import { batchNorm2d, batchNorm2dSpecs, instanceNorm, layerNorm } from './layers.ts';
-import { normalInit, zerosInit, type Model, type ParamSpec } from './model.ts';
+import { imageLayout, normalInit, zerosInit, type Model, type ParamSpec } from './model.ts';
 
 export type CriticNorm = 'layer' | 'instance' | 'none';
 
 export interface DcganOptions extends ConditionalOptions {
-  /** [channels, height, width]; height = width in 28, 32, 64. */
+  /** [channels, height, width]; height = width, one of IMAGE_SIZES. */
   image: number[];
   /** Channels of the widest layer next to the image (the paper's 64 at 64x64; 2x, 4x, ... inward). */
   width?: number;
@@ -22,15 +22,8 @@ export interface DcganOptions extends ConditionalOptions {
   prefix?: string;
 }
 
-
 /** The layout shared by both networks: spatial size `base` at the inside, `ups` stride-2 stages to the image. */
-export function dcganLayout(image: number[]): { channels: number; size: number; base: number; ups: number } {
-  const [channels, h, w] = image;
-  if (image.length !== 3 || h !== w || ![28, 32, 64].includes(h)) throw new Error(`dcgan: image must be [C, S, S] with S in 28, 32, 64, got [${image}]`);
-  if (!Number.isInteger(channels) || channels < 1) throw new Error(`dcgan: image channels must be a positive integer, got ${channels}`);
-  const base = h === 28 ? 7 : 4;
-  return { channels, size: h, base, ups: Math.log2(h / base) };
-}
+export const dcganLayout = (image: number[]) => imageLayout('dcgan', image);
 
 export function dcganGenerator(o: DcganOptions): Model {
   const { channels, size, base, ups } = dcganLayout(o.image);

@@ -83,3 +83,20 @@ export function initParams(model: Model, rng: Rng): Float32Array {
 }
 
 export const DEFAULT_DTYPE: DType = 'float32';
+
+/** The image sizes the built-in convolutional models make: S = base x 2^ups, base 4..7, ups >= 2, S <= 256. */
+export const IMAGE_SIZES = [16, 20, 24, 28, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256];
+
+/**
+ * How a generator grows a square image from a small base (and a critic shrinks it): `ups` stride-2 stages
+ * from `base` x `base`, base the largest quotient S / 2^ups that is still at least 4 (28 = 7 x 2^2,
+ * 32 = 4 x 2^3, 48 = 6 x 2^3). Other shapes are refused naming the sizes that work.
+ */
+export function imageLayout(kind: string, image: number[]): { channels: number; size: number; base: number; ups: number } {
+  const [channels, h, w] = image;
+  if (image.length !== 3 || h !== w || !IMAGE_SIZES.includes(h)) throw new Error(`${kind}: image must be [C, S, S] with S in ${IMAGE_SIZES.join(', ')} (--image-size resizes a folder to one), got [${image}]`);
+  if (!Number.isInteger(channels) || channels < 1) throw new Error(`${kind}: image channels must be a positive integer, got ${channels}`);
+  let ups = 0;
+  while (h % 2 ** (ups + 1) === 0 && h / 2 ** (ups + 1) >= 4) ups++;
+  return { channels, size: h, base: h / 2 ** ups, ups };
+}

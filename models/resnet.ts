@@ -2,8 +2,8 @@
 // sngan_32): the generator maps z by a linear layer to base x base maps and doubles the size in up-blocks
 // (batch norm, ReLU, nearest x2, 3x3 conv, batch norm, ReLU, 3x3 conv; shortcut nearest x2 then 1x1
 // conv), then batch norm, ReLU, a 3x3 conv to the image and tanh. The critic has an optimized first block
-// (3x3 conv, ReLU, 3x3 conv, 2x2 average pool; shortcut pool then 1x1 conv), one down-block and two
-// blocks at that size (ReLU, 3x3 conv, ReLU, 3x3 conv [, pool]; 1x1 conv shortcut where the shape
+// (3x3 conv, ReLU, 3x3 conv, 2x2 average pool; shortcut pool then 1x1 conv), one down-block (more above
+// 64 pixels) and two blocks at that size (ReLU, 3x3 conv, ReLU, 3x3 conv [, pool]; 1x1 conv shortcut where the shape
 // changes), ReLU, a sum over positions and a linear head. No normalization in the critic: spectral norm
 // wraps it for `sngan`, gradient penalties need none. Every block has the same width (Mimicry's 32x32:
 // 256 in G, 128 in D; here `width` for both, by CPU budgets). Weights are Xavier-uniform with gain sqrt(2)
@@ -14,10 +14,10 @@ import type { Value } from '../graph/ir.ts';
 import { add, averagePool, conv, gemm, mul, relu, reshape, tanh, upsampleNearest } from '../graph/ops.ts';
 import { classesOf, conditionalFields, conditionalHead, conditionalHeadParams, type ConditionalOptions } from './conditioning.ts';
 import { batchNorm2d, batchNorm2dSpecs } from './layers.ts';
-import { normalInit, onesInit, zerosInit, type ForwardContext, type Model, type ParamSpec } from './model.ts';
+import { imageLayout, normalInit, onesInit, zerosInit, type ForwardContext, type Model, type ParamSpec } from './model.ts';
 
 export interface ResnetOptions extends ConditionalOptions {
-  /** [channels, size, size] with size in 28, 32, 48, 64. */
+  /** [channels, size, size], size one of IMAGE_SIZES. */
   image: number[];
   /** Channels of every block. */
   width?: number;
@@ -25,16 +25,11 @@ export interface ResnetOptions extends ConditionalOptions {
   prefix?: string;
 }
 
-/** Base size and up-blocks per image size: 28 = 7 x 2^2, 32 = 4 x 2^3 (Mimicry's), 48 = 6 x 2^3, 64 = 4 x 2^4. */
-const LAYOUTS: Record<number, { base: number; ups: number }> = { 28: { base: 7, ups: 2 }, 32: { base: 4, ups: 3 }, 48: { base: 6, ups: 3 }, 64: { base: 4, ups: 4 } };
+/** Base size and up-blocks (28 = 7 x 2^2, 32 = 4 x 2^3 as Mimicry's, 48 = 6 x 2^3, 64 = 4 x 2^4). */
+export const resnetLayout = (image: number[]) => imageLayout('resnet', image);
 
-export function resnetLayout(image: number[]): { channels: number; size: number; base: number; ups: number } {
-  const [channels, h, w] = image;
-  const l = LAYOUTS[h];
-  if (image.length !== 3 || h !== w || !l) throw new Error(`resnet: image must be [C, S, S] with S in ${Object.keys(LAYOUTS).join(', ')}, got [${image}]`);
-  if (!Number.isInteger(channels) || channels < 1) throw new Error(`resnet: image channels must be a positive integer, got ${channels}`);
-  return { channels, size: h, ...l };
-}
+/** The critic's down-blocks: two up to 64 pixels (SNGAN's 32x32 critic), beyond that one fewer than the generator's up-blocks, so its last maps stay at 8..16 pixels. */
+const criticDowns = (size: number, ups: number) => (size <= 64 ? 2 : ups - 1);
 
 /** nn.init.xavier_uniform_(w, gain): U(-a, a), a = gain sqrt(6 / (fan_in + fan_out)), fans with the receptive field. */
 function xavierFor(shape: number[], gain: number): ParamSpec['init'] {
@@ -103,18 +98,21 @@ export function resnetGenerator(o: ResnetOptions): Model {
 }
 
 export function resnetCritic(o: Omit<ResnetOptions, 'latent'>): Model {
-  const { channels, size } = resnetLayout(o.image);
+  const { channels, size, ups } = resnetLayout(o.image);
   const w = o.width ?? 64;
   const P = o.prefix ?? 'D';
   const params: ParamSpec[] = [];
-  // block1: optimized (channels -> w, down); block2: down; blocks 3 and 4 keep the size.
+  // block1: optimized (channels -> w, down); blocks 2..downs: down; the last two keep the size.
+  const downs = criticDowns(size, ups);
+  const blocks = [...Array(downs + 1).keys()].map((i) => i + 2);
+  const isDown = (b: number) => b <= downs;
   layer(params, `${P}.block1.c1`, [w, channels, 3, 3], Math.SQRT2);
   layer(params, `${P}.block1.c2`, [w, w, 3, 3], Math.SQRT2);
   layer(params, `${P}.block1.c_sc`, [w, channels, 1, 1], 1);
-  for (const b of [2, 3, 4]) {
+  for (const b of blocks) {
     layer(params, `${P}.block${b}.c1`, [w, w, 3, 3], Math.SQRT2);
     layer(params, `${P}.block${b}.c2`, [w, w, 3, 3], Math.SQRT2);
-    if (b === 2) layer(params, `${P}.block${b}.c_sc`, [w, w, 1, 1], 1);
+    if (isDown(b)) layer(params, `${P}.block${b}.c_sc`, [w, w, 1, 1], 1);
   }
   layer(params, `${P}.l5`, [1, w], 1);
   params.push(...conditionalHeadParams(P, w, o, xavierFor([o.classes ?? 1, w], 1)));
@@ -127,10 +125,10 @@ export function resnetCritic(o: Omit<ResnetOptions, 'latent'>): Model {
     forward(x: Value, p: Record<string, Value>, _ctx?: ForwardContext, labels?: Value) {
       const B1 = `${P}.block1`;
       let h = add(down(conv3(relu(conv3(x, p, `${B1}.c1`)), p, `${B1}.c2`)), conv1(down(x), p, `${B1}.c_sc`));
-      for (const b of [2, 3, 4]) {
+      for (const b of blocks) {
         const B = `${P}.block${b}`;
         const r = conv3(relu(conv3(relu(h), p, `${B}.c1`)), p, `${B}.c2`);
-        h = b === 2 ? add(down(r), down(conv1(h, p, `${B}.c_sc`))) : add(r, h);
+        h = isDown(b) ? add(down(r), down(conv1(h, p, `${B}.c_sc`))) : add(r, h);
       }
       // The sum over positions as a full-size average pool times the position count: the same value, in
       // an op that every consumer of an exported critic runs (OpenCV 4.6 has no opset-13 ReduceSum).

@@ -8,6 +8,10 @@ import { PENALTIES } from '../losses/penalties.ts';
 import { CONDITIONINGS } from '../models/conditioning.ts';
 import { identityDifference, MAX_ITERATIONS } from '../training/checkpoint.ts';
 import { NODE_EPS } from '../runtime/runtime.ts';
+import { RESIZE_MODES } from '../data/images.ts';
+import { PROTOCOLS } from './protocols.ts';
+import { jsonObject } from './json.ts';
+export { PROTOCOLS };
 
 const names = (r: Record<string, unknown>) => Object.keys(r) as [string, ...string[]];
 const posInt = z.number().int().positive();
@@ -26,13 +30,13 @@ const id = { identity: true };
 
 export const ARCHS = ['mlp', 'pacgan', 'dcgan', 'resnet'] as const;
 
-import { PROTOCOLS } from './protocols.ts';
-import { jsonObject } from './json.ts';
-export { PROTOCOLS };
-
-
 export const CONFIG_KEYS = {
-  data: key(z.string().min(1).default('ring8'), 'data set: ring8 | grid25 | fashion-mnist | an IDX file (.gz or not) | a folder of PNGs', { arg: '<name>', ...id }),
+  data: key(z.string().min(1).default('ring8'), 'data set: ring8 | grid25 | fashion-mnist | an IDX file (.gz or not) | a folder of images (JPEG, PNG, WebP, GIF, TIFF, AVIF; flat, or one subfolder per class)', { arg: '<name>', ...id }),
+  imageSize: key(z.number().int().min(4).max(1024).optional(), 'images: resize every image to N x N (the built-in models take 16..256: 16, 20, 24, 28, 32, 40, 48, 56, 64, 80, 96, ...)', { arg: '<n>', ...id }),
+  resize: key(z.enum(RESIZE_MODES).optional(), 'images, with --image-size: crop (shorter side to N, then the centre; torchvision\'s default), stretch, or pad (black bars)', { arg: '<mode>', ...id }),
+  channels: key(z.number().int().refine((v) => v === 1 || v === 3, 'must be 1 or 3').optional(), 'images: 1 (grey) or 3 (RGB); default what the files are (alpha is composited on black)', { arg: '<n>', ...id }),
+  flip: key(z.boolean().optional(), 'images: random horizontal flips of the real images, drawn from the seeded stream', id),
+  strict: key(z.boolean().optional(), 'image folders: refuse unreadable files instead of skipping them with a note'),
   loss: key(z.enum(names(LOSSES)).default('wgan-gp'), `loss: ${Object.keys(LOSSES).join(' | ')}`, { arg: '<name>', ...id }),
   lambda: key(z.number().nonnegative().optional(), "penalty weight (gamma for r1/r2); the loss's paper default when absent", { arg: '<x>', ...id }),
   penalty: key(z.enum(['none', ...Object.keys(PENALTIES)] as [string, ...string[]]).optional(), "a penalty instead of the loss's own ('none' for none)", { arg: '<name>', ...id }),

@@ -14,8 +14,8 @@ import { parseConfig, type Config } from './config.ts';
 import { ownDir, writeFileAtomic } from './files.ts';
 import { withLock } from './lock.ts';
 import { CKPT_DIR, folderStore, loadLatest, removeTempFiles, runOf } from './run-dir.ts';
-import { loadData } from '../data/load.ts';
 import { openRun } from './open.ts';
+import { runData } from './setup.ts';
 
 export interface ContinueOptions {
   iterations: number;
@@ -61,7 +61,7 @@ async function continueIn(root: string, run: string | null, config: Config, { ma
   const state = newest && newest.state.iteration > packed.iteration ? newest.state : packed;
   say(`continuing from ${newest && state === newest.state ? newest.file : join(root, ARTIFACT_FILES.checkpoint)} at iteration ${state.iteration}`);
   const runtime = opts.ep === 'wasm' ? webRuntime() : nodeRuntime(opts.ep);
-  const trainer = await Trainer.fromPlan(plan, { runtime, data: loadData(manifest.data, { dataSize: config.dataSize, seed: manifest.seed }), seed: manifest.seed, nCritic: criticSchedule(manifest.schedule), threads: opts.threads ?? 1 });
+  const trainer = await Trainer.fromPlan(plan, { runtime, data: await runData({ ...config, data: manifest.data, seed: manifest.seed }, { onNote: say }), seed: manifest.seed, nCritic: criticSchedule(manifest.schedule), threads: opts.threads ?? 1 });
   const setting = (k: 'checkpointEvery' | 'keepCheckpoints') => opts[k] ?? config[k];
   // Each save also refreshes the artifacts' own checkpoint (always to a newer iteration), so the page and
   // the next `continue` start from the newest.

@@ -15,8 +15,8 @@ import { VERSION } from './export.ts';
 import { writeFileAtomic, readJsonObject } from './files.ts';
 import { fashionMnist } from '../data/image-files.ts';
 import { type ImageSet, labelled } from '../data/images.ts';
-import { checkpointInfo, resolveSetup } from './setup.ts';
-import { isImage, loadData } from '../data/load.ts';
+import { checkpointInfo, resolveSetup, runData } from './setup.ts';
+import { isImage } from '../data/load.ts';
 import { type ConditionalScores, type ImageScores, conditionalScores, ortKernelSum, scoreFeatures } from '../eval/image-scores.ts';
 import { StepCompiler } from '../training/step.ts';
 import { Sampler } from '../training/sampler.ts';
@@ -94,7 +94,7 @@ export async function evalRun(run: string, o: EvalOptions): Promise<EvalResult> 
 }
 
 async function evalIn({ dir, config: cfg, latest }: Run, o: EvalOptions): Promise<EvalResult> {
-  const data = loadData(cfg.data, cfg);
+  const data = await runData(cfg, { onNote: o.log });
   if (!isImage(data)) throw new Error(`eval: run ${dir} trained on '${cfg.data}', not images; its metrics.json already has the 2-D scores`);
   const bytes = new Uint8Array(readFileSync(o.classifier));
   let meta: Record<string, string>;

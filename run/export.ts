@@ -18,8 +18,8 @@ import { identityDiff, parseConfig, type Config } from './config.ts';
 import { ownDir, writeFileAtomic } from './files.ts';
 import { withLock } from './lock.ts';
 import { EXPORT_DIR, iterationOf, runOf } from './run-dir.ts';
-import { checkpointInfo, resolveSetup } from './setup.ts';
-import { isImage, loadData } from '../data/load.ts';
+import { checkpointInfo, resolveSetup, runData } from './setup.ts';
+import { isImage } from '../data/load.ts';
 import { isRun, openRun } from './open.ts';
 
 export const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
@@ -89,7 +89,7 @@ export async function exportRun(target: string, o: { out?: string; uint8?: boole
   const log = o.log ?? (() => {});
   const src = source(target, log);
   const cfg = src.cfg;
-  const data = loadData(cfg.data, cfg);
+  const data = await runData(cfg, { onNote: log });
   const { setup, schedule } = resolveSetup(cfg, data);
   const images = isImage(data);
   if (o.uint8 && !images) throw new Error(`export --uint8: the run generates 2-D points (data '${cfg.data}'), not images`);

@@ -7,15 +7,44 @@ import { importedModel, importWarnings, type ImportFacts, type Role } from '../m
 import type { CheckpointInfo } from '../training/checkpoint.ts';
 import type { GanSetup } from '../training/step.ts';
 import { criticSchedule, type CriticSchedule } from '../training/trainer.ts';
-import { modelIdentity, type Config } from './config.ts';
+import { flagOf, modelIdentity, type Config } from './config.ts';
 import { dcganGan, mlpGan, pacganGan, resnetGan } from '../training/gan-pairs.ts';
-import { type Data, isImage } from '../data/load.ts';
+import { type Data, isImage, loadData } from '../data/load.ts';
+import { DATASETS } from '../data/mixtures.ts';
+import { imageCache } from './image-cache.ts';
 import { type StepShape } from '../training/step.ts';
 
 export interface ResolvedSetup {
   setup: GanSetup & { warnings: string[] };
   schedule: CriticSchedule;
   nCritic: (it: number) => number;
+}
+
+export interface DataHooks {
+  /** Images decoded so far while a folder is prepared (not called when the cache has it). */
+  onProgress?: (done: number, total: number) => void;
+  /** Things to tell the user once (alpha composited, files skipped, cache not written). */
+  onNote?: (text: string) => void;
+}
+
+const IMAGE_KEYS = ['imageSize', 'resize', 'channels', 'flip', 'strict'] as const;
+
+/** A run's data as its config describes it: image folders prepared through the on-disk cache. */
+export async function runData(cfg: Config, hooks: DataHooks = {}): Promise<Data> {
+  const given = IMAGE_KEYS.find((k) => cfg[k] !== undefined);
+  if (given && Object.hasOwn(DATASETS, cfg.data)) throw new Error(`${flagOf(given)}: applies to image data, not to the 2-D mixture '${cfg.data}'`);
+  if (cfg.resize && !cfg.imageSize) throw new Error(`--resize ${cfg.resize}: says how to reach --image-size, which is not given`);
+  return loadData(cfg.data, {
+    dataSize: cfg.dataSize,
+    seed: cfg.seed,
+    imageSize: cfg.imageSize,
+    resize: cfg.resize,
+    channels: cfg.channels as 1 | 3 | undefined,
+    flip: cfg.flip,
+    strict: cfg.strict,
+    cache: imageCache(undefined, hooks.onNote),
+    ...hooks,
+  });
 }
 
 /** A batch draws that many samples (times the packing degree) from the set: more than it holds is a mistake. */

@@ -16,9 +16,9 @@ import { pngGrid, pngScatter } from '../data/image-files.ts';
 import { mixtureMetrics, type MixtureMetrics } from '../eval/mixture-metrics.ts';
 import { renderSvg, scatterSpec, lossCurveSpec, lossRows } from '../eval/plot.ts';
 import { CKPT_DIR, EXPORT_DIR, folderStore, removeTempFiles } from './run-dir.ts';
-import { checkpointInfo, resolveSetup, type ResolvedSetup, checkBatch } from './setup.ts';
+import { checkpointInfo, resolveSetup, runData, type ResolvedSetup, checkBatch } from './setup.ts';
 import { checkFits } from '../training/gan-pairs.ts';
-import { type Data, isImage, loadData } from '../data/load.ts';
+import { type Data, isImage } from '../data/load.ts';
 import { CONFIG_FILE, isRun, openRun, type Run } from './open.ts';
 import { EVENT_FILE_PREFIX, eventWriter } from './tfevents.ts';
 export { DivergedError } from '../training/run-loop.ts';
@@ -26,6 +26,8 @@ export { DivergedError } from '../training/run-loop.ts';
 export interface TrainOptions {
   resume?: boolean;
   force?: boolean;
+  /** Called while an image folder is decoded (the first run on it), for a progress bar. */
+  onDataProgress?: (done: number, total: number) => void;
   /** Called after every block of iterations, for progress bars. */
   onProgress?: (iteration: number, total: number, values: Record<string, number>) => void;
   /** Messages for a person (resume notes, warnings, rollbacks). */
@@ -51,7 +53,7 @@ const RUN_OUTPUTS = ['config.json', 'metrics.jsonl', 'metrics.json', 'losses.svg
 export async function train(cfg: Config, opts: TrainOptions = {}): Promise<TrainResult> {
   const out = resolve(cfg.out ?? defaultOut(cfg));
   const say = opts.log ?? (() => {});
-  const data = loadData(cfg.data, cfg);
+  const data = await runData(cfg, { onProgress: opts.onDataProgress, onNote: say });
   const resolved = resolveSetup(cfg, data);
   const { setup, nCritic } = resolved;
   checkDataShape(data, setup.generator.outputShape, setup.generator.classes);

@@ -67,7 +67,7 @@ function assemble(o: MlpGanOptions, generator: Model, makeCritic: (spectralNorm:
 }
 
 export interface DcganGanOptions extends Omit<MlpGanOptions, 'hidden' | 'sampleDims'>, ConditionalOptions {
-  /** [C, S, S] with S in 28, 32, 64. */
+  /** [C, S, S], S one of the built-in models' IMAGE_SIZES. */
   image: number[];
   width?: number;
   norm?: CriticNorm;

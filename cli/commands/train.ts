@@ -22,6 +22,7 @@ export function trainCommand(cli: Command): void {
       const out = cfg.out ?? defaultOut(cfg);
       // --resume: the run's own settings are the base, so `train --resume --out DIR` is enough.
       if (o.resume) cfg = resumeConfig(out, { ...file, ...flags }, source);
+      const prepare = progress('prepare [{bar}] {value}/{total} images', o.json);
       const bar = progress('train [{bar}] {value}/{total} it | {rate} it/s | D.loss {dloss} | G.loss {gloss}', o.json);
       const t0 = Date.now();
       const stop = stopOnSignals(bar.say);
@@ -29,9 +30,10 @@ export function trainCommand(cli: Command): void {
         resume: o.resume,
         force: o.force,
         log: bar.say,
+        onDataProgress: (done, total) => (prepare.update(done, total, {}), done === total && prepare.stop()),
         stopRequested: stop.requested,
         onProgress: (it, total, v) => bar.update(it, total, { rate: ((it * 1000) / Math.max(1, Date.now() - t0)).toFixed(0), dloss: v['D.loss']?.toFixed(3), gloss: v['G.loss']?.toFixed(3) }),
-      }).finally(() => (bar.stop(), stop.dispose()));
+      }).finally(() => (prepare.stop(), bar.stop(), stop.dispose()));
       if (res.status === 'interrupted') throw new Interrupted(`interrupted at iteration ${res.iterations}; saved ${res.checkpoint}; resume with onnx-gan train --resume --out ${out}`);
       const m = res.metrics;
       if (o.json) console.log(JSON.stringify({ out: res.out, data: cfg.data, loss: cfg.loss, seed: cfg.seed, iterations: res.iterations, seconds: res.seconds, ...m }));

@@ -11,7 +11,8 @@ import { classifierOnnx } from '../../export/model.ts';
 import { tensor } from '../../graph/ir.ts';
 import { fromBytes } from '../../graph/serialize.ts';
 import { cli, haveFashionMnist, rt } from '../helpers.ts';
-import { parseIdx, parsePng, pngGrid, readIdxImages, readPngFolder } from '../../data/image-files.ts';
+import { imageData, parseIdx, parsePng, pngGrid, readIdxImages } from '../../data/image-files.ts';
+import { rejects } from 'node:assert/strict';
 import { imageSet } from '../../data/images.ts';
 import { convClassifier } from '../../models/classifier.ts';
 import { initParams, layoutOf } from '../../models/model.ts';
@@ -65,18 +66,16 @@ describe('image data', () => {
     expect(() => parsePng(png.map((v, i) => (i === 0 ? 0 : v)), 'g.png')).to.throw(/^g\.png: not a PNG: bad signature/);
   });
 
-  it('a PNG folder: images of different sizes are refused naming the file and its entry number', () => {
+  it('a PNG folder: images of different sizes are refused naming the file and the way out', async () => {
     const dir = join(tmp, 'pngs');
     mkdirSync(dir);
     writeFileSync(join(dir, 'a.png'), pngGrid(new Float32Array(16), [1, 4, 4], 1));
     writeFileSync(join(dir, 'b.png'), pngGrid(new Float32Array(16), [1, 4, 4], 1));
-    const set = readPngFolder(dir);
+    const set = (await imageData(dir))!;
     expect(set.count).to.equal(2);
     expect(set.shape).to.deep.equal([3, 8, 8]);
     writeFileSync(join(dir, 'c.png'), pngGrid(new Float32Array(25), [1, 5, 5], 1));
-    expect(() => readPngFolder(dir)).to.throw(/c\.png: image 2 is \[3,9,9\], the folder's first image is \[3,8,8\]/);
-    writeFileSync(join(dir, 'c.png'), 'not a png');
-    expect(() => readPngFolder(dir)).to.throw(/c\.png: not a PNG: bad signature/);
+    await rejects(imageData(dir), /c\.png: 9x9, the folder's first image .*a\.png is 8x8; --image-size N resizes every image to N x N/);
   });
 
   it('minibatches are scaled to [-1, 1], drawn by the seeded PRNG (same stream, same batch)', () => {
@@ -92,6 +91,25 @@ describe('image data', () => {
     // Every sample is one whole stored image.
     const stored = new Set([...Array(10).keys()].map((k) => Array.from(images.subarray(4 * k, 4 * k + 4)).join()));
     for (let i = 0; i < 8; i++) expect(stored.has(Array.from(a.subarray(i * 4, i * 4 + 4), (v) => Math.round((v + 1) * 127.5)).join()), `sample ${i}`).to.equal(true);
+  });
+
+  it('--flip mirrors about half the drawn images left-right, the same ones for the same stream', () => {
+    // 3x2 images (C=1, H=2, W=3): every draw is either a stored image or its mirror, and both occur.
+    const images = Uint8Array.from({ length: 4 * 6 }, (_, i) => i * 10);
+    const s = imageSet('t', [1, 2, 3], images, undefined, undefined, { flip: true });
+    const a = s.sample(Rng.stream(3, 'data', 0), 200);
+    expect(Array.from(a)).to.deep.equal(Array.from(s.sample(Rng.stream(3, 'data', 0), 200)));
+    const rows = (k: number) => [0, 1].map((y) => Array.from(images.subarray(6 * k + 3 * y, 6 * k + 3 * y + 3)));
+    let mirrored = 0;
+    for (let i = 0; i < 200; i++) {
+      const got = Array.from(a.subarray(i * 6, i * 6 + 6), (v) => Math.round((v + 1) * 127.5)).join();
+      const k = Math.floor(Math.round((a[i * 6] + 1) * 127.5) / 60);
+      const plain = rows(k).flat().join();
+      const flipped = rows(k).flatMap((r) => [...r].reverse()).join();
+      expect([plain, flipped], `sample ${i}`).to.include(got);
+      if (got === flipped) mirrored++;
+    }
+    expect(mirrored).to.be.within(70, 130);
   });
 
   it('an IDX file with labels that do not match its images is refused naming both', () => {
@@ -114,11 +132,11 @@ describe('image data', () => {
   });
 
   it('images of a size the DCGAN does not build are refused before training, naming the shape', () => {
-    const file = join(tmp, 'im16-idx3-ubyte');
-    writeFileSync(file, idx(4, 16, 16));
-    const r = cli(['train', '--data', file, '--iterations', '2', '--out', join(tmp, 'never16')]);
+    const file = join(tmp, 'im18-idx3-ubyte');
+    writeFileSync(file, idx(4, 18, 18));
+    const r = cli(['train', '--data', file, '--iterations', '2', '--out', join(tmp, 'never18')]);
     expect(r.code).to.not.equal(0);
-    expect(r.err).to.match(/image must be \[C, S, S\] with S in 28, 32, 64, got \[1,16,16\]/);
+    expect(r.err).to.match(/dcgan: image must be \[C, S, S\] with S in 16, 20, 24, 28, 32, 40, .*, 256 \(--image-size resizes a folder to one\), got \[1,18,18\]/);
   });
 });
 (haveFashionMnist ? describe : describe.skip)('an image run from the CLI (Fashion-MNIST)', function () {

@@ -14,7 +14,8 @@ import { grad } from '../../graph/autodiff.ts';
 import { Graph, tensor, type Value } from '../../graph/ir.ts';
 import { slice } from '../../graph/ops.ts';
 import { fromBytes } from '../../graph/serialize.ts';
-import { parsePng, readIdxImages, readPngFolder, pngGrid, labelsBeside } from '../../data/image-files.ts';
+import { parsePng, readIdxImages, pngGrid, labelsBeside } from '../../data/image-files.ts';
+import { listImageFolder } from '../../data/image-folder.ts';
 import { auxiliaryClassifier } from '../../losses/acgan.ts';
 import { convClassifier } from '../../models/classifier.ts';
 import { dcganCritic, dcganGenerator } from '../../models/dcgan.ts';
@@ -102,12 +103,12 @@ describe('class-conditional data and steps', function () {
       mkdirSync(join(root, name), { recursive: true });
       for (let i = 0; i <= k; i++) writeFileSync(join(root, name, `${i}.png`), pngGrid(new Float32Array(16).fill(k / 2 - 0.5), [1, 4, 4], 1));
     }
-    const folders = readPngFolder(root);
+    const folders = listImageFolder(root);
     expect(folders.classes).to.deep.equal(['ant', 'bee', 'cat']);
     // ant has 2 images, bee 3, cat 1, in sorted class order.
     expect([...folders.labels!]).to.deep.equal([0, 0, 1, 1, 1, 2]);
     mkdirSync(join(root, 'dog'));
-    expect(() => readPngFolder(root)).to.throw(/folders\/dog: class folder with no \.png files/);
+    expect(() => listImageFolder(root)).to.throw(/folders\/dog: class folder with no image files \(\.jpg/);
   });
 
   it('a conditional step draws each image with its own label; the generator makes different samples per class', async () => {

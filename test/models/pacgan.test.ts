@@ -14,7 +14,8 @@ import { parseConfig } from '../../run/config.ts';
 import { resolveSetup } from '../../run/setup.ts';
 import { StepCompiler, type StepProgram } from '../../training/step.ts';
 import { expectClose, fixture, rt } from '../helpers.ts';
-import { loadData } from '../../data/load.ts';
+import { loadData, type Data } from '../../data/load.ts';
+import { rejects } from 'node:assert/strict';
 import { dcganGan, mlpGan } from '../../training/gan-pairs.ts';
 
 interface Fx {
@@ -129,40 +130,40 @@ describe('--protocol pacgan, --pack, --data-size', () => {
     expect(() => parseConfig({ protocol: 'bogus' })).to.throw(/^config: 'protocol': Invalid input/);
   });
 
-  it("builds PacGAN's networks: G 2-400x4-2 with batch norm, a maxout critic on 2m inputs", () => {
+  it("builds PacGAN's networks: G 2-400x4-2 with batch norm, a maxout critic on 2m inputs", async () => {
     const cfg = parseConfig({ protocol: 'pacgan', pack: 3, data: 'grid25' });
-    const { setup } = resolveSetup(cfg, loadData(cfg.data, cfg));
+    const { setup } = resolveSetup(cfg, await loadData(cfg.data, cfg));
     expect(setup.critic.inputShape).to.deep.equal([6]);
     expect(setup.generator.params.map((p) => p.shape)).to.deep.equal([[400, 2], [400], [400], [400, 400], [400], [400], [400, 400], [400], [400], [400, 400], [400], [400], [2, 400], [2]]);
     expect(setup.critic.params.map((p) => p.shape)).to.deep.equal([[1000, 6], [1000], [1000, 200], [1000], [1000, 200], [1000], [1, 200], [1]]);
     expect(setup).to.include({ batch: 100, pack: 3 });
   });
 
-  it('--data-size: a fixed set per seed (the same points for the same seed), drawn from with replacement', () => {
-    const a = loadData('grid25', { dataSize: 5, seed: 1 });
-    const b = loadData('grid25', { dataSize: 5, seed: 1 });
-    const c = loadData('grid25', { dataSize: 5, seed: 2 });
-    const draw = (d: ReturnType<typeof loadData>) => Array.from(d.sample(Rng.stream(0, 't'), 200));
+  it('--data-size: a fixed set per seed (the same points for the same seed), drawn from with replacement', async () => {
+    const a = await loadData('grid25', { dataSize: 5, seed: 1 });
+    const b = await loadData('grid25', { dataSize: 5, seed: 1 });
+    const c = await loadData('grid25', { dataSize: 5, seed: 2 });
+    const draw = (d: Data) => Array.from(d.sample(Rng.stream(0, 't'), 200));
     expect(draw(a)).to.deep.equal(draw(b));
     expect(draw(a)).to.not.deep.equal(draw(c));
     const points = new Set(draw(a).flatMap((_, i, xs) => (i % 2 ? [] : [`${xs[i]},${xs[i + 1]}`])));
     expect(points.size).to.be.at.most(5);
   });
 
-  it('refuses what packing and the 2-D architectures cannot do, naming the flag', () => {
+  it('refuses what packing and the 2-D architectures cannot do, naming the flag', async () => {
     // Four blank 28x28 images as an IDX file (magic 0x803, dims big-endian).
     const dir = mkdtempSync(join(tmpdir(), 'onnx-gan-pack-'));
     const FASHION = join(dir, 'tiny-images-idx3-ubyte');
     const head = Buffer.alloc(16);
     [0x803, 4, 28, 28].forEach((v, i) => head.writeUInt32BE(v, 4 * i));
     writeFileSync(FASHION, Buffer.concat([head, Buffer.alloc(4 * 28 * 28)]));
-    const setupOf = (raw: Record<string, unknown>) => {
+    const setupOf = async (raw: Record<string, unknown>) => {
       const cfg = parseConfig(raw);
-      return resolveSetup(cfg, loadData(cfg.data, cfg));
+      return resolveSetup(cfg, await loadData(cfg.data, cfg));
     };
-    expect(() => setupOf({ arch: 'pacgan', data: FASHION })).to.throw(/--arch pacgan: the data set '.*' is images \(use dcgan or resnet\)/);
-    expect(() => setupOf({ arch: 'resnet', data: 'ring8' })).to.throw(/--arch resnet: the data set 'ring8' is 2-D points \(use mlp or pacgan\)/);
-    expect(() => loadData(FASHION, { dataSize: 10 })).to.throw(/--data-size 10: applies to the 2-D mixtures/);
+    await rejects(setupOf({ arch: 'pacgan', data: FASHION }), /--arch pacgan: the data set '.*' is images \(use dcgan or resnet\)/);
+    await rejects(setupOf({ arch: 'resnet', data: 'ring8' }), /--arch resnet: the data set 'ring8' is 2-D points \(use mlp or pacgan\)/);
+    await rejects(loadData(FASHION, { dataSize: 10 }), /--data-size 10: applies to the 2-D mixtures/);
     rmSync(dir, { recursive: true, force: true });
   });
 });
