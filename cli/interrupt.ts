@@ -6,18 +6,22 @@ export class Interrupted extends Error {
 
 export interface StopFlag {
   requested(): boolean;
+  /** Aborted when a stop is requested: what the library's train and resume take. */
+  signal: AbortSignal;
   /** Stop listening (the command is done). */
   dispose(): void;
 }
 
 export function stopOnSignals(say: (m: string) => void = (m) => void process.stderr.write(`${m}\n`)): StopFlag {
   let stop = false;
+  const controller = new AbortController();
   const handler = (sig: NodeJS.Signals) => {
     if (stop) {
       say(`${sig} again: quitting without saving; the last checkpoint written stays`);
       process.exit(130);
     }
     stop = true;
+    controller.abort();
     say(`${sig}: finishing the step in flight and saving a checkpoint (${sig === 'SIGINT' ? 'Ctrl-C' : sig} again quits at once)`);
   };
   process.on('SIGINT', handler);
@@ -36,6 +40,7 @@ export function stopOnSignals(say: (m: string) => void = (m) => void process.std
   const orphaned = () => {
     if (!stop) say('the process that started this run is gone: saving a checkpoint and stopping');
     stop = true;
+    controller.abort();
   };
   const watchParent = process.env.ONNX_GAN_STOP_WITH_PARENT === '1' && !process.stdin.isTTY;
   if (watchParent) {
@@ -44,6 +49,7 @@ export function stopOnSignals(say: (m: string) => void = (m) => void process.std
   }
   return {
     requested: () => stop,
+    signal: controller.signal,
     dispose: () => {
       process.off('SIGINT', handler);
       process.off('SIGTERM', handler);

@@ -10,9 +10,10 @@ import { continueCommand } from './commands/continue.ts';
 import { trainClassifierCommand } from './commands/train-classifier.ts';
 import { evalCommand } from './commands/eval.ts';
 import { exportLossCommand } from './commands/export-loss.ts';
+import { VERSION } from '../run/export.ts';
 
 export function program(): Command {
-  const cli = new Command('onnx-gan').description('Train GANs as plain ONNX graphs on onnxruntime').showHelpAfterError(false).exitOverride();
+  const cli = new Command('onnx-gan').description('Train GANs as plain ONNX graphs on onnxruntime').version(VERSION).showHelpAfterError(false).exitOverride();
   trainCommand(cli);
   sweepCommand(cli);
   workerCommand(cli);

@@ -14,7 +14,7 @@ interface Divergence {
   conj(v: Value): Value;
 }
 
-export const DIVERGENCES: Record<string, Divergence> = {
+export const DIVERGENCES = {
   // KL: g = v, f*(t) = exp(t - 1)
   kl: { act: (v) => v, conj: (v) => exp(sub(v, 1)) },
   // reverse KL: g = -exp(-v), f*(t) = -1 - log(-t)  =>  f*(g(v)) = v - 1
@@ -27,10 +27,13 @@ export const DIVERGENCES: Record<string, Divergence> = {
   hellinger: { act: (v) => sub(1, exp(v)), conj: (v) => sub(exp(neg(v)), 1) },
   // Jensen-Shannon: g = log 2 - log(1 + exp(-v)), f*(t) = -log(2 - exp(t))  =>  softplus(v) - log 2
   js: { act: (v) => sub(Math.LN2, softplus(neg(v))), conj: (v) => sub(softplus(v), Math.LN2) },
-};
+} satisfies Record<string, Divergence>;
+
+/** Own keys only: 'constructor' is not a divergence. */
+export const isDivergence = (name: string): name is keyof typeof DIVERGENCES => Object.hasOwn(DIVERGENCES, name);
 
 export function fgan(divergence: string): GanLoss {
-  const d = DIVERGENCES[divergence];
+  const d = isDivergence(divergence) ? DIVERGENCES[divergence] : undefined;
   if (!d) throw new Error(`unknown f-divergence '${divergence}'; valid: ${Object.keys(DIVERGENCES).join(', ')}`);
   return {
     name: `fgan-${divergence}`,

@@ -1,14 +1,14 @@
 // The loss registry: names as the CLI and config files spell them, each with its paper's defaults
 // (docs/anchors.md). Any penalty combines with any loss.
 import type { GanLoss, Penalty } from './loss.ts';
-import { DIVERGENCES, fgan } from './fgan.ts';
+import { DIVERGENCES, fgan, isDivergence } from './fgan.ts';
 import { fisher } from './fisher.ts';
-import { PENALTIES } from './penalties.ts';
+import { isPenalty, PENALTIES } from './penalties.ts';
 import { rahinge, ralsgan, rasgan, rsgan } from './relativistic.ts';
 import { hinge, leastSquares, minimax, nonSaturating, wasserstein } from './standard.ts';
 
 export type { GanLoss, LossContext, Objective, Penalty, RandomDist } from './loss.ts';
-export { DIVERGENCES } from './fgan.ts';
+export { DIVERGENCES, isDivergence } from './fgan.ts';
 
 export interface LossSettings {
   /** Penalty weight (lambda; gamma for R1/R2). */
@@ -51,7 +51,7 @@ export interface LossEntry {
 const ADAM_GAN: LossDefaults = { optimizer: 'adam', lr: 2e-4, betas: [0.5, 0.999], nCritic: 1 };
 const WGAN_GP: LossDefaults = { optimizer: 'adam', lr: 1e-4, betas: [0.5, 0.9], nCritic: 5 };
 
-export const LOSSES: Record<string, LossEntry> = {
+export const LOSSES = {
   ns: { describe: 'non-saturating GAN (Goodfellow et al. 2014)', build: nonSaturating, defaults: ADAM_GAN },
   minimax: { describe: 'minimax (saturating) GAN (Goodfellow et al. 2014)', build: minimax, defaults: ADAM_GAN },
   meandiff: { describe: 'E[D(x)] - E[D(G(z))] with no constraint: an unbounded baseline', build: () => wasserstein('meandiff'), defaults: WGAN_GP },
@@ -102,10 +102,12 @@ export const LOSSES: Record<string, LossEntry> = {
     defaults: ADAM_GAN,
     needs: ['divergence'],
   },
-};
+} satisfies Record<string, LossEntry>;
+
+export const isLoss = (name: string): name is keyof typeof LOSSES => Object.hasOwn(LOSSES, name);
 
 export function lossEntry(name: string): LossEntry {
-  const e = LOSSES[name];
+  const e: LossEntry | undefined = isLoss(name) ? LOSSES[name] : undefined;
   if (!e) throw new Error(`unknown loss '${name}'; valid losses: ${Object.keys(LOSSES).join(', ')}`);
   return e;
 }
@@ -123,9 +125,9 @@ export interface BuiltLoss {
 export function buildLoss(name: string, s: LossSettings = {}): BuiltLoss {
   const e = lossEntry(name);
   for (const k of e.needs ?? []) if (s[k] === undefined) throw new Error(`loss '${name}' needs --${k}${k === 'divergence' ? ` (${Object.keys(DIVERGENCES).join(', ')})` : ''}`);
-  if (s.divergence !== undefined && !DIVERGENCES[s.divergence]) throw new Error(`unknown f-divergence '${s.divergence}'; valid: ${Object.keys(DIVERGENCES).join(', ')}`);
+  if (s.divergence !== undefined && !isDivergence(s.divergence)) throw new Error(`unknown f-divergence '${s.divergence}'; valid: ${Object.keys(DIVERGENCES).join(', ')}`);
   const penaltyName = s.penalty ?? e.defaults.penalty ?? 'none';
-  if (penaltyName !== 'none' && !PENALTIES[penaltyName]) throw new Error(`unknown penalty '${penaltyName}'; valid penalties: none, ${Object.keys(PENALTIES).join(', ')}`);
+  if (penaltyName !== 'none' && !isPenalty(penaltyName)) throw new Error(`unknown penalty '${penaltyName}'; valid penalties: none, ${Object.keys(PENALTIES).join(', ')}`);
   const clip = s.clip ?? e.defaults.clip;
   const spectralNorm = s.spectralNorm ?? e.defaults.spectralNorm ?? false;
   if (clip !== undefined && penaltyName !== 'none')
@@ -134,5 +136,5 @@ export function buildLoss(name: string, s: LossSettings = {}): BuiltLoss {
     );
   const warnings: string[] = [];
   if (spectralNorm && penaltyName !== 'none') warnings.push(`spectral norm together with the '${penaltyName}' penalty: both constrain the critic (some papers combine them)`);
-  return { loss: e.build(s), penalties: penaltyName === 'none' ? [] : [PENALTIES[penaltyName](s.lambda ?? e.defaults.lambda)], clip, spectralNorm, warnings };
+  return { loss: e.build(s), penalties: penaltyName === 'none' || !isPenalty(penaltyName) ? [] : [PENALTIES[penaltyName](s.lambda ?? e.defaults.lambda)], clip, spectralNorm, warnings };
 }

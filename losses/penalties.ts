@@ -74,10 +74,12 @@ export const r2Penalty = (gamma = 10): Penalty => ({
   build: (ctx) => mul(gamma / 2, mean(criticGradSquaredNorm(ctx, ctx.fake))),
 });
 
-export const PENALTIES: Record<string, (weight?: number) => Penalty> = {
+export const PENALTIES = {
   gp: gradientPenalty,
   lp: lipschitzPenalty,
   dragan: draganPenalty,
   r1: r1Penalty,
   r2: r2Penalty,
-};
+} satisfies Record<string, (weight?: number) => Penalty>;
+
+export const isPenalty = (name: string): name is keyof typeof PENALTIES => Object.hasOwn(PENALTIES, name);

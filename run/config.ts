@@ -13,7 +13,8 @@ import { PROTOCOLS } from './protocols.ts';
 import { jsonObject } from './json.ts';
 export { PROTOCOLS };
 
-const names = (r: Record<string, unknown>) => Object.keys(r) as [string, ...string[]];
+/** A record's keys as a zod enum's values, literal types kept (so a typo in a program's settings is a type error). */
+const names = <T extends Record<string, unknown>>(r: T) => Object.keys(r) as [Extract<keyof T, string>, ...Extract<keyof T, string>[]];
 const posInt = z.number().int().positive();
 
 export interface KeyDef {

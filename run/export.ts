@@ -4,6 +4,7 @@
 //   (with --uint8, generator_uint8.onnx: uint8 RGB images as torch-fidelity's ONNX wrapper scores them);
 //   training/ (step programs, sampler, checkpoint, config), the artifacts Node and the browser page keep training.
 // An export is never replaced by an older iteration, and files whose bytes would not change are not rewritten.
+import { packageFile } from '../runtime/package-files.ts';
 import { existsSync, lstatSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Evaluate } from '../export/fold.ts';
@@ -22,7 +23,7 @@ import { checkpointInfo, resolveSetup, runData } from './setup.ts';
 import { isImage } from '../data/load.ts';
 import { isRun, openRun } from './open.ts';
 
-export const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
+export const VERSION: string = JSON.parse(readFileSync(packageFile('package.json'), 'utf8')).version;
 
 export interface ExportResult {
   out: string;

@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { fileURLToPath } from 'node:url';
+import { packageFile } from './package-files.ts';
 import type { TensorData } from '../graph/ir.ts';
 import { type NodeEp, onDevice, ortRuntime, type Feeds, type ForkedRuntime, type ForkedRequest, type OrtLike, type Runtime, type Tensor } from './runtime.ts';
 import { messageDir, TensorPipe, type Message } from './tensor-pipe.ts';
@@ -52,7 +52,7 @@ export function nodeRuntime(ep: NodeEp = 'cpu'): Runtime {
 async function forkCpu(): Promise<ForkedRuntime> {
   const dir = mkdtempSync(join(messageDir(), 'onnx-gan-fork-'));
   for (const f of ['request', 'reply']) writeFileSync(join(dir, f), '');
-  const child = spawn(process.execPath, [fileURLToPath(new URL('../bin/forked-runtime.js', import.meta.url)), dir], { stdio: ['ignore', 'inherit', 'inherit', 'pipe'] });
+  const child = spawn(process.execPath, [packageFile('bin/forked-runtime.js'), dir], { stdio: ['ignore', 'inherit', 'inherit', 'pipe'] });
   const socket = child.stdio[3] as Duplex;
   let waiting: { resolve(m: Message): void; reject(e: Error): void } | null = null;
   let gone: Error | null = null;

@@ -1,10 +1,11 @@
 // A sweep's grid and its runs: every loss x data set x packing degree x seed on the same architecture and
 // budget, each run a child `onnx-gan train` process whose crash or divergence is recorded as its result.
 // The local scheduler (local.ts) and the queue worker (queue-worker.ts) both start runs through here.
+import { packageFile } from '../runtime/package-files.ts';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { DIVERGENCES, LOSSES } from '../losses/index.ts';
+import { DIVERGENCES, isDivergence, isLoss, LOSSES } from '../losses/index.ts';
 import { flagOf } from '../run/config.ts';
 import { check, MixtureMetricsFileSchema, runKey, type RunSpec } from './job-schema.ts';
 import { PASSWORD_ENV } from './queue-access.ts';
@@ -57,8 +58,8 @@ export function expandLosses(spec: string): string[] {
   const out: string[] = [];
   for (const n of names) {
     if (n === 'fgan') out.push(...Object.keys(DIVERGENCES).map((d) => `fgan-${d}`));
-    else if (n.startsWith('fgan-') && DIVERGENCES[n.slice(5)]) out.push(n);
-    else if (LOSSES[n]) out.push(n);
+    else if (n.startsWith('fgan-') && isDivergence(n.slice(5))) out.push(n);
+    else if (isLoss(n)) out.push(n);
     else throw new Error(`unknown loss '${n}'; valid losses: all, ${Object.keys(LOSSES).join(', ')}, fgan-<${Object.keys(DIVERGENCES).join('|')}>`);
   }
   return out;
@@ -75,7 +76,7 @@ export function runSpecs(o: SweepSpec): RunSpec[] {
   return out;
 }
 
-const BIN = new URL('../bin/onnx-gan.js', import.meta.url).pathname;
+const BIN = packageFile('bin/onnx-gan.js');
 
 /** A run's `train` settings as config keys: the flags it is started with, and what its config.json holds. */
 export function runSettings(r: RunSpec, threads = 1): Record<string, string | number> {

@@ -9,7 +9,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 const ROOT = resolve(new URL('..', import.meta.url).pathname);
 
 /** Bottom to top; a folder may import its own and lower ranks. Same rank: neither imports the other. */
-export const LAYERS: string[][] = [['graph'], ['data'], ['losses', 'models'], ['runtime'], ['training'], ['eval', 'export'], ['run'], ['sweep', 'web'], ['cli']];
+export const LAYERS: string[][] = [['graph'], ['data'], ['losses', 'models'], ['runtime'], ['training'], ['eval', 'export'], ['run'], ['api', 'sweep', 'web'], ['cli']];
 const rank = new Map(LAYERS.flatMap((fs, i) => fs.map((f): [string, number] => [f, i])));
 
 /** Packages that exist only in Node; the page must reach none of them (nor node: builtins). */
@@ -43,7 +43,7 @@ const folderOf = (f: string) => f.split('/')[0];
 
 describe('layout', () => {
   it('every source folder has a place in the layers, and every .ts file outside them is a test, bench or config', () => {
-    const top = readdirSync(ROOT).filter((e) => !e.startsWith('.') && statSync(join(ROOT, e)).isDirectory() && sources(e).length && !['node_modules', 'test', 'bench'].includes(e));
+    const top = readdirSync(ROOT).filter((e) => !e.startsWith('.') && statSync(join(ROOT, e)).isDirectory() && sources(e).length && !['node_modules', 'test', 'bench', 'dist'].includes(e));
     expect(top.sort()).to.deep.equal([...FOLDERS].sort());
   });
 
@@ -73,7 +73,7 @@ describe('layout', () => {
     expect(cycles).to.deep.equal([]);
   });
 
-  it('the browser page reaches no Node-only module (node: builtins, onnxruntime-node, file readers)', () => {
+  it('the browser page and the onnx-gan/web entry reach no Node-only module (node: builtins, onnxruntime-node, file readers)', () => {
     const seen = new Set<string>();
     const bad: string[] = [];
     const walk = (f: string) => {
@@ -84,14 +84,17 @@ describe('layout', () => {
       for (const t of local) walk(t);
     };
     walk('web/page.ts');
+    walk('api/web.ts');
     expect(bad).to.deep.equal([]);
     expect(seen.size).to.be.greaterThan(20);
   });
 
-  it('the page bundles for a browser with esbuild, no node: module in it', async () => {
-    const r = await build({ entryPoints: [join(ROOT, 'web/page.ts')], bundle: true, platform: 'browser', format: 'esm', write: false, logLevel: 'silent' });
-    expect(r.errors).to.have.length(0);
-    expect(r.outputFiles[0].text).to.not.match(/from "node:|require\("(fs|path|os|child_process)"\)/);
+  it('the page and the onnx-gan/web entry bundle for a browser with esbuild, no node: module in them', async () => {
+    for (const entry of ['web/page.ts', 'api/web.ts']) {
+      const r = await build({ entryPoints: [join(ROOT, entry)], bundle: true, platform: 'browser', format: 'esm', write: false, logLevel: 'silent' });
+      expect(r.errors, entry).to.have.length(0);
+      expect(r.outputFiles[0].text, entry).to.not.match(/from "node:|require\("(fs|path|os|child_process)"\)/);
+    }
   });
 
   it('no file in cli/ is over 250 lines', () => {

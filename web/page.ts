@@ -6,12 +6,12 @@ import * as vega from 'vega';
 import { compile } from 'vega-lite';
 import { DATASETS, runMixture } from '../data/mixtures.ts';
 import { checkIdxLabels, idxImageSet, labelsNameFor, parseIdxBytes } from '../data/images.ts';
-import { roleIO } from '../models/imported.ts';
+import { openGenerator, type ExportedGenerator } from '../training/exported-generator.ts';
 import { Rng } from '../data/random.ts';
 import { loadArtifacts, type ArtifactsManifest } from '../training/artifacts.ts';
 import { decodeCheckpoint, encodeCheckpoint } from '../training/checkpoint.ts';
 import { runLoop } from '../training/run-loop.ts';
-import type { Feeds, Runtime, Session } from '../runtime/runtime.ts';
+import type { Runtime, Session } from '../runtime/runtime.ts';
 import { webRuntime } from '../runtime/web.ts';
 import type { DataSource } from '../data/source.ts';
 import { cloneState, criticSchedule, gridInputs, Trainer, type TrainState } from '../training/trainer.ts';
@@ -110,8 +110,6 @@ async function inferSession(bytes: Uint8Array): Promise<Session> {
 
 // ---- sampling an exported generator ---------------------------------------------------------------
 
-const f32 = (dims: number[], data: Float32Array) => ({ dtype: 'float32' as const, dims, data });
-
 /** Spherical interpolation, the usual path between two Gaussian latents (linear when nearly parallel). */
 function slerp(a: Float32Array, b: Float32Array, t: number, dim: number): Float32Array {
   const out = new Float32Array(a.length);
@@ -126,64 +124,43 @@ function slerp(a: Float32Array, b: Float32Array, t: number, dim: number): Float3
   return out;
 }
 
-interface Generator {
-  name: string;
-  session: Session;
-  latent: number;
-  shape: number[];
+interface Generator extends ExportedGenerator {
   samples: Float32Array;
   centers?: [number, number][];
   za: Float32Array;
   zb: Float32Array;
-  /** A class-conditional generator's class names (from its metadata); empty otherwise. */
-  classes: string[];
 }
 let generator: Generator | null = null;
 const PAIRS = { points: 32, images: 8 };
 
-/** Run a generator on latent vectors; a conditional one gets the picked class for every row. */
-async function runGenerator(g: Pick<Generator, 'session' | 'latent' | 'classes'>, z: Float32Array): Promise<Float32Array> {
+/** Run the generator on latent vectors; a conditional one gets the picked class for every row. */
+async function runGenerator(g: Generator, z: Float32Array): Promise<Float32Array> {
   const n = z.length / g.latent;
-  const feeds: Feeds = { [g.session.inputNames[0]]: f32([n, g.latent], z) };
-  if (g.classes.length) feeds[g.session.inputNames[1]] = { dtype: 'int64', dims: [n], data: new BigInt64Array(n).fill(BigInt(ui.classSelect.value || 0)) };
-  return (await g.session.run(feeds))[g.session.outputNames[0]].data as Float32Array;
-}
-
-function classesOf(metadata: Record<string, string>, hasLabel: boolean, name: string): string[] {
-  if (!hasLabel) return [];
-  try {
-    const names = JSON.parse(metadata.classes ?? 'null');
-    if (Array.isArray(names) && names.length && names.every((c) => typeof c === 'string')) return names;
-  } catch {
-    // fall through: the metadata does not name the classes
-  }
-  throw new Error(`${name}: the generator takes a class input but its metadata lists no classes (export it with onnx-gan export)`);
+  return g.generate(z, g.classes.length ? new Array(n).fill(Number(ui.classSelect.value || 0)) : undefined);
 }
 
 async function loadGenerator(bytes: Uint8Array, name: string): Promise<void> {
-  const io = roleIO(bytes, 'generator', name);
-  const { inputShape, metadata, label } = io;
-  if (io.outputShape.some((d) => d === null)) throw new Error(`${name}: the generator's output has computed dims [${io.outputShape.map((d) => d ?? '?')}]; export it with onnx-gan export for the page`);
-  const outputShape = io.outputShape as number[];
-  const view = viewOf(outputShape);
-  if (view === 'none') throw new Error(`${name}: generator output [${outputShape}] is neither 2-D points nor [C, H, W] images with 1 or 3 channels`);
-  const classes = classesOf(metadata, !!label, name);
-  const latent = inputShape[0];
-  const session = await inferSession(bytes);
-  if (generator) await generator.session.release();
+  const opened = await openGenerator(bytes, name, inferSession);
+  const { latent, shape, classes, metadata } = opened;
+  const view = viewOf(shape);
+  if (view === 'none') {
+    await opened.release();
+    throw new Error(`${name}: generator output [${shape}] is neither 2-D points nor [C, H, W] images with 1 or 3 channels`);
+  }
+  if (generator) await generator.release();
   const pairs = PAIRS[view];
   ui.classSelect.replaceChildren(...classes.map((c, i) => new Option(c, String(i))));
   ui.classPicker.hidden = !classes.length;
-  generator = {
-    name, session, latent, shape: outputShape, samples: new Float32Array(), classes,
+  generator = Object.assign(opened, {
+    samples: new Float32Array(),
     centers: DATASETS[metadata.data]?.().centers,
     za: Rng.stream(0, 'page-lerp', 0).fillNormal(new Float32Array(pairs * latent)),
     zb: Rng.stream(0, 'page-lerp', 1).fillNormal(new Float32Array(pairs * latent)),
-  };
+  });
   ui.lerp.disabled = false;
   const meta = ['loss', 'data', 'step'].filter((k) => metadata[k]).map((k) => `${k} ${metadata[k]}`).join(' · ');
   const n = view === 'images' ? 56 : 1000;
-  ui.sampleInfo.textContent = `${name}: z [N, ${latent}]${classes.length ? ` and a class (${classes.length})` : ''} -> [N, ${outputShape}]; ${n} samples shown${meta ? ` · ${meta}` : ''}`;
+  ui.sampleInfo.textContent = `${name}: z [N, ${latent}]${classes.length ? ` and a class (${classes.length})` : ''} -> [N, ${shape}]; ${n} samples shown${meta ? ` · ${meta}` : ''}`;
   await drawSamples();
   clearError();
 }

@@ -1,6 +1,6 @@
 // `onnx-gan eval`: classifier-feature FID / KID and class scores of an image run.
 import { Command, Option } from 'commander';
-import { evalRun } from '../../run/evaluate.ts';
+import { evaluate } from '../../api/index.ts';
 import { NODE_EPS } from '../../runtime/runtime.ts';
 import { num, positiveInts } from '../options.ts';
 import { type ImageScores } from '../../eval/image-scores.ts';
@@ -17,7 +17,7 @@ export function evalCommand(cli: Command): void {
     .option('--json', 'print the scores as one JSON object')
     .action(async (run: string, o) => {
       positiveInts(o, ['samples', 'threads']);
-      const r = await evalRun(run, { classifier: o.classifier, samples: o.samples, seed: o.seed, threads: o.threads, ep: o.ep, log: (m) => void process.stderr.write(`${m}\n`) });
+      const r = await evaluate(run, { classifier: o.classifier, samples: o.samples, seed: o.seed, threads: o.threads, ep: o.ep, onLog: (m) => void process.stderr.write(`${m}\n`) });
       if (o.json) console.log(JSON.stringify(r));
       else {
         console.log(`${r.run} at iteration ${r.iteration}, ${r.samples} samples; classifier ${r.classifier}${r.classifierTestAccuracy === null ? '' : ` (test accuracy ${(100 * r.classifierTestAccuracy).toFixed(2)} %)`}`);

@@ -1,6 +1,6 @@
 // `onnx-gan export-loss`: one loss as an ONNX model.
 import { Command } from 'commander';
-import { LOSSES } from '../../losses/index.ts';
+import { isLoss, LOSSES } from '../../losses/index.ts';
 import { exportLoss } from '../../export/loss.ts';
 import { writeFileAtomic } from '../../run/files.ts';
 import { lossFlags, numList } from '../options.ts';
@@ -11,7 +11,7 @@ export function exportLossCommand(cli: Command): void {
     .option('--out <file>', 'output file (default loss-<name>.onnx)')
     .option('--sample-shape <list>', 'per-sample shape of the critic input, for a penalty', numList)
     .action((name: string, o) => {
-      if (!LOSSES[name]) throw new Error(`unknown loss '${name}'; valid losses: ${Object.keys(LOSSES).join(', ')}`);
+      if (!isLoss(name)) throw new Error(`unknown loss '${name}'; valid losses: ${Object.keys(LOSSES).join(', ')}`);
       const bytes = exportLoss(name, { lambda: o.lambda, penalty: o.penalty, ls: o.ls, divergence: o.divergence, rho: o.rho, sampleShape: o.sampleShape });
       const out = o.out ?? `loss-${name}.onnx`;
       writeFileAtomic(out, bytes);

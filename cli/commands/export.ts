@@ -1,6 +1,6 @@
 // `onnx-gan export`: a run's newest checkpoint as ONNX models, safetensors, model.py and training artifacts.
 import { Command } from 'commander';
-import { exportRun } from '../../run/export.ts';
+import { exportRun } from '../../api/index.ts';
 
 export function exportCommand(cli: Command): void {
   cli
@@ -10,7 +10,7 @@ export function exportCommand(cli: Command): void {
     .option('--uint8', "also write generator_uint8.onnx: uint8 [N, 3, H, W] images, the output torch-fidelity's ONNX generator wrapper expects (image runs)")
     .option('--json', 'print the result as one JSON object')
     .action(async (run: string, o) => {
-      const r = await exportRun(run, { out: o.out, uint8: o.uint8, log: (m) => void process.stderr.write(`${m}\n`) });
+      const r = await exportRun(run, { out: o.out, uint8: o.uint8, onLog: (m) => void process.stderr.write(`${m}\n`) });
       if (o.json) console.log(JSON.stringify(r));
       else if (r.unchanged.length === r.files.length) console.log(`${r.out} already holds iteration ${r.iteration}; nothing changed`);
       else console.log(`exported iteration ${r.iteration} to ${r.out}:\n  ${r.files.map((f) => (r.unchanged.includes(f) ? `${f} (unchanged)` : f)).join('\n  ')}`);

@@ -3,7 +3,8 @@
 import { Command } from 'commander';
 import { defaultOut, parseConfig } from '../../run/config.ts';
 import { Interrupted, stopOnSignals } from '../interrupt.ts';
-import { train, resumeConfig } from '../../run/train.ts';
+import { resume, train, type TrainOptions } from '../../api/index.ts';
+import { resumeConfig } from '../../run/train.ts';
 import { progress } from '../progress.ts';
 import { addConfigOptions, configFromOptions, loadConfigFile } from '../options.ts';
 
@@ -18,22 +19,22 @@ export function trainCommand(cli: Command): void {
       const file = o.config ? loadConfigFile(o.config) : {};
       const flags = configFromOptions(o);
       const source = o.config ? `config (${o.config} + flags)` : 'flags';
-      let cfg = parseConfig({ ...file, ...flags }, source);
+      const given = { ...file, ...flags };
+      const cfg = o.resume ? resumeConfig(given.out ?? defaultOut(parseConfig(given, source)), given, source) : parseConfig(given, source);
       const out = cfg.out ?? defaultOut(cfg);
-      // --resume: the run's own settings are the base, so `train --resume --out DIR` is enough.
-      if (o.resume) cfg = resumeConfig(out, { ...file, ...flags }, source);
       const prepare = progress('prepare [{bar}] {value}/{total} images', o.json);
       const bar = progress('train [{bar}] {value}/{total} it | {rate} it/s | D.loss {dloss} | G.loss {gloss}', o.json);
       const t0 = Date.now();
       const stop = stopOnSignals(bar.say);
-      const res = await train(cfg, {
-        resume: o.resume,
+      const options: TrainOptions = {
         force: o.force,
-        log: bar.say,
+        signal: stop.signal,
+        onLog: bar.say,
         onDataProgress: (done, total) => (prepare.update(done, total, {}), done === total && prepare.stop()),
-        stopRequested: stop.requested,
-        onProgress: (it, total, v) => bar.update(it, total, { rate: ((it * 1000) / Math.max(1, Date.now() - t0)).toFixed(0), dloss: v['D.loss']?.toFixed(3), gloss: v['G.loss']?.toFixed(3) }),
-      }).finally(() => (prepare.stop(), bar.stop(), stop.dispose()));
+        onIteration: ({ iteration: it, total, values: v }) => bar.update(it, total, { rate: ((it * 1000) / Math.max(1, Date.now() - t0)).toFixed(0), dloss: v['D.loss']?.toFixed(3), gloss: v['G.loss']?.toFixed(3) }),
+      };
+      // --resume: the run's own settings are the base, so `train --resume --out DIR` is enough.
+      const res = await (o.resume ? resume(out, cfg, options) : train(cfg, options)).finally(() => (prepare.stop(), bar.stop(), stop.dispose()));
       if (res.status === 'interrupted') throw new Interrupted(`interrupted at iteration ${res.iterations}; saved ${res.checkpoint}; resume with onnx-gan train --resume --out ${out}`);
       const m = res.metrics;
       if (o.json) console.log(JSON.stringify({ out: res.out, data: cfg.data, loss: cfg.loss, seed: cfg.seed, iterations: res.iterations, seconds: res.seconds, ...m }));

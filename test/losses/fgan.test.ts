@@ -22,8 +22,8 @@ describe('losses/fgan', () => {
     it(`${name}: act is g_f and conj is f*(g_f(v)), as the paper's formulas compose`, async () => {
       const g = new Graph(name);
       const x = g.input('v', 'float32', [v.length]);
-      g.output(DIVERGENCES[name].act(x), 'act');
-      g.output(DIVERGENCES[name].conj(x), 'conj');
+      g.output(DIVERGENCES[name as keyof typeof DIVERGENCES].act(x), 'act');
+      g.output(DIVERGENCES[name as keyof typeof DIVERGENCES].conj(x), 'conj');
       const out = await run(g, { v: { dtype: 'float32', dims: [v.length], data: Float32Array.from(v) } });
       const t = TABLE[name];
       expectClose(out.act.data as Float32Array, v.map((x) => t.g(Math.fround(x))), 1e-6, 1e-6, `${name} g_f`);
