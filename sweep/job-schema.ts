@@ -15,8 +15,15 @@ const has = (o: object, k: string) => Object.hasOwn(o, k);
 /** A loss a run can have: a registered loss, or f-GAN with a named divergence. */
 export const isRunLoss = (n: string) => (has(LOSSES, n) && n !== 'fgan') || (n.startsWith('fgan-') && has(DIVERGENCES, n.slice(5)));
 
+/** Image data a sweep takes by name; any other name that is not a 2-D mixture is a path (local sweeps only). */
+export const IMAGE_SETS = ['fashion-mnist'];
+export const isMixture = (d: string) => has(DATASETS, d);
+
+/** A data set as a directory-name part: its name, or a path's last part with only [A-Za-z0-9._-] kept. */
+export const dataName = (d: string) => (isMixture(d) || IMAGE_SETS.includes(d) ? d : (d.replace(/[\\/]+$/, '').split(/[\\/]/).pop() || 'data').replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_').slice(0, 48));
+
 /** The run's directory name and job id: data-loss[-packM]-sSEED. */
-export const runKey = (r: { data: string; loss: string; pack: number; seed: number }) => `${r.data}-${r.loss}${r.pack > 1 ? `-pack${r.pack}` : ''}-s${r.seed}`;
+export const runKey = (r: { data: string; loss: string; pack: number; seed: number }) => `${dataName(r.data)}-${r.loss}${r.pack > 1 ? `-pack${r.pack}` : ''}-s${r.seed}`;
 
 export const RunSpecSchema = z
   .object({
@@ -27,6 +34,7 @@ export const RunSpecSchema = z
     pack: z.number().int().min(1).max(64),
     iterations: z.number().int().min(1).max(MAX_ITERATIONS),
     protocol: z.enum(Object.keys(PROTOCOLS) as [string, ...string[]]).optional(),
+    imageSize: z.number().int().min(4).max(1024).optional(),
   })
   .strict()
   .refine((r) => r.key === runKey(r), { message: 'does not match the run it names', path: ['key'] });
@@ -79,8 +87,10 @@ export const JobResultSchema = z
 export type JobResult = z.infer<typeof JobResultSchema>;
 
 /** What defines a sweep (sweep.json's spec): every data set x loss x packing degree x seed, one budget. */
+const dataPath = z.string().min(1).max(4096).refine((d) => !/[\0\n\r]/.test(d), 'not a data set name or path');
 export const SweepSpecSchema = z.object({
-  data: z.array(z.string().refine((d) => has(DATASETS, d), 'not a built-in data set')).min(1).max(16),
+  // Local sweeps also take image folders and IDX files by path; the queue's run specs take mixtures only.
+  data: z.array(dataPath).min(1).max(16),
   // A name, not necessarily a loss: a sweep records a run with an unknown loss as crashed, and the queue's
   // run specs are checked strictly on their own.
   losses: z.array(z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'not a loss name')).min(1).max(64),
@@ -88,6 +98,9 @@ export const SweepSpecSchema = z.object({
   iterations: z.number().int().min(1).max(MAX_ITERATIONS),
   packs: z.array(z.number().int().min(1).max(64)).min(1).max(64).optional(),
   protocol: z.enum(Object.keys(PROTOCOLS) as [string, ...string[]]).nullable().optional(),
+  imageSize: z.number().int().min(4).max(1024).nullable().optional(),
+  classifier: dataPath.nullable().optional(),
+  evalSamples: z.number().int().min(1).max(100_000).nullable().optional(),
 });
 
 /** sweep.json: the settings a sweep directory was made with; a queued sweep's id and queue (never its password). */
@@ -103,6 +116,13 @@ export const MixtureMetricsFileSchema = z.object({
   modes: count.min(1),
   highQualityPct: z.number().finite().min(0).max(100),
   reverseKL: z.number().finite().min(0).nullable(),
+});
+
+/** metrics.json of a finished image run, with eval's scores where the sweep scored it. */
+export const ImageMetricsFileSchema = z.object({
+  iterations: z.number().int().min(1).max(MAX_ITERATIONS),
+  seconds: z.number().finite().min(0),
+  eval: z.object({ fid: z.number().finite().min(0), kid: z.number().finite(), kidStd: z.number().finite().min(0), samples: z.number().int().min(1) }).optional(),
 });
 
 /** Parse `v` or throw one line naming `what` and the field at fault. */

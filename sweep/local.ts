@@ -37,7 +37,7 @@ export function readSweepRecord(out: string): SweepRecord | null {
  */
 export function specRecord(out: string, spec: SweepSpec, resume: boolean, extra: { id?: string; queue?: string } = {}): SweepRecord {
   const file = join(out, 'sweep.json');
-  const pick = (s: SweepSpec | SweepRecord['spec']) => ({ data: s.data, losses: s.losses, seeds: s.seeds, iterations: s.iterations, packs: s.packs ?? [1], protocol: s.protocol ?? null });
+  const pick = (s: SweepSpec | SweepRecord['spec']) => ({ data: s.data, losses: s.losses, seeds: s.seeds, iterations: s.iterations, packs: s.packs ?? [1], protocol: s.protocol ?? null, imageSize: s.imageSize ?? null, classifier: s.classifier ?? null, evalSamples: s.evalSamples ?? null });
   let record: SweepRecord = { ...extra, spec: pick(spec) };
   const held = resume ? readSweepRecord(out) : null;
   if (held) {
@@ -56,6 +56,7 @@ export async function sweep(o: SweepOptions): Promise<RunResult[]> {
 async function sweepIn(out: string, o: SweepOptions): Promise<RunResult[]> {
   specRecord(out, o, !!o.resume);
   const jobs = runSpecs(o);
+  const score = o.classifier ? { classifier: resolve(o.classifier), samples: o.evalSamples ?? 2000 } : undefined;
   const workers = Math.max(1, Math.min(o.workers ?? cpus().length, jobs.length));
   const results: RunResult[] = new Array(jobs.length);
   const running = new Set<RunProcess>();
@@ -72,10 +73,10 @@ async function sweepIn(out: string, o: SweepOptions): Promise<RunResult[]> {
         while (next < jobs.length) {
           const k = next++;
           const dir = join(out, 'runs', jobs[k].key);
-          let r = o.resume ? finished(jobs[k], dir) : null;
+          let r = o.resume ? finished(jobs[k], dir, !!score) : null;
           if (!r && o.stopRequested?.()) r = { ...resultBase(jobs[k], dir), status: 'interrupted' };
           if (!r) {
-            const p = startRun(jobs[k], dir, { resume: !!o.resume });
+            const p = startRun(jobs[k], dir, { resume: !!o.resume, score });
             running.add(p);
             r = await p.result;
             running.delete(p);

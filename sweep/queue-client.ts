@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { printable } from '../graph/serialize.ts';
 import { inside, writeFileAtomic } from '../run/files.ts';
 import { withLock } from '../run/lock.ts';
-import { check, JobResultSchema, type RunSpec, type JobData, type JobResult, type SweepRecord } from './job-schema.ts';
+import { check, isMixture, JobResultSchema, type RunSpec, type JobData, type JobResult, type SweepRecord } from './job-schema.ts';
 import { QUEUE_NAME, checkReachable, jobId, redact, type QueueAccess, withoutPassword } from './queue-access.ts';
 import { prepareSweepDir, readSweepRecord, specRecord } from './local.ts';
 import { writeReports } from './report.ts';
@@ -29,7 +29,7 @@ export interface QueueCounts {
   total: number;
 }
 
-const specOf = (r: SweepRecord): SweepSpec => ({ ...r.spec, protocol: r.spec.protocol ?? undefined });
+const specOf = (r: SweepRecord): SweepSpec => ({ ...r.spec, protocol: r.spec.protocol ?? undefined, imageSize: r.spec.imageSize ?? undefined, classifier: r.spec.classifier ?? undefined, evalSamples: r.spec.evalSamples ?? undefined });
 
 function queuedRecord(out: string): { id: string; queue: string; spec: SweepSpec } {
   const record = readSweepRecord(out);
@@ -39,6 +39,10 @@ function queuedRecord(out: string): { id: string; queue: string; spec: SweepSpec
 
 /** Enqueue (or, with --resume, re-attach to) a sweep's runs, wait for all of them, write the reports. */
 export async function queueSweep(o: QueueSweepOptions): Promise<RunResult[]> {
+  // A worker returns a run's reports, not its checkpoints, and knows no path of this machine: image runs
+  // (read from files here, scored from their checkpoints) sweep locally.
+  const images = o.data.find((d) => !isMixture(d));
+  if (images) throw new Error(`--queue: '${images}' is image data; queued sweeps take the 2-D mixtures (ring8, grid25); sweep images here with --workers`);
   const connection = await checkReachable(o);
   return withLock(resolve(o.out), 'onnx-gan sweep --queue', 'sweep directory', undefined, () => {
     // --force on a queued sweep: its jobs that are not running are dropped with it (a running one finishes

@@ -5,10 +5,11 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { dataset } from '../data/mixtures.ts';
 import { writeFileAtomic } from '../run/files.ts';
 import type { RunResult, SweepSpec } from './runs.ts';
+import { dataName, isMixture } from './job-schema.ts';
 import { publishedRow, type Published } from '../run/protocols.ts';
 
 // ---- tables ----------------------------------------------------------------------------------------
@@ -28,6 +29,12 @@ export interface Row {
   hqStd: number | null;
   rklMean: number | null;
   rklStd: number | null;
+  /** Image rows: classifier-feature FID and KID over the scored seeds (null where none was scored). */
+  image: boolean;
+  fidMean: number | null;
+  fidStd: number | null;
+  kidMean: number | null;
+  kidStd: number | null;
   seconds: number;
 }
 
@@ -42,9 +49,13 @@ export function summarize(results: RunResult[]): Row[] {
   for (const r of results) groups.set(`${r.data}|${r.loss}|${r.pack}`, [...(groups.get(`${r.data}|${r.loss}|${r.pack}`) ?? []), r]);
   return [...groups.values()].map((rs) => {
     const ok = rs.filter((r) => r.status === 'ok');
-    const [modesMean, modesStd] = meanStd(ok.map((r) => r.modesCaptured!));
-    const [hqMean, hqStd] = meanStd(ok.map((r) => r.highQualityPct!));
-    const [rklMean, rklStd] = meanStd(ok.filter((r) => r.reverseKL !== null).map((r) => r.reverseKL!));
+    const [modesMean, modesStd] = meanStd(ok.filter((r) => r.modesCaptured !== undefined).map((r) => r.modesCaptured!));
+    const [hqMean, hqStd] = meanStd(ok.filter((r) => r.highQualityPct !== undefined).map((r) => r.highQualityPct!));
+    const [rklMean, rklStd] = meanStd(ok.filter((r) => r.reverseKL !== null && r.reverseKL !== undefined).map((r) => r.reverseKL!));
+    const image = !isMixture(rs[0].data);
+    const scored = ok.filter((r) => r.fid !== undefined);
+    const [fidMean, fidStd] = meanStd(scored.map((r) => r.fid!));
+    const [kidMean, kidStd] = meanStd(scored.map((r) => r.kid!));
     return {
       data: rs[0].data,
       loss: rs[0].loss,
@@ -60,6 +71,11 @@ export function summarize(results: RunResult[]): Row[] {
       hqStd,
       rklMean,
       rklStd,
+      image,
+      fidMean,
+      fidStd,
+      kidMean,
+      kidStd,
       seconds: rs.reduce((a, r) => a + r.seconds, 0) / rs.length,
     };
   });
@@ -76,11 +92,29 @@ const lossLabel = (r: { loss: string; pack: number }) => (r.pack > 1 ? `${r.loss
  * by the paper's row for the same data and packing degree, so the two read side by side.
  */
 export function markdownTable(rows: Row[], published?: (r: Row) => Published | null): string {
+  const images = rows.filter((r) => r.image);
+  const mixtures = rows.filter((r) => !r.image);
+  return [mixtures.length ? mixtureTable(mixtures, published) : '', images.length ? imageTable(images) : ''].filter(Boolean).join('\n');
+}
+
+const failed = (r: Row) => (r.diverged + r.crashed ? `${r.diverged} diverged${r.crashed ? `, ${r.crashed} crashed` : ''} of ${r.runs}` : 'no');
+
+/** Image rows: classifier-feature FID (lower is better) and KID x 1000, over the seeds that were scored. */
+function imageTable(rows: Row[]): string {
+  const lines = ['| data | loss | classifier-FID | KID x 1000 | scored | wall s / run | diverged |', '|---|---|---|---|---|---|---|'];
+  for (const r of rows) {
+    const kid = r.kidMean === null ? 'n/a' : pm(r.kidMean * 1000, r.kidStd! * 1000, 2);
+    lines.push(`| ${[r.data, lossLabel(r), pm(r.fidMean, r.fidStd, 2), kid, r.fidMean === null ? 'no (give --classifier)' : `${r.ok}`, r.seconds.toFixed(0), failed(r)].map(markdownCell).join(' | ')} |`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+function mixtureTable(rows: Row[], published?: (r: Row) => Published | null): string {
   const lines = ['| data | loss | modes captured | high quality % | reverse KL | wall s / run | diverged |', '|---|---|---|---|---|---|---|'];
   const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
   const em = (c: string) => (c ? `*${markdownCell(c)}*` : '');
   for (const r of rows) {
-    lines.push(line([r.data, lossLabel(r), `${pm(r.modesMean, r.modesStd)} / ${r.modes}`, pm(r.hqMean, r.hqStd), pm(r.rklMean, r.rklStd, 2), r.seconds.toFixed(0), r.diverged + r.crashed ? `${r.diverged} diverged${r.crashed ? `, ${r.crashed} crashed` : ''} of ${r.runs}` : 'no'].map(markdownCell)));
+    lines.push(line([r.data, lossLabel(r), `${pm(r.modesMean, r.modesStd)} / ${r.modes}`, pm(r.hqMean, r.hqStd), pm(r.rklMean, r.rklStd, 2), r.seconds.toFixed(0), failed(r)].map(markdownCell)));
     const p = published?.(r);
     if (p) lines.push(line([markdownCell(r.data), ...[p.source, `${f(p.modes)} / ${r.modes}`, f(p.hq), p.rkl === null ? 'n/a' : f(p.rkl, 2), '', ''].map(em)]));
   }
@@ -105,12 +139,12 @@ function csv(rows: Record<string, unknown>[], cols: string[]): string {
 
 export function writeReports(out: string, results: RunResult[], o: SweepSpec): void {
   const rows = summarize(results);
-  writeFileAtomic(join(out, 'runs.csv'), csv(results as unknown as Record<string, unknown>[], ['data', 'loss', 'pack', 'seed', 'status', 'modesCaptured', 'modes', 'highQualityPct', 'reverseKL', 'seconds', 'error']));
+  writeFileAtomic(join(out, 'runs.csv'), csv(results as unknown as Record<string, unknown>[], ['data', 'loss', 'pack', 'seed', 'status', 'modesCaptured', 'modes', 'highQualityPct', 'reverseKL', 'fid', 'kid', 'kidStd', 'seconds', 'error']));
   const withPublished = rows.flatMap((r) => {
     const p = publishedRow(o.protocol, r);
     return [r, ...(p ? [{ data: r.data, loss: p.source, pack: r.pack, modes: r.modes, modesMean: p.modes, hqMean: p.hq, rklMean: p.rkl }] : [])];
   });
-  writeFileAtomic(join(out, 'summary.csv'), csv(withPublished as unknown as Record<string, unknown>[], ['data', 'loss', 'pack', 'runs', 'ok', 'diverged', 'crashed', 'modes', 'modesMean', 'modesStd', 'hqMean', 'hqStd', 'rklMean', 'rklStd', 'seconds']));
+  writeFileAtomic(join(out, 'summary.csv'), csv(withPublished as unknown as Record<string, unknown>[], ['data', 'loss', 'pack', 'runs', 'ok', 'diverged', 'crashed', 'modes', 'modesMean', 'modesStd', 'hqMean', 'hqStd', 'rklMean', 'rklStd', 'fidMean', 'fidStd', 'kidMean', 'kidStd', 'seconds']));
   const header = sweepHeader(o);
   writeFileAtomic(join(out, 'summary.md'), header + markdownTable(rows, (r) => publishedRow(o.protocol, r)));
   writeFileAtomic(join(out, 'report.html'), reportHtml(results, rows, header, o.protocol));
@@ -119,7 +153,14 @@ export function writeReports(out: string, results: RunResult[], o: SweepSpec): v
 function sweepHeader(o: SweepSpec): string {
   const packs = o.packs && (o.packs.length > 1 || o.packs[0] !== 1) ? ` x packing ${o.packs.join(', ')}` : '';
   const protocol = o.protocol ? `, ${o.protocol} protocol` : '';
-  return `Sweep: ${o.data.join(', ')} x ${o.losses.length} loss${o.losses.length > 1 ? 'es' : ''}${packs} x ${o.seeds} seeds${protocol}, ${o.iterations.toLocaleString('en')} generator iterations each, metrics on 2,500 samples (mean ± std over seeds that finished).\n\n`;
+  const images = o.data.some((d) => !isMixture(d));
+  const mixtures = o.data.some((d) => isMixture(d));
+  const metrics = [
+    mixtures ? '2-D metrics on 2,500 samples' : '',
+    images ? (o.classifier ? `images scored by classifier-feature FID / KID on ${(o.evalSamples ?? 2000).toLocaleString('en')} samples against Fashion-MNIST's test split` : 'images not scored (no --classifier)') : '',
+  ].filter(Boolean);
+  const size = images && o.imageSize ? `, images at ${o.imageSize}x${o.imageSize}` : '';
+  return `Sweep: ${o.data.map(dataName).join(', ')} x ${o.losses.length} loss${o.losses.length > 1 ? 'es' : ''}${packs} x ${o.seeds} seeds${protocol}${size}, ${o.iterations.toLocaleString('en')} generator iterations each; ${metrics.join('; ')} (mean ± std over seeds that finished).\n\n`;
 }
 
 // ---- HTML report -----------------------------------------------------------------------------------
@@ -159,10 +200,16 @@ function packageFile(pkg: string, rel: string): string {
 function reportHtml(results: RunResult[], rows: Row[], header: string, protocol?: string): string {
   const vega = readFileSync(packageFile('vega', 'build/vega.min.js'), 'utf8');
   const vegaLite = readFileSync(packageFile('vega-lite', 'build/vega-lite.min.js'), 'utf8');
-  const runs = results.map((r) => ({ ...r, ...readRun(r), centers: dataset(r.data).centers }));
+  // An image run shows its samples.png, by its path from the report (runs/<key>/samples.png).
+  const runs = results.map((r) => (isMixture(r.data) ? { ...r, ...readRun(r), centers: dataset(r.data).centers } : { ...r, ...readRun(r), centers: null, grid: existsSync(join(r.dir, 'samples.png')) ? `runs/${basename(r.dir)}/samples.png` : null }));
   // Every cell is text, escaped here; the run cards below are built from text nodes in the page.
   const row = (cls: string, cells: unknown[]) => `<tr class="${cls}">${cells.map((c) => `<td>${escapeHtml(String(c))}</td>`).join('')}</tr>`;
+  const imageRows = rows
+    .filter((r) => r.image)
+    .map((r) => row(r.diverged + r.crashed ? 'bad' : '', [r.data, lossLabel(r), pm(r.fidMean, r.fidStd, 2), r.kidMean === null ? 'n/a' : pm(r.kidMean * 1000, r.kidStd! * 1000, 2), r.seconds.toFixed(0), r.diverged + r.crashed ? `${r.diverged + r.crashed} of ${r.runs}` : 'no']))
+    .join('\n');
   const table = rows
+    .filter((r) => !r.image)
     .map((r) => {
       const p = publishedRow(protocol, r);
       const paper = p ? row('paper', [r.data, p.source, `${f(p.modes)} / ${r.modes}`, f(p.hq), p.rkl === null ? 'n/a' : f(p.rkl, 2), '', '']) : '';
@@ -174,7 +221,8 @@ function reportHtml(results: RunResult[], rows: Row[], header: string, protocol?
 <style>body{font:14px system-ui,sans-serif;margin:24px;color:#222}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:nth-child(-n+2){text-align:left}tr.bad td{background:#fde8e8}tr.paper td{font-style:italic;color:#555}
 .grid{display:flex;flex-wrap:wrap;gap:12px}.card{border:1px solid #ddd;padding:6px;width:540px}.card h4{margin:0 0 4px;font-size:13px}.err{color:#b00;font-size:12px}</style></head><body>
 <h1>onnx-gan sweep</h1><p>${escapeHtml(header)}</p>
-<table><tr><th>data</th><th>loss</th><th>modes captured</th><th>high quality %</th><th>reverse KL</th><th>wall s / run</th><th>diverged</th></tr>${table}</table>
+${table ? `<table><tr><th>data</th><th>loss</th><th>modes captured</th><th>high quality %</th><th>reverse KL</th><th>wall s / run</th><th>diverged</th></tr>${table}</table>` : ''}
+${imageRows ? `<table><tr><th>data</th><th>loss</th><th>classifier-FID</th><th>KID x 1000</th><th>wall s / run</th><th>diverged</th></tr>${imageRows}</table>` : ''}
 <h2>Runs</h2><div id="runs" class="grid"></div>
 <script>${vega}</script><script>${vegaLite}</script>
 <script>
@@ -182,7 +230,7 @@ const RUNS = ${data};
 const grid = document.getElementById('runs');
 for (const r of RUNS) {
   const card = document.createElement('div'); card.className = 'card';
-  const head = r.status === 'ok' ? r.modesCaptured + '/' + r.modes + ' modes, ' + Number(r.highQualityPct).toFixed(1) + '% HQ' : r.status;
+  const head = r.status !== 'ok' ? r.status : r.centers ? r.modesCaptured + '/' + r.modes + ' modes, ' + Number(r.highQualityPct).toFixed(1) + '% HQ' : r.fid !== undefined ? 'FID ' + Number(r.fid).toFixed(2) : 'not scored';
   const title = document.createElement('h4');
   title.textContent = r.data + ' / ' + r.loss + (r.pack > 1 ? ' pack ' + r.pack : '') + ' / seed ' + r.seed + ': ' + head;
   card.append(title);
@@ -190,18 +238,21 @@ for (const r of RUNS) {
     const err = document.createElement('div'); err.className = 'err'; err.textContent = r.error; card.append(err);
   }
   const a = document.createElement('div'), b = document.createElement('div'); card.append(a, b); grid.append(card);
-  const lim = Math.max(...r.centers.flat().map(Math.abs)) + 0.5;
-  const sc = { domain: [-lim, lim], clamp: true };
-  const scatter = { width: 220, height: 220, layer: [
-    { data: { values: r.samples.map(([x, y]) => ({ x, y })) }, mark: { type: 'circle', size: 5, opacity: 0.5 },
-      encoding: { x: { field: 'x', type: 'quantitative', title: null, scale: sc }, y: { field: 'y', type: 'quantitative', title: null, scale: sc } } },
-    { data: { values: r.centers.map(([x, y]) => ({ x, y })) }, mark: { type: 'point', shape: 'cross', size: 40, color: '#d62728', filled: true },
-      encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'y', type: 'quantitative' } } } ] };
-  const curves = { width: 160, height: 200, data: { values: r.curves.flatMap((c) => [{ iteration: c.iteration, loss: c.D, net: 'D' }, { iteration: c.iteration, loss: c.G, net: 'G' }]) },
-    mark: 'line', encoding: { x: { field: 'iteration', type: 'quantitative' }, y: { field: 'loss', type: 'quantitative' }, color: { field: 'net', type: 'nominal', legend: { orient: 'bottom' } } } };
   const show = (el, spec) => new vega.View(vega.parse(vegaLite.compile(spec).spec), { renderer: 'svg', container: el }).runAsync();
-  if (r.samples.length) show(a, scatter);
-  if (r.curves.length) show(b, curves);
+  if (r.grid) {
+    // An image run: its sample grid, by a path the report built from the run's key.
+    const img = document.createElement('img'); img.src = r.grid; img.alt = 'samples'; img.style.maxWidth = '260px'; a.append(img);
+  } else if (r.centers && r.samples.length) {
+    const lim = Math.max(...r.centers.flat().map(Math.abs)) + 0.5;
+    const sc = { domain: [-lim, lim], clamp: true };
+    show(a, { width: 220, height: 220, layer: [
+      { data: { values: r.samples.map(([x, y]) => ({ x, y })) }, mark: { type: 'circle', size: 5, opacity: 0.5 },
+        encoding: { x: { field: 'x', type: 'quantitative', title: null, scale: sc }, y: { field: 'y', type: 'quantitative', title: null, scale: sc } } },
+      { data: { values: r.centers.map(([x, y]) => ({ x, y })) }, mark: { type: 'point', shape: 'cross', size: 40, color: '#d62728', filled: true },
+        encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'y', type: 'quantitative' } } } ] });
+  }
+  if (r.curves.length) show(b, { width: 160, height: 200, data: { values: r.curves.flatMap((c) => [{ iteration: c.iteration, loss: c.D, net: 'D' }, { iteration: c.iteration, loss: c.G, net: 'G' }]) },
+    mark: 'line', encoding: { x: { field: 'iteration', type: 'quantitative' }, y: { field: 'loss', type: 'quantitative' }, color: { field: 'net', type: 'nominal', legend: { orient: 'bottom' } } } });
   a.style.display = b.style.display = 'inline-block';
 }
 </script></body></html>

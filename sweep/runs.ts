@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DIVERGENCES, isDivergence, isLoss, LOSSES } from '../losses/index.ts';
 import { flagOf } from '../run/config.ts';
-import { check, MixtureMetricsFileSchema, runKey, type RunSpec } from './job-schema.ts';
+import { check, ImageMetricsFileSchema, isMixture, MixtureMetricsFileSchema, runKey, type RunSpec } from './job-schema.ts';
 import { PASSWORD_ENV } from './queue-access.ts';
 import { readJsonObject } from '../run/files.ts';
 
@@ -22,6 +22,12 @@ export interface SweepSpec {
   packs?: number[];
   /** A published setup's settings (run/config.ts PROTOCOLS) under every run. */
   protocol?: string;
+  /** Image data: every image resized to this (--image-size). */
+  imageSize?: number;
+  /** Image runs: score each finished run with `onnx-gan eval` and this classifier (Fashion-MNIST). */
+  classifier?: string;
+  /** Image runs: generated images per score (default 2,000). */
+  evalSamples?: number;
 }
 
 export interface SweepOptions extends SweepSpec {
@@ -49,6 +55,10 @@ export interface RunResult {
   modes?: number;
   highQualityPct?: number;
   reverseKL?: number | null;
+  /** Image runs scored by eval: classifier-feature FID and KID. */
+  fid?: number;
+  kid?: number;
+  kidStd?: number;
   dir: string;
 }
 
@@ -72,7 +82,7 @@ export function runSpecs(o: SweepSpec): RunSpec[] {
     for (const loss of o.losses)
       for (const pack of o.packs ?? [1])
         for (let seed = 0; seed < o.seeds; seed++)
-          out.push({ key: runKey({ data, loss, pack, seed }), data, loss, seed, pack, iterations: o.iterations, ...(o.protocol ? { protocol: o.protocol } : {}) });
+          out.push({ key: runKey({ data, loss, pack, seed }), data, loss, seed, pack, iterations: o.iterations, ...(o.protocol ? { protocol: o.protocol } : {}), ...(o.imageSize && !isMixture(data) ? { imageSize: o.imageSize } : {}) });
   return out;
 }
 
@@ -83,7 +93,10 @@ export function runSettings(r: RunSpec, threads = 1): Record<string, string | nu
   const [loss, divergence] = r.loss.startsWith('fgan-') ? ['fgan', r.loss.slice(5)] : [r.loss, undefined];
   return {
     data: r.data, loss, ...(divergence ? { divergence } : {}), ...(r.protocol ? { protocol: r.protocol } : {}), ...(r.pack > 1 ? { pack: r.pack } : {}),
+    ...(r.imageSize ? { imageSize: r.imageSize } : {}),
     seed: r.seed, iterations: r.iterations, logEvery: Math.max(25, Math.round(r.iterations / 200)), checkpointEvery: Math.max(50, Math.round(r.iterations / 20)), keepCheckpoints: 1, threads,
+    // Image runs: one sample grid, at the end.
+    ...(isMixture(r.data) ? {} : { sampleEvery: r.iterations }),
   };
 }
 
@@ -94,9 +107,15 @@ export function trainArgs(r: RunSpec, dir: string, resume: boolean, threads = 1)
 }
 
 /** A run a previous sweep (or a worker) finished: its metrics.json, checked, or null with the reason. */
-export function readFinished(r: RunSpec, dir: string): { result: RunResult | null; problem: string } {
+export function readFinished(r: RunSpec, dir: string, scored = false): { result: RunResult | null; problem: string } {
   const file = join(dir, 'metrics.json');
   try {
+    if (!isMixture(r.data)) {
+      const m = check(ImageMetricsFileSchema, readJsonObject(file), file);
+      if (m.iterations !== r.iterations) return { result: null, problem: `${file}: 'iterations' is ${m.iterations}, the run has ${r.iterations}` };
+      if (scored && !m.eval) return { result: null, problem: `${file}: not scored yet` };
+      return { result: { ...resultBase(r, dir), status: 'ok', seconds: m.seconds, ...(m.eval ? { fid: m.eval.fid, kid: m.eval.kid, kidStd: m.eval.kidStd } : {}) }, problem: '' };
+    }
     const m = check(MixtureMetricsFileSchema, readJsonObject(file), file);
     if (m.iterations !== r.iterations) return { result: null, problem: `${file}: 'iterations' is ${m.iterations}, the run has ${r.iterations}` };
     return { result: { ...resultBase(r, dir), status: 'ok', seconds: m.seconds, modesCaptured: m.modesCaptured, modes: m.modes, highQualityPct: m.highQualityPct, reverseKL: m.reverseKL }, problem: '' };
@@ -105,7 +124,7 @@ export function readFinished(r: RunSpec, dir: string): { result: RunResult | nul
   }
 }
 
-export const finished = (r: RunSpec, dir: string): RunResult | null => readFinished(r, dir).result;
+export const finished = (r: RunSpec, dir: string, scored = false): RunResult | null => readFinished(r, dir, scored).result;
 
 /** A run's place in the grid, before any result: what every RunResult of it starts from. */
 export const resultBase = (r: RunSpec, dir: string) => ({ data: r.data, loss: r.loss, seed: r.seed, pack: r.pack, seconds: 0, dir });
@@ -116,13 +135,45 @@ export interface RunProcess {
   stop(): void;
 }
 
+/** One run as a child `onnx-gan train` process, then, for an image run with `score`, `onnx-gan eval`. */
+export function startRun(r: RunSpec, dir: string, o: { resume: boolean; threads?: number; onMessage?: (line: string) => void; score?: { classifier: string; samples: number } }): RunProcess {
+  let current = command(trainArgs(r, dir, o.resume, o.threads), o.onMessage);
+  const t0 = performance.now();
+  const base = () => ({ ...resultBase(r, dir), seconds: (performance.now() - t0) / 1000 });
+  const result = current.done.then(async ({ code, signal, out, err }): Promise<RunResult> => {
+    if (code === 0) {
+      let j: { seconds: number; modesCaptured?: number; modes?: number; highQualityPct?: number; reverseKL?: number | null };
+      try {
+        j = JSON.parse(out.trim().split('\n').pop()!);
+      } catch {
+        return { ...base(), status: 'crashed', error: 'no JSON result' };
+      }
+      const ok: RunResult = { ...base(), status: 'ok', seconds: j.seconds, modesCaptured: j.modesCaptured, modes: j.modes, highQualityPct: j.highQualityPct, reverseKL: j.reverseKL };
+      if (isMixture(r.data) || !o.score) return ok;
+      // An image run is scored by eval, which adds its scores to the run's metrics.json.
+      current = command(['eval', dir, '--classifier', o.score.classifier, '--samples', String(o.score.samples), '--threads', String(o.threads ?? 1), '--json'], o.onMessage);
+      const e = await current.done;
+      if (e.code !== 0) return { ...ok, error: `eval: ${(e.err.trim().split('\n').pop() ?? '').replace(/^onnx-gan: /, '')}` };
+      try {
+        const s = JSON.parse(e.out.trim().split('\n').pop()!);
+        return { ...ok, fid: s.fid, kid: s.kid, kidStd: s.kidStd };
+      } catch {
+        return { ...ok, error: 'eval: no JSON result' };
+      }
+    }
+    const msg = err.trim().split('\n').pop() ?? '';
+    if (code === 130) return { ...base(), status: 'interrupted', error: msg };
+    return { ...base(), status: /diverged/.test(msg) ? 'diverged' : 'crashed', error: signal ? `killed by ${signal}` : msg.replace(/^onnx-gan: /, '') };
+  });
+  return { result, stop: () => current.stop() };
+}
+
 /**
- * One run as a child `onnx-gan train` process, in its own process group: a terminal's Ctrl-C reaches the
+ * One `onnx-gan` command as a child process in its own process group: a terminal's Ctrl-C reaches the
  * sweep or worker, which passes one signal on (a second one would make the run quit without its checkpoint).
  */
-export function startRun(r: RunSpec, dir: string, o: { resume: boolean; threads?: number; onMessage?: (line: string) => void }): RunProcess {
-  const t0 = performance.now();
-  const child = spawn(process.execPath, [BIN, ...trainArgs(r, dir, o.resume, o.threads)], { stdio: ['pipe', 'pipe', 'pipe'], detached: true, env: { ...process.env, [PASSWORD_ENV]: undefined, ONNX_GAN_STOP_WITH_PARENT: '1' } });
+function command(args: string[], onMessage?: (line: string) => void) {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'], detached: true, env: { ...process.env, [PASSWORD_ENV]: undefined, ONNX_GAN_STOP_WITH_PARENT: '1' } });
   let out = '';
   let err = '';
   child.stdout.on('data', (b) => (out += b));
@@ -131,24 +182,9 @@ export function startRun(r: RunSpec, dir: string, o: { resume: boolean; threads?
     err += b;
     const end = err.lastIndexOf('\n');
     if (end < seen) return;
-    for (const line of err.slice(seen, end).split('\n')) if (line.trim()) o.onMessage?.(line);
+    for (const line of err.slice(seen, end).split('\n')) if (line.trim()) onMessage?.(line);
     seen = end + 1;
   });
-  const result = new Promise<RunResult>((done) => {
-    child.on('close', (code, signal) => {
-      const base = { ...resultBase(r, dir), seconds: (performance.now() - t0) / 1000 };
-      if (code === 0) {
-        try {
-          const j = JSON.parse(out.trim().split('\n').pop()!);
-          return done({ ...base, status: 'ok', seconds: j.seconds, modesCaptured: j.modesCaptured, modes: j.modes, highQualityPct: j.highQualityPct, reverseKL: j.reverseKL });
-        } catch {
-          return done({ ...base, status: 'crashed', error: 'no JSON result' });
-        }
-      }
-      const msg = err.trim().split('\n').pop() ?? '';
-      if (code === 130) return done({ ...base, status: 'interrupted', error: msg });
-      done({ ...base, status: /diverged/.test(msg) ? 'diverged' : 'crashed', error: signal ? `killed by ${signal}` : msg.replace(/^onnx-gan: /, '') });
-    });
-  });
-  return { result, stop: () => void (child.exitCode === null && !child.killed && child.kill('SIGINT')) };
+  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; err: string }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, out, err })));
+  return { done, stop: () => void (child.exitCode === null && !child.killed && child.kill('SIGINT')) };
 }

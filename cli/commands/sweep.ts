@@ -1,6 +1,7 @@
 // `onnx-gan sweep`: every loss x data set x packing x seed, here (--workers) or on a Redis queue (--queue);
 // --status says where a queued sweep stands.
 import { Command, Option } from 'commander';
+import { existsSync } from 'node:fs';
 import { PROTOCOLS } from '../../run/config.ts';
 import { DATASETS } from '../../data/mixtures.ts';
 import { Interrupted, stopOnSignals } from '../interrupt.ts';
@@ -17,7 +18,10 @@ export function sweepCommand(cli: Command): void {
   cli
     .command('sweep')
     .description('train every loss on the same architecture and budget; write a table and an HTML report')
-    .option('--data <list>', 'data sets, comma separated', 'ring8,grid25')
+    .option('--data <list>', 'data sets, comma separated: ring8, grid25, fashion-mnist, or paths of image folders / IDX files (image data sweeps here, not on a queue)', 'ring8,grid25')
+    .option('--image-size <n>', 'image data: resize every image to N x N', num)
+    .option('--classifier <file>', 'image data: score each run with onnx-gan eval and this classifier (classifier-feature FID / KID against Fashion-MNIST\'s test split)')
+    .option('--eval-samples <n>', 'image data: generated images per score', num, 2000)
     .option('--loss <list>', "losses, comma separated, or 'all'", 'all')
     .option('--seeds <n>', 'seeds per loss and data set', num, 3)
     .option('--iterations <n>', "generator iterations per run (default 2000, or the protocol's)", num)
@@ -44,8 +48,10 @@ export function sweepCommand(cli: Command): void {
       }
       if (o.queue && o.workers !== undefined) throw new Error('--workers: a queued sweep runs on the workers that serve the queue; start them with onnx-gan worker --queue <url> --concurrency <n>');
       const data = String(o.data).split(',');
-      for (const d of data) if (!DATASETS[d]) throw new Error(`unknown data set '${d}'; valid data sets: ${Object.keys(DATASETS).join(', ')}`);
-      positiveInts(o, ['seeds', 'iterations', 'workers']);
+      for (const d of data) if (!Object.hasOwn(DATASETS, d) && d !== 'fashion-mnist' && !existsSync(d)) throw new Error(`--data: unknown data set '${d}' (not ring8, grid25 or fashion-mnist, and no such path)`);
+      positiveInts(o, ['seeds', 'iterations', 'workers', 'imageSize', 'evalSamples']);
+      if (o.classifier && !existsSync(o.classifier)) throw new Error(`--classifier: ${o.classifier} not found; make it with onnx-gan train-classifier --out ${o.classifier}`);
+      if (o.classifier && data.some((d) => d !== 'fashion-mnist' && !Object.hasOwn(DATASETS, d))) throw new Error(`--classifier: the scores compare against Fashion-MNIST's test split, so they apply to --data fashion-mnist only`);
       for (const m of o.pack) if (!Number.isInteger(m) || m < 1 || m > 64) throw new Error(`--pack: each packing degree must be an integer from 1 to 64, got ${m}`);
       const preset = o.protocol ? PROTOCOLS[o.protocol as keyof typeof PROTOCOLS].settings : null;
       const losses = expandLosses(preset && o.loss === 'all' ? preset.loss : String(o.loss));
@@ -53,8 +59,9 @@ export function sweepCommand(cli: Command): void {
       const total = data.length * losses.length * o.pack.length * o.seeds;
       const bar = progress(o.queue ? 'sweep [{bar}] {value}/{total} runs | {queued} queued, {running} running, {done} done, {failed} failed' : 'sweep [{bar}] {value}/{total} runs | {last}', o.json);
       const stop = stopOnSignals(bar.say);
-      const spec = { data, losses, seeds: o.seeds, iterations, packs: o.pack, protocol: o.protocol, out: o.out, resume: o.resume, force: o.force, stopRequested: stop.requested };
-      const last = (r: RunResult) => `${r.data}/${r.loss}${r.pack > 1 ? `/pack${r.pack}` : ''}/s${r.seed}: ${r.status === 'ok' ? `${r.modesCaptured}/${r.modes} modes` : r.status}`;
+      const spec = { data, losses, seeds: o.seeds, iterations, packs: o.pack, protocol: o.protocol, imageSize: o.imageSize, classifier: o.classifier, evalSamples: o.classifier ? o.evalSamples : undefined, out: o.out, resume: o.resume, force: o.force, stopRequested: stop.requested };
+      const score = (r: RunResult) => (r.modes !== undefined ? `${r.modesCaptured}/${r.modes} modes` : r.fid !== undefined ? `FID ${r.fid.toFixed(2)}` : 'done');
+      const last = (r: RunResult) => `${r.data}/${r.loss}${r.pack > 1 ? `/pack${r.pack}` : ''}/s${r.seed}: ${r.status === 'ok' ? score(r) : r.status}`;
       bar.update(0, total, { last: '', queued: total, running: 0, done: 0, failed: 0 });
       const results = await (o.queue
         ? queueSweep({ ...spec, queue: o.queue, passwordFile: o.queuePasswordFile, caFile: o.queueCa, onCounts: (c) => bar.update(c.done + c.failed, c.total, c as unknown as Record<string, unknown>) })
