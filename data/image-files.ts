@@ -5,6 +5,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { PNG } from 'pngjs';
+import sharp from 'sharp';
 import { FASHION_MNIST_DIR } from './paths.ts';
 import { prepareImageFolder, resizeImages, type PrepareOptions } from './image-folder.ts';
 import { checkIdxLabels, DataError, FASHION_MNIST_CLASSES, idxImageSet, imageSet, labelsNameFor, parseIdxBytes, pngFault, type ImageSet } from './images.ts';
@@ -116,6 +117,33 @@ export function pngGrid(images: Float32Array, shape: number[], cols: number): Ui
       }
   }
   return PNG.sync.write(png);
+}
+
+/** Text as SVG text content. */
+const svgText = (t: string) => t.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+/**
+ * A sample grid for people: pngGrid scaled up by whole pixels (nearest neighbour) to about `width` pixels,
+ * and, for a class-conditional grid (one row per class), each row's class name at its left.
+ */
+export async function sampleGridPng(images: Float32Array, shape: number[], cols: number, o: { rowLabels?: string[]; width?: number } = {}): Promise<Uint8Array> {
+  const grid = pngGrid(images, shape, cols);
+  const meta = await sharp(grid).metadata();
+  const scale = Math.max(1, Math.round((o.width ?? 512) / meta.width!));
+  const [W, H] = [meta.width! * scale, meta.height! * scale];
+  let img = sharp(grid).resize(W, H, { kernel: 'nearest' });
+  const labels = o.rowLabels ?? [];
+  if (labels.length) {
+    const font = 14;
+    const margin = Math.min(200, 16 + Math.max(...labels.map((l) => l.length)) * Math.round(font * 0.6));
+    const rowH = (shape[1] + 2) * scale;
+    const texts = labels.map((l, r) => `<text x="${margin - 8}" y="${Math.round((2 * scale + r * rowH + rowH / 2) + font / 3)}" text-anchor="end">${svgText(l.slice(0, 30))}</text>`).join('');
+    const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${margin}" height="${H}"><rect width="100%" height="100%" fill="white"/><g font-family="DejaVu Sans, sans-serif" font-size="${font}" fill="#222">${texts}</g></svg>`;
+    img = sharp(await img.png().toBuffer())
+      .extend({ left: margin, background: '#ffffff' })
+      .composite([{ input: Buffer.from(svg), left: 0, top: 0 }]);
+  }
+  return new Uint8Array(await img.png().toBuffer());
 }
 
 /**

@@ -16,6 +16,7 @@ import { writeFileAtomic, readJsonObject } from './files.ts';
 import { fashionMnist } from '../data/image-files.ts';
 import { type ImageSet, labelled } from '../data/images.ts';
 import { checkpointInfo, resolveSetup, runData } from './setup.ts';
+import { eventWriter } from './tfevents.ts';
 import { isImage } from '../data/load.ts';
 import { type ConditionalScores, type ImageScores, conditionalScores, ortKernelSum, scoreFeatures } from '../eval/image-scores.ts';
 import { StepCompiler } from '../training/step.ts';
@@ -148,6 +149,13 @@ async function evalIn({ dir, config: cfg, latest }: Run, o: EvalOptions): Promis
     const prior = existsSync(metricsPath) ? readJsonObject(metricsPath) : {};
     const { run: _r, ...kept } = result;
     writeFileAtomic(metricsPath, JSON.stringify({ ...prior, eval: kept }, null, 2) + '\n');
+    // TensorBoard shows the scores beside the run's curves, at the iteration they were made at.
+    eventWriter(dir).scalars(state.iteration, {
+      'eval/classifier_fid': scores.fid,
+      'eval/kid': scores.kid,
+      'eval/class_kl': scores.classKL,
+      ...(conditional ? { 'eval/conditioning_accuracy': conditional.accuracy, 'eval/mean_intra_class_fid': conditional.meanIntraFid } : {}),
+    });
     return result;
   } finally {
     await sampler.release();

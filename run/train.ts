@@ -12,7 +12,7 @@ import { checkDataShape, gridInputs, Trainer } from '../training/trainer.ts';
 import { defaultOut, parseConfig, type Config } from './config.ts';
 import { appendFile, dropLink, isTempFile, ownDir, writeFileAtomic } from './files.ts';
 import { LOCK_FILE, withLock } from './lock.ts';
-import { pngGrid, pngScatter } from '../data/image-files.ts';
+import { pngScatter, sampleGridPng } from '../data/image-files.ts';
 import { mixtureMetrics, type MixtureMetrics } from '../eval/mixture-metrics.ts';
 import { renderSvg, scatterSpec, lossCurveSpec, lossRows } from '../eval/plot.ts';
 import { CKPT_DIR, EXPORT_DIR, folderStore, removeTempFiles } from './run-dir.ts';
@@ -95,7 +95,7 @@ async function trainIn(out: string, cfg: Config, opts: TrainOptions, { data, set
   // Images: grids from one fixed noise batch, so they compare across steps and runs; one row per class.
   const grid = gridInputs(trainer.plan, trainer.plan.classes ? 10 : 8);
   const writeGrid = async (file: string) => {
-    const png = pngGrid(await trainer.generate(state, grid.z, grid.labels), data.shape, grid.cols);
+    const png = await sampleGridPng(await trainer.generate(state, grid.z, grid.labels), data.shape, grid.cols, { rowLabels: trainer.plan.classes ? (isImage(data) && data.classes) || undefined : undefined });
     writeFileAtomic(join(out, file), png);
     events.image(state.iteration, 'samples', png);
   };

@@ -53,7 +53,7 @@ export function scatter(canvas: HTMLCanvasElement, xy: Float32Array, o: ScatterO
 }
 
 /** Images [n, C, H, W] in [-1, 1] as a grid with `cols` columns, each image scaled up to fill its cell. */
-export function imageGrid(canvas: HTMLCanvasElement, data: Float32Array, shape: Shape, n: number, cols: number): void {
+export function imageGrid(canvas: HTMLCanvasElement, data: Float32Array, shape: Shape, n: number, cols: number, rowLabels: string[] = []): void {
   const [C, H, W] = shape;
   const rows = Math.ceil(n / cols);
   const img = new ImageData(cols * W, rows * H);
@@ -78,6 +78,13 @@ export function imageGrid(canvas: HTMLCanvasElement, data: Float32Array, shape: 
   const ctx = canvas.getContext('2d')!;
   ctx.imageSmoothingEnabled = false;
   ctx.clearRect(0, 0, canvas.width, canvas.height);
-  const scale = Math.min(canvas.width / img.width, canvas.height / img.height);
-  ctx.drawImage(tmp, 0, 0, img.width * scale, img.height * scale);
+  // A class-conditional grid: each row's class name in a column at the left.
+  ctx.font = '12px system-ui, sans-serif';
+  const margin = rowLabels.length ? Math.ceil(Math.max(...rowLabels.map((l) => ctx.measureText(l).width))) + 8 : 0;
+  const scale = Math.min((canvas.width - margin) / img.width, canvas.height / img.height);
+  ctx.drawImage(tmp, margin, 0, img.width * scale, img.height * scale);
+  ctx.fillStyle = '#222';
+  ctx.textAlign = 'right';
+  ctx.textBaseline = 'middle';
+  rowLabels.forEach((l, r) => ctx.fillText(l, margin - 6, (r + 0.5) * H * scale));
 }

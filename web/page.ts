@@ -148,6 +148,7 @@ async function loadGenerator(bytes: Uint8Array, name: string): Promise<void> {
     throw new Error(`${name}: generator output [${shape}] is neither 2-D points nor [C, H, W] images with 1 or 3 channels`);
   }
   if (generator) await generator.release();
+  legendFor('sample-section', view);
   const pairs = PAIRS[view];
   ui.classSelect.replaceChildren(...classes.map((c, i) => new Option(c, String(i))));
   ui.classPicker.hidden = !classes.length;
@@ -243,8 +244,14 @@ async function trainingData(name: string, read: (file: string) => Promise<Uint8A
   return idxImageSet(name, dims, data, labels.data, classes);
 }
 
+/** Only the legend of what a section shows now: points or images. */
+function legendFor(section: string, kind: 'points' | 'images' | 'none'): void {
+  for (const el of document.querySelectorAll<HTMLElement>(`#${section} [data-kind]`)) el.hidden = kind !== 'none' && el.dataset.kind !== kind;
+}
+
 async function openArtifacts(read: (file: string) => Promise<Uint8Array>, where: string): Promise<void> {
   const loaded = await loadArtifacts(read, where);
+  legendFor('train-section', viewOf(loaded.manifest.sampleShape));
   // The run's settings, checked by the same schema the command line uses.
   const cfg = parseConfig(loaded.config, `${where}/config.json`);
   const data = await trainingData(loaded.manifest.data, read, loaded.manifest.classes, cfg, loaded.manifest.seed);
@@ -289,7 +296,7 @@ async function showTraining(prefix = ''): Promise<void> {
   if (t.trainer.plan.classes) {
     // One row per class, the same 8 latents in every row.
     const grid = gridInputs(t.trainer.plan, 8);
-    imageGrid(ui.trainSamples, await t.trainer.generate(t.state, grid.z, grid.labels), shape, 8 * t.trainer.plan.classes, 8);
+    imageGrid(ui.trainSamples, await t.trainer.generate(t.state, grid.z, grid.labels), shape, 8 * t.trainer.plan.classes, 8, t.manifest.classes);
     return;
   }
   const xs = await t.trainer.generate(t.state, t.z);

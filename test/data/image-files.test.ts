@@ -3,7 +3,7 @@
 // and an image run from the CLI through to `onnx-gan eval` on real Fashion-MNIST.
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -13,6 +13,7 @@ import { fromBytes } from '../../graph/serialize.ts';
 import { cli, haveFashionMnist, rt } from '../helpers.ts';
 import { imageData, parseIdx, parsePng, pngGrid, readIdxImages } from '../../data/image-files.ts';
 import { rejects } from 'node:assert/strict';
+import { EVENT_FILE_PREFIX } from '../../run/tfevents.ts';
 import { imageSet } from '../../data/images.ts';
 import { convClassifier } from '../../models/classifier.ts';
 import { initParams, layoutOf } from '../../models/model.ts';
@@ -154,7 +155,8 @@ describe('image data', () => {
     // Same noise, same weights: the last grid and the final one are the same picture.
     expect(readFileSync(join(run, 'samples.png')).equals(readFileSync(join(run, 'samples/step-000000004.png')))).to.equal(true);
     const grid = parsePng(readFileSync(join(run, 'samples.png')), 'samples.png');
-    expect(grid.shape).to.deep.equal([3, 8 * 30 + 2, 8 * 30 + 2]);
+    // 8 x 8 samples with 2-pixel gutters, scaled 2x by whole pixels for people.
+    expect(grid.shape).to.deep.equal([3, 2 * (8 * 30 + 2), 2 * (8 * 30 + 2)]);
 
     // An untrained classifier is enough to run the scoring path end to end.
     const m = convClassifier({ channels: [4, 8], features: 16 });
@@ -171,6 +173,9 @@ describe('image data', () => {
     const metrics = JSON.parse(readFileSync(join(run, 'metrics.json'), 'utf8'));
     expect(metrics.iterations).to.equal(4);
     expect(metrics.eval.fid).to.equal(j.fid);
+    // ...and into the run's TensorBoard events, beside its curves.
+    const events = readdirSync(run).filter((f) => f.startsWith(EVENT_FILE_PREFIX)).map((f) => readFileSync(join(run, f), 'latin1')).join('');
+    expect(events).to.include('eval/classifier_fid').and.include('eval/kid');
 
     // Export: image metadata, and --uint8's torch-fidelity generator equal to the float one's pixels.
     const x = cli(['export', run, '--uint8', '--out', join(tmp, 'export')]);

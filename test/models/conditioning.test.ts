@@ -169,7 +169,13 @@ describe('class-conditional data and steps', function () {
     const t = cli(['train', '--data', 'fashion-mnist', '--conditional', 'projection', '--loss', 'sngan', '--width', '8', '--batch', '16', '--latent', '16', '--n-critic', '1', '--iterations', '4', '--out', run, '--json']);
     expect(t.code, t.err).to.equal(0);
     const grid = parsePng(readFileSync(join(run, 'samples.png')), 'samples.png');
-    expect(grid.shape).to.deep.equal([3, 10 * 30 + 2, 10 * 30 + 2]);
+    // Scaled 2x by whole pixels, with a column of class names at the left (the longest, 'T-shirt/top').
+    expect(grid.shape).to.deep.equal([3, 2 * (10 * 30 + 2), 2 * (10 * 30 + 2) + 16 + 11 * 8]);
+    // The label column is white paper with dark text, the grid's gutter white too.
+    const at = (y: number, x: number) => grid.data[y * grid.shape[2] + x];
+    let dark = 0;
+    for (let y = 0; y < grid.shape[1]; y++) for (let x = 0; x < 104; x++) dark += at(y, x) < 128 ? 1 : 0;
+    expect(dark).to.be.greaterThan(200);
 
     const m = convClassifier({ channels: [4, 8], features: 16 });
     const clf = join(tmp, 'clf.onnx');

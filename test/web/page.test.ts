@@ -223,6 +223,9 @@ describe('web page in Chromium (playwright-core)', function () {
       await s.release();
       expectClose(st.generator.samples, want, 1e-5, 1e-6, 'page image samples vs node');
       expect(await page.textContent('#sample-info')).to.match(/z \[N, 16\] -> \[N, 1,28,28\]; 56 samples shown · loss ns · data fashion-mnist · step 4/);
+      // The legend explains images now, not dots and rings.
+      expect(await page.isVisible('#sample-section [data-kind="images"]')).to.equal(true);
+      expect(await page.isVisible('#sample-section [data-kind="points"]')).to.equal(false);
       await page.screenshot({ path: join(SHOTS, 'browser-images.png') });
     });
 
@@ -232,6 +235,7 @@ describe('web page in Chromium (playwright-core)', function () {
       await page.setInputFiles('#artifacts-files', names.map((n) => join(dir, n)));
       // The images come from the page's server (/data/fashion-mnist/, Debian's package).
       await page.waitForFunction(() => /loaded chosen files: ns on fashion-mnist/.test(document.getElementById('train-status')!.textContent!));
+      expect(await page.isVisible('#train-section [data-kind="points"]')).to.equal(false);
       const { ckpt: fromPage } = await trainInTab(3);
       const cpu = await inNode(dir, 3, 'cpu');
       sameKeys(fromPage, cpu);
@@ -264,6 +268,15 @@ describe('web page in Chromium (playwright-core)', function () {
       await page.setInputFiles('#artifacts-files', names.map((n) => join(dir, n)));
       await page.waitForFunction(() => /loaded chosen files: sngan on fashion-mnist/.test(document.getElementById('train-status')!.textContent!));
       const { ckpt: fromPage } = await trainInTab(2);
+      // The preview has a column of class names at its left: paper there (transparent), not image pixels.
+      const clear = await page.evaluate(() => {
+        const c = document.getElementById('train-samples') as HTMLCanvasElement;
+        const d = c.getContext('2d')!.getImageData(0, 0, 4, c.height).data;
+        let n = 0;
+        for (let i = 3; i < d.length; i += 4) n += d[i] === 0 ? 1 : 0;
+        return n / (d.length / 4);
+      });
+      expect(clear).to.be.above(0.9);
       const cpu = await inNode(dir, 2, 'cpu');
       sameKeys(fromPage, cpu);
       for (const k of Object.keys(cpu.tensors)) expect(relErr(fromPage.tensors[k].data, cpu.tensors[k].data), k).to.be.below(1e-4);
