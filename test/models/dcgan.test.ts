@@ -16,7 +16,7 @@ describe('DCGAN models against PyTorch', () => {
   it('critic: WGAN-GP loss and penalty of the conv critic and their gradients w.r.t. every weight (double backward, float32)', () =>
     criticMatchesTorch(dcganCritic({ image: IMAGE, width: fx.width, norm: 'layer' }), fx, IMAGE, [2e-3, 2e-4]));
 
-  for (const image of [[3, 32, 32], [3, 64, 64], [1, 28, 28]])
+  for (const image of [[1, 16, 16], [3, 20, 20], [3, 32, 32], [3, 40, 40], [3, 64, 64], [1, 28, 28], [1, 128, 128], [3, 256, 256]])
     it(`[${image}] images: G(z) and D(G(z)) have the right shapes in inference and training mode; SN-GAN's critic composes`, () =>
       pairComposes(dcganGenerator({ image, width: 4, latent: 6 }), spectralNorm(dcganCritic({ image, width: 4, norm: 'none' })), image, 1));
 });

@@ -15,7 +15,7 @@ describe('ResNet models (SNGAN / Mimicry layout) against PyTorch', () => {
   it('critic: WGAN-GP loss and penalty and their gradients w.r.t. every weight (double backward, float32)', () =>
     criticMatchesTorch(resnetCritic({ image: fx.image, width: fx.width }), fx, fx.image, [2e-3, 2e-4]));
 
-  for (const image of [[1, 28, 28], [3, 32, 32], [3, 48, 48], [3, 64, 64]])
+  for (const image of [[1, 16, 16], [1, 28, 28], [3, 32, 32], [3, 48, 48], [3, 64, 64], [3, 96, 96], [1, 128, 128]])
     it(`[${image}] images: G(z) and D(G(z)) have the right shapes in inference and training mode; SN-GAN's critic composes`, () =>
       // tanh, up to float32 rounding
       pairComposes(resnetGenerator({ image, width: 4, latent: 6 }), spectralNorm(resnetCritic({ image, width: 4 })), image, 1 + 1e-6));
