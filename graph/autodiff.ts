@@ -1,7 +1,7 @@
 // Reverse-mode differentiation over the graph IR. grad() appends gradient nodes to the same graph, in
 // standard ONNX ops only, so its result can be differentiated again (gradient penalties need that).
 import { isFloat, type Graph, type Node, type Value } from './ir.ts';
-import { rules } from './gradients.ts';
+import { MULTI_OUTPUT, rules } from './gradients.ts';
 import { expandAs, scalar, sum, zerosLike } from './ops.ts';
 
 export interface GradOptions {
@@ -47,13 +47,16 @@ export function grad(ys: Value | Value[], xs: Value[], seeds?: Value[], opts: Gr
   for (let k = nodes.length - 1; k >= 0; k--) {
     const n = nodes[k];
     if (!n.outputs.some((o) => live.has(o) && pending.has(o))) continue;
-    // Rules differentiate output 0 (the others are statistics: BatchNormalization's running averages).
-    if (n.outputs.slice(1).some((o) => live.has(o) && pending.has(o))) throw new Error(`${n.name}: gradients through output 2+ of ${n.op} are not supported`);
-    const dy = total(n.outputs[0]);
-    if (!dy) continue;
+    // Rules differentiate output 0 (the others are statistics: BatchNormalization's running averages),
+    // except those that take every output's gradient (Split).
+    const multi = MULTI_OUTPUT.has(n.op);
+    if (!multi && n.outputs.slice(1).some((o) => live.has(o) && pending.has(o))) throw new Error(`${n.name}: gradients through output 2+ of ${n.op} are not supported`);
+    const dys = multi ? n.outputs.map((o) => total(o)) : [total(n.outputs[0])];
+    if (!dys.some(Boolean)) continue;
+    const dy = dys[0] ?? zerosLike(n.outputs[0]);
     const rule = rules[n.op];
     if (!rule) throw new Error(`no gradient rule for op ${n.op} (node ${n.name}); supported: ${Object.keys(rules).sort().join(', ')}`);
-    const thunks = rule(dy, n);
+    const thunks = rule(dy, n, dys);
     n.inputs.forEach((x, i) => {
       if (!x || !live.has(x) || !isFloat(x.dtype)) return;
       const t = thunks[i];

@@ -5,13 +5,17 @@
 // needs no extra code.
 import { staticShape, tensor, type Node, type Value } from './ir.ts';
 import {
-  add, cast, concat, conv, exp, convTranspose, div, expandAs, gatherND, op, gemm, greater, greaterOrEqual, less, lessOrEqual, log, matmul, mul, neg, and, equal,
-  pad, pow, reciprocal, reduceMean, reduceSum, reshape, sqrt, reshapeAs, scalar, scatterNDAdd, sigmoid, sign, slice, squeeze, sub, transpose, unsqueeze, upsampleNearest, where, zerosLike,
+  abs, add, cast, concat, conv, cos, cosh, exp, convTranspose, div, expandAs, gatherND, op, gemm, greater, greaterOrEqual, less, lessOrEqual, log, matmul, mul, neg, and, equal,
+  pad, pow, reciprocal, reduceMean, reduceSum, reshape, sin, sinh, sqrt, square, reshapeAs, scalar, scatterNDAdd, sigmoid, sign, slice, squeeze, sub, transpose, unsqueeze, upsampleNearest, where, zerosLike,
 } from './ops.ts';
 import { attrFloat, attrInt, attrInts, constInts, sliceBounds, windowAttrs } from './schemas.ts';
 
 export type GradThunk = (() => Value) | null;
-export type GradRule = (dy: Value, node: Node) => GradThunk[];
+/** `dys`: every output's gradient (null where none flows), for the ops with several outputs (MULTI_OUTPUT). */
+export type GradRule = (dy: Value, node: Node, dys?: (Value | null)[]) => GradThunk[];
+
+/** Ops whose rule takes the gradients of all their outputs; the others differentiate output 0 only. */
+export const MULTI_OUTPUT = new Set(['Split']);
 
 const x0 = (n: Node) => n.inputs[0]!;
 const y0 = (n: Node) => n.outputs[0];
@@ -228,6 +232,35 @@ export const rules: Record<string, GradRule> = {
   Reciprocal: (dy, n) => [() => neg(mul(dy, mul(y0(n), y0(n))))],
   Abs: (dy, n) => [() => mul(dy, sign(x0(n)))],
   Sign: () => [null],
+  // The activation family, each in the ops of its forward formula.
+  Elu: (dy, n) => [() => where(greater(x0(n), 0), dy, mul(dy, add(y0(n), attrFloat(n.attrs, 'alpha', 1))))],
+  Selu: (dy, n) => {
+    const [alpha, gamma] = [attrFloat(n.attrs, 'alpha', 1.67326319217681884765625), attrFloat(n.attrs, 'gamma', 1.05070102214813232421875)];
+    return [() => where(greater(x0(n), 0), mul(dy, gamma), mul(dy, add(y0(n), alpha * gamma)))];
+  },
+  Celu: (dy, n) => [() => where(greater(x0(n), 0), dy, mul(dy, exp(div(x0(n), attrFloat(n.attrs, 'alpha', 1)))))],
+  HardSigmoid: (dy, n) => {
+    const [alpha, beta] = [attrFloat(n.attrs, 'alpha', 0.2), attrFloat(n.attrs, 'beta', 0.5)];
+    const t = () => add(mul(x0(n), alpha), beta);
+    return [() => where(and(greater(t(), 0), less(t(), 1)), mul(dy, alpha), 0)];
+  },
+  // x * hardsigmoid(x, 1/6, 1/2): slope x / 3 + 1/2 between -3 and 3, 0 below, 1 above.
+  HardSwish: (dy, n) => [() => where(less(x0(n), -3), 0, where(greater(x0(n), 3), dy, mul(dy, add(div(x0(n), 3), 0.5))))],
+  Softsign: (dy, n) => [() => div(dy, square(add(abs(x0(n)), 1)))],
+  ThresholdedRelu: (dy, n) => [() => where(greater(x0(n), attrFloat(n.attrs, 'alpha', 1)), dy, 0)],
+  PRelu: (dy, { inputs: [x, slope] }) => [() => where(greater(x!, 0), dy, mul(dy, slope!)), () => unbroadcast(where(greater(x!, 0), 0, mul(dy, x!)), slope!)],
+  // Trigonometric and hyperbolic functions and their inverses.
+  Sin: (dy, n) => [() => mul(dy, cos(x0(n)))],
+  Cos: (dy, n) => [() => neg(mul(dy, sin(x0(n))))],
+  Tan: (dy, n) => [() => mul(dy, add(square(y0(n)), 1))],
+  Asin: (dy, n) => [() => div(dy, sqrt(sub(1, square(x0(n)))))],
+  Acos: (dy, n) => [() => neg(div(dy, sqrt(sub(1, square(x0(n))))))],
+  Atan: (dy, n) => [() => div(dy, add(square(x0(n)), 1))],
+  Sinh: (dy, n) => [() => mul(dy, cosh(x0(n)))],
+  Cosh: (dy, n) => [() => mul(dy, sinh(x0(n)))],
+  Asinh: (dy, n) => [() => div(dy, sqrt(add(square(x0(n)), 1)))],
+  Acosh: (dy, n) => [() => div(dy, sqrt(sub(square(x0(n)), 1)))],
+  Atanh: (dy, n) => [() => div(dy, sub(1, square(x0(n))))],
   // The slope is a mask times dy, so the double backward is one Mul by the same mask (PyTorch's convention
   // at 0: slope 0 for Relu, alpha for LeakyRelu). Measured alternatives built on Sign or Clip were slower
   // in onnxruntime's CPU kernels.
@@ -246,6 +279,7 @@ export const rules: Record<string, GradRule> = {
   Ceil: () => [null],
   Round: () => [null],
   Sum: (dy, n) => n.inputs.map((x) => () => unbroadcast(dy, x!)),
+  Mean: (dy, n) => n.inputs.map((x) => () => unbroadcast(div(dy, n.inputs.length), x!)),
   Max: (dy, n) => minMax(dy, n, greater),
   Min: (dy, n) => minMax(dy, n, less),
   Clip: (dy, n) => {
@@ -262,7 +296,13 @@ export const rules: Record<string, GradRule> = {
   Where: (dy, { inputs: [c, a, b] }) => [null, () => unbroadcast(where(c!, dy, 0), a!), () => unbroadcast(where(c!, 0, dy), b!)],
   MatMul: (dy, { inputs: [a, b] }) => {
     if (a!.rank === 2 && b!.rank === 2) return [() => gemm(dy, b!, null, { transB: true }), () => gemm(a!, dy, null, { transA: true })];
-    return [() => unbroadcast(matmul(dy, swapLast2(b!)), a!), () => unbroadcast(matmul(swapLast2(a!), dy), b!)];
+    if (a!.rank! > 1 && b!.rank! > 1) return [() => unbroadcast(matmul(dy, swapLast2(b!)), a!), () => unbroadcast(matmul(swapLast2(a!), dy), b!)];
+    // A rank-1 operand is a row (a) or a column (b): lift it and dy to rank 2, take the usual rule, drop the axis again.
+    const A = a!.rank === 1 ? unsqueeze(a!, [0]) : a!;
+    const B = b!.rank === 1 ? unsqueeze(b!, [1]) : b!;
+    const dY = b!.rank === 1 ? unsqueeze(a!.rank === 1 ? unsqueeze(dy, [0]) : dy, [-1]) : a!.rank === 1 ? unsqueeze(dy, [-2]) : dy;
+    const back = (g: Value, x: Value) => (x.rank === 1 ? reshapeAs(g, x) : g);
+    return [() => back(unbroadcast(matmul(dY, swapLast2(B)), A), a!), () => back(unbroadcast(matmul(swapLast2(A), dY), B), b!)];
   },
   Gemm: (dy, n) => {
     const [a, b, c] = n.inputs;
@@ -279,6 +319,27 @@ export const rules: Record<string, GradRule> = {
   ReduceMean: (dy, n) => [() => mul(unreduce(dy, n), meanScale(n))],
   // The gradient goes to the entries equal to the maximum (maxout's winning piece); ties share it whole.
   ReduceMax: (dy, n) => [() => mul(unreduce(dy, n), cast(equal(x0(n), unreduce(y0(n), n)), dy.dtype))],
+  GlobalAveragePool: (dy, n) => [() => mul(expandAs(dy, x0(n)), 1 / spatialSize(x0(n), n))],
+  // Ties share the gradient, as ReduceMax's rule.
+  GlobalMaxPool: (dy, n) => [() => mul(expandAs(dy, x0(n)), cast(equal(x0(n), expandAs(y0(n), x0(n))), dy.dtype))],
+  // Tiles: dy as [r0, d0, r1, d1, ...] summed over the repeats.
+  Tile: (dy, n) => {
+    const d = staticShape(x0(n));
+    const r = constOf(n, 1);
+    if (!d || !r) throw new Error(`${n.name}: Tile gradient needs a static input shape and constant repeats`);
+    return [() => reshape(reduceSum(reshape(dy, d.flatMap((di, i) => [r[i], di])), d.map((_, i) => 2 * i)), d), null];
+  },
+  // Split: every output's gradient (zeros for one that reaches no loss) concatenated back along the axis.
+  Split: (dy, n, dys) => [() => concat(n.outputs.map((o, i) => (i === 0 ? dy : dys?.[i]) ?? zerosLike(o)), attrInt(n.attrs, 'axis', 0)), null],
+  // Dropout in inference mode is the identity; training-mode masks are drawn by the host instead (import replaces the node).
+  Dropout: (dy, n) => {
+    const training = n.inputs[2] ? constOf(n, 2) : [0];
+    if (!training || training[0] !== 0) throw new Error(`${n.name}: Dropout in training mode has no gradient rule here; imported models get a host-drawn mask instead`);
+    return [() => dy, null, null];
+  },
+  // DepthToSpace and SpaceToDepth move elements without touching them: the gradient moves them back.
+  DepthToSpace: (dy, n) => [() => blockMove(dy, x0(n), n, true)],
+  SpaceToDepth: (dy, n) => [() => blockMove(dy, x0(n), n, false)],
   Reshape: (dy, n) => [() => reshapeAs(dy, x0(n)), null],
   Flatten: (dy, n) => [() => reshapeAs(dy, x0(n))],
   Squeeze: (dy, n) => {
@@ -462,6 +523,30 @@ export function interpolationMatrix(inLen: number, outLen: number, scale: number
 }
 
 const softmaxAxis = (n: Node) => (attrInt(n.attrs, 'axis', -1) + x0(n).rank!) % x0(n).rank!;
+
+/** The number of spatial positions of x [N, C, ...], static or computed. */
+function spatialSize(x: Value, n: Node): number {
+  const s = staticShape(x);
+  if (!s) throw new Error(`${n.name}: ${n.op} gradient needs static spatial dims`);
+  return s.slice(2).reduce((a, b) => a * b, 1);
+}
+
+/**
+ * The inverse of DepthToSpace (toSpace) or SpaceToDepth applied to dy: both are a reshape, a transpose and
+ * a reshape, so the gradient is the inverse transpose between the same two reshapes.
+ */
+function blockMove(dy: Value, x: Value, n: Node, toSpace: boolean): Value {
+  const b = attrInt(n.attrs, 'blocksize', 1);
+  const s = staticShape(x);
+  if (!s) throw new Error(`${n.name}: ${n.op} gradient needs a static input shape`);
+  const [N, C, H, W] = s;
+  if (!toSpace) return reshape(transpose(reshape(dy, [N, b, b, C, H / b, W / b]), [0, 3, 4, 1, 5, 2]), s);
+  const crd = n.attrs.mode?.value === 'CRD';
+  const c = C / (b * b);
+  // Forward DCR: [N, b, b, c, H, W] -> perm [0, 3, 4, 1, 5, 2]; CRD: [N, c, b, b, H, W] -> perm [0, 1, 4, 2, 5, 3].
+  const blocks = reshape(dy, [N, c, H, b, W, b]);
+  return reshape(transpose(blocks, crd ? [0, 1, 3, 5, 2, 4] : [0, 3, 5, 1, 2, 4]), s);
+}
 
 function minMax(dy: Value, n: Node, wins: (a: Value, b: Value) => Value): GradThunk[] {
   if (n.inputs.length !== 2) throw new Error(`${n.name}: ${n.op} gradient is implemented for two inputs`);

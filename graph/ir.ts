@@ -238,11 +238,21 @@ export function typedArrayFor(dtype: DType, n: number): TypedArray {
   }
 }
 
+/**
+ * A number as int64, saturating: INT64_MAX and INT64_MIN (what torch writes for an open slice end) round to
+ * +-2^63 as numbers, and BigInt(2^63) would wrap to INT64_MIN, turning `s[:, c:]` into an empty slice.
+ */
+export function int64Of(x: number): bigint {
+  if (x >= 2 ** 63) return 2n ** 63n - 1n;
+  if (x <= -(2 ** 63)) return -(2n ** 63n);
+  return BigInt(Math.trunc(x));
+}
+
 export function tensor(dtype: DType, dims: number[], values: ArrayLike<number> | TypedArray): TensorData {
   const n = numel(dims);
   if (values.length !== n) throw new Error(`tensor: ${values.length} values for shape [${dims}]`);
   if (dtype === 'int64') {
-    const data = values instanceof BigInt64Array ? values : BigInt64Array.from(Array.from(values as ArrayLike<number>, (x) => BigInt(x)));
+    const data = values instanceof BigInt64Array ? values : BigInt64Array.from(Array.from(values as ArrayLike<number>, int64Of));
     return { dtype, dims, data };
   }
   const data = typedArrayFor(dtype, n);

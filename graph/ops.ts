@@ -85,6 +85,27 @@ export const softplus = (x: Value) => op('Softplus', [x]);
 export const round = (x: Value) => op('Round', [x]);
 export const floor = (x: Value) => op('Floor', [x]);
 export const erf = (x: Value) => op('Erf', [x]);
+export const elu = (x: Value, alpha = 1) => op('Elu', [x], { alpha: attr.float(alpha) });
+/** SELU's constants are the paper's (Klambauer et al. 2017), as ONNX's and PyTorch's defaults. */
+export const selu = (x: Value, alpha = 1.67326319217681884765625, gamma = 1.05070102214813232421875) => op('Selu', [x], { alpha: attr.float(alpha), gamma: attr.float(gamma) });
+export const celu = (x: Value, alpha = 1) => op('Celu', [x], { alpha: attr.float(alpha) });
+export const hardSigmoid = (x: Value, alpha = 0.2, beta = 0.5) => op('HardSigmoid', [x], { alpha: attr.float(alpha), beta: attr.float(beta) });
+export const hardSwish = (x: Value) => op('HardSwish', [x]);
+export const softsign = (x: Value) => op('Softsign', [x]);
+export const thresholdedRelu = (x: Value, alpha = 1) => op('ThresholdedRelu', [x], { alpha: attr.float(alpha) });
+/** Leaky ReLU with a learned slope that broadcasts to x (per channel: [C, 1, 1]). */
+export const prelu = (x: Value, slope: Value) => op('PRelu', [x, slope]);
+export const sin = (x: Value) => op('Sin', [x]);
+export const cos = (x: Value) => op('Cos', [x]);
+export const tan = (x: Value) => op('Tan', [x]);
+export const asin = (x: Value) => op('Asin', [x]);
+export const acos = (x: Value) => op('Acos', [x]);
+export const atan = (x: Value) => op('Atan', [x]);
+export const sinh = (x: Value) => op('Sinh', [x]);
+export const cosh = (x: Value) => op('Cosh', [x]);
+export const asinh = (x: Value) => op('Asinh', [x]);
+export const acosh = (x: Value) => op('Acosh', [x]);
+export const atanh = (x: Value) => op('Atanh', [x]);
 export const softmax = (x: Value, axis = -1) => op('Softmax', [x], { axis: attr.int(axis) });
 export const logSoftmax = (x: Value, axis = -1) => op('LogSoftmax', [x], { axis: attr.int(axis) });
 /** log(sigmoid(x)) = -softplus(-x), stable for large |x|. */
@@ -93,6 +114,8 @@ export const identity = (x: Value) => op('Identity', [x]);
 export const min = (a: Operand, b: Operand) => op('Min', pair(a, b));
 export const max = (a: Operand, b: Operand) => op('Max', pair(a, b));
 export const sum = (...xs: Value[]) => (xs.length === 1 ? xs[0] : op('Sum', xs));
+/** The elementwise mean of several tensors (ONNX Mean; `mean` below is the mean over a tensor's elements). */
+export const meanOf = (...xs: Value[]) => op('Mean', xs);
 export function clip(x: Value, lo?: number | Value, hi?: number | Value): Value {
   const b = (v?: number | Value) => (v === undefined ? null : lift(v, x));
   return op('Clip', [x, b(lo), b(hi)]);
@@ -273,3 +296,13 @@ export function oneHot(labels: Value, classes: number, dtype: DType = 'float32')
   const eye = new Float32Array(classes * classes).map((_, i) => (i % (classes + 1) === 0 ? 1 : 0));
   return gather(labels.graph.constant({ dtype, dims: [classes, classes], data: dtype === 'float64' ? Float64Array.from(eye) : eye }, 'eye'), labels);
 }
+
+// ---- data movement and pooling, as exporters write them ---------------------------------------------
+/** x repeated `repeats[i]` times along each axis (torch's x.repeat). */
+export const tile = (x: Value, repeats: number[]) => op('Tile', [x, ints(x.graph, repeats)]);
+/** [N, C, H, W] -> [N, C / b^2, H b, W b]; DCR is ONNX's default, CRD is PixelShuffle's order. */
+export const depthToSpace = (x: Value, blocksize: number, mode: 'DCR' | 'CRD' = 'DCR') => op('DepthToSpace', [x], { blocksize: attr.int(blocksize), mode: attr.string(mode) });
+/** [N, C, H, W] -> [N, C b^2, H / b, W / b] (PixelUnshuffle's inverse order is DepthToSpace CRD's). */
+export const spaceToDepth = (x: Value, blocksize: number) => op('SpaceToDepth', [x], { blocksize: attr.int(blocksize) });
+export const globalAveragePool = (x: Value) => op('GlobalAveragePool', [x]);
+export const globalMaxPool = (x: Value) => op('GlobalMaxPool', [x]);

@@ -160,15 +160,42 @@ function reshapeShape(input: Shape, target: number[], allowZero: boolean): Shape
   return out;
 }
 
+/** numpy.matmul's shape: a rank-1 operand is a row (a) or a column (b) whose dimension is dropped after. */
 function matmulShape(a: Shape, b: Shape): Shape {
   if (!a || !b) return null;
-  if (a.length < 2 || b.length < 2) fail(`MatMul needs rank >= 2 here, got ranks ${a.length} and ${b.length}`);
-  const [m, k1] = a.slice(-2);
-  const [k2, n] = b.slice(-2);
+  if (a.length < 1 || b.length < 1) fail(`MatMul needs operands of rank >= 1, got ranks ${a.length} and ${b.length}`);
+  const A = a.length === 1 ? [1, a[0]] : a;
+  const B = b.length === 1 ? [b[0], 1] : b;
+  const [m, k1] = A.slice(-2);
+  const [k2, n] = B.slice(-2);
   if (typeof k1 === 'number' && typeof k2 === 'number' && k1 !== k2) fail(`inner dimensions differ: ${shown(a)} x ${shown(b)}`);
-  const batch = broadcastShapes(a.slice(0, -2), b.slice(0, -2))!;
-  return [...batch, m, n];
+  const batch = broadcastShapes(A.slice(0, -2), B.slice(0, -2))!;
+  return [...batch, ...(a.length === 1 ? [] : [m]), ...(b.length === 1 ? [] : [n])];
 }
+
+/** DepthToSpace / SpaceToDepth: [N, C, H, W] with C divided (or multiplied) by b^2 and H, W the other way. */
+const depthSpace = (toSpace: boolean): Infer => (ins, attrs) => {
+  const x = need(ins, 1)[0];
+  const b = attrInt(attrs, 'blocksize', 0);
+  if (b < 1) fail('blocksize must be a positive integer');
+  if (x.shape && x.shape.length !== 4) fail(`needs a [N, C, H, W] input, got ${shown(x.shape)}`);
+  if (!x.shape) return [{ dtype: x.dtype, shape: null }];
+  const [n, c, h, w] = x.shape;
+  const times = (d: Dim, f: number) => (typeof d === 'number' ? d * f : null);
+  const over = (d: Dim, f: number, what: string) => {
+    if (typeof d !== 'number') return null;
+    if (d % f) fail(`${what} ${d} is not divisible by ${f}`);
+    return d / f;
+  };
+  return [{ dtype: x.dtype, shape: toSpace ? [n, over(c, b * b, 'channels'), times(h, b), times(w, b)] : [n, times(c, b * b), over(h, b, 'height'), over(w, b, 'width')] }];
+};
+
+/** Pooling over every spatial position: [N, C, 1, ...]. */
+const globalPool: Infer = (ins) => {
+  const x = need(ins, 1)[0];
+  if (x.shape && x.shape.length < 3) fail(`needs [N, C, spatial...], got ${shown(x.shape)}`);
+  return [{ dtype: x.dtype, shape: x.shape && [x.shape[0], x.shape[1], ...x.shape.slice(2).map(() => 1)] }];
+};
 
 export const schemas: Record<string, Infer> = {
   Add: binary(NUMERIC),
@@ -196,6 +223,33 @@ export const schemas: Record<string, Infer> = {
   Floor: elementwise(FLOATS),
   Ceil: elementwise(FLOATS),
   Erf: elementwise(FLOATS),
+  Elu: elementwise(FLOATS),
+  Selu: elementwise(FLOATS),
+  Celu: elementwise(['float32']),
+  HardSigmoid: elementwise(FLOATS),
+  HardSwish: elementwise(FLOATS),
+  Softsign: elementwise(FLOATS),
+  ThresholdedRelu: elementwise(FLOATS),
+  PRelu: (ins) => {
+    const [x, slope] = need(ins, 2);
+    sameDtype([x, slope], FLOATS);
+    // The slope broadcasts to x, never the other way (unidirectional).
+    if (x.shape && slope.shape && broadcastShapes(x.shape, slope.shape)?.length !== x.shape.length) fail(`slope ${shown(slope.shape)} does not broadcast to x ${shown(x.shape)}`);
+    return [{ dtype: x.dtype, shape: x.shape }];
+  },
+  ...Object.fromEntries(['Sin', 'Cos', 'Tan', 'Asin', 'Acos', 'Atan', 'Sinh', 'Cosh', 'Asinh', 'Acosh', 'Atanh'].map((o) => [o, elementwise(FLOATS)])),
+  Mean: variadic(FLOATS),
+  DepthToSpace: depthSpace(true),
+  SpaceToDepth: depthSpace(false),
+  GlobalAveragePool: globalPool,
+  GlobalMaxPool: globalPool,
+  Tile: (ins) => {
+    const [x, repeats] = need(ins, 2);
+    if (repeats.dtype !== 'int64') fail(`repeats must be int64, got ${repeats.dtype}`);
+    const r = constInts(repeats.constant);
+    if (r && x.shape && r.length !== x.shape.length) fail(`repeats has ${r.length} entries for a rank-${x.shape.length} input`);
+    return [{ dtype: x.dtype, shape: x.shape && x.shape.map((d, i) => (r && typeof d === 'number' ? d * r[i] : null)) }];
+  },
   Softmax: elementwise(FLOATS),
   LogSoftmax: elementwise(FLOATS),
   // Dropout: the output and, when asked for, the mask; ratio and training_mode are optional inputs.

@@ -3,12 +3,14 @@
 // a malformed model fails here with the node and value at fault named, before onnxruntime sees it.
 import onnxProto from 'onnx-proto';
 import type { onnx as P } from 'onnx-proto';
-import { Graph, Node, Value, numel, shown, typedArrayFor, type Attr, type DType, type Dim, type Shape, type TensorData } from './ir.ts';
+import { Graph, Node, Value, int64Of, numel, shown, typedArrayFor, type Attr, type DType, type Dim, type Shape, type TensorData } from './ir.ts';
 import { schemas, dtypeFromOnnx, dtypeToOnnx, ShapeError } from './schemas.ts';
 import { inferInputs } from './ops.ts';
 
 export const onnx = onnxProto.onnx;
 export const OPSET = 17;
+/** The oldest opset a model may import with (torch.onnx.export's default is 17; 13 brought Split and Squeeze's axes as inputs). */
+export const MIN_IMPORT_OPSET = 13;
 export const IR_VERSION = 8;
 
 type Long = { toNumber(): number } | number;
@@ -175,7 +177,8 @@ export function tensorFromProto(t: P.ITensorProto): TensorData {
     return { dtype, dims, data };
   }
   for (let i = 0; i < n; i++) {
-    if (dtype === 'int64') (data as BigInt64Array)[i] = BigInt(num(src[i]));
+    // int64 values as written (a protobuf Long's decimal text), not through a float that rounds INT64_MAX up.
+    if (dtype === 'int64') (data as BigInt64Array)[i] = typeof src[i] === 'number' ? int64Of(src[i] as number) : BigInt(String(src[i]));
     else (data as Float32Array)[i] = num(src[i]);
   }
   return { dtype, dims, data };
@@ -334,7 +337,7 @@ export function fromBytes(bytes: Uint8Array): ParsedModel {
   const ir = num(mp.irVersion);
   if (ir < 3 || ir > 10) throw new ModelError(`ir_version ${ir} is not supported (3..10)`);
   const opset = num(mp.opsetImport?.find((o) => !o.domain || o.domain === 'ai.onnx')?.version);
-  if (opset < 13 || opset > OPSET) throw new ModelError(`opset ${opset} is not supported (13..${OPSET})`);
+  if (opset < MIN_IMPORT_OPSET || opset > OPSET) throw new ModelError(`opset ${opset} is not supported (${MIN_IMPORT_OPSET}..${OPSET})`);
   let graph: Graph;
   try {
     graph = graphFromProto(mp.graph);

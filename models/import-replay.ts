@@ -7,7 +7,7 @@
 // randn_like) take host-fed draws from the forward context, so runs stay reproducible and resumable.
 import { Graph, isFloat, tensor, type DType, type Node, type TensorData, type Value } from '../graph/ir.ts';
 import { add, cast, concat, less, mul, opN, reshape, shapeOf, slice } from '../graph/ops.ts';
-import { attrFloat, attrInt } from '../graph/schemas.ts';
+import { attrFloat, attrInt, attrInts, sliceBounds } from '../graph/schemas.ts';
 import { q } from '../graph/serialize.ts';
 import type { ForwardContext } from './model.ts';
 
@@ -39,7 +39,7 @@ function arith(op: string, a: Known, b: Known): Known | null {
     const [x, y] = [at(a, i), at(b, i)];
     if (isNum(x) && isNum(y)) {
       const int = a.dtype !== 'float32' && a.dtype !== 'float64';
-      const v = op === 'Add' ? x + y : op === 'Sub' ? x - y : op === 'Mul' ? x * y : op === 'Div' ? (int ? Math.trunc(x / y) : x / y) : op === 'Equal' ? +(x === y) : op === 'Less' ? +(x < y) : op === 'Greater' ? +(x > y) : NaN;
+      const v = op === 'Add' ? x + y : op === 'Sub' ? x - y : op === 'Mul' ? x * y : op === 'Div' ? (int ? Math.trunc(x / y) : x / y) : op === 'Equal' ? +(x === y) : op === 'Less' ? +(x < y) : op === 'Greater' ? +(x > y) : op === 'Min' ? Math.min(x, y) : op === 'Max' ? Math.max(x, y) : NaN;
       if (Number.isNaN(v)) return null;
       out.push(v);
     } else if (op === 'Mul' && (isNum(x) || isNum(y))) out.push({ batch: (isNum(x) ? x : x.batch) * (isNum(y) ? y : y.batch) });
@@ -95,23 +95,57 @@ function fold(n: Node, ins: (Known | null | undefined)[], shapeOfInput: (i: numb
       const len = k!.data.length;
       return [{ dtype: k!.dtype, dims: idx.dims, data: (idx.data as number[]).map((i) => k!.data[i < 0 ? i + len : i]) }];
     }
+    case 'Reshape': {
+      // The target as given (0 copies the input's dim, -1 takes the rest), so a folded value keeps its rank.
+      const t = ins[1];
+      if (t && numeric(t) && attrInt(n.attrs, 'allowzero', 0) === 0) {
+        const dims = (t.data as number[]).map((d, i) => (d === 0 ? k!.dims[i] : d));
+        const known = dims.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
+        return [{ ...k!, dims: dims.map((d) => (d === -1 ? k!.data.length / known : d)) }];
+      }
+      return [{ ...k!, dims: n.outputs[0].shape?.every((d) => typeof d === 'number') ? (n.outputs[0].shape as number[]) : [k!.data.length] }];
+    }
     case 'Unsqueeze':
     case 'Squeeze':
-    case 'Reshape':
     case 'Flatten':
       return [{ ...k!, dims: n.outputs[0].shape?.every((d) => typeof d === 'number') ? (n.outputs[0].shape as number[]) : [k!.data.length] }];
+    case 'Transpose': {
+      const r = k!.dims.length;
+      const perm = attrInts(n.attrs, 'perm') ?? [...Array(r).keys()].reverse();
+      const dims = perm.map((p) => k!.dims[p]);
+      const strides = k!.dims.map((_, i) => k!.dims.slice(i + 1).reduce((a, b) => a * b, 1));
+      const out: Entry[] = [];
+      const idx = new Array(r).fill(0);
+      for (let j = 0; j < k!.data.length; j++) {
+        out.push(k!.data[perm.reduce((a, p, i) => a + idx[i] * strides[p], 0)]);
+        for (let i = r - 1; i >= 0 && ++idx[i] === dims[i]; i--) idx[i] = 0;
+      }
+      return [{ dtype: k!.dtype, dims, data: out }];
+    }
     case 'Concat':
       if (ins.some((v) => v!.dims.length > 1)) return null;
       return [{ dtype: k!.dtype, dims: [ins.reduce((a, v) => a + v!.data.length, 0)], data: ins.flatMap((v) => v!.data) }];
     case 'Slice': {
-      if (k!.dims.length !== 1 || !ins.slice(1).every((v) => !v || numeric(v))) return null;
-      const [s, e] = [ins[1]!.data[0] as number, ins[2]!.data[0] as number];
-      const step = (ins[4]?.data[0] as number | undefined) ?? 1;
-      const len = k!.data.length;
-      const clamp = (v: number) => Math.min(Math.max(v < 0 ? v + len : v, step > 0 ? 0 : -1), step > 0 ? len : len - 1);
-      const out: Entry[] = [];
-      for (let i = clamp(s); step > 0 ? i < clamp(e) : i > clamp(e); i += step) out.push(k!.data[i]);
-      return [{ dtype: k!.dtype, dims: [out.length], data: out }];
+      // Any rank, along the axes given (default the first ones), clamped as the spec clamps (INT64_MAX ends too).
+      if (!ins.slice(1).every((v) => !v || numeric(v))) return null;
+      const r = k!.dims.length;
+      const starts = ins[1]!.data as number[];
+      const axes = ins[3] ? (ins[3].data as number[]).map((a) => (a < 0 ? a + r : a)) : starts.map((_, i) => i);
+      const ranges = k!.dims.map((d) => [0, d, 1]);
+      axes.forEach((a, j) => {
+        const step = (ins[4]?.data[j] as number | undefined) ?? 1;
+        const [b, e] = sliceBounds(starts[j], ins[2]!.data[j] as number, step, k!.dims[a]);
+        ranges[a] = [b, e, step];
+      });
+      const picks = ranges.map(([b, e, st]) => {
+        const xs: number[] = [];
+        for (let i = b; st > 0 ? i < e : i > e; i += st) xs.push(i);
+        return xs;
+      });
+      const strides = k!.dims.map((_, i) => k!.dims.slice(i + 1).reduce((a, b) => a * b, 1));
+      let flat = [0];
+      picks.forEach((xs, i) => (flat = flat.flatMap((base) => xs.map((x) => base + x * strides[i]))));
+      return [{ dtype: k!.dtype, dims: picks.map((xs) => xs.length), data: flat.map((f) => k!.data[f]) }];
     }
     case 'Add':
     case 'Sub':
@@ -119,7 +153,10 @@ function fold(n: Node, ins: (Known | null | undefined)[], shapeOfInput: (i: numb
     case 'Div':
     case 'Equal':
     case 'Less':
-    case 'Greater': {
+    case 'Greater':
+    case 'Min':
+    case 'Max': {
+      if ((n.op === 'Min' || n.op === 'Max') && ins.length !== 2) return null;
       const r = arith(n.op, k!, ins[1]!);
       return r ? [r] : null;
     }

@@ -5,6 +5,8 @@
 // grad() differentiates them. A dry run at import finds the output's shape and every node without a
 // gradient rule before any training starts.
 import { rules } from '../graph/gradients.ts';
+import { gradientStatus, MAX_OPSET } from '../graph/inventory.ts';
+import { ONNX_OPS } from '../graph/onnx-opset.ts';
 import { Graph, isFloat, type Value } from '../graph/ir.ts';
 import { reshape } from '../graph/ops.ts';
 import { fromBytes, ModelError, q } from '../graph/serialize.ts';
@@ -19,6 +21,14 @@ export type Role = 'generator' | 'critic';
  * an int64 [N] class second (what onnx-gan exports for a class-conditional run): `label` then. Throws a
  * one-line ModelError naming what is wrong. Output shapes may still be unknown here (computed shapes).
  */
+/** Where an op that import refuses stands: on the roadmap, not differentiable, or not an ONNX op at all (docs/ops.md). */
+function roadmap(op: string): string {
+  const s = gradientStatus(op);
+  if (s.kind === 'missing') return 'differentiable, on the roadmap: docs/ops.md';
+  if (s.kind === 'none') return `not differentiable: ${s.why}`;
+  return Object.hasOwn(ONNX_OPS, op) ? 'see docs/ops.md' : `not an operator of ONNX's standard domain up to opset ${MAX_OPSET}`;
+}
+
 export function roleIO(bytes: Uint8Array, role: Role, src: string = role): { graph: Graph; x: Value; y: Value; label?: Value; inputShape: number[]; outputShape: (number | null)[]; metadata: Record<string, string> } {
   let g: Graph;
   let metadata: Record<string, string>;
@@ -27,7 +37,8 @@ export function roleIO(bytes: Uint8Array, role: Role, src: string = role): { gra
   } catch (e) {
     const m = (e as Error).message;
     // An op the parser does not know: name what import can train instead.
-    const unknown = /operator '.*' is not supported by onnx-gan$/.test(m) ? `; supported: ${[...Object.keys(rules), ...HOST_FED, 'If (on shapes)'].sort().join(', ')}` : '';
+    const op = /operator '(.*)' is not supported by onnx-gan$/.exec(m)?.[1];
+    const unknown = op ? ` (${roadmap(op)})` : '';
     throw new ModelError(`${src}: ${m}${unknown}`);
   }
   const label = role === 'generator' && g.inputs.length === 2 && g.inputs[1].dtype === 'int64' && g.inputs[1].rank === 1 ? g.inputs[1] : undefined;
@@ -106,7 +117,7 @@ export function importedModel(bytes: Uint8Array, role: Role, opts: { prefix: str
       for (const a of Object.values(n.attrs)) if (a.kind === 'graph') check(a.value.nodes);
       if (!n.inputs.some((v) => v && live.has(v))) continue;
       const floatOut = n.outputs.filter((o) => isFloat(o.dtype));
-      if (floatOut.length && !rules[n.op] && !HOST_FED.has(n.op) && n.op !== 'If') throw new ModelError(`${src}: op ${n.op} (node ${q(n.name)}) has no gradient rule; supported: ${[...Object.keys(rules), ...HOST_FED].sort().join(', ')}`);
+      if (floatOut.length && !rules[n.op] && !HOST_FED.has(n.op) && n.op !== 'If') throw new ModelError(`${src}: op ${n.op} (node ${q(n.name)}) has no gradient rule (${roadmap(n.op)})`);
       for (const o of floatOut) live.add(o);
     }
   };

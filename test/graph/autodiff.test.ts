@@ -112,6 +112,41 @@ export const builders: Record<string, Builder> = {
   avg_pool_tiles: (x) => o.averagePool(x, [2, 2], { strides: [2, 2] }),
   linear_maxout: (x, w, b) => linearMaxout(x, { name: 'm', input: 4, output: 2, pieces: 3 }, { 'm.weight': w, 'm.bias': b }),
   conv_block: (x, w, b) => layerNorm(o.leakyRelu(o.conv(x, w, b, { strides: [2, 2], pads: [1, 1, 1, 1] }), 0.2)),
+  // test/fixtures/opset_ops.json: issue 27's first batch
+  elu: (x) => o.elu(x, 0.7),
+  selu: (x) => o.selu(x),
+  celu: (x) => o.celu(x, 1.3),
+  hard_sigmoid: (x) => o.hardSigmoid(x, 1 / 6, 0.5),
+  hard_swish: (x) => o.hardSwish(x),
+  softsign: (x) => o.softsign(x),
+  thresholded_relu: (x) => o.thresholdedRelu(x, 1),
+  prelu: (x, w) => o.prelu(x, o.reshape(w, [3, 1, 1])),
+  sin: (x) => o.sin(x),
+  cos: (x) => o.cos(x),
+  tan: (x) => o.tan(x),
+  asin: (x) => o.asin(x),
+  acos: (x) => o.acos(x),
+  atan: (x) => o.atan(x),
+  sinh: (x) => o.sinh(x),
+  cosh: (x) => o.cosh(x),
+  asinh: (x) => o.asinh(x),
+  acosh: (x) => o.acosh(x),
+  atanh: (x) => o.atanh(x),
+  mean3: (a, b, c) => o.meanOf(a, b, c),
+  tile: (x) => o.tile(x, [2, 3]),
+  depth_to_space_dcr: (x) => o.depthToSpace(x, 2),
+  pixel_shuffle_crd: (x) => o.depthToSpace(x, 2, 'CRD'),
+  space_to_depth: (x) => o.spaceToDepth(x, 2),
+  global_avg_pool: (x) => o.globalAveragePool(x),
+  global_max_pool: (x) => o.globalMaxPool(x),
+  matmul_vec_mat: (a, b) => o.matmul(a, b),
+  matmul_mat_vec: (a, b) => o.matmul(a, b),
+  matmul_vec_vec: (a, b) => o.matmul(a, b),
+  split_both: (x) => {
+    const [a, b] = o.split(x, [1, 2], 1);
+    return o.concat([o.mul(b, 3), o.mul(a, 2)], 1);
+  },
+  split_second_only: (x) => o.mul(o.split(x, [1, 2], 1)[1], 3),
 };
 
 /** Graph with inputs x_i, outputs y, L = <y, W>, dL/dx_i, L2 = sum_i <dL/dx_i, V_i>, dL2/dx_i. */
@@ -132,10 +167,11 @@ function caseGraph(c: Case, dt: DType) {
   return g;
 }
 
-const cases = ['ops.json', 'conv_ops.json', 'norm_ops.json', 'resize_ops.json', 'import_ops.json', 'formulation_ops.json'].flatMap((f) => fixture<{ cases: Case[] }>(f).cases);
-// onnxruntime has no float64 Softplus, Conv, ConvTranspose, AveragePool, InstanceNormalization or Resize kernel: those cases run in
+const cases = ['ops.json', 'conv_ops.json', 'norm_ops.json', 'resize_ops.json', 'import_ops.json', 'formulation_ops.json', 'opset_ops.json'].flatMap((f) => fixture<{ cases: Case[] }>(f).cases);
+// onnxruntime has no float64 Softplus, Conv, ConvTranspose, AveragePool, InstanceNormalization or Resize kernel, nor for most of
+// the activations, inverse trigonometric and hyperbolic functions, Mean and the global pools: those cases run in
 // float32, with float32 tolerances.
-const FLOAT32_ONLY = new Set(['softplus', 'mlp_chain', 'instance_norm_op', 'upsample_conv', 'upsample_nearest', 'erf', 'gelu_exact', 'mish', 'bilinear_half_pixel', 'bilinear_align_corners', 'bilinear_down_fraction', 'nearest_fraction', ...cases.filter((c) => /^(conv|avg_pool)/.test(c.name)).map((c) => c.name)]);
+const FLOAT32_ONLY = new Set(['elu', 'selu', 'celu', 'hard_sigmoid', 'hard_swish', 'softsign', 'thresholded_relu', 'tan', 'asin', 'acos', 'atan', 'sinh', 'cosh', 'asinh', 'acosh', 'atanh', 'mean3', 'global_avg_pool', 'global_max_pool', 'softplus', 'mlp_chain', 'instance_norm_op', 'upsample_conv', 'upsample_nearest', 'erf', 'gelu_exact', 'mish', 'bilinear_half_pixel', 'bilinear_align_corners', 'bilinear_down_fraction', 'nearest_fraction', ...cases.filter((c) => /^(conv|avg_pool)/.test(c.name)).map((c) => c.name)]);
 // ONNX float attributes (LeakyRelu alpha, Gemm alpha/beta) are float32, so 0.2 is 0.2 + 3e-9.
 const FLOAT_ATTRS = new Set(['leaky_relu', 'gemm_transB', 'conv_block']);
 const tol = (name: string) => (FLOAT32_ONLY.has(name) ? 2e-5 : name === 'cast_roundtrip' ? 1e-6 : FLOAT_ATTRS.has(name) ? 1e-7 : 1e-9);

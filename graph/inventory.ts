@@ -1,0 +1,106 @@
+// What the graph layer covers of ONNX, op by op: shape inference (schemas.ts), a gradient rule (gradients.ts),
+// or a reason there is none. Every op of the standard domain up to MAX_OPSET (onnx-opset.ts, generated from
+// ONNX's sources) has a status here; test/graph/inventory.test.ts fails for one that has none, and docs/ops.md
+// is this table written out (npm run docs:ops).
+import { rules } from './gradients.ts';
+import { ONNX_OPS } from './onnx-opset.ts';
+import { schemas } from './schemas.ts';
+import { MIN_IMPORT_OPSET, OPSET } from './serialize.ts';
+
+export const MAX_OPSET = 21;
+
+/** Ops with no gradient by nature, each with the reason. */
+export const NOT_DIFFERENTIABLE: Record<string, string> = {
+  ...Object.fromEntries(['And', 'Or', 'Not', 'Xor', 'Equal', 'Greater', 'GreaterOrEqual', 'Less', 'LessOrEqual', 'IsInf', 'IsNaN'].map((op) => [op, 'boolean output'])),
+  ...Object.fromEntries(['BitShift', 'BitwiseAnd', 'BitwiseNot', 'BitwiseOr', 'BitwiseXor'].map((op) => [op, 'integer arithmetic'])),
+  ...Object.fromEntries(['ArgMax', 'ArgMin', 'NonZero', 'NonMaxSuppression', 'Unique'].map((op) => [op, 'index output'])),
+  ...Object.fromEntries(['Shape', 'Size'].map((op) => [op, 'integer output (a shape)'])),
+  ...Object.fromEntries(['Constant', 'ConstantOfShape', 'EyeLike', 'Range'].map((op) => [op, 'a constant of its shape inputs'])),
+  ...Object.fromEntries(['BlackmanWindow', 'HammingWindow', 'HannWindow', 'MelWeightMatrix'].map((op) => [op, 'a constant window of its size inputs'])),
+  OneHot: 'one-hot of integer indices (its values input is a pair of constants)',
+  Hardmax: 'piecewise constant: zero gradient almost everywhere',
+  ...Object.fromEntries(['RandomNormal', 'RandomNormalLike', 'RandomUniform', 'RandomUniformLike', 'Bernoulli', 'Multinomial'].map((op) => [op, 'random: the host draws noise from its seeded stream, so runs repeat'])),
+  ...Object.fromEntries(['QuantizeLinear', 'DequantizeLinear', 'DynamicQuantizeLinear', 'ConvInteger', 'MatMulInteger', 'QLinearConv', 'QLinearMatMul'].map((op) => [op, 'quantized (integer) arithmetic'])),
+  ...Object.fromEntries(['StringConcat', 'StringNormalizer', 'StringSplit', 'RegexFullMatch', 'TfIdfVectorizer'].map((op) => [op, 'string tensors'])),
+  ImageDecoder: 'decodes encoded bytes',
+  ...Object.fromEntries(
+    ['SequenceAt', 'SequenceConstruct', 'SequenceEmpty', 'SequenceErase', 'SequenceInsert', 'SequenceLength', 'SequenceMap', 'ConcatFromSequence', 'SplitToSequence', 'Optional', 'OptionalGetElement', 'OptionalHasElement'].map((op) => [op, 'sequence and optional values, not tensors']),
+  ),
+  Upsample: 'deprecated in opset 10 (Resize replaces it); models of opset 13 and later have none',
+  Scatter: 'deprecated in opset 11 (ScatterElements replaces it); models of opset 13 and later have none',
+};
+
+/**
+ * Differentiable ops without a rule yet: the roadmap (issue 27), in the order they are most often met in
+ * exported generators and critics.
+ */
+export const MISSING: string[] = [
+  'Mish', 'Gelu', 'Shrink', 'LpNormalization', 'Mod', 'CastLike',
+  'GatherElements', 'ScatterElements', 'Compress', 'CumSum', 'ReverseSequence', 'Trilu', 'CenterCropPad',
+  'GlobalLpPool', 'MaxPool', 'LpPool', 'MaxUnpool', 'MaxRoiPool', 'RoiAlign',
+  'ReduceL1', 'ReduceL2', 'ReduceLogSum', 'ReduceLogSumExp', 'ReduceProd', 'ReduceSumSquare', 'ReduceMin',
+  'Einsum', 'GroupNormalization', 'MeanVarianceNormalization', 'LRN', 'GridSample', 'AffineGrid', 'TopK', 'Col2Im', 'DeformConv',
+  'LSTM', 'GRU', 'RNN', 'If', 'Loop', 'Scan', 'Det', 'DFT', 'STFT', 'NegativeLogLikelihoodLoss', 'SoftmaxCrossEntropyLoss',
+];
+
+export type GradientStatus = { kind: 'rule' } | { kind: 'none'; why: string } | { kind: 'missing' } | { kind: 'unclassified' };
+
+export interface OpRow {
+  op: string;
+  /** Opset versions (up to MAX_OPSET) in which the op's schema changed. */
+  versions: number[];
+  /** The version in force at the opset this project writes (OPSET), if the op exists by then. */
+  implemented: number | null;
+  inference: boolean;
+  gradient: GradientStatus;
+}
+
+export function gradientStatus(op: string): GradientStatus {
+  if (Object.hasOwn(rules, op)) return { kind: 'rule' };
+  if (Object.hasOwn(NOT_DIFFERENTIABLE, op)) return { kind: 'none', why: NOT_DIFFERENTIABLE[op] };
+  if (MISSING.includes(op)) return { kind: 'missing' };
+  return { kind: 'unclassified' };
+}
+
+export function inventory(): OpRow[] {
+  return Object.entries(ONNX_OPS)
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([op, versions]) => {
+      const upTo = versions.filter((v) => v <= OPSET);
+      return { op, versions, implemented: upTo.length ? upTo[upTo.length - 1] : null, inference: Object.hasOwn(schemas, op), gradient: gradientStatus(op) };
+    });
+}
+
+/** The versions in which each op's schema changed, from ONNX's onnx/defs/operator_sets.h, up to `max`. */
+export function parseOperatorSets(source: string, max: number): Record<string, number[]> {
+  const ops: Record<string, Set<number>> = {};
+  for (const m of source.matchAll(/class\s+ONNX_OPERATOR_SET_SCHEMA_CLASS_NAME\(\s*Onnx\s*,\s*(\d+)\s*,\s*(\w+)\s*\)/g)) {
+    const v = Number(m[1]);
+    if (v <= max) (ops[m[2]] ??= new Set()).add(v);
+  }
+  if (!Object.keys(ops).length) throw new Error('no ai.onnx operator declarations found: is this onnx/defs/operator_sets.h?');
+  return Object.fromEntries(Object.keys(ops).sort().map((op) => [op, [...ops[op]].sort((a, b) => a - b)]));
+}
+
+const gradientCell = (g: GradientStatus) => (g.kind === 'rule' ? 'rule' : g.kind === 'none' ? `not differentiable: ${g.why}` : g.kind === 'missing' ? '**missing**' : 'UNCLASSIFIED');
+
+export function opsMarkdown(rows = inventory()): string {
+  const count = (k: GradientStatus['kind']) => rows.filter((r) => r.gradient.kind === k).length;
+  const lines = [
+    '# ONNX operator coverage',
+    '',
+    `Every operator of ONNX's standard domain up to opset ${MAX_OPSET} (${rows.length} ops), generated by \`npm run docs:ops\` from`,
+    "`graph/inventory.ts`: ONNX's own operator list (`graph/onnx-opset.ts`, from onnx/onnx@f754691 `onnx/defs/operator_sets.h`), the shape inference table",
+    '(`graph/schemas.ts`) and the gradient registry (`graph/gradients.ts`). `test/graph/inventory.test.ts` fails',
+    'when an op has no status or this page is stale.',
+    '',
+    `The project writes opset ${OPSET} and imports models of opsets ${MIN_IMPORT_OPSET} to ${OPSET}; "at opset ${OPSET}" is the op's version in force there`,
+    `(the one shape inference and the rule follow; empty for ops that came later). Gradient: **rule** (${count('rule')} ops), not differentiable with the`,
+    `reason (${count('none')}), or **missing** (${count('missing')}): differentiable, no rule yet, refused by name when a model uses it.`,
+    '',
+    `| op | versions up to ${MAX_OPSET} | at opset ${OPSET} | shape inference | gradient |`,
+    '|---|---|---|---|---|',
+    ...rows.map((r) => `| ${r.op} | ${r.versions.join(', ')} | ${r.implemented ?? ''} | ${r.inference ? 'yes' : 'no'} | ${gradientCell(r.gradient)} |`),
+  ];
+  return lines.join('\n') + '\n';
+}
