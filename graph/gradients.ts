@@ -3,9 +3,9 @@
 // Thunks are called only for inputs that lead back to the requested sources, so no dead gradient node
 // is emitted. Rules are written in the same ops as the forward pass: the gradient of a gradient
 // needs no extra code.
-import { staticShape, tensor, type Node, type Value } from './ir.ts';
+import { isFloat, staticShape, tensor, type Node, type Value } from './ir.ts';
 import {
-  abs, add, cast, concat, conv, cos, cosh, exp, convTranspose, div, expandAs, gatherND, op, gemm, greater, greaterOrEqual, less, lessOrEqual, log, matmul, mul, neg, and, equal,
+  abs, add, cast, concat, conv, cos, cosh, cumSum, exp, fmod, gatherElements, scatterElements, convTranspose, div, expandAs, gatherND, op, gemm, greater, greaterOrEqual, less, lessOrEqual, log, matmul, mul, neg, and, equal,
   pad, pow, reciprocal, reduceMean, reduceSum, reshape, sin, sinh, sqrt, square, reshapeAs, scalar, scatterNDAdd, sigmoid, sign, slice, squeeze, sub, transpose, unsqueeze, upsampleNearest, where, zerosLike,
 } from './ops.ts';
 import { attrFloat, attrInt, attrInts, constInts, sliceBounds, windowAttrs } from './schemas.ts';
@@ -319,6 +319,33 @@ export const rules: Record<string, GradRule> = {
   ReduceMean: (dy, n) => [() => mul(unreduce(dy, n), meanScale(n))],
   // The gradient goes to the entries equal to the maximum (maxout's winning piece); ties share it whole.
   ReduceMax: (dy, n) => [() => mul(unreduce(dy, n), cast(equal(x0(n), unreduce(y0(n), n)), dy.dtype))],
+  ReduceMin: (dy, n) => [() => mul(unreduce(dy, n), cast(equal(x0(n), unreduce(y0(n), n)), dy.dtype))],
+  ReduceSumSquare: (dy, n) => [() => mul(unreduce(dy, n), mul(x0(n), 2))],
+  ReduceL1: (dy, n) => [() => mul(unreduce(dy, n), sign(x0(n)))],
+  ReduceL2: (dy, n) => [() => div(mul(unreduce(dy, n), x0(n)), unreduce(y0(n), n))],
+  ReduceLogSumExp: (dy, n) => [() => mul(unreduce(dy, n), exp(sub(x0(n), unreduce(y0(n), n))))],
+  ReduceLogSum: (dy, n) => [() => div(unreduce(dy, n), unreduce(exp(y0(n)), n))],
+  // prod / x: the inputs must be non-zero (a zero's gradient is the product of the others).
+  ReduceProd: (dy, n) => [() => div(mul(unreduce(dy, n), unreduce(y0(n), n)), x0(n))],
+  CumSum: (dy, n) => [() => cumSum(dy, constOf(n, 1)![0], { exclusive: attrInt(n.attrs, 'exclusive', 0) === 1, reverse: attrInt(n.attrs, 'reverse', 0) !== 1 }), null],
+  Trilu: (dy, n) => [() => op('Trilu', [dy, n.inputs[1] ?? null], n.attrs), null],
+  Shrink: (dy, n) => [() => where(greater(abs(x0(n)), attrFloat(n.attrs, 'lambd', 0.5)), dy, 0)],
+  CastLike: (dy, n) => [isFloat(x0(n).dtype) ? () => cast(dy, x0(n).dtype) : null, null],
+  // fmod(a, b) = a - b trunc(a / b), trunc(q) = q - fmod(q, 1).
+  Mod: (dy, { inputs: [a, b] }) => {
+    const q = once(() => div(a!, b!));
+    return [() => unbroadcast(dy, a!), () => unbroadcast(neg(mul(dy, sub(q(), fmod(q(), scalar(dy.graph, 1, dy.dtype))))), b!)];
+  },
+  GatherElements: (dy, n) => [() => scatterElements(zerosLike(x0(n)), n.inputs[1]!, dy, attrInt(n.attrs, 'axis', 0), 'add'), null],
+  ScatterElements: (dy, n) => {
+    const [, idx, u] = n.inputs as Value[];
+    const axis = attrInt(n.attrs, 'axis', 0);
+    const add_ = n.attrs.reduction?.value === 'add';
+    if (n.attrs.reduction && !add_ && n.attrs.reduction.value !== 'none') throw new Error(`${n.name}: ScatterElements gradient with reduction '${n.attrs.reduction.value}' is not implemented`);
+    // Written-over entries get no gradient (none); added-into ones pass it on (add). Indices must be unique for 'none'.
+    return [() => (add_ ? dy : scatterElements(dy, idx, zerosLike(u), axis)), null, () => gatherElements(dy, idx, axis)];
+  },
+  MaxPool: (dy, n) => [() => maxPoolGrad(dy, n)],
   GlobalAveragePool: (dy, n) => [() => mul(expandAs(dy, x0(n)), 1 / spatialSize(x0(n), n))],
   // Ties share the gradient, as ReduceMax's rule.
   GlobalMaxPool: (dy, n) => [() => mul(expandAs(dy, x0(n)), cast(equal(x0(n), expandAs(y0(n), x0(n))), dy.dtype))],
@@ -523,6 +550,33 @@ export function interpolationMatrix(inLen: number, outLen: number, scale: number
 }
 
 const softmaxAxis = (n: Node) => (attrInt(n.attrs, 'axis', -1) + x0(n).rank!) % x0(n).rank!;
+
+/**
+ * MaxPool's input gradient: per kernel offset, the strided window of the (padded) input that offset reads,
+ * compared with the output; where it is the maximum the output's gradient goes back to that cell. Ties share
+ * it (as ReduceMax's rule), which PyTorch gives to one cell; with float data ties are rare.
+ */
+function maxPoolGrad(dy: Value, n: Node): Value {
+  const { k, xs, ys, strides, pads, dilations } = windowOf(n, null);
+  if (k.length !== 2 || n.outputs.length > 1) throw new Error(`${n.name}: MaxPool gradient is implemented for 2-D pooling without the indices output`);
+  const [Ho, Wo] = ys;
+  const [Hp, Wp] = [xs[0] + pads[0] + pads[2], xs[1] + pads[1] + pads[3]];
+  const xp = pads.some((p) => p > 0) ? pad(x0(n), [0, 0, pads[0], pads[1], 0, 0, pads[2], pads[3]]) : x0(n);
+  const terms: Value[] = [];
+  for (let a = 0; a < k[0]; a++)
+    for (let b = 0; b < k[1]; b++) {
+      const [ra, cb] = [a * dilations[0], b * dilations[1]];
+      const win = slice(xp, [ra, cb], [ra + strides[0] * (Ho - 1) + 1, cb + strides[1] * (Wo - 1) + 1], [2, 3], [strides[0], strides[1]]);
+      const g = where(equal(win, y0(n)), dy, 0);
+      // Back to the rows and columns the window read: zeros between (the stride), then the offset in front.
+      const rows = Math.min(Ho * strides[0], Hp - ra);
+      const cols = Math.min(Wo * strides[1], Wp - cb);
+      const placed = spread(spread(g, 2, strides[0], Hp - ra), 3, strides[1], Wp - cb);
+      terms.push(pad(placed, [0, 0, ra, cb, 0, 0, Hp - ra - rows, Wp - cb - cols]));
+    }
+  const total = terms.length > 1 ? op('Sum', terms) : terms[0];
+  return pads.some((p) => p > 0) ? slice(total, [pads[0], pads[1]], [pads[0] + xs[0], pads[1] + xs[1]], [2, 3]) : total;
+}
 
 /** The number of spatial positions of x [N, C, ...], static or computed. */
 function spatialSize(x: Value, n: Node): number {

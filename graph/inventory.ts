@@ -35,10 +35,8 @@ export const NOT_DIFFERENTIABLE: Record<string, string> = {
  * exported generators and critics.
  */
 export const MISSING: string[] = [
-  'Mish', 'Gelu', 'Shrink', 'LpNormalization', 'Mod', 'CastLike',
-  'GatherElements', 'ScatterElements', 'Compress', 'CumSum', 'ReverseSequence', 'Trilu', 'CenterCropPad',
-  'GlobalLpPool', 'MaxPool', 'LpPool', 'MaxUnpool', 'MaxRoiPool', 'RoiAlign',
-  'ReduceL1', 'ReduceL2', 'ReduceLogSum', 'ReduceLogSumExp', 'ReduceProd', 'ReduceSumSquare', 'ReduceMin',
+  'Mish', 'Gelu', 'LpNormalization', 'Compress', 'ReverseSequence', 'CenterCropPad',
+  'GlobalLpPool', 'LpPool', 'MaxUnpool', 'MaxRoiPool', 'RoiAlign',
   'Einsum', 'GroupNormalization', 'MeanVarianceNormalization', 'LRN', 'GridSample', 'AffineGrid', 'TopK', 'Col2Im', 'DeformConv',
   'LSTM', 'GRU', 'RNN', 'If', 'Loop', 'Scan', 'Det', 'DFT', 'STFT', 'NegativeLogLikelihoodLoss', 'SoftmaxCrossEntropyLoss',
 ];

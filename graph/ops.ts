@@ -235,6 +235,13 @@ export function reduceMax(x: Value, axes: number[], keepdims = false): Value {
   return op('ReduceMax', [x], { axes: attr.ints(axes), keepdims: attr.int(keepdims ? 1 : 0) });
 }
 export const mean = (x: Value) => reduceMean(x);
+export type Reduction = 'ReduceMin' | 'ReduceProd' | 'ReduceL1' | 'ReduceL2' | 'ReduceSumSquare' | 'ReduceLogSum' | 'ReduceLogSumExp';
+/** One of ONNX's other reductions over `axes` (all axes when omitted). */
+export function reduce(kind: Reduction, x: Value, axes?: number[], keepdims = false): Value {
+  const attrs: Record<string, Attr> = { keepdims: attr.int(keepdims ? 1 : 0) };
+  if (axes && axes.length) attrs.axes = attr.ints(axes);
+  return op(kind, [x], attrs);
+}
 
 // ---- shape -----------------------------------------------------------------------------------------
 export const reshape = (x: Value, shape: number[] | Value) => op('Reshape', [x, Array.isArray(shape) ? ints(graphOf([x]), shape) : shape]);
@@ -306,3 +313,21 @@ export const depthToSpace = (x: Value, blocksize: number, mode: 'DCR' | 'CRD' = 
 export const spaceToDepth = (x: Value, blocksize: number) => op('SpaceToDepth', [x], { blocksize: attr.int(blocksize) });
 export const globalAveragePool = (x: Value) => op('GlobalAveragePool', [x]);
 export const globalMaxPool = (x: Value) => op('GlobalMaxPool', [x]);
+export const cumSum = (x: Value, axis: number, o: { exclusive?: boolean; reverse?: boolean } = {}) =>
+  op('CumSum', [x, ints(x.graph, [axis])], { exclusive: attr.int(o.exclusive ? 1 : 0), reverse: attr.int(o.reverse ? 1 : 0) });
+/** The upper (or lower) triangle of the last two axes, from diagonal k. */
+export const trilu = (x: Value, k = 0, upper = true) => op('Trilu', [x, x.graph.constant(tensor('int64', [], [k]), 'k')], { upper: attr.int(upper ? 1 : 0) });
+export const shrink = (x: Value, lambd = 0.5, bias = 0) => op('Shrink', [x], { lambd: attr.float(lambd), bias: attr.float(bias) });
+export const castLike = (x: Value, like: Value) => op('CastLike', [x, like]);
+/** Floating remainder with the dividend's sign (C's fmod, torch.fmod). */
+export const fmod = (a: Value, b: Value) => op('Mod', [a, b], { fmod: attr.int(1) });
+export const gatherElements = (x: Value, indices: Value, axis = 0) => op('GatherElements', [x, indices], { axis: attr.int(axis) });
+export const scatterElements = (x: Value, indices: Value, updates: Value, axis = 0, reduction: 'none' | 'add' = 'none') =>
+  op('ScatterElements', [x, indices, updates], { axis: attr.int(axis), ...(reduction === 'none' ? {} : { reduction: attr.string(reduction) }) });
+export function maxPool(x: Value, kernel: number[], o: { strides?: number[]; pads?: number[]; dilations?: number[] } = {}): Value {
+  const attrs: Record<string, Attr> = { kernel_shape: attr.ints(kernel) };
+  if (o.strides) attrs.strides = attr.ints(o.strides);
+  if (o.pads) attrs.pads = attr.ints(o.pads);
+  if (o.dilations) attrs.dilations = attr.ints(o.dilations);
+  return op('MaxPool', [x], attrs);
+}

@@ -336,6 +336,49 @@ export const schemas: Record<string, Infer> = {
     const x = need(ins, 1)[0];
     return [{ dtype: x.dtype, shape: reduceShape(x.shape, attrInts(attrs, 'axes'), attrInt(attrs, 'keepdims', 1) === 1) }];
   },
+  // The other reductions take their axes as an attribute up to opset 17, as ReduceMean does.
+  ...Object.fromEntries(
+    ['ReduceMin', 'ReduceProd', 'ReduceL1', 'ReduceL2', 'ReduceSumSquare', 'ReduceLogSum', 'ReduceLogSumExp'].map((op): [string, Infer] => [
+      op,
+      (ins, attrs) => {
+        const x = need(ins, 1)[0];
+        return [{ dtype: x.dtype, shape: reduceShape(x.shape, attrInts(attrs, 'axes'), attrInt(attrs, 'keepdims', 1) === 1) }];
+      },
+    ]),
+  ),
+  CumSum: (ins) => {
+    const [x, axis] = need(ins, 2);
+    if (axis.dtype !== 'int64' && axis.dtype !== 'int32') fail(`CumSum axis must be int32/int64, got ${axis.dtype}`);
+    return [{ dtype: x.dtype, shape: x.shape }];
+  },
+  Trilu: (ins) => {
+    const x = need(ins, 1, 2)[0];
+    if (x.shape && x.shape.length < 2) fail(`needs rank >= 2, got ${shown(x.shape)}`);
+    return [{ dtype: x.dtype, shape: x.shape }];
+  },
+  Shrink: elementwise(FLOATS),
+  CastLike: (ins) => {
+    const [x, like] = need(ins, 2);
+    return [{ dtype: like.dtype, shape: x.shape }];
+  },
+  Mod: (ins, attrs) => {
+    const [a, b] = need(ins, 2);
+    const dt = sameDtype([a, b]);
+    if (FLOATS.includes(dt) && attrInt(attrs, 'fmod', 0) !== 1) fail('Mod of floats needs fmod = 1');
+    return [{ dtype: dt, shape: broadcastShapes(a.shape, b.shape) }];
+  },
+  GatherElements: (ins) => {
+    const [x, idx] = need(ins, 2);
+    if (idx.dtype !== 'int64' && idx.dtype !== 'int32') fail(`GatherElements indices must be int32/int64, got ${idx.dtype}`);
+    if (x.shape && idx.shape && x.shape.length !== idx.shape.length) fail(`indices ${shown(idx.shape)} and data ${shown(x.shape)} differ in rank`);
+    return [{ dtype: x.dtype, shape: idx.shape }];
+  },
+  ScatterElements: (ins) => {
+    const [x, idx, u] = need(ins, 3);
+    if (idx.dtype !== 'int64' && idx.dtype !== 'int32') fail(`ScatterElements indices must be int32/int64, got ${idx.dtype}`);
+    sameDtype([x, u]);
+    return [{ dtype: x.dtype, shape: x.shape }];
+  },
   Reshape: (ins, attrs) => {
     const [x, s] = need(ins, 2);
     if (s.dtype !== 'int64') fail(`Reshape shape must be int64, got ${s.dtype}`);
@@ -418,6 +461,17 @@ export const schemas: Record<string, Infer> = {
     const sp = spatial(x.shape, k.length, 'AveragePool');
     const { strides, pads, dilations } = windowAttrs(attrs, sp.length);
     if (attrInt(attrs, 'ceil_mode', 0)) fail('AveragePool with ceil_mode is not supported');
+    return [{ dtype: x.dtype, shape: [x.shape[0], x.shape[1], ...sp.map((d, i) => (typeof d === 'number' ? Math.floor((d + pads[i] + pads[i + sp.length] - dilations[i] * (k[i] - 1) - 1) / strides[i]) + 1 : null))] }];
+  },
+  // One output (the indices output is not supported: it would need its own rule).
+  MaxPool: (ins, attrs) => {
+    const [x] = need(ins, 1);
+    const k = attrInts(attrs, 'kernel_shape') ?? fail('MaxPool needs kernel_shape');
+    if (attrInt(attrs, 'ceil_mode', 0)) fail('MaxPool with ceil_mode is not supported');
+    if (attrInt(attrs, 'storage_order', 0)) fail('MaxPool with storage_order 1 is not supported');
+    if (!x.shape) return [{ dtype: x.dtype, shape: null }];
+    const sp = spatial(x.shape, k.length, 'MaxPool');
+    const { strides, pads, dilations } = windowAttrs(attrs, sp.length);
     return [{ dtype: x.dtype, shape: [x.shape[0], x.shape[1], ...sp.map((d, i) => (typeof d === 'number' ? Math.floor((d + pads[i] + pads[i + sp.length] - dilations[i] * (k[i] - 1) - 1) / strides[i]) + 1 : null))] }];
   },
   // Output size from constant scales (floor(d * s)) or sizes; unknown when neither is constant.
