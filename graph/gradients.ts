@@ -5,10 +5,10 @@
 // needs no extra code.
 import { isFloat, staticShape, tensor, type Node, type Value } from './ir.ts';
 import {
-  abs, add, cast, concat, conv, cos, cosh, cumSum, exp, fmod, gatherElements, scatterElements, convTranspose, div, expandAs, gatherND, op, gemm, greater, greaterOrEqual, less, lessOrEqual, log, matmul, mul, neg, and, equal,
+  abs, add, cast, concat, conv, cos, cosh, cumSum, einsum, exp, fmod, gatherElements, scatterElements, convTranspose, div, expandAs, gatherND, op, gemm, greater, greaterOrEqual, less, lessOrEqual, log, matmul, mul, neg, and, equal,
   pad, pow, reciprocal, reduceMean, reduceSum, reshape, sin, sinh, sqrt, square, reshapeAs, scalar, scatterNDAdd, sigmoid, sign, slice, squeeze, sub, transpose, unsqueeze, upsampleNearest, where, zerosLike,
 } from './ops.ts';
-import { attrFloat, attrInt, attrInts, constInts, sliceBounds, windowAttrs } from './schemas.ts';
+import { attrFloat, attrInt, attrInts, constInts, parseEinsum, sliceBounds, windowAttrs } from './schemas.ts';
 
 export type GradThunk = (() => Value) | null;
 /** `dys`: every output's gradient (null where none flows), for the ops with several outputs (MULTI_OUTPUT). */
@@ -346,6 +346,35 @@ export const rules: Record<string, GradRule> = {
     return [() => (add_ ? dy : scatterElements(dy, idx, zerosLike(u), axis)), null, () => gatherElements(dy, idx, axis)];
   },
   MaxPool: (dy, n) => [() => maxPoolGrad(dy, n)],
+  // Each operand's gradient is the einsum of dy with the other operands onto its letters; letters found
+  // nowhere else (summed out by the forward) come back by broadcasting.
+  Einsum: (dy, n) => {
+    const { ins, out } = parseEinsum(n.attrs.equation.value as string, n.inputs.length);
+    return n.inputs.map((x, i) => () => {
+      const term = ins[i];
+      if (new Set(term).size !== term.length) throw new Error(`${n.name}: Einsum gradient for a repeated letter in '${term}' (a diagonal) is not implemented`);
+      const others = ins.map((t, j) => ({ t, v: n.inputs[j]! })).filter((_, j) => j !== i);
+      const avail = new Set([...out, ...others.flatMap((o) => [...o.t])]);
+      const kept = [...term].filter((c) => avail.has(c)).join('');
+      const g = einsum(`${[out, ...others.map((o) => o.t)].join(',')}->${kept}`, [dy, ...others.map((o) => o.v)]);
+      const missing = [...term].flatMap((c, k) => (avail.has(c) ? [] : [k]));
+      return missing.length ? expandAs(unsqueeze(g, missing), x!) : g;
+    });
+  },
+  // y = x / |x|_p along the axis: dx = (dy - s sum(dy y)) / |x|_p, s = y (p = 2) or sign(x) (p = 1).
+  LpNormalization: (dy, n) => {
+    const axis = attrInt(n.attrs, 'axis', -1);
+    const p = attrInt(n.attrs, 'p', 2);
+    const x = x0(n);
+    const norm = () => (p === 2 ? sqrt(reduceSum(mul(x, x), [axis], true)) : reduceSum(abs(x), [axis], true));
+    return [() => div(sub(dy, mul(p === 2 ? y0(n) : sign(x), reduceSum(mul(dy, y0(n)), [axis], true))), norm())];
+  },
+  MeanVarianceNormalization: (dy, n) => {
+    const r = normalizedGrads(dy, x0(n), scalar(dy.graph, 1, dy.dtype), attrInts(n.attrs, 'axes') ?? [0, 2, 3], 0);
+    return [r.dx];
+  },
+  // The values' gradient goes back to where they were taken from.
+  TopK: (dy, n) => [() => scatterElements(zerosLike(x0(n)), n.outputs[1], dy, attrInt(n.attrs, 'axis', -1), 'add'), null],
   GlobalAveragePool: (dy, n) => [() => mul(expandAs(dy, x0(n)), 1 / spatialSize(x0(n), n))],
   // Ties share the gradient, as ReduceMax's rule.
   GlobalMaxPool: (dy, n) => [() => mul(expandAs(dy, x0(n)), cast(equal(x0(n), expandAs(y0(n), x0(n))), dy.dtype))],

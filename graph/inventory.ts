@@ -35,9 +35,9 @@ export const NOT_DIFFERENTIABLE: Record<string, string> = {
  * exported generators and critics.
  */
 export const MISSING: string[] = [
-  'Mish', 'Gelu', 'LpNormalization', 'Compress', 'ReverseSequence', 'CenterCropPad',
+  'Mish', 'Gelu', 'Compress', 'ReverseSequence', 'CenterCropPad',
   'GlobalLpPool', 'LpPool', 'MaxUnpool', 'MaxRoiPool', 'RoiAlign',
-  'Einsum', 'GroupNormalization', 'MeanVarianceNormalization', 'LRN', 'GridSample', 'AffineGrid', 'TopK', 'Col2Im', 'DeformConv',
+  'GroupNormalization', 'LRN', 'GridSample', 'AffineGrid', 'Col2Im', 'DeformConv',
   'LSTM', 'GRU', 'RNN', 'If', 'Loop', 'Scan', 'Det', 'DFT', 'STFT', 'NegativeLogLikelihoodLoss', 'SoftmaxCrossEntropyLoss',
 ];
 

@@ -331,3 +331,10 @@ export function maxPool(x: Value, kernel: number[], o: { strides?: number[]; pad
   if (o.dilations) attrs.dilations = attr.ints(o.dilations);
   return op('MaxPool', [x], attrs);
 }
+export const einsum = (equation: string, xs: Value[]) => op('Einsum', xs, { equation: attr.string(equation) });
+/** x divided by its L1 or L2 norm along `axis`. */
+export const lpNormalization = (x: Value, axis = -1, p: 1 | 2 = 2) => op('LpNormalization', [x], { axis: attr.int(axis), p: attr.int(p) });
+/** (x - mean) / std over `axes` (default [0, 2, 3]: per channel of an NCHW batch). */
+export const meanVarianceNormalization = (x: Value, axes = [0, 2, 3]) => op('MeanVarianceNormalization', [x], { axes: attr.ints(axes) });
+/** The k largest (or smallest) values along `axis` and their indices. */
+export const topK = (x: Value, k: number, axis = -1, largest = true) => opN('TopK', [x, ints(x.graph, [k])], { axis: attr.int(axis), largest: attr.int(largest ? 1 : 0) });

@@ -38,6 +38,24 @@ export function attrInts(attrs: Record<string, Attr>, name: string): number[] | 
   return a.value as number[];
 }
 
+/**
+ * An Einsum equation's terms, explicit ('ij,jk->ik') or implicit ('ij,jk': the letters that occur once, in
+ * alphabetical order). Ellipses are refused by name.
+ */
+export function parseEinsum(equation: string, operands: number): { ins: string[]; out: string } {
+  const eq = equation.replace(/\s/g, '');
+  if (eq.includes('.')) fail(`Einsum '${equation}': an ellipsis (...) is not supported; write the axes out`);
+  if (!/^[a-zA-Z,]*(->[a-zA-Z]*)?$/.test(eq)) fail(`Einsum '${equation}': not an equation of letters`);
+  const [lhs, rhs] = eq.split('->');
+  const ins = lhs.split(',');
+  if (ins.length !== operands) fail(`Einsum '${equation}' has ${ins.length} operands, the node has ${operands}`);
+  const counts = new Map<string, number>();
+  for (const c of lhs.replace(/,/g, '')) counts.set(c, (counts.get(c) ?? 0) + 1);
+  const out = rhs ?? [...counts].filter(([, k]) => k === 1).map(([c]) => c).sort().join('');
+  for (const c of out) if (!counts.has(c)) fail(`Einsum '${equation}': output letter '${c}' is in no input`);
+  return { ins, out };
+}
+
 export function constInts(t: TensorData | null): number[] | null {
   if (!t) return null;
   return Array.from(t.data as ArrayLike<number | bigint>, Number);
@@ -357,6 +375,39 @@ export const schemas: Record<string, Infer> = {
     return [{ dtype: x.dtype, shape: x.shape }];
   },
   Shrink: elementwise(FLOATS),
+  Einsum: (ins, attrs) => {
+    const xs = need(ins, 1, 64);
+    const a = attrs.equation;
+    if (!a || a.kind !== 'string') fail('Einsum needs an equation');
+    const { ins: terms, out } = parseEinsum(a!.value as string, xs.length);
+    const dims = new Map<string, Dim>();
+    terms.forEach((t, i) => {
+      const s = xs[i].shape;
+      if (s && s.length !== t.length) fail(`term '${t}' has ${t.length} letters, input ${i} has rank ${s.length}`);
+      [...t].forEach((c, k) => {
+        const d = s ? s[k] : null;
+        const had = dims.get(c);
+        if (typeof had === 'number' && typeof d === 'number' && had !== d) fail(`letter '${c}' is ${had} in one input and ${d} in input ${i}`);
+        if (typeof had !== 'number') dims.set(c, d);
+      });
+    });
+    return [{ dtype: sameDtype(xs, FLOATS), shape: [...out].map((c) => dims.get(c) ?? null) }];
+  },
+  LpNormalization: (ins, attrs) => {
+    const x = need(ins, 1)[0];
+    const p = attrInt(attrs, 'p', 2);
+    if (p !== 1 && p !== 2) fail(`p must be 1 or 2, got ${p}`);
+    return [{ dtype: x.dtype, shape: x.shape }];
+  },
+  MeanVarianceNormalization: elementwise(FLOATS),
+  TopK: (ins, attrs) => {
+    const [x, k] = need(ins, 2);
+    const kv = constInts(k.constant)?.[0];
+    if (!x.shape) return [{ dtype: x.dtype, shape: null }, { dtype: 'int64', shape: null }];
+    const axis = normAxis(attrInt(attrs, 'axis', -1), x.shape.length);
+    const shape = x.shape.map((d, i) => (i === axis ? (kv ?? null) : d));
+    return [{ dtype: x.dtype, shape }, { dtype: 'int64', shape }];
+  },
   CastLike: (ins) => {
     const [x, like] = need(ins, 2);
     return [{ dtype: like.dtype, shape: x.shape }];

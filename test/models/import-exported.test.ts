@@ -54,6 +54,7 @@ describe('import of models as torch.onnx.export writes them', function () {
     ["SAGAN's spectral-norm critic exported in eval mode (torch.mv: rank-1 MatMul)", 'shuffle_prelu_g.onnx', 'sagan_sn_eval_d.onnx', 'g28'],
     ["StyleGAN2's blur kernel and minibatch stddev (repeat: Tile on computed repeats)", 'shuffle_prelu_g.onnx', 'stylegan2_tail_d.onnx', 'g28'],
     ['AdaIN generator splitting its style by slicing (s[:, c:]: an INT64_MAX end)', 'adain_slice_g.onnx', 'elu_hardswish_pooled_d.onnx', 'g28'],
+    ["SAGAN's self-attention written with torch.einsum in a critic", 'shuffle_prelu_g.onnx', 'einsum_attention_d.onnx', 'g28'],
     ['a dilated critic with max pooling and a feature norm (MaxPool; torch writes the norm as ReduceSum and Sqrt)', 'adain_slice_g.onnx', 'dilated_maxpool_d.onnx', 'g28'],
   ];
   for (const [what, g, d, set] of PAIRS)
