@@ -5,7 +5,7 @@
 // needs no extra code.
 import { isFloat, staticShape, tensor, type Node, type Value } from './ir.ts';
 import {
-  abs, add, cast, concat, conv, cos, cosh, cumSum, einsum, exp, fmod, gatherElements, scatterElements, convTranspose, div, expandAs, gatherND, op, gemm, greater, greaterOrEqual, less, lessOrEqual, log, matmul, mul, neg, and, equal,
+  abs, add, cast, clip, concat, conv, cos, cosh, cumSum, einsum, exp, expand, floor, fmod, gatherElements, scatterElements, convTranspose, div, expandAs, gatherND, op, gemm, greater, greaterOrEqual, less, lessOrEqual, log, matmul, mul, neg, and, equal,
   pad, pow, reciprocal, reduceMean, reduceSum, reshape, sin, sinh, sqrt, square, reshapeAs, scalar, scatterNDAdd, sigmoid, sign, slice, squeeze, sub, transpose, unsqueeze, upsampleNearest, where, zerosLike,
 } from './ops.ts';
 import { attrFloat, attrInt, attrInts, constInts, parseEinsum, sliceBounds, windowAttrs } from './schemas.ts';
@@ -346,6 +346,7 @@ export const rules: Record<string, GradRule> = {
     return [() => (add_ ? dy : scatterElements(dy, idx, zerosLike(u), axis)), null, () => gatherElements(dy, idx, axis)];
   },
   MaxPool: (dy, n) => [() => maxPoolGrad(dy, n)],
+  GridSample: (dy, n) => gridSampleGrads(dy, n),
   // Each operand's gradient is the einsum of dy with the other operands onto its letters; letters found
   // nowhere else (summed out by the forward) come back by broadcasting.
   Einsum: (dy, n) => {
@@ -605,6 +606,75 @@ function maxPoolGrad(dy: Value, n: Node): Value {
     }
   const total = terms.length > 1 ? op('Sum', terms) : terms[0];
   return pads.some((p) => p > 0) ? slice(total, [pads[0], pads[1]], [pads[0] + xs[0], pads[1] + xs[1]], [2, 3]) : total;
+}
+
+/**
+ * GridSample (zeros padding) by its corners: bilinear reads the four pixels around each sample point with
+ * weights linear in the grid, nearest one pixel. The input's gradient scatters dy back to those pixels with
+ * the same weights; the grid's (bilinear only) is the weights' slope times the pixel differences, times the
+ * grid-to-pixel scale. Written with GatherElements and ScatterElements, so it differentiates again.
+ */
+function gridSampleGrads(dy: Value, n: Node): GradThunk[] {
+  const [x, grid] = n.inputs as Value[];
+  const [xs, gs] = [staticShape(x), staticShape(grid)];
+  if (!xs || !gs) throw new Error(`${n.name}: GridSample gradient needs static input and grid shapes`);
+  const [N, C, H, W] = xs;
+  const [, Ho, Wo] = gs;
+  const P = Ho * Wo;
+  const align = attrInt(n.attrs, 'align_corners', 0) === 1;
+  const bilinear = (n.attrs.mode?.value ?? 'bilinear') === 'bilinear';
+  const dt = dy.dtype;
+  const coord = (i: number, size: number) => {
+    const g = reshape(slice(grid, [i], [i + 1], [3]), [N, 1, P]);
+    return align ? mul(add(g, 1), (size - 1) / 2) : div(sub(mul(add(g, 1), size), 1), 2);
+  };
+  const ix = once(() => coord(0, W));
+  const iy = once(() => coord(1, H));
+  /** Pixel (cx, cy) [N, 1, P] as an index into x flattened to [N, C, H W], and whether it lies inside. */
+  const pixel = (cx: Value, cy: Value) => {
+    const inside = and(and(greaterOrEqual(cx, 0), lessOrEqual(cx, W - 1)), and(greaterOrEqual(cy, 0), lessOrEqual(cy, H - 1)));
+    const idx = cast(add(mul(clip(cy, 0, H - 1), W), clip(cx, 0, W - 1)), 'int64');
+    return { idx: expand(idx, [N, C, P]), inside: cast(inside, dt) };
+  };
+  const dyFlat = once(() => reshape(dy, [N, C, P]));
+  const xFlat = once(() => reshape(x, [N, C, H * W]));
+  const scatterBack = (terms: { idx: Value; w: Value }[]) => {
+    let acc = zerosLike(xFlat());
+    for (const t of terms) acc = scatterElements(acc, t.idx, mul(dyFlat(), t.w), 2, 'add');
+    return reshape(acc, xs);
+  };
+  if (!bilinear) {
+    const p = once(() => pixel(op('Round', [ix()]), op('Round', [iy()])));
+    return [() => scatterBack([{ idx: p().idx, w: p().inside }]), null];
+  }
+  const c = once(() => {
+    const [x0, y0] = [floor(ix()), floor(iy())];
+    const [wx1, wy1] = [sub(ix(), x0), sub(iy(), y0)];
+    const [wx0, wy0] = [sub(1, wx1), sub(1, wy1)];
+    const at = (ddx: number, ddy: number) => pixel(add(x0, ddx), add(y0, ddy));
+    return { wx0, wx1, wy0, wy1, p00: at(0, 0), p01: at(1, 0), p10: at(0, 1), p11: at(1, 1) };
+  });
+  const dx = () => {
+    const { wx0, wx1, wy0, wy1, p00, p01, p10, p11 } = c();
+    return scatterBack([
+      { idx: p00.idx, w: mul(mul(wx0, wy0), p00.inside) },
+      { idx: p01.idx, w: mul(mul(wx1, wy0), p01.inside) },
+      { idx: p10.idx, w: mul(mul(wx0, wy1), p10.inside) },
+      { idx: p11.idx, w: mul(mul(wx1, wy1), p11.inside) },
+    ]);
+  };
+  const dgrid = () => {
+    const { wx0, wx1, wy0, wy1, p00, p01, p10, p11 } = c();
+    const v = (p: { idx: Value; inside: Value }) => mul(gatherElements(xFlat(), p.idx, 2), p.inside);
+    const [v00, v01, v10, v11] = [v(p00), v(p01), v(p10), v(p11)];
+    const perX = add(mul(wy0, sub(v01, v00)), mul(wy1, sub(v11, v10)));
+    const perY = add(mul(wx0, sub(v10, v00)), mul(wx1, sub(v11, v01)));
+    const [sx, sy] = align ? [(W - 1) / 2, (H - 1) / 2] : [W / 2, H / 2];
+    const gx = mul(reduceSum(mul(dyFlat(), perX), [1]), sx);
+    const gy = mul(reduceSum(mul(dyFlat(), perY), [1]), sy);
+    return reshape(concat([unsqueeze(gx, [-1]), unsqueeze(gy, [-1])], 2), gs);
+  };
+  return [dx, dgrid];
 }
 
 /** The number of spatial positions of x [N, C, ...], static or computed. */

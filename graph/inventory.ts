@@ -37,7 +37,7 @@ export const NOT_DIFFERENTIABLE: Record<string, string> = {
 export const MISSING: string[] = [
   'Mish', 'Gelu', 'Compress', 'ReverseSequence', 'CenterCropPad',
   'GlobalLpPool', 'LpPool', 'MaxUnpool', 'MaxRoiPool', 'RoiAlign',
-  'GroupNormalization', 'LRN', 'GridSample', 'AffineGrid', 'Col2Im', 'DeformConv',
+  'GroupNormalization', 'LRN', 'AffineGrid', 'Col2Im', 'DeformConv',
   'LSTM', 'GRU', 'RNN', 'If', 'Loop', 'Scan', 'Det', 'DFT', 'STFT', 'NegativeLogLikelihoodLoss', 'SoftmaxCrossEntropyLoss',
 ];
 

@@ -338,3 +338,6 @@ export const lpNormalization = (x: Value, axis = -1, p: 1 | 2 = 2) => op('LpNorm
 export const meanVarianceNormalization = (x: Value, axes = [0, 2, 3]) => op('MeanVarianceNormalization', [x], { axes: attr.ints(axes) });
 /** The k largest (or smallest) values along `axis` and their indices. */
 export const topK = (x: Value, k: number, axis = -1, largest = true) => opN('TopK', [x, ints(x.graph, [k])], { axis: attr.int(axis), largest: attr.int(largest ? 1 : 0) });
+/** x sampled at grid's (x, y) positions in [-1, 1] (torch's F.grid_sample; zeros outside). */
+export const gridSample = (x: Value, grid: Value, o: { mode?: 'bilinear' | 'nearest'; alignCorners?: boolean } = {}) =>
+  op('GridSample', [x, grid], { mode: attr.string(o.mode ?? 'bilinear'), padding_mode: attr.string('zeros'), align_corners: attr.int(o.alignCorners ? 1 : 0) });

@@ -393,6 +393,16 @@ export const schemas: Record<string, Infer> = {
     });
     return [{ dtype: sameDtype(xs, FLOATS), shape: [...out].map((c) => dims.get(c) ?? null) }];
   },
+  GridSample: (ins, attrs) => {
+    const [x, grid] = need(ins, 2);
+    sameDtype([x, grid], FLOATS);
+    if (x.shape && x.shape.length !== 4) fail(`needs a [N, C, H, W] input, got ${shown(x.shape)}`);
+    if (grid.shape && (grid.shape.length !== 4 || grid.shape[3] !== 2)) fail(`needs a [N, Ho, Wo, 2] grid, got ${shown(grid.shape)}`);
+    const mode = attrs.mode?.value ?? 'bilinear';
+    if (mode !== 'bilinear' && mode !== 'nearest') fail(`GridSample mode '${mode}' is not supported (bilinear, nearest)`);
+    if ((attrs.padding_mode?.value ?? 'zeros') !== 'zeros') fail(`GridSample padding_mode '${attrs.padding_mode!.value}' is not supported (zeros)`);
+    return [{ dtype: x.dtype, shape: x.shape && grid.shape ? [x.shape[0], x.shape[1], grid.shape[1], grid.shape[2]] : null }];
+  },
   LpNormalization: (ins, attrs) => {
     const x = need(ins, 1)[0];
     const p = attrInt(attrs, 'p', 2);

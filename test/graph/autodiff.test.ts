@@ -3,7 +3,7 @@
 import { expect } from 'chai';
 import { grad } from '../../graph/autodiff.ts';
 import { rules } from '../../graph/gradients.ts';
-import { Graph, tensor, type DType } from '../../graph/ir.ts';
+import { Graph, tensor, type DType, type Value } from '../../graph/ir.ts';
 import * as o from '../../graph/ops.ts';
 import { layerNorm } from '../../models/layers.ts';
 import { linearMaxout } from '../../models/maxout.ts';
@@ -23,6 +23,16 @@ interface Case {
 
 const cond = (g: Graph) => g.constant(tensor('bool', [2, 3], [1, 0, 1, 0, 0, 1]));
 const idx = (g: Graph, xs: number[]) => g.constant(tensor('int64', [xs.length], xs));
+
+/** make_torch_fixtures.py's _grid_of: sample points at pixel k + frac, k fixed per point, as a grid in [-1, 1]. */
+function gridOf(frac: Value, w: number, h: number, align: boolean): Value {
+  const [n, ho, wo] = frac.shape as number[];
+  const j = Array.from({ length: n * ho * wo }, (_, i) => i);
+  const k = (mult: number, size: number) => frac.graph.constant(tensor(frac.dtype, [n, ho, wo, 1], j.map((i) => ((i * mult) % (size + 1)) - 1)));
+  const at = (c: number, mult: number, size: number) => o.add(k(mult, size), o.slice(frac, [c], [c + 1], [3]));
+  const norm = (i: Value, size: number) => (align ? o.sub(o.mul(i, 2 / (size - 1)), 1) : o.sub(o.div(o.add(o.mul(i, 2), 1), size), 1));
+  return o.concat([norm(at(0, 3, w), w), norm(at(1, 5, h), h)], 3);
+}
 
 export const builders: Record<string, Builder> = {
   add_bcast: (a, b) => o.add(a, b),
@@ -178,6 +188,9 @@ export const builders: Record<string, Builder> = {
   lp_normalization_l1: (x) => o.lpNormalization(x, 0, 1),
   mean_variance_normalization: (x) => o.meanVarianceNormalization(x),
   topk: (x) => o.topK(x, 2, 1)[0],
+  grid_sample_bilinear: (x, f) => o.gridSample(x, gridOf(f, 5, 4, false)),
+  grid_sample_bilinear_align: (x, f) => o.gridSample(x, gridOf(f, 5, 4, true), { alignCorners: true }),
+  grid_sample_nearest: (x, f) => o.gridSample(x, gridOf(f, 5, 4, false), { mode: 'nearest' }),
 };
 
 /** Graph with inputs x_i, outputs y, L = <y, W>, dL/dx_i, L2 = sum_i <dL/dx_i, V_i>, dL2/dx_i. */
@@ -203,7 +216,7 @@ const cases = ['ops.json', 'conv_ops.json', 'norm_ops.json', 'resize_ops.json', 
 // the activations, inverse trigonometric and hyperbolic functions, Mean and the global pools (and its float64 Shrink
 // rounds through float32): those cases run in
 // float32, with float32 tolerances.
-const FLOAT32_ONLY = new Set(['mean_variance_normalization', 'shrink', 'elu', 'selu', 'celu', 'hard_sigmoid', 'hard_swish', 'softsign', 'thresholded_relu', 'tan', 'asin', 'acos', 'atan', 'sinh', 'cosh', 'asinh', 'acosh', 'atanh', 'mean3', 'global_avg_pool', 'global_max_pool', 'softplus', 'mlp_chain', 'instance_norm_op', 'upsample_conv', 'upsample_nearest', 'erf', 'gelu_exact', 'mish', 'bilinear_half_pixel', 'bilinear_align_corners', 'bilinear_down_fraction', 'nearest_fraction', ...cases.filter((c) => /^(conv|avg_pool)/.test(c.name)).map((c) => c.name)]);
+const FLOAT32_ONLY = new Set(['grid_sample_bilinear', 'grid_sample_bilinear_align', 'grid_sample_nearest', 'mean_variance_normalization', 'shrink', 'elu', 'selu', 'celu', 'hard_sigmoid', 'hard_swish', 'softsign', 'thresholded_relu', 'tan', 'asin', 'acos', 'atan', 'sinh', 'cosh', 'asinh', 'acosh', 'atanh', 'mean3', 'global_avg_pool', 'global_max_pool', 'softplus', 'mlp_chain', 'instance_norm_op', 'upsample_conv', 'upsample_nearest', 'erf', 'gelu_exact', 'mish', 'bilinear_half_pixel', 'bilinear_align_corners', 'bilinear_down_fraction', 'nearest_fraction', ...cases.filter((c) => /^(conv|avg_pool)/.test(c.name)).map((c) => c.name)]);
 // ONNX float attributes (LeakyRelu alpha, Gemm alpha/beta) are float32, so 0.2 is 0.2 + 3e-9.
 const FLOAT_ATTRS = new Set(['leaky_relu', 'gemm_transB', 'conv_block']);
 const tol = (name: string) => (FLOAT32_ONLY.has(name) ? 2e-5 : name === 'cast_roundtrip' ? 1e-6 : FLOAT_ATTRS.has(name) ? 1e-7 : 1e-9);
