@@ -377,6 +377,15 @@ export const rules: Record<string, GradRule> = {
   // The values' gradient goes back to where they were taken from.
   TopK: (dy, n) => [() => scatterElements(zerosLike(x0(n)), n.outputs[1], dy, attrInt(n.attrs, 'axis', -1), 'add'), null],
   GlobalAveragePool: (dy, n) => [() => mul(expandAs(dy, x0(n)), 1 / spatialSize(x0(n), n))],
+  // y = (sum |x|^p)^(1/p) per channel: dx = dy |x|^(p-1) sign(x) / y^(p-1).
+  GlobalLpPool: (dy, n) => {
+    const p = attrInt(n.attrs, 'p', 2);
+    const x = x0(n);
+    const y = () => expandAs(y0(n), x);
+    return [() => (p === 1 ? mul(expandAs(dy, x), sign(x)) : p === 2 ? div(mul(expandAs(dy, x), x), y()) : mul(expandAs(dy, x), div(mul(pow(abs(x), p - 1), sign(x)), pow(y(), p - 1))))];
+  },
+  // Reversing the same prefixes again undoes it.
+  ReverseSequence: (dy, n) => [() => op('ReverseSequence', [dy, n.inputs[1]!], n.attrs), null],
   // Ties share the gradient, as ReduceMax's rule.
   GlobalMaxPool: (dy, n) => [() => mul(expandAs(dy, x0(n)), cast(equal(x0(n), expandAs(y0(n), x0(n))), dy.dtype))],
   // Tiles: dy as [r0, d0, r1, d1, ...] summed over the repeats.

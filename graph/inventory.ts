@@ -35,8 +35,8 @@ export const NOT_DIFFERENTIABLE: Record<string, string> = {
  * exported generators and critics.
  */
 export const MISSING: string[] = [
-  'Mish', 'Gelu', 'Compress', 'ReverseSequence', 'CenterCropPad',
-  'GlobalLpPool', 'LpPool', 'MaxUnpool', 'MaxRoiPool', 'RoiAlign',
+  'Mish', 'Gelu', 'Compress', 'CenterCropPad',
+  'LpPool', 'MaxUnpool', 'MaxRoiPool', 'RoiAlign',
   'GroupNormalization', 'LRN', 'AffineGrid', 'Col2Im', 'DeformConv',
   'LSTM', 'GRU', 'RNN', 'If', 'Loop', 'Scan', 'Det', 'DFT', 'STFT', 'NegativeLogLikelihoodLoss', 'SoftmaxCrossEntropyLoss',
 ];

@@ -341,3 +341,8 @@ export const topK = (x: Value, k: number, axis = -1, largest = true) => opN('Top
 /** x sampled at grid's (x, y) positions in [-1, 1] (torch's F.grid_sample; zeros outside). */
 export const gridSample = (x: Value, grid: Value, o: { mode?: 'bilinear' | 'nearest'; alignCorners?: boolean } = {}) =>
   op('GridSample', [x, grid], { mode: attr.string(o.mode ?? 'bilinear'), padding_mode: attr.string('zeros'), align_corners: attr.int(o.alignCorners ? 1 : 0) });
+/** The p-norm of each channel over every spatial position: [N, C, 1, 1]. */
+export const globalLpPool = (x: Value, p = 2) => op('GlobalLpPool', [x], { p: attr.int(p) });
+/** Each batch entry's first lens[b] steps along the time axis reversed, the rest kept (RNN exports). */
+export const reverseSequence = (x: Value, lens: number[], o: { batchAxis?: number; timeAxis?: number } = {}) =>
+  op('ReverseSequence', [x, ints(x.graph, lens)], { batch_axis: attr.int(o.batchAxis ?? 1), time_axis: attr.int(o.timeAxis ?? 0) });

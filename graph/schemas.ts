@@ -260,6 +260,13 @@ export const schemas: Record<string, Infer> = {
   DepthToSpace: depthSpace(true),
   SpaceToDepth: depthSpace(false),
   GlobalAveragePool: globalPool,
+  GlobalLpPool: globalPool,
+  ReverseSequence: (ins) => {
+    const [x, lens] = need(ins, 2);
+    if (lens.dtype !== 'int64') fail(`sequence_lens must be int64, got ${lens.dtype}`);
+    if (x.shape && x.shape.length < 2) fail(`needs rank >= 2, got ${shown(x.shape)}`);
+    return [{ dtype: x.dtype, shape: x.shape }];
+  },
   GlobalMaxPool: globalPool,
   Tile: (ins) => {
     const [x, repeats] = need(ins, 2);

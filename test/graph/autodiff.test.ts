@@ -190,6 +190,8 @@ export const builders: Record<string, Builder> = {
   topk: (x) => o.topK(x, 2, 1)[0],
   grid_sample_bilinear: (x, f) => o.gridSample(x, gridOf(f, 5, 4, false)),
   grid_sample_bilinear_align: (x, f) => o.gridSample(x, gridOf(f, 5, 4, true), { alignCorners: true }),
+  global_lp_pool: (x) => o.globalLpPool(x, 2),
+  reverse_sequence: (x) => o.reverseSequence(x, [4, 1, 3]),
   grid_sample_nearest: (x, f) => o.gridSample(x, gridOf(f, 5, 4, false), { mode: 'nearest' }),
 };
 
@@ -216,7 +218,7 @@ const cases = ['ops.json', 'conv_ops.json', 'norm_ops.json', 'resize_ops.json', 
 // the activations, inverse trigonometric and hyperbolic functions, Mean and the global pools (and its float64 Shrink
 // rounds through float32): those cases run in
 // float32, with float32 tolerances.
-const FLOAT32_ONLY = new Set(['grid_sample_bilinear', 'grid_sample_bilinear_align', 'grid_sample_nearest', 'mean_variance_normalization', 'shrink', 'elu', 'selu', 'celu', 'hard_sigmoid', 'hard_swish', 'softsign', 'thresholded_relu', 'tan', 'asin', 'acos', 'atan', 'sinh', 'cosh', 'asinh', 'acosh', 'atanh', 'mean3', 'global_avg_pool', 'global_max_pool', 'softplus', 'mlp_chain', 'instance_norm_op', 'upsample_conv', 'upsample_nearest', 'erf', 'gelu_exact', 'mish', 'bilinear_half_pixel', 'bilinear_align_corners', 'bilinear_down_fraction', 'nearest_fraction', ...cases.filter((c) => /^(conv|avg_pool)/.test(c.name)).map((c) => c.name)]);
+const FLOAT32_ONLY = new Set(['global_lp_pool', 'grid_sample_bilinear', 'grid_sample_bilinear_align', 'grid_sample_nearest', 'mean_variance_normalization', 'shrink', 'elu', 'selu', 'celu', 'hard_sigmoid', 'hard_swish', 'softsign', 'thresholded_relu', 'tan', 'asin', 'acos', 'atan', 'sinh', 'cosh', 'asinh', 'acosh', 'atanh', 'mean3', 'global_avg_pool', 'global_max_pool', 'softplus', 'mlp_chain', 'instance_norm_op', 'upsample_conv', 'upsample_nearest', 'erf', 'gelu_exact', 'mish', 'bilinear_half_pixel', 'bilinear_align_corners', 'bilinear_down_fraction', 'nearest_fraction', ...cases.filter((c) => /^(conv|avg_pool)/.test(c.name)).map((c) => c.name)]);
 // ONNX float attributes (LeakyRelu alpha, Gemm alpha/beta) are float32, so 0.2 is 0.2 + 3e-9.
 const FLOAT_ATTRS = new Set(['leaky_relu', 'gemm_transB', 'conv_block']);
 const tol = (name: string) => (FLOAT32_ONLY.has(name) ? 2e-5 : name === 'cast_roundtrip' ? 1e-6 : FLOAT_ATTRS.has(name) ? 1e-7 : 1e-9);
