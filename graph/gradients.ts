@@ -384,6 +384,39 @@ export const rules: Record<string, GradRule> = {
     const y = () => expandAs(y0(n), x);
     return [() => (p === 1 ? mul(expandAs(dy, x), sign(x)) : p === 2 ? div(mul(expandAs(dy, x), x), y()) : mul(expandAs(dy, x), div(mul(pow(abs(x), p - 1), sign(x)), pow(y(), p - 1))))];
   },
+  // y = x s^-b, s = bias + alpha / size S(x^2), S a sum over a window of channels; S's adjoint mirrors the window.
+  LRN: (dy, n) => {
+    const size = attrInt(n.attrs, 'size', 1);
+    const [alpha, beta, bias] = [attrFloat(n.attrs, 'alpha', 1e-4), attrFloat(n.attrs, 'beta', 0.75), attrFloat(n.attrs, 'bias', 1)];
+    const [lo, hi] = [Math.floor((size - 1) / 2), Math.ceil((size - 1) / 2)];
+    const x = x0(n);
+    const s = once(() => add(mul(channelWindowSum(mul(x, x), lo, hi), alpha / size), bias));
+    return [() => add(mul(dy, pow(s(), -beta)), mul(mul(x, (2 * alpha * -beta) / size), channelWindowSum(mul(mul(dy, x), pow(s(), -beta - 1)), hi, lo)))];
+  },
+  // Compress with a constant condition reads fixed slices: their gradient goes back to those slices.
+  Compress: (dy, n) => {
+    const cond = n.outputs[0].graph.constantOf(n.inputs[1]!);
+    if (!cond) throw new Error(`${n.name}: Compress gradient needs a constant condition`);
+    const kept = Array.from(cond.data as ArrayLike<number>).flatMap((v, i) => (v ? [i] : []));
+    const x = x0(n);
+    if (!n.attrs.axis) return [() => reshapeAs(scatterElements(zerosLike(reshape(x, [-1])), dy.graph.constant(tensor('int64', [kept.length], kept)), dy, 0), x), null];
+    const axis = attrInt(n.attrs, 'axis', 0);
+    const r = x.rank!;
+    const ax = axis < 0 ? axis + r : axis;
+    const at = dy.graph.constant(tensor('int64', Array.from({ length: r }, (_, i) => (i === ax ? kept.length : 1)), kept));
+    return [() => scatterElements(zerosLike(x), expandAs(at, dy), dy, ax), null];
+  },
+  // -x[n, t_n] w[t_n], summed, averaged over the weights, or per sample.
+  NegativeLogLikelihoodLoss: (dy, n) => [() => nllInputGrad(dy, n, x0(n)), null, null],
+  // NLL of log_softmax(x): dx = g - softmax(x) sum_c g with g the NLL gradient w.r.t. the log-probabilities.
+  SoftmaxCrossEntropyLoss: (dy, n) => [
+    () => {
+      const g = nllInputGrad(dy, n, x0(n));
+      return sub(g, mul(op('Softmax', [x0(n)], { axis: { kind: 'int', value: 1 } }), reduceSum(g, [1], true)));
+    },
+    null,
+    null,
+  ],
   // Reversing the same prefixes again undoes it.
   ReverseSequence: (dy, n) => [() => op('ReverseSequence', [dy, n.inputs[1]!], n.attrs), null],
   // Ties share the gradient, as ReduceMax's rule.
@@ -684,6 +717,33 @@ function gridSampleGrads(dy: Value, n: Node): GradThunk[] {
     return reshape(concat([unsqueeze(gx, [-1]), unsqueeze(gy, [-1])], 2), gs);
   };
   return [dx, dgrid];
+}
+
+/** sum over channels c - lo .. c + hi of v [N, C, ...] (zeros past the ends), by padding and slicing. */
+function channelWindowSum(v: Value, lo: number, hi: number): Value {
+  const s = staticShape(v);
+  if (!s) throw new Error('LRN gradient needs static shapes');
+  const r = s.length;
+  const pads = new Array<number>(2 * r).fill(0);
+  pads[1] = lo;
+  pads[r + 1] = hi;
+  const p = lo + hi > 0 ? pad(v, pads) : v;
+  const parts = Array.from({ length: lo + hi + 1 }, (_, k) => slice(p, [k], [k + s[1]], [1]));
+  return parts.length > 1 ? op('Sum', parts) : parts[0];
+}
+
+/** The gradient of NegativeLogLikelihoodLoss (and of SoftmaxCrossEntropyLoss's NLL part) w.r.t. its [N, C, ...] input. */
+function nllInputGrad(dy: Value, n: Node, x: Value): Value {
+  if (n.attrs.ignore_index) throw new Error(`${n.name}: ${n.op} gradient with ignore_index is not implemented`);
+  const [, t, w] = n.inputs as (Value | null)[];
+  const reduction = (n.attrs.reduction?.value as string | undefined) ?? 'mean';
+  const tt = unsqueeze(cast(t!, 'int64'), [1]);
+  // Per target: -w[t] (or -1), times dy (per sample for 'none'), over sum w[t] (or the count) for 'mean'.
+  const wt = w ? op('Gather', [w, t!], { axis: { kind: 'int', value: 0 } }) : null;
+  let g: Value = wt ? neg(wt) : neg(expandAs(scalar(dy.graph, 1, dy.dtype), cast(t!, dy.dtype)));
+  g = mul(g, dy);
+  if (reduction === 'mean') g = div(g, wt ? reduceSum(wt) : cast(op('Size', [t!]), dy.dtype));
+  return scatterElements(zerosLike(x), tt, unsqueeze(g, [1]), 1);
 }
 
 /** The number of spatial positions of x [N, C, ...], static or computed. */

@@ -35,10 +35,10 @@ export const NOT_DIFFERENTIABLE: Record<string, string> = {
  * exported generators and critics.
  */
 export const MISSING: string[] = [
-  'Mish', 'Gelu', 'Compress', 'CenterCropPad',
+  'Mish', 'Gelu', 'CenterCropPad',
   'LpPool', 'MaxUnpool', 'MaxRoiPool', 'RoiAlign',
-  'GroupNormalization', 'LRN', 'AffineGrid', 'Col2Im', 'DeformConv',
-  'LSTM', 'GRU', 'RNN', 'If', 'Loop', 'Scan', 'Det', 'DFT', 'STFT', 'NegativeLogLikelihoodLoss', 'SoftmaxCrossEntropyLoss',
+  'GroupNormalization', 'AffineGrid', 'Col2Im', 'DeformConv',
+  'LSTM', 'GRU', 'RNN', 'If', 'Loop', 'Scan', 'Det', 'DFT', 'STFT',
 ];
 
 export type GradientStatus = { kind: 'rule' } | { kind: 'none'; why: string } | { kind: 'missing' } | { kind: 'unclassified' };

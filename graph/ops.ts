@@ -346,3 +346,12 @@ export const globalLpPool = (x: Value, p = 2) => op('GlobalLpPool', [x], { p: at
 /** Each batch entry's first lens[b] steps along the time axis reversed, the rest kept (RNN exports). */
 export const reverseSequence = (x: Value, lens: number[], o: { batchAxis?: number; timeAxis?: number } = {}) =>
   op('ReverseSequence', [x, ints(x.graph, lens)], { batch_axis: attr.int(o.batchAxis ?? 1), time_axis: attr.int(o.timeAxis ?? 0) });
+/** Local response normalization across channels (AlexNet): x / (bias + alpha / size sum of squares)^beta. */
+export const lrn = (x: Value, size: number, o: { alpha?: number; beta?: number; bias?: number } = {}) =>
+  op('LRN', [x], { size: attr.int(size), alpha: attr.float(o.alpha ?? 1e-4), beta: attr.float(o.beta ?? 0.75), bias: attr.float(o.bias ?? 1) });
+/** The slices of x along `axis` where `condition` is true (flattened x when no axis). */
+export const compress = (x: Value, condition: Value, axis?: number) => op('Compress', [x, condition], axis === undefined ? {} : { axis: attr.int(axis) });
+export const nllLoss = (x: Value, target: Value, o: { weight?: Value; reduction?: 'mean' | 'sum' | 'none' } = {}) =>
+  op('NegativeLogLikelihoodLoss', o.weight ? [x, target, o.weight] : [x, target], { reduction: attr.string(o.reduction ?? 'mean') });
+export const softmaxCrossEntropyLoss = (x: Value, labels: Value, o: { weight?: Value; reduction?: 'mean' | 'sum' | 'none' } = {}) =>
+  op('SoftmaxCrossEntropyLoss', o.weight ? [x, labels, o.weight] : [x, labels], { reduction: attr.string(o.reduction ?? 'mean') });

@@ -261,6 +261,33 @@ export const schemas: Record<string, Infer> = {
   SpaceToDepth: depthSpace(false),
   GlobalAveragePool: globalPool,
   GlobalLpPool: globalPool,
+  LRN: (ins, attrs) => {
+    const x = need(ins, 1)[0];
+    if (attrInt(attrs, 'size', 0) < 1) fail('LRN needs a positive size');
+    if (x.shape && x.shape.length < 3) fail(`needs [N, C, spatial...], got ${shown(x.shape)}`);
+    return [{ dtype: x.dtype, shape: x.shape }];
+  },
+  Compress: (ins, attrs) => {
+    const [x, c] = need(ins, 2);
+    if (c.dtype !== 'bool') fail(`condition must be bool, got ${c.dtype}`);
+    const kept = c.constant ? Array.from(c.constant.data as ArrayLike<number>).filter(Boolean).length : null;
+    if (!attrs.axis) return [{ dtype: x.dtype, shape: [kept] }];
+    if (!x.shape) return [{ dtype: x.dtype, shape: null }];
+    const axis = normAxis(attrInt(attrs, 'axis', 0), x.shape.length);
+    return [{ dtype: x.dtype, shape: x.shape.map((d, i) => (i === axis ? kept : d)) }];
+  },
+  NegativeLogLikelihoodLoss: (ins, attrs) => {
+    const [x, t] = need(ins, 2, 3);
+    if (t.dtype !== 'int64' && t.dtype !== 'int32') fail(`target must be int32/int64, got ${t.dtype}`);
+    const none = (attrs.reduction?.value ?? 'mean') === 'none';
+    return [{ dtype: x.dtype, shape: none ? t.shape : [] }];
+  },
+  SoftmaxCrossEntropyLoss: (ins, attrs) => {
+    const [x, t] = need(ins, 2, 3);
+    if (t.dtype !== 'int64' && t.dtype !== 'int32') fail(`labels must be int32/int64, got ${t.dtype}`);
+    const none = (attrs.reduction?.value ?? 'mean') === 'none';
+    return [{ dtype: x.dtype, shape: none ? t.shape : [] }, { dtype: x.dtype, shape: x.shape }];
+  },
   ReverseSequence: (ins) => {
     const [x, lens] = need(ins, 2);
     if (lens.dtype !== 'int64') fail(`sequence_lens must be int64, got ${lens.dtype}`);

@@ -24,6 +24,10 @@ interface Case {
 const cond = (g: Graph) => g.constant(tensor('bool', [2, 3], [1, 0, 1, 0, 0, 1]));
 const idx = (g: Graph, xs: number[]) => g.constant(tensor('int64', [xs.length], xs));
 
+/** make_torch_fixtures.py's _T and _W: the class targets and weights of the loss-op cases. */
+const targets = (x: Value) => x.graph.constant(tensor('int64', [4], [2, 0, 1, 2]));
+const classWeights = (x: Value) => x.graph.constant(tensor(x.dtype, [3], [0.5, 2, 1.5]));
+
 /** make_torch_fixtures.py's _grid_of: sample points at pixel k + frac, k fixed per point, as a grid in [-1, 1]. */
 function gridOf(frac: Value, w: number, h: number, align: boolean): Value {
   const [n, ho, wo] = frac.shape as number[];
@@ -192,6 +196,14 @@ export const builders: Record<string, Builder> = {
   grid_sample_bilinear_align: (x, f) => o.gridSample(x, gridOf(f, 5, 4, true), { alignCorners: true }),
   global_lp_pool: (x) => o.globalLpPool(x, 2),
   reverse_sequence: (x) => o.reverseSequence(x, [4, 1, 3]),
+  lrn: (x) => o.lrn(x, 3, { alpha: 0.5, beta: 0.75, bias: 1.5 }),
+  compress_axis: (x) => o.compress(x, x.graph.constant(tensor('bool', [4], [1, 0, 1, 1])), 1),
+  compress_flat: (x) => o.compress(x, x.graph.constant(tensor('bool', [6], [0, 1, 0, 0, 1, 1]))),
+  nll_mean: (x) => o.nllLoss(x, targets(x)),
+  nll_weighted_mean: (x) => o.nllLoss(x, targets(x), { weight: classWeights(x) }),
+  nll_none: (x) => o.nllLoss(x, targets(x), { reduction: 'none' }),
+  softmax_cross_entropy: (x) => o.softmaxCrossEntropyLoss(x, targets(x)),
+  softmax_cross_entropy_weighted_sum: (x) => o.softmaxCrossEntropyLoss(x, targets(x), { weight: classWeights(x), reduction: 'sum' }),
   grid_sample_nearest: (x, f) => o.gridSample(x, gridOf(f, 5, 4, false), { mode: 'nearest' }),
 };
 
@@ -218,7 +230,7 @@ const cases = ['ops.json', 'conv_ops.json', 'norm_ops.json', 'resize_ops.json', 
 // the activations, inverse trigonometric and hyperbolic functions, Mean and the global pools (and its float64 Shrink
 // rounds through float32): those cases run in
 // float32, with float32 tolerances.
-const FLOAT32_ONLY = new Set(['global_lp_pool', 'grid_sample_bilinear', 'grid_sample_bilinear_align', 'grid_sample_nearest', 'mean_variance_normalization', 'shrink', 'elu', 'selu', 'celu', 'hard_sigmoid', 'hard_swish', 'softsign', 'thresholded_relu', 'tan', 'asin', 'acos', 'atan', 'sinh', 'cosh', 'asinh', 'acosh', 'atanh', 'mean3', 'global_avg_pool', 'global_max_pool', 'softplus', 'mlp_chain', 'instance_norm_op', 'upsample_conv', 'upsample_nearest', 'erf', 'gelu_exact', 'mish', 'bilinear_half_pixel', 'bilinear_align_corners', 'bilinear_down_fraction', 'nearest_fraction', ...cases.filter((c) => /^(conv|avg_pool)/.test(c.name)).map((c) => c.name)]);
+const FLOAT32_ONLY = new Set(['lrn', 'global_lp_pool', 'grid_sample_bilinear', 'grid_sample_bilinear_align', 'grid_sample_nearest', 'mean_variance_normalization', 'shrink', 'elu', 'selu', 'celu', 'hard_sigmoid', 'hard_swish', 'softsign', 'thresholded_relu', 'tan', 'asin', 'acos', 'atan', 'sinh', 'cosh', 'asinh', 'acosh', 'atanh', 'mean3', 'global_avg_pool', 'global_max_pool', 'softplus', 'mlp_chain', 'instance_norm_op', 'upsample_conv', 'upsample_nearest', 'erf', 'gelu_exact', 'mish', 'bilinear_half_pixel', 'bilinear_align_corners', 'bilinear_down_fraction', 'nearest_fraction', ...cases.filter((c) => /^(conv|avg_pool)/.test(c.name)).map((c) => c.name)]);
 // ONNX float attributes (LeakyRelu alpha, Gemm alpha/beta) are float32, so 0.2 is 0.2 + 3e-9.
 const FLOAT_ATTRS = new Set(['leaky_relu', 'gemm_transB', 'conv_block']);
 const tol = (name: string) => (FLOAT32_ONLY.has(name) ? 2e-5 : name === 'cast_roundtrip' ? 1e-6 : FLOAT_ATTRS.has(name) ? 1e-7 : 1e-9);
