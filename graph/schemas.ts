@@ -208,6 +208,19 @@ const depthSpace = (toSpace: boolean): Infer => (ins, attrs) => {
   return [{ dtype: x.dtype, shape: toSpace ? [n, over(c, b * b, 'channels'), times(h, b), times(w, b)] : [n, times(c, b * b), over(h, b, 'height'), over(w, b, 'width')] }];
 };
 
+/** RNN, GRU, LSTM (layout 0): Y [seq, dirs, batch, hidden], Y_h (and LSTM's Y_c) [dirs, batch, hidden]. */
+const recurrent = (lstm: boolean): Infer => (ins, attrs) => {
+  const [x, w, r] = need(ins, 3, lstm ? 8 : 6);
+  sameDtype([x, w, r], FLOATS);
+  if (attrInt(attrs, 'layout', 0) !== 0) fail('layout 1 (batch first) is not supported');
+  const hidden = attrInt(attrs, 'hidden_size', 0);
+  if (hidden < 1) fail('needs hidden_size');
+  const dirs = attrs.direction?.value === 'bidirectional' ? 2 : 1;
+  const [T, N] = x.shape ?? [null, null];
+  const last: OutType = { dtype: x.dtype, shape: [dirs, N, hidden] };
+  return [{ dtype: x.dtype, shape: [T, dirs, N, hidden] }, last, ...(lstm ? [last] : [])];
+};
+
 /** Pooling over every spatial position: [N, C, 1, ...]. */
 const globalPool: Infer = (ins) => {
   const x = need(ins, 1)[0];
@@ -261,6 +274,7 @@ export const schemas: Record<string, Infer> = {
   SpaceToDepth: depthSpace(false),
   GlobalAveragePool: globalPool,
   GlobalLpPool: globalPool,
+  ...Object.fromEntries(['RNN', 'GRU', 'LSTM'].map((op): [string, Infer] => [op, recurrent(op === 'LSTM')])),
   LRN: (ins, attrs) => {
     const x = need(ins, 1)[0];
     if (attrInt(attrs, 'size', 0) < 1) fail('LRN needs a positive size');

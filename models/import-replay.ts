@@ -9,6 +9,7 @@ import { Graph, isFloat, tensor, type DType, type Node, type TensorData, type Va
 import { add, cast, concat, less, mul, opN, reshape, shapeOf, slice } from '../graph/ops.ts';
 import { attrFloat, attrInt, attrInts, sliceBounds } from '../graph/schemas.ts';
 import { q } from '../graph/serialize.ts';
+import { RECURRENT_OPS, unrollRecurrent, type RecurrentOp } from '../graph/recurrent.ts';
 import type { ForwardContext } from './model.ts';
 
 /** An entry of an integer tensor known at build time: a number, or a multiple of the symbolic batch. */
@@ -326,7 +327,8 @@ export function replay(g: Graph, output: Value, o: ReplayOptions): Value {
         if (k && n.op === 'Reshape' && i === 1) return reshapeTarget(n, k);
         return valueOf(v);
       });
-      const outs = opN(n.op, args, n.attrs, target);
+      // Recurrent ops are unrolled over their (now static) length into ops that have gradient rules.
+      const outs = (RECURRENT_OPS as string[]).includes(n.op) ? unrollRecurrent(n.op as RecurrentOp, args, n.attrs) : opN(n.op, args, n.attrs, target);
       n.outputs.forEach((out, i) => map.set(out, outs[i]));
     }
   };

@@ -6,6 +6,7 @@
 // gradient rule before any training starts.
 import { rules } from '../graph/gradients.ts';
 import { gradientStatus, MAX_OPSET } from '../graph/inventory.ts';
+import { RECURRENT_OPS } from '../graph/recurrent.ts';
 import { ONNX_OPS } from '../graph/onnx-opset.ts';
 import { Graph, isFloat, type Value } from '../graph/ir.ts';
 import { reshape } from '../graph/ops.ts';
@@ -117,7 +118,7 @@ export function importedModel(bytes: Uint8Array, role: Role, opts: { prefix: str
       for (const a of Object.values(n.attrs)) if (a.kind === 'graph') check(a.value.nodes);
       if (!n.inputs.some((v) => v && live.has(v))) continue;
       const floatOut = n.outputs.filter((o) => isFloat(o.dtype));
-      if (floatOut.length && !rules[n.op] && !HOST_FED.has(n.op) && n.op !== 'If') throw new ModelError(`${src}: op ${n.op} (node ${q(n.name)}) has no gradient rule (${roadmap(n.op)})`);
+      if (floatOut.length && !rules[n.op] && !HOST_FED.has(n.op) && n.op !== 'If' && !(RECURRENT_OPS as string[]).includes(n.op)) throw new ModelError(`${src}: op ${n.op} (node ${q(n.name)}) has no gradient rule (${roadmap(n.op)})`);
       for (const o of floatOut) live.add(o);
     }
   };

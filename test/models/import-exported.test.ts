@@ -55,6 +55,7 @@ describe('import of models as torch.onnx.export writes them', function () {
     ["StyleGAN2's blur kernel and minibatch stddev (repeat: Tile on computed repeats)", 'shuffle_prelu_g.onnx', 'stylegan2_tail_d.onnx', 'g28'],
     ['AdaIN generator splitting its style by slicing (s[:, c:]: an INT64_MAX end)', 'adain_slice_g.onnx', 'elu_hardswish_pooled_d.onnx', 'g28'],
     ["SAGAN's self-attention written with torch.einsum in a critic", 'shuffle_prelu_g.onnx', 'einsum_attention_d.onnx', 'g28'],
+    ['an LSTM sequence generator with a bidirectional GRU critic (unrolled recurrences)', 'lstm_g.onnx', 'gru_d.onnx', 'ring8'],
     ['a dilated critic with max pooling and a feature norm (MaxPool; torch writes the norm as ReduceSum and Sqrt)', 'adain_slice_g.onnx', 'dilated_maxpool_d.onnx', 'g28'],
   ];
   for (const [what, g, d, set] of PAIRS)
@@ -94,6 +95,24 @@ describe('import of models as torch.onnx.export writes them', function () {
     const m = r['D.opt.m:new'].data as Float32Array; // (1 - beta1) * gradient after the first step
     for (const e of layoutOf(D).entries) expectClose(Array.from(m.subarray(e.offset, e.offset + e.size), (v) => v / 0.5), fx.grad[e.name.slice(2)], 2e-3, 2e-5, `d loss / d ${e.name}`);
     expect(G.inputShape).to.deep.equal([16]);
+  });
+
+  it("recurrent models give PyTorch's outputs: an LSTM generator and a bidirectional GRU critic, unrolled (1e-5)", async () => {
+    const fx = fixture<{ z: number[]; g: number[]; x: number[]; d: number[] }>('import/rnn_outputs.json');
+    for (const [file, role, input, want] of [['lstm_g.onnx', 'generator', fx.z, fx.g], ['gru_d.onnx', 'critic', fx.x, fx.d]] as const) {
+      const m = importedModel(readFileSync(FX(file)), role, { prefix: 'M' });
+      const g = new Graph(file);
+      const n = input.length / m.inputShape.reduce((a, b) => a * b, 1);
+      const x = g.constant(tensor('float32', [n, ...m.inputShape], input));
+      const p = initParams(m, Rng.stream(0, 'unused'));
+      const layout = layoutOf(m);
+      const params = Object.fromEntries(layout.entries.map((e) => [e.name, o.reshape(g.constant(tensor('float32', [e.size], p.subarray(e.offset, e.offset + e.size))), e.shape)]));
+      g.output(m.forward(x, params, { training: false, state: () => { throw new Error('no state'); }, setState: () => {} }), 'y');
+      const s = await rt.createSession(toBytes(g));
+      const y = (await s.run({})).y;
+      await s.release();
+      expectClose(Array.from(y.data as Float32Array), want, 1e-5, 1e-6, `${file} vs torch`);
+    }
   });
 
   it('computed shapes fold: the ResNet generator is [3, 32, 32]; the DCGAN example takes z [N, 16] for its [N, 16, 1, 1] and its critic scores [N, 1]; the PatchGAN critic scores 36 positions', () => {
