@@ -6,6 +6,7 @@ import { rules } from './gradients.ts';
 import { ONNX_OPS } from './onnx-opset.ts';
 import { schemas } from './schemas.ts';
 import { RECURRENT_OPS } from './recurrent.ts';
+import { MAX_READ_OPSET, REWRITTEN_OPS } from './opset-adapter.ts';
 import { MIN_IMPORT_OPSET, OPSET } from './serialize.ts';
 
 export const MAX_OPSET = 21;
@@ -36,13 +37,13 @@ export const NOT_DIFFERENTIABLE: Record<string, string> = {
  * exported generators and critics.
  */
 export const MISSING: string[] = [
-  'Mish', 'Gelu', 'CenterCropPad',
+  'CenterCropPad',
   'LpPool', 'MaxUnpool', 'MaxRoiPool', 'RoiAlign',
-  'GroupNormalization', 'AffineGrid', 'Col2Im', 'DeformConv',
+  'AffineGrid', 'Col2Im', 'DeformConv',
   'If', 'Loop', 'Scan', 'Det', 'DFT', 'STFT',
 ];
 
-export type GradientStatus = { kind: 'rule' } | { kind: 'unrolled' } | { kind: 'none'; why: string } | { kind: 'missing' } | { kind: 'unclassified' };
+export type GradientStatus = { kind: 'rule' } | { kind: 'unrolled' } | { kind: 'rewritten' } | { kind: 'none'; why: string } | { kind: 'missing' } | { kind: 'unclassified' };
 
 export interface OpRow {
   op: string;
@@ -57,6 +58,7 @@ export interface OpRow {
 export function gradientStatus(op: string): GradientStatus {
   if (Object.hasOwn(rules, op)) return { kind: 'rule' };
   if ((RECURRENT_OPS as string[]).includes(op)) return { kind: 'unrolled' };
+  if (REWRITTEN_OPS.includes(op)) return { kind: 'rewritten' };
   if (Object.hasOwn(NOT_DIFFERENTIABLE, op)) return { kind: 'none', why: NOT_DIFFERENTIABLE[op] };
   if (MISSING.includes(op)) return { kind: 'missing' };
   return { kind: 'unclassified' };
@@ -82,7 +84,7 @@ export function parseOperatorSets(source: string, max: number): Record<string, n
   return Object.fromEntries(Object.keys(ops).sort().map((op) => [op, [...ops[op]].sort((a, b) => a - b)]));
 }
 
-const gradientCell = (g: GradientStatus) => (g.kind === 'rule' ? 'rule' : g.kind === 'unrolled' ? 'rules of its ops, unrolled over the sequence (`graph/recurrent.ts`)' : g.kind === 'none' ? `not differentiable: ${g.why}` : g.kind === 'missing' ? '**missing**' : 'UNCLASSIFIED');
+const gradientCell = (g: GradientStatus) => (g.kind === 'rule' ? 'rule' : g.kind === 'unrolled' ? 'rules of its ops, unrolled over the sequence (`graph/recurrent.ts`)' : g.kind === 'rewritten' ? 'rules of the opset-17 ops it is read as (`graph/opset-adapter.ts`)' : g.kind === 'none' ? `not differentiable: ${g.why}` : g.kind === 'missing' ? '**missing**' : 'UNCLASSIFIED');
 
 export function opsMarkdown(rows = inventory()): string {
   const count = (k: GradientStatus['kind']) => rows.filter((r) => r.gradient.kind === k).length;
@@ -94,8 +96,8 @@ export function opsMarkdown(rows = inventory()): string {
     '(`graph/schemas.ts`) and the gradient registry (`graph/gradients.ts`). `test/graph/inventory.test.ts` fails',
     'when an op has no status or this page is stale.',
     '',
-    `The project writes opset ${OPSET} and imports models of opsets ${MIN_IMPORT_OPSET} to ${OPSET}; "at opset ${OPSET}" is the op's version in force there`,
-    `(the one shape inference and the rule follow; empty for ops that came later). Gradient: **rule** (${count('rule')} ops; ${count('unrolled')} recurrent ops unrolled into ruled ops), not differentiable with the`,
+    `The project writes opset ${OPSET} and imports models of opsets ${MIN_IMPORT_OPSET} to ${MAX_READ_OPSET}, reading the forms that changed after ${OPSET} into opset-${OPSET} ones`,
+    `(\`graph/opset-adapter.ts\`); "at opset ${OPSET}" is the op's version in force there (empty for ops that came later). Gradient: **rule** (${count('rule')} ops; ${count('unrolled')} recurrent ops unrolled and ${count('rewritten')} later ops read as ruled ops), not differentiable with the`,
     `reason (${count('none')}), or **missing** (${count('missing')}): differentiable, no rule yet, refused by name when a model uses it.`,
     '',
     `| op | versions up to ${MAX_OPSET} | at opset ${OPSET} | shape inference | gradient |`,

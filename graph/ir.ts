@@ -145,6 +145,12 @@ export class Graph {
     return out;
   }
 
+  /**
+   * Constants the builder made (constant()), as opposed to a model's own initializers (initializer()): import
+   * trains a model's float initializers, never the constants of an op written out in other ops (opset-adapter.ts).
+   */
+  readonly builderConstants = new Set<Value>();
+
   /** A constant tensor, stored as an initializer; identical small constants are shared. */
   constant(tensor: TensorData, hint = 'const'): Value {
     const key = tensor.data.length <= 16 ? `${tensor.dtype}|${tensor.dims}|${Array.from(tensor.data as ArrayLike<number | bigint>).join(',')}` : null;
@@ -155,6 +161,7 @@ export class Graph {
     const name = this.uniqueName(hint);
     const v = new Value(this, name, tensor.dtype, tensor.dims.slice());
     this.initializers.set(name, { value: v, tensor });
+    this.builderConstants.add(v);
     if (key) this.constCache.set(key, v);
     return v;
   }

@@ -6,6 +6,7 @@ import type { onnx as P } from 'onnx-proto';
 import { Graph, Node, Value, int64Of, numel, shown, typedArrayFor, type Attr, type DType, type Dim, type Shape, type TensorData } from './ir.ts';
 import { schemas, dtypeFromOnnx, dtypeToOnnx, ShapeError } from './schemas.ts';
 import { inferInputs } from './ops.ts';
+import { adaptNode, MAX_READ_OPSET } from './opset-adapter.ts';
 
 export const onnx = onnxProto.onnx;
 export const OPSET = 17;
@@ -184,7 +185,7 @@ export function tensorFromProto(t: P.ITensorProto): TensorData {
   return { dtype, dims, data };
 }
 
-function attrFromProto(a: P.IAttributeProto, parent: Graph): Attr {
+function attrFromProto(a: P.IAttributeProto, parent: Graph, opset: number): Attr {
   const T = onnx.AttributeProto.AttributeType;
   switch (a.type) {
     case T.INT:
@@ -200,7 +201,7 @@ function attrFromProto(a: P.IAttributeProto, parent: Graph): Attr {
     case T.TENSOR:
       return { kind: 'tensor', value: tensorFromProto(a.t ?? {}) };
     case T.GRAPH:
-      return { kind: 'graph', value: graphFromProto(a.g ?? {}, parent) };
+      return { kind: 'graph', value: graphFromProto(a.g ?? {}, parent, opset) };
     default:
       throw new ModelError(`attribute ${q(a.name)}: unsupported attribute type ${a.type}`);
   }
@@ -215,7 +216,8 @@ function shapeFromProto(vi: P.IValueInfoProto): { dtype: DType; shape: Shape } {
 }
 
 /** Build the IR from a GraphProto, checking every node as it goes. */
-export function graphFromProto(gp: P.IGraphProto, parent: Graph | null = null): Graph {
+/** A graph of an opset-`opset` model (up to MAX_READ_OPSET) in the opset-17 IR (opset-adapter.ts). */
+export function graphFromProto(gp: P.IGraphProto, parent: Graph | null = null, opset = OPSET): Graph {
   const g = parent ? parent.subgraph(gp.name || 'subgraph') : new Graph(gp.name || 'graph');
   const scope = new Map<string, Value>();
   const lookup = (name: string): Value | undefined => {
@@ -251,20 +253,38 @@ export function graphFromProto(gp: P.IGraphProto, parent: Graph | null = null): 
     const name = np.name || `${np.opType}_${g.nodes.length}`;
     const where = `node ${q(name)} (${q(np.opType).slice(1, -1)})`;
     if (np.domain && np.domain !== 'ai.onnx') throw new ModelError(`${where}: operator domain ${q(np.domain)} is not supported`);
-    const inputs = (np.input ?? []).map((x) => {
+    let inputs = (np.input ?? []).map((x) => {
       if (x === '') return null;
       const v = lookup(x);
       if (!v) throw new ModelError(`${where}: input ${q(x)} is not defined before this node`);
       return v;
     });
-    const attrs: Record<string, Attr> = {};
-    for (const a of np.attribute ?? []) attrs[a.name!] = attrFromProto(a, g);
+    let attrs: Record<string, Attr> = {};
+    for (const a of np.attribute ?? []) attrs[a.name!] = attrFromProto(a, g, opset);
+    let opType = np.opType ?? '';
+    if (opset > OPSET) {
+      let adapted;
+      try {
+        adapted = adaptNode(g, opset, opType, inputs, attrs, where);
+      } catch (e) {
+        throw new ModelError((e as Error).message);
+      }
+      if ('outputs' in adapted) {
+        // Written in opset-17 ops: the node's output names now stand for those ops' results.
+        (np.output ?? []).forEach((o, i) => {
+          if (lookup(o)) throw new ModelError(`${where}: duplicate value name ${q(o)}`);
+          scope.set(o, adapted.outputs[i]);
+        });
+        continue;
+      }
+      ({ op: opType, inputs, attrs } = adapted);
+    }
     let outTypes;
-    if (np.opType === 'Loop') outTypes = loopTypes(inputs, attrs, where);
-    else if (np.opType === 'If') outTypes = ifTypes(attrs, where);
+    if (opType === 'Loop') outTypes = loopTypes(inputs, attrs, where);
+    else if (opType === 'If') outTypes = ifTypes(attrs, where);
     else {
-      const infer = schemas[np.opType ?? ''];
-      if (!infer) throw new ModelError(`${where}: operator ${q(np.opType)} is not supported by onnx-gan`);
+      const infer = schemas[opType];
+      if (!infer) throw new ModelError(`${where}: operator ${q(opType)} is not supported by onnx-gan`);
       try {
         outTypes = infer(inferInputs(g, inputs), attrs);
       } catch (e) {
@@ -278,7 +298,7 @@ export function graphFromProto(gp: P.IGraphProto, parent: Graph | null = null): 
     const outs = np.output ?? [];
     if (outs.length > outTypes.length) throw new ModelError(`${where}: has ${outs.length} outputs, the op has ${outTypes.length}`);
     const values = outs.map((o, i) => new Value(g, o, outTypes[i].dtype, outTypes[i].shape));
-    const node = new Node(np.opType!, inputs, values, attrs, name, np.domain ?? '');
+    const node = new Node(opType, inputs, values, attrs, name, np.domain ?? '');
     for (const v of values) {
       define(v, where);
       v.producer = node;
@@ -337,10 +357,10 @@ export function fromBytes(bytes: Uint8Array): ParsedModel {
   const ir = num(mp.irVersion);
   if (ir < 3 || ir > 10) throw new ModelError(`ir_version ${ir} is not supported (3..10)`);
   const opset = num(mp.opsetImport?.find((o) => !o.domain || o.domain === 'ai.onnx')?.version);
-  if (opset < MIN_IMPORT_OPSET || opset > OPSET) throw new ModelError(`opset ${opset} is not supported (${MIN_IMPORT_OPSET}..${OPSET})`);
+  if (opset < MIN_IMPORT_OPSET || opset > MAX_READ_OPSET) throw new ModelError(`opset ${opset} is not supported (${MIN_IMPORT_OPSET}..${MAX_READ_OPSET})`);
   let graph: Graph;
   try {
-    graph = graphFromProto(mp.graph);
+    graph = graphFromProto(mp.graph, null, opset);
   } catch (e) {
     if (e instanceof ShapeError) throw new ModelError(e.message);
     throw e;

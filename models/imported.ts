@@ -111,7 +111,8 @@ export function importedModel(bytes: Uint8Array, role: Role, opts: { prefix: str
 
   // Every node with a float output on the float path from the input or a weight needs a gradient rule
   // (integer outputs, as Shape's, carry none): say which do not, now.
-  const floatInits = [...g.initializers.values()].filter(({ value }) => value.dtype === 'float32');
+  // The model's weights; constants of ops the parser wrote out in other ops (Mish, GroupNormalization) stay constants.
+  const floatInits = [...g.initializers.values()].filter(({ value }) => value.dtype === 'float32' && !g.builderConstants.has(value));
   const live = new Set<Value>([x, ...floatInits.map((i) => i.value)]);
   const check = (nodes: typeof g.nodes) => {
     for (const n of nodes) {

@@ -1,0 +1,108 @@
+// Models of opsets 18 to 21 read into the opset-17 IR this project writes and trains: an op whose form
+// changed is brought back to its opset-17 form (the reductions' axes from an input to an attribute, Split's
+// num_outputs to sizes, Pad's axes to full pads, GridSample's new mode names, new attributes at their old
+// defaults), and ops that came later are written in opset-17 ops (Mish, Gelu, GroupNormalization), so their
+// gradients are their parts' rules. What cannot be brought back is refused, naming the op and the reason.
+import { tensor, type Attr, type Graph, type Value } from './ir.ts';
+import { add, div, erf, mul, pow, reduceMean, reshape, softplus, sqrt, sub, tanh } from './ops.ts';
+import { attrFloat, attrInt, constInts } from './schemas.ts';
+
+/** The newest opset a model may be written in. */
+export const MAX_READ_OPSET = 21;
+
+/** Ops that came after opset 17 and are read as opset-17 ops. */
+export const REWRITTEN_OPS = ['Mish', 'Gelu', 'GroupNormalization'];
+
+const REDUCTIONS = ['ReduceL1', 'ReduceL2', 'ReduceLogSum', 'ReduceLogSumExp', 'ReduceMax', 'ReduceMean', 'ReduceMin', 'ReduceProd', 'ReduceSumSquare'];
+
+export type Adapted = { op: string; inputs: (Value | null)[]; attrs: Record<string, Attr> } | { outputs: Value[] };
+
+const without = (attrs: Record<string, Attr>, ...names: string[]) => Object.fromEntries(Object.entries(attrs).filter(([k]) => !names.includes(k)));
+
+/** One node of an opset-`opset` model in the form the opset-17 IR takes; `why` names the node for refusals. */
+export function adaptNode(g: Graph, opset: number, op: string, inputs: (Value | null)[], attrs: Record<string, Attr>, why: string): Adapted {
+  const refuse = (msg: string): never => {
+    throw new Error(`${why}: ${msg} (opset ${opset} model)`);
+  };
+  const constant = (v: Value | null, what: string) => {
+    const c = v ? g.constantOf(v) : null;
+    return c ? (constInts(c) as number[]) : refuse(`${what} must be a constant`);
+  };
+  if (opset >= 18 && REDUCTIONS.includes(op) && inputs.length > 1) {
+    // Axes as an input (18): as the attribute; no axes with noop_with_empty_axes is the identity.
+    const axes = inputs[1] ? constant(inputs[1], `${op}'s axes`) : [];
+    if (!axes.length && attrInt(attrs, 'noop_with_empty_axes', 0)) return { op: 'Identity', inputs: [inputs[0]], attrs: {} };
+    return { op, inputs: [inputs[0]], attrs: { ...without(attrs, 'noop_with_empty_axes'), ...(axes.length ? { axes: { kind: 'ints', value: axes } } : {}) } };
+  }
+  if (opset >= 18 && op === 'Split' && attrs.num_outputs) {
+    const n = attrInt(attrs, 'num_outputs', 1);
+    const x = inputs[0]!;
+    const axis = attrInt(attrs, 'axis', 0);
+    const d = x.shape?.[axis < 0 ? axis + x.shape.length : axis];
+    if (typeof d !== 'number') refuse('Split by num_outputs needs a static size along its axis');
+    const each = Math.ceil((d as number) / n);
+    const sizes = Array.from({ length: n }, (_, i) => Math.max(0, Math.min(each, (d as number) - i * each)));
+    return { op, inputs: [x, g.constant(tensor('int64', [n], sizes), 'split')], attrs: without(attrs, 'num_outputs') };
+  }
+  if (opset >= 18 && op === 'Pad') {
+    if (attrs.mode?.value === 'wrap') refuse("Pad mode 'wrap' is not supported");
+    if (inputs[3]) {
+      // Pads for some axes (18): spread to every axis.
+      const axes = constant(inputs[3], "Pad's axes");
+      const given = constant(inputs[1], "Pad's pads");
+      const r = inputs[0]!.rank!;
+      const full = new Array<number>(2 * r).fill(0);
+      axes.forEach((a, i) => {
+        const ax = a < 0 ? a + r : a;
+        full[ax] = given[i];
+        full[ax + r] = given[i + axes.length];
+      });
+      return { op, inputs: [inputs[0], g.constant(tensor('int64', [2 * r], full), 'pads'), inputs[2] ?? null], attrs };
+    }
+  }
+  if (opset >= 18 && op === 'Resize') {
+    if (attrInt(attrs, 'antialias', 0)) refuse('Resize with antialias is not supported');
+    if ((attrs.keep_aspect_ratio_policy?.value ?? 'stretch') !== 'stretch') refuse(`Resize keep_aspect_ratio_policy '${attrs.keep_aspect_ratio_policy!.value}' is not supported`);
+    if (attrs.axes) refuse('Resize with axes is not supported');
+    return { op, inputs, attrs: without(attrs, 'antialias', 'keep_aspect_ratio_policy') };
+  }
+  if (opset >= 19 && op === 'AveragePool' && (attrs.dilations?.value as number[] | undefined)?.some((d) => d !== 1)) refuse('AveragePool with dilations is not supported');
+  if (opset >= 19 && (op === 'Cast' || op === 'CastLike')) return { op, inputs, attrs: without(attrs, 'saturate') };
+  if (opset >= 20 && op === 'GridSample') {
+    const mode = (attrs.mode?.value as string | undefined) ?? 'linear';
+    return { op, inputs, attrs: { ...attrs, mode: { kind: 'string', value: mode === 'linear' ? 'bilinear' : mode === 'cubic' ? 'bicubic' : mode } } };
+  }
+  if (op === 'Mish') return { outputs: [mul(inputs[0]!, tanh(softplus(inputs[0]!)))] };
+  if (op === 'Gelu') {
+    const x = inputs[0]!;
+    const half = mul(x, 0.5);
+    if ((attrs.approximate?.value ?? 'none') === 'tanh') return { outputs: [mul(half, add(tanh(mul(add(x, mul(pow(x, 3), 0.044715)), Math.sqrt(2 / Math.PI))), 1))] };
+    return { outputs: [mul(half, add(erf(div(x, Math.SQRT2)), 1))] };
+  }
+  if (op === 'GroupNormalization') return { outputs: [groupNorm(inputs, attrs, opset, refuse)] };
+  return { op, inputs, attrs };
+}
+
+/**
+ * GroupNormalization: x [N, C, ...] normalized over each group of C / G channels and the spatial positions,
+ * then scaled and shifted per group (opset 18) or per channel (opset 21).
+ */
+function groupNorm(inputs: (Value | null)[], attrs: Record<string, Attr>, opset: number, refuse: (m: string) => never): Value {
+  const [x, scale, bias] = inputs as Value[];
+  const G = attrInt(attrs, 'num_groups', 0);
+  const eps = attrFloat(attrs, 'epsilon', 1e-5);
+  const s = x.shape;
+  if (!s || s.slice(1).some((d) => typeof d !== 'number')) refuse('GroupNormalization needs static channel and spatial dims');
+  const C = s![1] as number;
+  if (!G || C % G) refuse(`GroupNormalization: ${C} channels do not split into ${G} groups`);
+  const rest = (s!.slice(2) as number[]).reduce((a, b) => a * b, 1);
+  const grouped = reshape(x, [-1, G, (C / G) * rest]);
+  const centered = sub(grouped, reduceMean(grouped, [2], true));
+  const xhat = div(centered, sqrt(add(reduceMean(mul(centered, centered), [2], true), eps)));
+  if (opset < 21) {
+    const byGroup = (v: Value) => reshape(v, [1, G, 1]);
+    return reshape(add(mul(xhat, byGroup(scale)), byGroup(bias)), [-1, ...(s!.slice(1) as number[])]);
+  }
+  const byChannel = (v: Value) => reshape(v, [1, C, ...new Array(s!.length - 2).fill(1)]);
+  return add(mul(reshape(xhat, [-1, ...(s!.slice(1) as number[])]), byChannel(scale)), byChannel(bias));
+}
