@@ -37,9 +37,8 @@ export const NOT_DIFFERENTIABLE: Record<string, string> = {
  * exported generators and critics.
  */
 export const MISSING: string[] = [
-  'CenterCropPad',
-  'LpPool', 'MaxUnpool', 'MaxRoiPool', 'RoiAlign',
-  'AffineGrid', 'Col2Im', 'DeformConv',
+  'MaxUnpool', 'MaxRoiPool', 'RoiAlign',
+  'Col2Im', 'DeformConv',
   'If', 'Loop', 'Scan', 'Det', 'DFT', 'STFT',
 ];
 
@@ -84,7 +83,7 @@ export function parseOperatorSets(source: string, max: number): Record<string, n
   return Object.fromEntries(Object.keys(ops).sort().map((op) => [op, [...ops[op]].sort((a, b) => a - b)]));
 }
 
-const gradientCell = (g: GradientStatus) => (g.kind === 'rule' ? 'rule' : g.kind === 'unrolled' ? 'rules of its ops, unrolled over the sequence (`graph/recurrent.ts`)' : g.kind === 'rewritten' ? 'rules of the opset-17 ops it is read as (`graph/opset-adapter.ts`)' : g.kind === 'none' ? `not differentiable: ${g.why}` : g.kind === 'missing' ? '**missing**' : 'UNCLASSIFIED');
+const gradientCell = (g: GradientStatus) => (g.kind === 'rule' ? 'rule' : g.kind === 'unrolled' ? 'rules of its ops, unrolled over the sequence (`graph/recurrent.ts`)' : g.kind === 'rewritten' ? 'rules of the ops it is read as (`graph/opset-adapter.ts`)' : g.kind === 'none' ? `not differentiable: ${g.why}` : g.kind === 'missing' ? '**missing**' : 'UNCLASSIFIED');
 
 export function opsMarkdown(rows = inventory()): string {
   const count = (k: GradientStatus['kind']) => rows.filter((r) => r.gradient.kind === k).length;
@@ -97,7 +96,7 @@ export function opsMarkdown(rows = inventory()): string {
     'when an op has no status or this page is stale.',
     '',
     `The project writes opset ${OPSET} and imports models of opsets ${MIN_IMPORT_OPSET} to ${MAX_READ_OPSET}, reading the forms that changed after ${OPSET} into opset-${OPSET} ones`,
-    `(\`graph/opset-adapter.ts\`); "at opset ${OPSET}" is the op's version in force there (empty for ops that came later). Gradient: **rule** (${count('rule')} ops; ${count('unrolled')} recurrent ops unrolled and ${count('rewritten')} later ops read as ruled ops), not differentiable with the`,
+    `(\`graph/opset-adapter.ts\`); "at opset ${OPSET}" is the op's version in force there (empty for ops that came later). Gradient: **rule** (${count('rule')} ops; ${count('unrolled')} recurrent ops unrolled and ${count('rewritten')} ops read as ruled ops), not differentiable with the`,
     `reason (${count('none')}), or **missing** (${count('missing')}): differentiable, no rule yet, refused by name when a model uses it.`,
     '',
     `| op | versions up to ${MAX_OPSET} | at opset ${OPSET} | shape inference | gradient |`,

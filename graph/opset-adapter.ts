@@ -1,17 +1,18 @@
 // Models of opsets 18 to 21 read into the opset-17 IR this project writes and trains: an op whose form
 // changed is brought back to its opset-17 form (the reductions' axes from an input to an attribute, Split's
 // num_outputs to sizes, Pad's axes to full pads, GridSample's new mode names, new attributes at their old
-// defaults), and ops that came later are written in opset-17 ops (Mish, Gelu, GroupNormalization), so their
-// gradients are their parts' rules. What cannot be brought back is refused, naming the op and the reason.
+// defaults), and ops that came later are written in opset-17 ops (Mish, Gelu, GroupNormalization,
+// CenterCropPad, AffineGrid), as is LpPool at any opset, so their gradients are their parts' rules. What
+// cannot be brought back is refused, naming the op and the reason.
 import { tensor, type Attr, type Graph, type Value } from './ir.ts';
-import { add, div, erf, mul, pow, reduceMean, reshape, softplus, sqrt, sub, tanh } from './ops.ts';
+import { abs, add, averagePool, div, erf, matmul, mul, pad, pow, reduceMean, reshape, slice, softplus, sqrt, sub, tanh, transpose } from './ops.ts';
 import { attrFloat, attrInt, constInts } from './schemas.ts';
 
 /** The newest opset a model may be written in. */
 export const MAX_READ_OPSET = 21;
 
-/** Ops that came after opset 17 and are read as opset-17 ops. */
-export const REWRITTEN_OPS = ['Mish', 'Gelu', 'GroupNormalization'];
+/** Ops read as other opset-17 ops: ones that came after opset 17, and LpPool (a power of an average pool). */
+export const REWRITTEN_OPS = ['Mish', 'Gelu', 'GroupNormalization', 'CenterCropPad', 'AffineGrid', 'LpPool'];
 
 const REDUCTIONS = ['ReduceL1', 'ReduceL2', 'ReduceLogSum', 'ReduceLogSumExp', 'ReduceMax', 'ReduceMean', 'ReduceMin', 'ReduceProd', 'ReduceSumSquare'];
 
@@ -80,6 +81,9 @@ export function adaptNode(g: Graph, opset: number, op: string, inputs: (Value | 
     return { outputs: [mul(half, add(erf(div(x, Math.SQRT2)), 1))] };
   }
   if (op === 'GroupNormalization') return { outputs: [groupNorm(inputs, attrs, opset, refuse)] };
+  if (op === 'CenterCropPad') return { outputs: [centerCropPad(inputs, attrs, constant, refuse)] };
+  if (op === 'AffineGrid') return { outputs: [affineGrid(g, inputs, attrs, constant, refuse)] };
+  if (op === 'LpPool') return { outputs: [lpPool(inputs, attrs, refuse)] };
   return { op, inputs, attrs };
 }
 
@@ -105,4 +109,56 @@ function groupNorm(inputs: (Value | null)[], attrs: Record<string, Attr>, opset:
   }
   const byChannel = (v: Value) => reshape(v, [1, C, ...new Array(s!.length - 2).fill(1)]);
   return add(mul(reshape(xhat, [-1, ...(s!.slice(1) as number[])]), byChannel(scale)), byChannel(bias));
+}
+
+/** CenterCropPad: each axis cut to its centre or padded with zeros on both sides (the extra cell at the end). */
+function centerCropPad(inputs: (Value | null)[], attrs: Record<string, Attr>, constant: (v: Value | null, what: string) => number[], refuse: (m: string) => never): Value {
+  const x = inputs[0]!;
+  const r = x.rank!;
+  const target = constant(inputs[1], "CenterCropPad's shape");
+  const axes = ((attrs.axes?.value as number[] | undefined) ?? [...Array(r).keys()]).map((a) => (a < 0 ? a + r : a));
+  let y = x;
+  const pads = new Array<number>(2 * r).fill(0);
+  axes.forEach((a, i) => {
+    const d = x.shape?.[a];
+    if (typeof d !== 'number') refuse('CenterCropPad needs static sizes on its axes');
+    const t = target[i];
+    if ((d as number) > t) {
+      const start = Math.floor(((d as number) - t) / 2);
+      y = slice(y, [start], [start + t], [a]);
+    } else if ((d as number) < t) {
+      pads[a] = Math.floor((t - (d as number)) / 2);
+      pads[a + r] = t - (d as number) - pads[a];
+    }
+  });
+  return pads.some((p) => p > 0) ? pad(y, pads) : y;
+}
+
+/** AffineGrid (2-D): the base grid of pixel centres (or corners) times each sample's theta, as a MatMul. */
+function affineGrid(g: Graph, inputs: (Value | null)[], attrs: Record<string, Attr>, constant: (v: Value | null, what: string) => number[], refuse: (m: string) => never): Value {
+  const [theta, sizeIn] = inputs as Value[];
+  const size = constant(sizeIn, "AffineGrid's size");
+  if (size.length !== 4) refuse('AffineGrid is supported for 2-D grids (size [N, C, H, W])');
+  const [, , H, W] = size;
+  const align = attrInt(attrs, 'align_corners', 0) === 1;
+  const at = (i: number, n: number) => (align ? (n > 1 ? -1 + (2 * i) / (n - 1) : 0) : (2 * i + 1) / n - 1);
+  const base: number[] = [];
+  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) base.push(at(x, W), at(y, H), 1);
+  const grid = matmul(g.constant(tensor(theta.dtype, [H * W, 3], base), 'affine_base'), transpose(theta, [0, 2, 1]));
+  return reshape(grid, [-1, H, W, 2]);
+}
+
+/** LpPool: (sum over the window of |x|^p)^(1/p), the sum as an average pool (pads counted) times the window's size. */
+function lpPool(inputs: (Value | null)[], attrs: Record<string, Attr>, refuse: (m: string) => never): Value {
+  const x = inputs[0]!;
+  const k = attrs.kernel_shape?.value as number[] | undefined;
+  if (!k) refuse('LpPool needs kernel_shape');
+  if ((attrs.auto_pad?.value ?? 'NOTSET') !== 'NOTSET') refuse(`LpPool auto_pad '${attrs.auto_pad!.value}' is not supported`);
+  if (attrInt(attrs, 'ceil_mode', 0)) refuse('LpPool with ceil_mode is not supported');
+  if ((attrs.dilations?.value as number[] | undefined)?.some((d) => d !== 1)) refuse('LpPool with dilations is not supported');
+  const p = attrInt(attrs, 'p', 2);
+  const size = k!.reduce((a, b) => a * b, 1);
+  const powered = p === 2 ? mul(x, x) : p === 1 ? abs(x) : pow(abs(x), p);
+  const summed = mul(averagePool(powered, k!, { strides: attrs.strides?.value as number[] | undefined, pads: attrs.pads?.value as number[] | undefined }), size);
+  return p === 1 ? summed : p === 2 ? sqrt(summed) : pow(summed, 1 / p);
 }

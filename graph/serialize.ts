@@ -262,7 +262,7 @@ export function graphFromProto(gp: P.IGraphProto, parent: Graph | null = null, o
     let attrs: Record<string, Attr> = {};
     for (const a of np.attribute ?? []) attrs[a.name!] = attrFromProto(a, g, opset);
     let opType = np.opType ?? '';
-    if (opset > OPSET) {
+    {
       let adapted;
       try {
         adapted = adaptNode(g, opset, opType, inputs, attrs, where);

@@ -119,6 +119,41 @@ describe('graph/opset-adapter', () => {
     );
   });
 
+  it('CenterCropPad (18), AffineGrid (20, both corner modes) and LpPool (17 and 18, p 1 and 2, pads and strides) as other ops', async () => {
+    await sameOutputs(
+      model({
+        opset: 18,
+        inputs: [{ name: 'x', dims: [2, 3, 5, 4] }],
+        outputs: ['y'],
+        inits: [{ name: 'shape', dims: [2], data: [3, 7], int: true }],
+        nodes: [{ op: 'CenterCropPad', inputs: ['x', 'shape'], outputs: ['y'], attrs: { axes: [2, 3] } }],
+      }),
+      { x: { dims: [2, 3, 5, 4], data: rand(120, 'ccp') } },
+    );
+    for (const align of [0, 1])
+      await sameOutputs(
+        model({
+          opset: 20,
+          inputs: [{ name: 'theta', dims: [2, 2, 3] }],
+          outputs: ['grid'],
+          inits: [{ name: 'size', dims: [4], data: [2, 1, 3, 4], int: true }],
+          nodes: [{ op: 'AffineGrid', inputs: ['theta', 'size'], outputs: ['grid'], attrs: { align_corners: align } }],
+        }),
+        { theta: { dims: [2, 2, 3], data: rand(12, `theta${align}`) } },
+      );
+    for (const opset of [17, 18])
+      for (const p of [1, 2])
+        await sameOutputs(
+          model({
+            opset,
+            inputs: [{ name: 'x', dims: [2, 2, 5, 5] }],
+            outputs: ['y'],
+            nodes: [{ op: 'LpPool', inputs: ['x'], outputs: ['y'], attrs: { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1], p } }],
+          }),
+          { x: { dims: [2, 2, 5, 5], data: rand(100, `lp${opset}${p}`) } },
+        );
+  });
+
   it('refuses what it cannot bring back, naming the node and the opset; opset 22 is refused', () => {
     const wrap = model({ opset: 19, inputs: [{ name: 'x', dims: [2, 3] }], outputs: ['y'], inits: [{ name: 'p', dims: [4], data: [0, 1, 0, 1], int: true }], nodes: [{ op: 'Pad', inputs: ['x', 'p'], outputs: ['y'], attrs: { mode: 'wrap' } }] });
     expect(() => fromBytes(wrap)).to.throw(/node 'Pad_0' \(Pad\): Pad mode 'wrap' is not supported \(opset 19 model\)/);
