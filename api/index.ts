@@ -96,8 +96,8 @@ export async function exportRun(run: string, o: { out?: string; uint8?: boolean;
 }
 
 /** Score an image run with the scoring classifier (onnx-gan train-classifier makes it): classifier-feature FID, KID, class scores. */
-export async function evaluate(run: string, o: { classifier?: string; samples?: number; seed?: number; threads?: number; ep?: NodeEp; onLog?: (message: string) => void } = {}): Promise<EvalResult> {
-  return evalRun(run, { classifier: o.classifier ?? 'classifier.onnx', samples: o.samples ?? 10000, seed: o.seed ?? 0, threads: o.threads, ep: o.ep, log: o.onLog });
+export async function evaluate(run: string, o: { classifier?: string; samples?: number; seed?: number; truncation?: number; threads?: number; ep?: NodeEp; onLog?: (message: string) => void } = {}): Promise<EvalResult> {
+  return evalRun(run, { classifier: o.classifier ?? 'classifier.onnx', samples: o.samples ?? 10000, seed: o.seed ?? 0, truncation: o.truncation, threads: o.threads, ep: o.ep, log: o.onLog });
 }
 
 /**

@@ -97,4 +97,15 @@ export class Rng {
     for (let i = 0; i < out.length; i++) out[i] = mean + std * this.normal();
     return out;
   }
+
+  /** Standard normal draws, each redrawn until it lies within +-psi (the truncation trick, BigGAN's form). */
+  fillTruncatedNormal(out: Float32Array, psi: number): Float32Array {
+    if (!(psi > 0)) throw new Error(`truncation psi must be positive, got ${psi}`);
+    for (let i = 0; i < out.length; i++) {
+      let v = this.normal();
+      while (Math.abs(v) > psi) v = this.normal();
+      out[i] = v;
+    }
+    return out;
+  }
 }

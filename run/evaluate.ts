@@ -74,6 +74,8 @@ export interface EvalResult extends ImageScores {
   classifier: string;
   classifierTestAccuracy: number | null;
   floor: ImageScores | null;
+  /** The truncation the latents were drawn with (null: none). */
+  truncation: number | null;
   /** Class-conditional runs only. */
   conditional?: ConditionalScores;
 }
@@ -82,6 +84,8 @@ export interface EvalOptions {
   classifier: string;
   samples: number;
   seed: number;
+  /** Draw the latents within +-psi standard deviations (the truncation trick); absent: plain N(0, 1). */
+  truncation?: number;
   threads?: number;
   ep?: NodeEp;
   log?: (m: string) => void;
@@ -126,7 +130,8 @@ async function evalIn({ dir, config: cfg, latest }: Run, o: EvalOptions): Promis
     for (let i = 0; i < total; i += 500) {
       const m = Math.min(500, total - i);
       const labels = classes ? Float32Array.from({ length: m }, (_, j) => Math.floor((i + j) / perClass)) : undefined;
-      chunks.push(await sampler.generate(state, rng.fillNormal(new Float32Array(m * latent)), labels));
+      const z = new Float32Array(m * latent);
+      chunks.push(await sampler.generate(state, o.truncation ? rng.fillTruncatedNormal(z, o.truncation) : rng.fillNormal(z), labels));
     }
     const images = new Float32Array(chunks.reduce((a, c) => a + c.length, 0));
     chunks.reduce((at, c) => (images.set(c, at), at + c.length), 0);
@@ -141,6 +146,7 @@ async function evalIn({ dir, config: cfg, latest }: Run, o: EvalOptions): Promis
       iteration: state.iteration,
       classifier: resolve(o.classifier),
       classifierTestAccuracy: meta.test_accuracy ? Number(meta.test_accuracy) : null,
+      truncation: o.truncation ?? null,
       floor: meta.floor ? JSON.parse(meta.floor) : null,
       ...scores,
       ...(conditional ? { conditional } : {}),

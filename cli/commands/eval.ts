@@ -12,15 +12,17 @@ export function evalCommand(cli: Command): void {
     .option('--classifier <file>', 'classifier from onnx-gan train-classifier', 'classifier.onnx')
     .option('--samples <n>', 'generated images', num, 10000)
     .option('--seed <n>', 'seed of the latent draws and KID subsets', num, 0)
+    .option('--truncation <psi>', 'draw the latents within +-psi standard deviations (the truncation trick: fidelity for diversity)', num)
     .option('--threads <n>', 'onnxruntime intra-op threads', num)
     .addOption(new Option('--ep <name>', 'execution provider for the generator and the classifier').choices(NODE_EPS).default('cpu'))
     .option('--json', 'print the scores as one JSON object')
     .action(async (run: string, o) => {
       positiveInts(o, ['samples', 'threads']);
-      const r = await evaluate(run, { classifier: o.classifier, samples: o.samples, seed: o.seed, threads: o.threads, ep: o.ep, onLog: (m) => void process.stderr.write(`${m}\n`) });
+      if (o.truncation !== undefined && !(o.truncation > 0)) throw new Error(`--truncation: must be a positive number of standard deviations, got ${o.truncation}`);
+      const r = await evaluate(run, { classifier: o.classifier, samples: o.samples, seed: o.seed, truncation: o.truncation, threads: o.threads, ep: o.ep, onLog: (m) => void process.stderr.write(`${m}\n`) });
       if (o.json) console.log(JSON.stringify(r));
       else {
-        console.log(`${r.run} at iteration ${r.iteration}, ${r.samples} samples; classifier ${r.classifier}${r.classifierTestAccuracy === null ? '' : ` (test accuracy ${(100 * r.classifierTestAccuracy).toFixed(2)} %)`}`);
+        console.log(`${r.run} at iteration ${r.iteration}, ${r.samples} samples${r.truncation ? ` (latents truncated at +-${r.truncation})` : ''}; classifier ${r.classifier}${r.classifierTestAccuracy === null ? '' : ` (test accuracy ${(100 * r.classifierTestAccuracy).toFixed(2)} %)`}`);
         console.log('classifier-feature scores (not Inception FID):');
         printScores('generated vs test', r);
         if (r.floor) printScores('floor (train vs test)', r.floor);

@@ -173,6 +173,13 @@ describe('image data', () => {
     const metrics = JSON.parse(readFileSync(join(run, 'metrics.json'), 'utf8'));
     expect(metrics.iterations).to.equal(4);
     expect(metrics.eval.fid).to.equal(j.fid);
+    // The truncation trick: latents within +-0.5 give other scores, and the result says so.
+    const t = cli(['eval', run, '--classifier', clf, '--samples', '300', '--truncation', '0.5', '--json']);
+    expect(t.code, t.err).to.equal(0);
+    const tj = JSON.parse(t.out);
+    expect([j.truncation, tj.truncation]).to.deep.equal([null, 0.5]);
+    expect(tj.fid).to.not.equal(j.fid);
+    expect(cli(['eval', run, '--classifier', clf, '--truncation', '-1']).err.trim()).to.equal('onnx-gan: --truncation: must be a positive number of standard deviations, got -1');
     // ...and into the run's TensorBoard events, beside its curves.
     const events = readdirSync(run).filter((f) => f.startsWith(EVENT_FILE_PREFIX)).map((f) => readFileSync(join(run, f), 'latin1')).join('');
     expect(events).to.include('eval/classifier_fid').and.include('eval/kid');
