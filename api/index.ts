@@ -113,4 +113,7 @@ export async function loadGenerator(path: string, o: { ep?: NodeEp; threads?: nu
 }
 
 /** Where a run with these settings goes when `out` is not given. */
-export const runDirectory = (settings: Settings): string => resolve(settingsOf(settings, 'settings').out ?? defaultOut(settingsOf(settings, 'settings')));
+export function runDirectory(settings: Settings): string {
+  const cfg = settingsOf(settings, 'settings');
+  return resolve(cfg.out ?? defaultOut(cfg));
+}

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, statSync } from 'node:fs';
 import { extname, join, relative, resolve } from 'node:path';
 import sharp from 'sharp';
-import { DataError, type ResizeMode } from './images.ts';
+import { chwToHwc, DataError, hwcToChw, type ResizeMode } from './images.ts';
 
 export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif'];
 
@@ -107,19 +107,23 @@ async function decode(file: string, o: PrepareOptions): Promise<Decoded> {
   return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height, channels: info.channels, alpha: !!meta.hasAlpha };
 }
 
-/** Decode every file, a few at a time (libvips decodes on libuv's threads); failures are kept by index. */
-async function decodeAll(files: string[], o: PrepareOptions): Promise<(Decoded | Error)[]> {
-  const out: (Decoded | Error)[] = new Array(files.length);
+/** fn(0 .. count - 1), eight at a time: libvips decodes and resizes on libuv's threads. */
+async function inLanes(count: number, fn: (i: number) => Promise<void>): Promise<void> {
   let next = 0;
-  let done = 0;
   const lane = async () => {
-    while (next < files.length) {
-      const i = next++;
-      out[i] = await decode(files[i], o).catch((e: Error) => new Error(e.message.split('\n')[0]));
-      o.onProgress?.(++done, files.length);
-    }
+    while (next < count) await fn(next++);
   };
   await Promise.all(Array.from({ length: 8 }, lane));
+}
+
+/** Decode every file; failures are kept by index. */
+async function decodeAll(files: string[], o: PrepareOptions): Promise<(Decoded | Error)[]> {
+  const out: (Decoded | Error)[] = new Array(files.length);
+  let done = 0;
+  await inLanes(files.length, async (i) => {
+    out[i] = await decode(files[i], o).catch((e: Error) => new Error(e.message.split('\n')[0]));
+    o.onProgress?.(++done, files.length);
+  });
   return out;
 }
 
@@ -149,10 +153,7 @@ async function decodeFolder(dir: string, files: string[], labels: Uint8Array | u
   const { width: W, height: H, channels: C } = first.d;
   const per = C * H * W;
   const images = new Uint8Array(ok.length * per);
-  ok.forEach(({ d }, n) => {
-    const at = n * per;
-    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) for (let c = 0; c < C; c++) images[at + (c * H + y) * W + x] = d.data[(y * W + x) * C + c];
-  });
+  ok.forEach(({ d }, n) => images.set(hwcToChw(d.data, 1, H, W, C), n * per));
   const notes: string[] = [];
   const withAlpha = ok.filter(({ d }) => d.alpha).length;
   if (withAlpha) notes.push(`${withAlpha} of ${ok.length} images have an alpha channel: composited on black`);
@@ -167,19 +168,16 @@ export async function resizeImages(images: Uint8Array, shape: number[], o: Prepa
   const per = C * H * W;
   const n = images.length / per;
   const out = new Uint8Array(n * C * S * S);
-  let next = 0;
-  const lane = async () => {
-    for (let i = next++; i < n; i = next++) {
-      const hwc = new Uint8Array(per);
-      for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) for (let c = 0; c < C; c++) hwc[(y * W + x) * C + c] = images[i * per + (c * H + y) * W + x];
-      const raw = await sharp(hwc, { raw: { width: W, height: H, channels: C as 1 | 3 } })
-        .resize(S, S, { fit: FIT[o.resize ?? 'crop'], position: 'centre', background: '#000000' })
-        .raw()
-        .toBuffer();
-      for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) for (let c = 0; c < C; c++) out[i * C * S * S + (c * S + y) * S + x] = raw[(y * S + x) * C + c];
-      if (i % 256 === 0 || i === n - 1) o.onProgress?.(i + 1, n);
-    }
-  };
-  await Promise.all(Array.from({ length: 8 }, lane));
+  await inLanes(n, async (i) => {
+    const hwc = chwToHwc(images.subarray(i * per, (i + 1) * per), 1, H, W, C);
+    const raw = await sharp(hwc, { raw: { width: W, height: H, channels: C as 1 | 3 } })
+      .resize(S, S, { fit: FIT[o.resize ?? 'crop'], position: 'centre', background: '#000000' })
+      // sharp writes sRGB unless told otherwise: grey stays one channel only when asked to.
+      .toColourspace(C === 1 ? 'b-w' : 'srgb')
+      .raw()
+      .toBuffer();
+    out.set(hwcToChw(new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength), 1, S, S, C), i * C * S * S);
+    if (i % 256 === 0 || i === n - 1) o.onProgress?.(i + 1, n);
+  });
   return out;
 }

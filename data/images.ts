@@ -107,9 +107,17 @@ export function idxImageSet(name: string, dims: number[], data: Uint8Array, labe
   return imageSet(name, shape, dims.length === 4 ? hwcToChw(data, dims[0], dims[1], dims[2], dims[3]) : data, labels, classes);
 }
 
-function hwcToChw(d: Uint8Array, n: number, h: number, w: number, c: number): Uint8Array {
+/** n images from [n, h, w, c] (decoders' pixel order) to [n, c, h, w] (the models'). */
+export function hwcToChw(d: Uint8Array, n: number, h: number, w: number, c: number): Uint8Array {
   const out = new Uint8Array(d.length);
   for (let i = 0; i < n; i++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let k = 0; k < c; k++) out[((i * c + k) * h + y) * w + x] = d[((i * h + y) * w + x) * c + k];
+  return out;
+}
+
+/** The inverse of hwcToChw: [n, c, h, w] to [n, h, w, c]. */
+export function chwToHwc(d: Uint8Array, n: number, h: number, w: number, c: number): Uint8Array {
+  const out = new Uint8Array(d.length);
+  for (let i = 0; i < n; i++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let k = 0; k < c; k++) out[((i * h + y) * w + x) * c + k] = d[((i * c + k) * h + y) * w + x];
   return out;
 }
 

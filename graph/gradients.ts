@@ -94,6 +94,19 @@ function spread(g: Value, axis: number, step: number, len: number): Value {
   return len < gs[axis] * step ? slice(merged, [0], [len], [axis]) : merged;
 }
 
+/** A 2-D window's input [N, C, H, W] with its pads (begin h, begin w, end h, end w) as zeros. */
+const padSpatial2d = (x: Value, pads: number[]) => (pads.some((p) => p > 0) ? pad(x, [0, 0, pads[0], pads[1], 0, 0, pads[2], pads[3]]) : x);
+
+/**
+ * The (padded) input rows and columns a 2-D window's offset (a, b) meets at every output position, as one
+ * strided slice along axes h, h + 1: what convolution and pooling gradients read per kernel offset.
+ */
+function windowAt(v: Value, a: number, b: number, h: number, w: { strides: number[]; dilations: number[]; out: number[] }): Value {
+  const [ra, cb] = [a * w.dilations[0], b * w.dilations[1]];
+  const unit = w.strides.every((s) => s === 1);
+  return slice(v, [ra, cb], [ra + w.strides[0] * (w.out[0] - 1) + 1, cb + w.strides[1] * (w.out[1] - 1) + 1], [h, h + 1], unit ? undefined : w.strides);
+}
+
 /**
  * The weight gradient of a convolution whose input is `input` and whose output gradient is `dOut`:
  * dW[m, c, k] = sum over n and positions o of dOut[n, m, o] input[n, c, o s + k d - pad].
@@ -110,11 +123,8 @@ function convWeightGrad(input: Value, dOut: Value, k: number[], strides: number[
   const [N, I] = xs;
   const [, O, Ho, Wo] = ys;
   const [kh, kw] = k;
-  const padded = pads.some((p) => p > 0) ? pad(input, [0, 0, pads[0], pads[1], 0, 0, pads[2], pads[3]]) : input;
-  const unit = strides.every((s) => s === 1);
-  // The input rows and columns kernel offset (a, b) meets, as a slice along axes h, h + 1.
-  const window = (v: Value, a: number, b: number, h: number) =>
-    slice(v, [a * dilations[0], b * dilations[1]], [a * dilations[0] + strides[0] * (Ho - 1) + 1, b * dilations[1] + strides[1] * (Wo - 1) + 1], [h, h + 1], unit ? undefined : strides);
+  const padded = padSpatial2d(input, pads);
+  const window = (v: Value, a: number, b: number, h: number) => windowAt(v, a, b, h, { strides, dilations, out: [Ho, Wo] });
   const offsets: [number, number][] = [];
   for (let a = 0; a < kh; a++) for (let b = 0; b < kw; b++) offsets.push([a, b]);
   const dy = reshape(dOut, [N, O, Ho * Wo]);
@@ -633,13 +643,12 @@ function maxPoolGrad(dy: Value, n: Node): Value {
   if (k.length !== 2 || n.outputs.length > 1) throw new Error(`${n.name}: MaxPool gradient is implemented for 2-D pooling without the indices output`);
   const [Ho, Wo] = ys;
   const [Hp, Wp] = [xs[0] + pads[0] + pads[2], xs[1] + pads[1] + pads[3]];
-  const xp = pads.some((p) => p > 0) ? pad(x0(n), [0, 0, pads[0], pads[1], 0, 0, pads[2], pads[3]]) : x0(n);
+  const xp = padSpatial2d(x0(n), pads);
   const terms: Value[] = [];
   for (let a = 0; a < k[0]; a++)
     for (let b = 0; b < k[1]; b++) {
       const [ra, cb] = [a * dilations[0], b * dilations[1]];
-      const win = slice(xp, [ra, cb], [ra + strides[0] * (Ho - 1) + 1, cb + strides[1] * (Wo - 1) + 1], [2, 3], [strides[0], strides[1]]);
-      const g = where(equal(win, y0(n)), dy, 0);
+      const g = where(equal(windowAt(xp, a, b, 2, { strides, dilations, out: ys }), y0(n)), dy, 0);
       // Back to the rows and columns the window read: zeros between (the stride), then the offset in front.
       const rows = Math.min(Ho * strides[0], Hp - ra);
       const cols = Math.min(Wo * strides[1], Wp - cb);

@@ -99,12 +99,14 @@ export function markdownTable(rows: Row[], published?: (r: Row) => Published | n
 
 const failed = (r: Row) => (r.diverged + r.crashed ? `${r.diverged} diverged${r.crashed ? `, ${r.crashed} crashed` : ''} of ${r.runs}` : 'no');
 
+/** KID x 1000, as the tables show it. */
+const kidCell = (r: Row) => (r.kidMean === null ? 'n/a' : pm(r.kidMean * 1000, r.kidStd! * 1000, 2));
+
 /** Image rows: classifier-feature FID (lower is better) and KID x 1000, over the seeds that were scored. */
 function imageTable(rows: Row[]): string {
   const lines = ['| data | loss | classifier-FID | KID x 1000 | scored | wall s / run | diverged |', '|---|---|---|---|---|---|---|'];
   for (const r of rows) {
-    const kid = r.kidMean === null ? 'n/a' : pm(r.kidMean * 1000, r.kidStd! * 1000, 2);
-    lines.push(`| ${[r.data, lossLabel(r), pm(r.fidMean, r.fidStd, 2), kid, r.fidMean === null ? 'no (give --classifier)' : `${r.ok}`, r.seconds.toFixed(0), failed(r)].map(markdownCell).join(' | ')} |`);
+    lines.push(`| ${[r.data, lossLabel(r), pm(r.fidMean, r.fidStd, 2), kidCell(r), r.fidMean === null ? 'no (give --classifier)' : `${r.ok}`, r.seconds.toFixed(0), failed(r)].map(markdownCell).join(' | ')} |`);
   }
   return lines.join('\n') + '\n';
 }
@@ -206,7 +208,7 @@ function reportHtml(results: RunResult[], rows: Row[], header: string, protocol?
   const row = (cls: string, cells: unknown[]) => `<tr class="${cls}">${cells.map((c) => `<td>${escapeHtml(String(c))}</td>`).join('')}</tr>`;
   const imageRows = rows
     .filter((r) => r.image)
-    .map((r) => row(r.diverged + r.crashed ? 'bad' : '', [r.data, lossLabel(r), pm(r.fidMean, r.fidStd, 2), r.kidMean === null ? 'n/a' : pm(r.kidMean * 1000, r.kidStd! * 1000, 2), r.seconds.toFixed(0), r.diverged + r.crashed ? `${r.diverged + r.crashed} of ${r.runs}` : 'no']))
+    .map((r) => row(r.diverged + r.crashed ? 'bad' : '', [r.data, lossLabel(r), pm(r.fidMean, r.fidStd, 2), kidCell(r), r.seconds.toFixed(0), r.diverged + r.crashed ? `${r.diverged + r.crashed} of ${r.runs}` : 'no']))
     .join('\n');
   const table = rows
     .filter((r) => !r.image)

@@ -145,6 +145,8 @@ describe('image folders', function () {
     const out = await resizeImages(images, [1, 4, 4], { imageSize: 8 });
     expect(out.length).to.equal(128);
     expect(out[0]).to.be.below(out[7]);
+    // The ramp varies along x only, so every row of it is the first: pixels come back in the layout they went in.
+    for (let y = 1; y < 8; y++) expect(Array.from(out.subarray(y * 8, y * 8 + 8)), `row ${y}`).to.deep.equal(Array.from(out.subarray(0, 8)));
     expect([...out.subarray(64)].every((v) => v === 77)).to.equal(true);
   });
 });
