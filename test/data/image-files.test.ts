@@ -11,7 +11,7 @@ import { classifierOnnx } from '../../export/model.ts';
 import { tensor } from '../../graph/ir.ts';
 import { fromBytes } from '../../graph/serialize.ts';
 import { cli, haveFashionMnist, rt } from '../helpers.ts';
-import { imageData, parseIdx, parsePng, pngGrid, readIdxImages } from '../../data/image-files.ts';
+import { imageData, parseIdx, parsePng, pngGrid, readIdxImages, sampleGridPng } from '../../data/image-files.ts';
 import { rejects } from 'node:assert/strict';
 import { EVENT_FILE_PREFIX } from '../../run/tfevents.ts';
 import { imageSet } from '../../data/images.ts';
@@ -92,6 +92,17 @@ describe('image data', () => {
     // Every sample is one whole stored image.
     const stored = new Set([...Array(10).keys()].map((k) => Array.from(images.subarray(4 * k, 4 * k + 4)).join()));
     for (let i = 0; i < 8; i++) expect(stored.has(Array.from(a.subarray(i * 4, i * 4 + 4), (v) => Math.round((v + 1) * 127.5)).join()), `sample ${i}`).to.equal(true);
+  });
+
+  it('sample grids for people: scaled by whole pixels, class names (any text, escaped into the SVG) beside the rows', async () => {
+    const imgs = Float32Array.from({ length: 2 * 3 * 16 }, (_, i) => Math.sin(i));
+    // Six 4x4 images in 3 columns: a 20 x 14 grid (2-pixel gutters), scaled 26x to about 512 wide.
+    const plain = parsePng(await sampleGridPng(imgs, [1, 4, 4], 3), 'plain.png');
+    expect(plain.shape).to.deep.equal([3, 14 * 26, 20 * 26]);
+    const hostile = ['</text><script>alert(1)</script>', 'a & "b" \'c\''];
+    const labelled = parsePng(await sampleGridPng(imgs, [1, 4, 4], 3, { rowLabels: hostile, width: 100 }), 'labelled.png');
+    expect(labelled.shape[1]).to.equal(14 * 5);
+    expect(labelled.shape[2]).to.be.above(20 * 5);
   });
 
   it('--flip mirrors about half the drawn images left-right, the same ones for the same stream', () => {
