@@ -91,13 +91,13 @@ export function trainEvents(settings: Settings, o: TrainOptions = {}): AsyncIter
 }
 
 /** Export a run (or a checkpoint file): generator.onnx, critic.onnx, weights.safetensors, model.py, training artifacts. */
-export async function exportRun(run: string, o: { out?: string; uint8?: boolean; onLog?: (message: string) => void } = {}): Promise<ExportResult> {
-  return exportOne(run, { out: o.out, uint8: o.uint8, log: o.onLog });
+export async function exportRun(run: string, o: { out?: string; uint8?: boolean; ema?: boolean; onLog?: (message: string) => void } = {}): Promise<ExportResult> {
+  return exportOne(run, { out: o.out, uint8: o.uint8, ema: o.ema, log: o.onLog });
 }
 
 /** Score an image run with the scoring classifier (onnx-gan train-classifier makes it): classifier-feature FID, KID, class scores. */
-export async function evaluate(run: string, o: { classifier?: string; samples?: number; seed?: number; truncation?: number; threads?: number; ep?: NodeEp; onLog?: (message: string) => void } = {}): Promise<EvalResult> {
-  return evalRun(run, { classifier: o.classifier ?? 'classifier.onnx', samples: o.samples ?? 10000, seed: o.seed ?? 0, truncation: o.truncation, threads: o.threads, ep: o.ep, log: o.onLog });
+export async function evaluate(run: string, o: { classifier?: string; samples?: number; seed?: number; truncation?: number; ema?: boolean; threads?: number; ep?: NodeEp; onLog?: (message: string) => void } = {}): Promise<EvalResult> {
+  return evalRun(run, { classifier: o.classifier ?? 'classifier.onnx', samples: o.samples ?? 10000, seed: o.seed ?? 0, truncation: o.truncation, ema: o.ema, threads: o.threads, ep: o.ep, log: o.onLog });
 }
 
 /**

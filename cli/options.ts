@@ -14,6 +14,7 @@ export const num = (v: string) => {
   return x;
 };
 export const numList = (v: string) => v.split(',').map(num);
+const names = (v: string) => v.split(',').map((s) => s.trim());
 
 function unwrap(s: z.ZodType): { type: string; schema: z.ZodType } {
   let cur = s as z.ZodType & { def: { type: string; innerType?: z.ZodType } };
@@ -31,7 +32,10 @@ export function addConfigOptions(cmd: Command, only?: ConfigKey[]): Command {
     const opt = new Option(type === 'boolean' ? flagOf(k) : `${flagOf(k)} ${def.arg ?? '<value>'}`, def.help + shown);
     if (type === 'enum') opt.choices((schema as unknown as { options: string[] }).options);
     else if (type === 'number') opt.argParser(num);
-    else if (type === 'array' || type === 'tuple') opt.argParser(numList);
+    else if (type === 'array') opt.argParser<unknown>(unwrap((schema as unknown as { def: { element: z.ZodType } }).def.element).type === 'enum' ? names : numList);
+    else if (type === 'tuple') opt.argParser(numList);
+    // A number or a word ('auto'): the schema says which are valid.
+    else if (type === 'union') opt.argParser((v) => (v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : v));
     cmd.addOption(opt);
   }
   return cmd;

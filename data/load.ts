@@ -4,7 +4,8 @@
 import { existsSync } from 'node:fs';
 import { DATASETS, runMixture, type Mixture } from './mixtures.ts';
 import { imageData, type ImageOptions } from './image-files.ts';
-import { type ImageSet } from './images.ts';
+import { imageSet, type ImageSet } from './images.ts';
+import { Rng } from './random.ts';
 
 export type Data = Mixture | ImageSet;
 
@@ -21,10 +22,23 @@ export async function loadData(spec: string, o: DataOptions = {}): Promise<Data>
   if (DATASETS[spec]) return runMixture(spec, o.dataSize, o.seed ?? 0);
   // A path (it has a separator or an extension) that is not there: say so, not "unknown data set".
   if (/[\\/.]/.test(spec) && !existsSync(spec)) throw new Error(`--data: ${spec} does not exist (a data set is ${kinds})`);
-  if (o.dataSize && (spec === 'fashion-mnist' || existsSync(spec))) throw new Error(`--data-size ${o.dataSize}: applies to the 2-D mixtures (${Object.keys(DATASETS).join(', ')}), not to images`);
   const images = await imageData(spec, o);
-  if (images) return images;
+  if (images) return o.dataSize ? subsetOf(images, o.dataSize, o.seed ?? 0, o.flip) : images;
   throw new Error(`unknown data set '${spec}'; valid data sets: ${kinds}`);
+}
+
+/**
+ * A fixed random subset of n images, drawn once per seed (the small-data setting of DiffAugment and ADA:
+ * 10 % of a set), labels and class names kept.
+ */
+export function subsetOf(set: ImageSet, n: number, seed: number, flip?: boolean): ImageSet {
+  if (n > set.count) throw new Error(`--data-size ${n}: the data set '${set.name}' holds ${set.count} images`);
+  const rows = Rng.stream(seed, 'data-subset').distinct(set.count, n);
+  const per = set.images.length / set.count;
+  const images = new Uint8Array(n * per);
+  rows.forEach((r, i) => images.set(set.images.subarray(r * per, (r + 1) * per), i * per));
+  const labels = set.labels && Uint8Array.from(rows, (r) => set.labels![r]);
+  return imageSet(set.name, set.shape, images, labels, set.classes, { flip });
 }
 
 export const isImage = (d: Data): d is ImageSet => 'images' in d;

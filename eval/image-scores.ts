@@ -4,11 +4,11 @@
 
 
 import { Graph, type Value } from '../graph/ir.ts';
-import { add, cast, div, matmul, mul, reduceSum, transpose } from '../graph/ops.ts';
+import { add, cast, div, matmul, max, mul, reduceSum, reshape, sub, transpose } from '../graph/ops.ts';
 import { toBytes } from '../graph/serialize.ts';
 import { argmax } from '../training/supervised.ts';
 import type { Runtime, Session } from '../runtime/runtime.ts';
-import { classCoverage, fid, kid, type KernelSum } from './scores.ts';
+import { classCoverage, fid, inceptionScore, kid, manifoldScores, type KernelSum, type ManifoldScores, type SquaredDistances } from './scores.ts';
 
 export interface ImageScores {
   /** Classifier-feature FID (not Inception FID). */
@@ -19,6 +19,31 @@ export interface ImageScores {
   classKL: number;
   classesCovered: number;
   samples: number;
+  /** Precision, recall (k = 3), density, coverage (k = 5) on the same features; absent in older reports. */
+  manifold?: ManifoldScores;
+  /** Inception Score on the scoring classifier's logits (10 splits); absent in older reports. */
+  inceptionScore?: { mean: number; std: number };
+}
+
+/**
+ * PRDC's pairwise squared distances on onnxruntime: |x|^2 + |y|^2 - 2 x.y in float64 (in float32 the
+ * cancellation moves samples across the k-NN radii), one MatMul per block.
+ */
+export function ortDistances(runtime: Runtime, threads?: number): { distances: SquaredDistances; release(): Promise<void> } {
+  const g = new Graph('squared_distances');
+  const x = cast(g.input('x', 'float32', ['m', 'd']), 'float64');
+  const y = cast(g.input('y', 'float32', ['n', 'd']), 'float64');
+  const norms = (v: Value) => reduceSum(mul(v, v), [1], true);
+  const sq = sub(add(norms(x), reshape(norms(y), [1, -1])), mul(matmul(x, transpose(y, [1, 0])), 2));
+  g.output(cast(max(sq, 0), 'float32'), 'distances');
+  const session = runtime.createSession(toBytes(g), { threads });
+  return {
+    async distances(a, b, m, n, d) {
+      const r = await (await session).run({ x: { dtype: 'float32', dims: [m, d], data: a }, y: { dtype: 'float32', dims: [n, d], data: b } });
+      return r.distances.data as Float32Array;
+    },
+    release: async () => (await session).release(),
+  };
 }
 
 /**
@@ -52,13 +77,15 @@ export function ortKernelSum(runtime: Runtime, threads?: number): { sum: KernelS
 }
 
 /** Scores of `generated` features/logits against reference features, all from the same classifier. */
-export async function scoreFeatures(gen: { features: Float32Array; logits: Float32Array }, ref: Float32Array, d: number, classes: number, o: { seed?: number; kernelSum?: KernelSum } = {}): Promise<ImageScores> {
+export async function scoreFeatures(gen: { features: Float32Array; logits: Float32Array }, ref: Float32Array, d: number, classes: number, o: { seed?: number; kernelSum?: KernelSum; distances?: SquaredDistances } = {}): Promise<ImageScores> {
   const n = gen.features.length / d;
   const predicted = new Uint8Array(n);
   for (let i = 0; i < n; i++) predicted[i] = argmax(gen.logits, i * classes, classes);
   const cov = classCoverage(predicted, classes);
   const k = await kid(gen.features, ref, d, { seed: o.seed, kernelSum: o.kernelSum });
-  return { fid: fid(gen.features, ref, d), kid: k.mean, kidStd: k.std, classHistogram: cov.histogram, classKL: cov.klToUniform, classesCovered: cov.classesCovered, samples: n };
+  const manifold = await manifoldScores(ref, gen.features, d, { distances: o.distances });
+  const inception = inceptionScore(gen.logits, classes);
+  return { fid: fid(gen.features, ref, d), kid: k.mean, kidStd: k.std, classHistogram: cov.histogram, classKL: cov.klToUniform, classesCovered: cov.classesCovered, samples: n, manifold, inceptionScore: inception };
 }
 
 /** A class-conditional run's scores: per class, generated samples of class k against test images of class k. */

@@ -36,51 +36,159 @@ export function gaussian(features: Float32Array, d: number): Gaussian {
   return { mean, cov, d };
 }
 
-/** Eigenvalues and eigenvectors (columns of `vectors`, row-major) of a symmetric d x d matrix. */
+/**
+ * Eigenvalues and eigenvectors (columns of `vectors`, row-major) of a symmetric d x d matrix: Householder
+ * reduction to tridiagonal form, then the implicit QL algorithm (EISPACK's tred2 and tql2, as JAMA writes
+ * them): O(d^3), so Inception's 2048-d features take seconds, not the hours Jacobi sweeps would.
+ */
 export function symmetricEigen(m: Float64Array, d: number): { values: Float64Array; vectors: Float64Array } {
-  const a = Float64Array.from(m);
-  const v = new Float64Array(d * d);
-  for (let i = 0; i < d; i++) v[i * d + i] = 1;
-  const offNorm = () => {
-    let s = 0;
-    for (let i = 0; i < d; i++) for (let j = i + 1; j < d; j++) s += a[i * d + j] ** 2;
-    return s;
-  };
-  let total = 0;
-  for (let i = 0; i < d * d; i++) total += a[i] ** 2;
-  for (let sweep = 0; sweep < 100 && offNorm() > 1e-30 * Math.max(total, 1e-300); sweep++) {
-    for (let p = 0; p < d - 1; p++)
-      for (let q = p + 1; q < d; q++) {
-        const apq = a[p * d + q];
-        if (Math.abs(apq) < 1e-300) continue;
-        // The rotation that zeroes a[p][q] (Golub & Van Loan, Algorithm 8.4.1).
-        const theta = (a[q * d + q] - a[p * d + p]) / (2 * apq);
-        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const c = 1 / Math.sqrt(t * t + 1);
-        const s = t * c;
-        for (let k = 0; k < d; k++) {
-          const akp = a[k * d + p];
-          const akq = a[k * d + q];
-          a[k * d + p] = c * akp - s * akq;
-          a[k * d + q] = s * akp + c * akq;
-        }
-        for (let k = 0; k < d; k++) {
-          const apk = a[p * d + k];
-          const aqk = a[q * d + k];
-          a[p * d + k] = c * apk - s * aqk;
-          a[q * d + k] = s * apk + c * aqk;
-        }
-        for (let k = 0; k < d; k++) {
-          const vkp = v[k * d + p];
-          const vkq = v[k * d + q];
-          v[k * d + p] = c * vkp - s * vkq;
-          v[k * d + q] = s * vkp + c * vkq;
-        }
+  // The input is symmetric: it is its own transpose, W = V^T to start with.
+  const W = Float64Array.from(m);
+  const e = new Float64Array(d);
+  const values = tridiagonalize(W, d, e);
+  diagonalize(W, d, values, e);
+  const vectors = new Float64Array(d * d);
+  for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) vectors[i * d + j] = W[j * d + i];
+  return { values, vectors };
+}
+
+/** tred2 on W = V^T (rows contiguous where EISPACK walks columns): W becomes the transposed transform; returns the diagonal, `e` the subdiagonal. */
+function tridiagonalize(W: Float64Array, n: number, e: Float64Array): Float64Array {
+  const d = new Float64Array(n);
+  for (let j = 0; j < n; j++) d[j] = W[j * n + (n - 1)];
+  for (let i = n - 1; i > 0; i--) {
+    let scale = 0;
+    let h = 0;
+    for (let k = 0; k < i; k++) scale += Math.abs(d[k]);
+    if (scale === 0) {
+      e[i] = d[i - 1];
+      for (let j = 0; j < i; j++) {
+        d[j] = W[j * n + (i - 1)];
+        W[j * n + i] = 0;
+        W[i * n + j] = 0;
       }
+    } else {
+      for (let k = 0; k < i; k++) {
+        d[k] /= scale;
+        h += d[k] * d[k];
+      }
+      let f = d[i - 1];
+      let g = Math.sqrt(h);
+      if (f > 0) g = -g;
+      e[i] = scale * g;
+      h -= f * g;
+      d[i - 1] = f - g;
+      for (let j = 0; j < i; j++) e[j] = 0;
+      for (let j = 0; j < i; j++) {
+        f = d[j];
+        W[i * n + j] = f;
+        g = e[j] + W[j * n + j] * f;
+        for (let k = j + 1; k <= i - 1; k++) {
+          g += W[j * n + k] * d[k];
+          e[k] += W[j * n + k] * f;
+        }
+        e[j] = g;
+      }
+      f = 0;
+      for (let j = 0; j < i; j++) {
+        e[j] /= h;
+        f += e[j] * d[j];
+      }
+      const hh = f / (h + h);
+      for (let j = 0; j < i; j++) e[j] -= hh * d[j];
+      for (let j = 0; j < i; j++) {
+        f = d[j];
+        g = e[j];
+        for (let k = j; k <= i - 1; k++) W[j * n + k] -= f * e[k] + g * d[k];
+        d[j] = W[j * n + (i - 1)];
+        W[j * n + i] = 0;
+      }
+    }
+    d[i] = h;
   }
-  const values = new Float64Array(d);
-  for (let i = 0; i < d; i++) values[i] = a[i * d + i];
-  return { values, vectors: v };
+  // Accumulate the transformations.
+  for (let i = 0; i < n - 1; i++) {
+    W[i * n + (n - 1)] = W[i * n + i];
+    W[i * n + i] = 1;
+    const h = d[i + 1];
+    if (h !== 0) {
+      for (let k = 0; k <= i; k++) d[k] = W[(i + 1) * n + k] / h;
+      for (let j = 0; j <= i; j++) {
+        let g = 0;
+        for (let k = 0; k <= i; k++) g += W[(i + 1) * n + k] * W[j * n + k];
+        for (let k = 0; k <= i; k++) W[j * n + k] -= g * d[k];
+      }
+    }
+    for (let k = 0; k <= i; k++) W[(i + 1) * n + k] = 0;
+  }
+  for (let j = 0; j < n; j++) {
+    d[j] = W[j * n + (n - 1)];
+    W[j * n + (n - 1)] = 0;
+  }
+  W[(n - 1) * n + (n - 1)] = 1;
+  e[0] = 0;
+  return d;
+}
+
+/** tql2: the tridiagonal (d, e) diagonalized in place, W = V^T accumulating the rotations. */
+function diagonalize(W: Float64Array, n: number, d: Float64Array, e: Float64Array): void {
+  for (let i = 1; i < n; i++) e[i - 1] = e[i];
+  e[n - 1] = 0;
+  let f = 0;
+  let tst1 = 0;
+  const eps = 2 ** -52;
+  for (let l = 0; l < n; l++) {
+    tst1 = Math.max(tst1, Math.abs(d[l]) + Math.abs(e[l]));
+    let m = l;
+    while (m < n && Math.abs(e[m]) > eps * tst1) m++;
+    if (m === n) m = n - 1;
+    if (m > l) {
+      for (let iter = 0; ; iter++) {
+        if (iter > 60) throw new Error('scores: the eigendecomposition did not converge');
+        let g = d[l];
+        let p = (d[l + 1] - g) / (2 * e[l]);
+        let r = Math.hypot(p, 1);
+        if (p < 0) r = -r;
+        d[l] = e[l] / (p + r);
+        d[l + 1] = e[l] * (p + r);
+        const dl1 = d[l + 1];
+        let h = g - d[l];
+        for (let i = l + 2; i < n; i++) d[i] -= h;
+        f += h;
+        p = d[m];
+        let c = 1;
+        let c2 = c;
+        let c3 = c;
+        const el1 = e[l + 1];
+        let s = 0;
+        let s2 = 0;
+        for (let i = m - 1; i >= l; i--) {
+          c3 = c2;
+          c2 = c;
+          s2 = s;
+          g = c * e[i];
+          h = c * p;
+          r = Math.hypot(p, e[i]);
+          e[i + 1] = s * r;
+          s = e[i] / r;
+          c = p / r;
+          p = c * d[i] - s * g;
+          d[i + 1] = h + s * (c * g + s * d[i]);
+          for (let k = 0; k < n; k++) {
+            h = W[(i + 1) * n + k];
+            W[(i + 1) * n + k] = s * W[i * n + k] + c * h;
+            W[i * n + k] = c * W[i * n + k] - s * h;
+          }
+        }
+        p = (-s * s2 * c3 * el1 * e[l]) / dl1;
+        e[l] = s * p;
+        d[l] = c * p;
+        if (!(Math.abs(e[l]) > eps * tst1)) break;
+      }
+    }
+    d[l] += f;
+    e[l] = 0;
+  }
 }
 
 /** Square root of a symmetric positive semi-definite matrix (negative rounding-error eigenvalues clamp to 0). */
@@ -183,4 +291,130 @@ export function classCoverage(predicted: ArrayLike<number>, classes: number): { 
   let kl = 0;
   for (const c of histogram) if (c > 0) kl += (c / n) * Math.log((c / n) * classes);
   return { histogram, klToUniform: kl, classesCovered: histogram.filter((c) => c > 0).length };
+}
+
+/** Squared Euclidean distances between the rows of x (m x d) and y (n x d), m x n row-major. */
+export type SquaredDistances = (x: Float32Array, y: Float32Array, m: number, n: number, d: number) => Float32Array | Promise<Float32Array>;
+
+/** The distances in plain TypeScript; eval passes an onnxruntime MatMul instead. */
+export const squaredDistancesJs: SquaredDistances = (x, y, m, n, d) => {
+  const out = new Float32Array(m * n);
+  for (let i = 0; i < m; i++)
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let k = 0; k < d; k++) s += (x[i * d + k] - y[j * d + k]) ** 2;
+      out[i * n + j] = s;
+    }
+  return out;
+};
+
+export interface ManifoldScores {
+  /** Share of generated samples inside some real sample's k-NN ball (Kynkaanniemi et al. 2019). */
+  precision: number;
+  /** Share of real samples inside some generated sample's k-NN ball. */
+  recall: number;
+  /** Real k-NN balls containing a generated sample, counted with multiplicity, / k, per generated sample (Naeem et al. 2020). */
+  density: number;
+  /** Share of real samples whose k-NN ball contains a generated sample. */
+  coverage: number;
+  /** The k of precision/recall and of density/coverage. */
+  k: { precisionRecall: number; densityCoverage: number };
+}
+
+const BLOCK = 1024;
+
+/**
+ * Squared distance from each row of x to its k-th nearest other row, for every k in ks (the row itself, at
+ * distance 0, counts as the first, as clovaai/generative-evaluation-prdc's kth value of k + 1).
+ */
+async function kthNeighbour(x: Float32Array, n: number, d: number, ks: number[], dist: SquaredDistances): Promise<Float32Array[]> {
+  const most = Math.max(...ks) + 1;
+  if (n < most) throw new Error(`scores: ${most - 1} nearest neighbours need at least ${most} samples, got ${n}`);
+  const best = Array.from({ length: n }, () => new Float32Array(most).fill(Infinity));
+  for (let a = 0; a < n; a += BLOCK) {
+    const m = Math.min(BLOCK, n - a);
+    for (let b = 0; b < n; b += BLOCK) {
+      const w = Math.min(BLOCK, n - b);
+      const block = await dist(x.subarray(a * d, (a + m) * d), x.subarray(b * d, (b + w) * d), m, w, d);
+      for (let i = 0; i < m; i++) {
+        const row = best[a + i];
+        for (let j = 0; j < w; j++) {
+          // The row itself is at distance 0 (not whatever rounding left): it is the first neighbour.
+          const v = a + i === b + j ? 0 : block[i * w + j];
+          if (v >= row[most - 1]) continue;
+          let at = most - 1;
+          while (at > 0 && row[at - 1] > v) (row[at] = row[at - 1]), at--;
+          row[at] = v;
+        }
+      }
+    }
+  }
+  return ks.map((k) => Float32Array.from(best, (row) => row[k]));
+}
+
+/**
+ * Precision and recall (k = 3, Kynkaanniemi et al. 2019) and density and coverage (k = 5, Naeem et al.
+ * 2020) of generated features against real ones, with the definitions of clovaai/generative-evaluation-prdc.
+ */
+export async function manifoldScores(real: Float32Array, fake: Float32Array, d: number, o: { kPrecisionRecall?: number; kDensityCoverage?: number; distances?: SquaredDistances } = {}): Promise<ManifoldScores> {
+  const kPR = o.kPrecisionRecall ?? 3;
+  const kDC = o.kDensityCoverage ?? 5;
+  const dist = o.distances ?? squaredDistancesJs;
+  const [nr, nf] = [real.length / d, fake.length / d];
+  const [realPR, realDC] = await kthNeighbour(real, nr, d, [kPR, kDC], dist);
+  const [fakePR] = await kthNeighbour(fake, nf, d, [kPR], dist);
+  const fakeInside = new Uint8Array(nf);
+  const realInside = new Uint8Array(nr);
+  const realCovered = new Uint8Array(nr);
+  let densityCount = 0;
+  for (let a = 0; a < nr; a += BLOCK) {
+    const m = Math.min(BLOCK, nr - a);
+    for (let b = 0; b < nf; b += BLOCK) {
+      const w = Math.min(BLOCK, nf - b);
+      const block = await dist(real.subarray(a * d, (a + m) * d), fake.subarray(b * d, (b + w) * d), m, w, d);
+      for (let i = 0; i < m; i++) {
+        const [rPR, rDC] = [realPR[a + i], realDC[a + i]];
+        for (let j = 0; j < w; j++) {
+          const v = block[i * w + j];
+          if (v < rPR) fakeInside[b + j] = 1;
+          if (v < fakePR[b + j]) realInside[a + i] = 1;
+          if (v < rDC) (densityCount++, (realCovered[a + i] = 1));
+        }
+      }
+    }
+  }
+  const share = (a: Uint8Array) => a.reduce((s, v) => s + v, 0) / a.length;
+  return { precision: share(fakeInside), recall: share(realInside), density: densityCount / (kDC * nf), coverage: share(realCovered), k: { precisionRecall: kPR, densityCoverage: kDC } };
+}
+
+/**
+ * Inception Score (Salimans et al. 2016) on any classifier's logits: exp(E_x KL(p(y|x) || p(y))) in each of
+ * `splits` equal parts (10, as the original code), their mean and standard deviation.
+ */
+export function inceptionScore(logits: Float32Array, classes: number, splits = 10): { mean: number; std: number } {
+  const n = logits.length / classes;
+  if (n < splits) throw new Error(`scores: the Inception Score needs at least ${splits} samples, got ${n}`);
+  const probs = new Float64Array(n * classes);
+  for (let i = 0; i < n; i++) {
+    let top = -Infinity;
+    for (let c = 0; c < classes; c++) top = Math.max(top, logits[i * classes + c]);
+    let z = 0;
+    for (let c = 0; c < classes; c++) z += probs[i * classes + c] = Math.exp(logits[i * classes + c] - top);
+    for (let c = 0; c < classes; c++) probs[i * classes + c] /= z;
+  }
+  const scores: number[] = [];
+  for (let s = 0; s < splits; s++) {
+    const [from, to] = [Math.floor((s * n) / splits), Math.floor(((s + 1) * n) / splits)];
+    const marginal = new Float64Array(classes);
+    for (let i = from; i < to; i++) for (let c = 0; c < classes; c++) marginal[c] += probs[i * classes + c] / (to - from);
+    let kl = 0;
+    for (let i = from; i < to; i++)
+      for (let c = 0; c < classes; c++) {
+        const p = probs[i * classes + c];
+        if (p > 0) kl += p * (Math.log(p) - Math.log(marginal[c]));
+      }
+    scores.push(Math.exp(kl / (to - from)));
+  }
+  const mean = scores.reduce((a, b) => a + b, 0) / splits;
+  return { mean, std: Math.sqrt(scores.reduce((a, b) => a + (b - mean) ** 2, 0) / splits) };
 }

@@ -9,6 +9,7 @@ import { encodeSafetensors, type TensorEntry } from '../training/checkpoint.ts';
 import type { Classifier } from '../models/classifier.ts';
 import type { ParamLayout, Model } from '../models/model.ts';
 import type { TrainState } from '../training/trainer.ts';
+import { names } from '../training/tensor-names.ts';
 
 /** The class input of an exported class-conditional network. */
 export const CLASS_INPUT = 'label';
@@ -67,7 +68,10 @@ export function weightsSafetensors(state: TrainState, layouts: { G: ParamLayout;
       slots[n].forEach((slot, i) => (t[`${e.name}.opt.${slot}`] = { dtype: 'F32', shape: e.shape, data: s.slots[i].slice(e.offset, e.offset + e.size) }));
     }
   }
-  for (const [name, v] of Object.entries(state.states)) t[name] = { dtype: 'F32', shape: [v.length], data: v.slice() };
+  // The generator's weight average (--ema) by parameter name like the weights: '<name>.ema'.
+  const average = state.states[names.ema(names.param('G'))];
+  if (average) for (const e of layouts.G.entries) t[names.ema(e.name)] = { dtype: 'F32', shape: e.shape, data: average.slice(e.offset, e.offset + e.size) };
+  for (const [name, v] of Object.entries(state.states)) if (v !== average) t[name] = { dtype: 'F32', shape: [v.length], data: v.slice() };
   return encodeSafetensors(t, { ...metadata, 'G.step': String(state.G.step), 'D.step': String(state.D.step) });
 }
 

@@ -284,26 +284,31 @@ def _sigma(w, u):
     return float(u @ (m @ v))
 
 
-def build(description, tensors):
-    """A module for one network's description (GENERATOR or CRITIC below), its weights loaded from `tensors`."""
+def build(description, tensors, ema=True):
+    """A module for one network's description (GENERATOR or CRITIC below), its weights loaded from `tensors`.
+    With `ema` (the default), a run trained with --ema gives its weight average ('<name>.ema' tensors)."""
     module = KINDS[description['kind']](**description)
     prefix = description['prefix']
     for name, layer in module.names.items():
         for attr in ('weight', 'bias', 'running_mean', 'running_var'):
-            key = f'{prefix}.{name}.{attr}'
+            base = f'{prefix}.{name}.{attr}'
+            key, u = base, f'{base}.u'
+            if ema and f'{base}.ema' in tensors:
+                key, u = f'{base}.ema', f'{base}.u.ema'
             if key not in tensors or getattr(layer, attr, None) is None:
                 continue
             t = tensors[key].float()
             if attr == 'weight' and description.get('spectralNorm') and t.dim() >= 2:
-                t = t / _sigma(t, tensors[f'{key}.u'])
+                t = t / _sigma(t, tensors[u])
             getattr(layer, attr).data.copy_(t.reshape(getattr(layer, attr).shape))
     if description.get('classes'):
         module.classes = CLASSES  # the class names, in label order
     return module
 
 
-def load_generator(path):
-    return build(GENERATOR, read_safetensors(path)[0])
+def load_generator(path, ema=True):
+    """The generator; its weight average when the run kept one (--ema), unless ema=False."""
+    return build(GENERATOR, read_safetensors(path)[0], ema)
 
 
 def load_critic(path):

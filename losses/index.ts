@@ -3,6 +3,7 @@
 import type { GanLoss, Penalty } from './loss.ts';
 import { DIVERGENCES, fgan, isDivergence } from './fgan.ts';
 import { fisher } from './fisher.ts';
+import { lecam } from './lecam.ts';
 import { isPenalty, PENALTIES } from './penalties.ts';
 import { rahinge, ralsgan, rasgan, rsgan } from './relativistic.ts';
 import { hinge, leastSquares, minimax, nonSaturating, wasserstein } from './standard.ts';
@@ -25,6 +26,8 @@ export interface LossSettings {
   clip?: number;
   /** Spectral normalization of the critic's layers. */
   spectralNorm?: boolean;
+  /** LeCam regularization's weight, beside any penalty (losses/lecam.ts). */
+  lecam?: number;
 }
 
 export interface LossDefaults {
@@ -136,5 +139,7 @@ export function buildLoss(name: string, s: LossSettings = {}): BuiltLoss {
     );
   const warnings: string[] = [];
   if (spectralNorm && penaltyName !== 'none') warnings.push(`spectral norm together with the '${penaltyName}' penalty: both constrain the critic (some papers combine them)`);
-  return { loss: e.build(s), penalties: penaltyName === 'none' || !isPenalty(penaltyName) ? [] : [PENALTIES[penaltyName](s.lambda ?? e.defaults.lambda)], clip, spectralNorm, warnings };
+  const penalties = penaltyName === 'none' || !isPenalty(penaltyName) ? [] : [PENALTIES[penaltyName](s.lambda ?? e.defaults.lambda)];
+  if (s.lecam !== undefined) penalties.push(lecam(s.lecam));
+  return { loss: e.build(s), penalties, clip, spectralNorm, warnings };
 }

@@ -52,5 +52,7 @@ export interface GanLoss {
 /** A regulariser added to the critic's loss; any penalty combines with any loss. */
 export interface Penalty {
   readonly name: string;
+  /** State it carries from step to step (LeCam's moving averages). */
+  readonly states?: StateDecl[];
   build(ctx: LossContext): Value;
 }

@@ -9,6 +9,7 @@ import { CONDITIONINGS } from '../models/conditioning.ts';
 import { identityDifference, MAX_ITERATIONS } from '../training/checkpoint.ts';
 import { NODE_EPS } from '../runtime/runtime.ts';
 import { RESIZE_MODES } from '../data/images.ts';
+import { AUGMENTS } from '../models/augment.ts';
 import { PROTOCOLS } from './protocols.ts';
 import { jsonObject } from './json.ts';
 export { PROTOCOLS };
@@ -45,6 +46,7 @@ export const CONFIG_KEYS = {
   divergence: key(z.enum(names(DIVERGENCES)).optional(), `f-GAN divergence: ${Object.keys(DIVERGENCES).join(' | ')}`, { arg: '<name>', ...id }),
   rho: key(z.number().positive().optional(), "Fisher GAN's rho", { arg: '<x>', ...id }),
   clip: key(z.number().positive().optional(), 'clip critic weights to [-c, c] after each update', { arg: '<c>', ...id }),
+  lecam: key(z.number().positive().optional(), "LeCam regularization (Tseng et al. 2021) with this weight, beside the loss's penalty: D(real) pulled toward a moving average of D(fake) and back", { arg: '<weight>', ...id }),
   spectralNorm: key(z.boolean().optional(), 'spectral normalization of the critic', id),
   wganSchedule: key(z.boolean().default(false), 'WGAN: 100 critic steps for the first 25 generator steps and every 500th', id),
   iterations: key(posInt.max(MAX_ITERATIONS).default(5000), 'generator iterations', { arg: '<n>' }),
@@ -53,11 +55,16 @@ export const CONFIG_KEYS = {
   hidden: key(z.array(posInt).min(1).default([128, 128]), 'MLP hidden widths (2-D data), comma separated', { arg: '<list>', ...id }),
   arch: key(z.enum(ARCHS).optional(), 'architecture: for 2-D data mlp (default) or pacgan (PacGAN\'s batch-norm generator and maxout critic); for images dcgan (default) or resnet (the SNGAN / Mimicry ResNet)', { arg: '<name>', ...id }),
   pack: key(posInt.max(64).optional(), 'PacGAN packing: the critic judges m samples at once (real with real, fake with fake); penalties act on the packed input (default 1)', { arg: '<m>', ...id }),
-  dataSize: key(posInt.optional(), '2-D data: a fixed set of n points drawn once per seed, minibatches drawn from it (PacGAN: 100000); default a fresh draw every step', { arg: '<n>', ...id }),
+  dataSize: key(posInt.optional(), 'a fixed set drawn once per seed, minibatches drawn from it: 2-D data, n points (PacGAN: 100000; default a fresh draw every step); images, a random subset of n images (default all)', { arg: '<n>', ...id }),
   protocol: key(z.enum(names(PROTOCOLS)).optional(), `a published setup's settings as defaults (flags still override): ${Object.entries(PROTOCOLS).map(([k, v]) => `${k} (${v.about})`).join('; ')}`, { arg: '<name>', ...id }),
   width: key(posInt.optional(), 'channels: DCGAN next to the image (default 32), ResNet in every block (default 64)', { arg: '<n>', ...id }),
   norm: key(z.enum(['layer', 'instance', 'none']).optional(), 'DCGAN critic normalization (images; never batch norm: penalties are per sample)', { arg: '<name>', ...id }),
   conditional: key(z.enum(CONDITIONINGS).optional(), 'class-conditional GAN on labelled images: projection discriminator (Miyato & Koyama 2018) or acgan (auxiliary classifier, Odena et al. 2017); the generator gets conditional batch norm', { arg: '<how>', ...id }),
+  ema: key(z.number().gt(0).lt(1).optional(), "keep an exponential moving average of the generator's weights with this decay (e.g. 0.999); samples, eval, export and the page use it unless told --no-ema", { arg: '<decay>', ...id }),
+  emaStart: key(z.number().int().nonnegative().optional(), 'with --ema: the average equals the weights until this generator update, then averages with the warm-up min(decay, (1 + s) / (10 + s)) (default 0)', { arg: '<n>', ...id }),
+  augment: key(z.array(z.enum(AUGMENTS)).min(1).optional(), `differentiable augmentation of every critic input, real and generated, in both steps (DiffAugment, Zhao et al. 2020): any of ${AUGMENTS.join(', ')}, comma separated`, { arg: '<list>', ...id }),
+  augmentP: key(z.union([z.literal('auto'), z.number().gt(0).max(1)], { error: "must be a probability in (0, 1] or 'auto'" }).optional(), "with --augment: each transform applies to a sample with probability p (default 1, as DiffAugment), or 'auto': adapted to keep E[sign D(real)] at --augment-target (ADA, Karras et al. 2020)", { arg: '<p>', ...id }),
+  augmentTarget: key(z.number().gt(0).lt(1).optional(), "with --augment-p auto: the target of E[sign D(real)] (default 0.6, ADA's)", { arg: '<x>', ...id }),
   sampleEvery: key(posInt.default(500), 'images: a PNG grid of samples from fixed noise every N iterations', { arg: '<n>' }),
   generator: key(z.string().min(1).optional(), 'train this ONNX generator (float initializers become parameters)', { arg: '<file.onnx>', ...id }),
   critic: key(z.string().min(1).optional(), 'train this ONNX critic', { arg: '<file.onnx>', ...id }),
@@ -70,7 +77,9 @@ export const CONFIG_KEYS = {
   checkpointEvery: key(posInt.default(1000), 'iterations between checkpoints', { arg: '<n>' }),
   keepCheckpoints: key(posInt.default(3), 'checkpoints kept', { arg: '<n>' }),
   logEvery: key(posInt.default(50), 'iterations between metrics.jsonl lines', { arg: '<n>' }),
-  evalSamples: key(posInt.default(2500), 'samples for the final metrics (2-D data)', { arg: '<n>' }),
+  evalSamples: key(posInt.default(2500), 'samples for the final metrics (2-D data) and for each --eval-every score (images)', { arg: '<n>' }),
+  evalEvery: key(posInt.optional(), 'images: score the run every N iterations with --classifier (classifier-FID, KID, precision / recall, density / coverage, Inception Score; TensorBoard and evals.jsonl)', { arg: '<n>' }),
+  classifier: key(z.string().min(1).optional(), 'the scoring classifier for --eval-every (onnx-gan train-classifier makes it)', { arg: '<file>' }),
   onDivergence: key(z.enum(['stop', 'rollback']).default('stop'), 'on a non-finite loss or parameter: stop, or roll back to the last checkpoint with lower learning rates', { arg: '<what>' }),
   maxRollbacks: key(posInt.default(3), 'rollbacks before giving up', { arg: '<n>' }),
   rollbackLrScale: key(z.number().gt(0).lt(1).default(0.5), 'learning rates are multiplied by this at each rollback', { arg: '<x>' }),

@@ -10,7 +10,8 @@ import { Rng } from '../data/random.ts';
 import { classifierOnnx } from '../export/model.ts';
 import { accuracy, ClassifierRunner, imageBatch, trainClassifier } from '../training/supervised.ts';
 import { nodeRuntime } from '../runtime/node.ts';
-import type { NodeEp } from '../runtime/runtime.ts';
+import type { NodeEp, Runtime } from '../runtime/runtime.ts';
+import type { Config } from './config.ts';
 import { VERSION } from './export.ts';
 import { writeFileAtomic, readJsonObject } from './files.ts';
 import { fashionMnist } from '../data/image-files.ts';
@@ -18,7 +19,7 @@ import { type ImageSet, labelled } from '../data/images.ts';
 import { checkpointInfo, resolveSetup, runData } from './setup.ts';
 import { eventWriter } from './tfevents.ts';
 import { isImage } from '../data/load.ts';
-import { type ConditionalScores, type ImageScores, conditionalScores, ortKernelSum, scoreFeatures } from '../eval/image-scores.ts';
+import { type ConditionalScores, type ImageScores, conditionalScores, ortDistances, ortKernelSum, scoreFeatures } from '../eval/image-scores.ts';
 import { StepCompiler } from '../training/step.ts';
 import { Sampler } from '../training/sampler.ts';
 import { type Run, openRun } from './open.ts';
@@ -50,12 +51,13 @@ export async function trainScoringClassifier(o: { out: string; epochs: number; b
   let bytes = classifierOnnx(model, r.layout, r.params, { metadata: meta({}), producerVersion: VERSION });
   const runner = await ClassifierRunner.create(runtime, bytes, o.threads);
   const kernel = ortKernelSum(runtime, o.threads);
+  const pairs = ortDistances(runtime, o.threads);
   try {
     const testOut = await runner.run(allOf(test));
     const testAccuracy = accuracy(testOut.logits, model.classes, test.labels!);
     say(`test accuracy ${(100 * testAccuracy).toFixed(2)} %; scoring the floor (train vs test split)`);
     const trainOut = await runner.run(subset(train, o.samples, Rng.stream(o.seed, 'floor')));
-    const floor = await scoreFeatures(trainOut, testOut.features, model.featureSize, model.classes, { seed: o.seed, kernelSum: kernel.sum });
+    const floor = await scoreFeatures(trainOut, testOut.features, model.featureSize, model.classes, { seed: o.seed, kernelSum: kernel.sum, distances: pairs.distances });
     bytes = classifierOnnx(model, r.layout, r.params, {
       metadata: meta({ test_accuracy: String(testAccuracy), epochs: String(o.epochs), floor: JSON.stringify(floor) }),
       producerVersion: VERSION,
@@ -65,6 +67,7 @@ export async function trainScoringClassifier(o: { out: string; epochs: number; b
   } finally {
     await runner.release();
     await kernel.release();
+    await pairs.release();
   }
 }
 
@@ -76,6 +79,8 @@ export interface EvalResult extends ImageScores {
   floor: ImageScores | null;
   /** The truncation the latents were drawn with (null: none). */
   truncation: number | null;
+  /** Whether the samples came from the generator's weight average (runs trained with --ema). */
+  ema: boolean;
   /** Class-conditional runs only. */
   conditional?: ConditionalScores;
 }
@@ -86,6 +91,8 @@ export interface EvalOptions {
   seed: number;
   /** Draw the latents within +-psi standard deviations (the truncation trick); absent: plain N(0, 1). */
   truncation?: number;
+  /** false: the trained generator's own weights even when the run keeps an average; absent: the average if any. */
+  ema?: boolean;
   threads?: number;
   ep?: NodeEp;
   log?: (m: string) => void;
@@ -94,59 +101,110 @@ export interface EvalOptions {
 /** Score a run's newest good checkpoint: `samples` generated images against the whole test split. */
 export async function evalRun(run: string, o: EvalOptions): Promise<EvalResult> {
   const opened = openRun(run, 'eval');
-  if (!existsSync(o.classifier)) throw new Error(`eval: classifier ${o.classifier} not found; make it with onnx-gan train-classifier --out ${o.classifier}`);
   return opened.locked('onnx-gan eval', o.log, () => evalIn(opened, o));
+}
+
+/**
+ * The scoring classifier with what scoring needs beside it: the test split's features (computed once), and
+ * KID's and PRDC's products on onnxruntime. `eval` scores one checkpoint with it; `train --eval-every`
+ * scores the run as it goes.
+ */
+export class ClassifierScorer {
+  private constructor(
+    private readonly runner: ClassifierRunner,
+    private readonly ref: { features: Float32Array; labels: Uint8Array },
+    private readonly kernel: ReturnType<typeof ortKernelSum>,
+    private readonly pairs: ReturnType<typeof ortDistances>,
+    readonly meta: Record<string, string>,
+    readonly classNames: string[] | undefined,
+  ) {}
+
+  /** `what` names the command in errors (eval, --eval-every); `data` is the run's, which the classifier must take. */
+  static async open(file: string, cfg: Config, data: ImageSet, runtime: Runtime, threads: number | undefined, what: string): Promise<ClassifierScorer> {
+    if (!existsSync(file)) throw new Error(`${what}: classifier ${file} not found; make it with onnx-gan train-classifier --out ${file}`);
+    const bytes = new Uint8Array(readFileSync(file));
+    let meta: Record<string, string>;
+    try {
+      meta = fromBytes(bytes).metadata;
+    } catch (e) {
+      throw new Error(`${what}: classifier ${file}: ${(e as Error).message.split('\n')[0]}`);
+    }
+    const runner = await ClassifierRunner.create(runtime, bytes, threads).catch((e: Error) => Promise.reject(new Error(`${what}: classifier ${file}: ${e.message.split('\n')[0]}`)));
+    try {
+      if (runner.inputShape.join('x') !== data.shape.join('x')) throw new Error(`${what}: the classifier takes images [${runner.inputShape}], the run generates [${data.shape}]`);
+      const test = fashionTestFor(cfg.data, data, what);
+      const ref = await runner.run(allOf(test));
+      return new ClassifierScorer(runner, { features: ref.features, labels: test.labels! }, ortKernelSum(runtime, threads), ortDistances(runtime, threads), meta, data.classes);
+    } catch (e) {
+      await runner.release();
+      throw e;
+    }
+  }
+
+  /** Scores of generated images (class by class, `perClass` each, for a conditional generator of `classes`). */
+  async score(images: Float32Array, seed: number, conditional?: { classes: number; perClass: number }): Promise<ImageScores & { conditional?: ConditionalScores }> {
+    const gen = await this.runner.run(images);
+    const scores = await scoreFeatures(gen, this.ref.features, gen.featureSize, gen.classes, { seed, kernelSum: this.kernel.sum, distances: this.pairs.distances });
+    if (!conditional) return scores;
+    if (conditional.classes !== gen.classes) throw new Error(`eval: the generator is conditional on ${conditional.classes} classes, the classifier tells ${gen.classes}`);
+    return { ...scores, conditional: conditionalScores(gen, this.ref, this.classNames!, conditional.perClass) };
+  }
+
+  async release(): Promise<void> {
+    await this.runner.release();
+    await this.kernel.release();
+    await this.pairs.release();
+  }
+}
+
+/** The scalars of a score that TensorBoard shows beside the run's curves. */
+export const scoreScalars = (s: ImageScores & { conditional?: ConditionalScores }): Record<string, number> => ({
+  'eval/classifier_fid': s.fid,
+  'eval/kid': s.kid,
+  'eval/class_kl': s.classKL,
+  ...(s.manifold ? { 'eval/precision': s.manifold.precision, 'eval/recall': s.manifold.recall, 'eval/density': s.manifold.density, 'eval/coverage': s.manifold.coverage } : {}),
+  ...(s.inceptionScore ? { 'eval/inception_score': s.inceptionScore.mean } : {}),
+  ...(s.conditional ? { 'eval/conditioning_accuracy': s.conditional.accuracy, 'eval/mean_intra_class_fid': s.conditional.meanIntraFid } : {}),
+});
+
+/** `samples` images from a generator, 500 at a time; a conditional one makes as many of each class, class by class. */
+export async function generateForScoring(generate: (z: Float32Array, labels?: Float32Array) => Promise<Float32Array>, latent: number, classes: number, samples: number, rng: Rng, truncation?: number): Promise<{ images: Float32Array; perClass: number }> {
+  const chunks: Float32Array[] = [];
+  const perClass = classes ? Math.ceil(samples / classes) : 0;
+  const total = classes ? perClass * classes : samples;
+  for (let i = 0; i < total; i += 500) {
+    const m = Math.min(500, total - i);
+    const labels = classes ? Float32Array.from({ length: m }, (_, j) => Math.floor((i + j) / perClass)) : undefined;
+    const z = new Float32Array(m * latent);
+    chunks.push(await generate(truncation ? rng.fillTruncatedNormal(z, truncation) : rng.fillNormal(z), labels));
+  }
+  const images = new Float32Array(chunks.reduce((a, c) => a + c.length, 0));
+  chunks.reduce((at, c) => (images.set(c, at), at + c.length), 0);
+  return { images, perClass };
 }
 
 async function evalIn({ dir, config: cfg, latest }: Run, o: EvalOptions): Promise<EvalResult> {
   const data = await runData(cfg, { onNote: o.log });
   if (!isImage(data)) throw new Error(`eval: run ${dir} trained on '${cfg.data}', not images; its metrics.json already has the 2-D scores`);
-  const bytes = new Uint8Array(readFileSync(o.classifier));
-  let meta: Record<string, string>;
-  try {
-    meta = fromBytes(bytes).metadata;
-  } catch (e) {
-    throw new Error(`eval: classifier ${o.classifier}: ${(e as Error).message.split('\n')[0]}`);
-  }
   const runtime = nodeRuntime(o.ep);
-  const runner = await ClassifierRunner.create(runtime, bytes, o.threads).catch((e: Error) => Promise.reject(new Error(`eval: classifier ${o.classifier}: ${e.message.split('\n')[0]}`)));
-  if (runner.inputShape.join('x') !== data.shape.join('x')) {
-    await runner.release();
-    throw new Error(`eval: the classifier takes images [${runner.inputShape}], run ${dir} generates [${data.shape}]`);
-  }
+  const scorer = await ClassifierScorer.open(o.classifier, cfg, data, runtime, o.threads, 'eval');
   // Only the sampler is compiled: scoring needs samples, not training steps.
   const compiler = new StepCompiler(resolveSetup(cfg, data).setup);
-  const sampler = Sampler.compile(compiler, runtime, o.threads);
-  const kernel = ortKernelSum(runtime, o.threads);
+  const sampler = Sampler.compile(compiler, runtime, o.threads, { ema: o.ema });
   try {
     const state = latest(checkpointInfo(cfg, compiler.shape()), o.log ?? (() => {}), 'eval')?.state;
     if (!state) throw new Error(`eval: ${dir} has no checkpoint yet`);
     const { latent, classes } = compiler;
-    const rng = Rng.stream(o.seed, 'eval-images');
-    const chunks: Float32Array[] = [];
-    // A conditional generator makes the same number of samples of every class, class by class.
-    const perClass = classes ? Math.ceil(o.samples / classes) : 0;
-    const total = classes ? perClass * classes : o.samples;
-    for (let i = 0; i < total; i += 500) {
-      const m = Math.min(500, total - i);
-      const labels = classes ? Float32Array.from({ length: m }, (_, j) => Math.floor((i + j) / perClass)) : undefined;
-      const z = new Float32Array(m * latent);
-      chunks.push(await sampler.generate(state, o.truncation ? rng.fillTruncatedNormal(z, o.truncation) : rng.fillNormal(z), labels));
-    }
-    const images = new Float32Array(chunks.reduce((a, c) => a + c.length, 0));
-    chunks.reduce((at, c) => (images.set(c, at), at + c.length), 0);
-    const test = fashionTestFor(cfg.data, data);
-    const ref = await runner.run(allOf(test));
-    const gen = await runner.run(images);
-    const scores = await scoreFeatures(gen, ref.features, gen.featureSize, gen.classes, { seed: o.seed, kernelSum: kernel.sum });
-    if (classes && classes !== gen.classes) throw new Error(`eval: the generator is conditional on ${classes} classes, the classifier tells ${gen.classes}`);
-    const conditional = classes ? conditionalScores(gen, { features: ref.features, labels: test.labels! }, data.classes!, perClass) : undefined;
+    const { images, perClass } = await generateForScoring((z, labels) => sampler.generate(state, z, labels), latent, classes, o.samples, Rng.stream(o.seed, 'eval-images'), o.truncation);
+    const { conditional, ...scores } = await scorer.score(images, o.seed, classes ? { classes, perClass } : undefined);
+    const meta = scorer.meta;
     const result: EvalResult = {
       run: dir,
       iteration: state.iteration,
       classifier: resolve(o.classifier),
       classifierTestAccuracy: meta.test_accuracy ? Number(meta.test_accuracy) : null,
       truncation: o.truncation ?? null,
+      ema: o.ema ?? compiler.averaged,
       floor: meta.floor ? JSON.parse(meta.floor) : null,
       ...scores,
       ...(conditional ? { conditional } : {}),
@@ -156,22 +214,16 @@ async function evalIn({ dir, config: cfg, latest }: Run, o: EvalOptions): Promis
     const { run: _r, ...kept } = result;
     writeFileAtomic(metricsPath, JSON.stringify({ ...prior, eval: kept }, null, 2) + '\n');
     // TensorBoard shows the scores beside the run's curves, at the iteration they were made at.
-    eventWriter(dir).scalars(state.iteration, {
-      'eval/classifier_fid': scores.fid,
-      'eval/kid': scores.kid,
-      'eval/class_kl': scores.classKL,
-      ...(conditional ? { 'eval/conditioning_accuracy': conditional.accuracy, 'eval/mean_intra_class_fid': conditional.meanIntraFid } : {}),
-    });
+    eventWriter(dir).scalars(state.iteration, scoreScalars(result));
     return result;
   } finally {
     await sampler.release();
-    await runner.release();
-    await kernel.release();
+    await scorer.release();
   }
 }
 
 /** The reference images: Fashion-MNIST's test split for runs on Fashion-MNIST (train split), else refused. */
-function fashionTestFor(spec: string, data: ImageSet): ImageSet {
-  if (spec !== 'fashion-mnist') throw new Error(`eval: the scores compare against Fashion-MNIST's test split; run data '${spec}' (images [${data.shape}]) has no such reference`);
+function fashionTestFor(spec: string, data: ImageSet, what = 'eval'): ImageSet {
+  if (spec !== 'fashion-mnist') throw new Error(`${what}: the scores compare against Fashion-MNIST's test split; run data '${spec}' (images [${data.shape}]) has no such reference`);
   return fashionMnist('t10k');
 }

@@ -86,7 +86,7 @@ const evaluate: Evaluate = async (model) => {
   }
 };
 
-export async function exportRun(target: string, o: { out?: string; uint8?: boolean; log?: (m: string) => void } = {}): Promise<ExportResult> {
+export async function exportRun(target: string, o: { out?: string; uint8?: boolean; ema?: boolean; log?: (m: string) => void } = {}): Promise<ExportResult> {
   const log = o.log ?? (() => {});
   const src = source(target, log);
   const cfg = src.cfg;
@@ -109,6 +109,7 @@ export async function exportRun(target: string, o: { out?: string; uint8?: boole
   const dIn = setup.critic.inputShape;
   const classes = plan.classes ? classNames(plan.classes, data.classes) : undefined;
   const common: Record<string, string> = { 'onnx-gan.version': VERSION, loss: cfg.loss, data: cfg.data, step: String(state.iteration) };
+  const gen = compiler.generatorWeights(state, { ema: o.ema });
   if (classes) Object.assign(common, { classes: JSON.stringify(classes), conditioning: cfg.conditional!, label_input: `${CLASS_INPUT}: int64 [N], each sample's class, an index into classes` });
   const aux = setup.critic.auxClasses ?? 0;
   const conditionalDoc = classes ? ` and ${CLASS_INPUT} [N] int64 in 0..${classes.length - 1}` : '';
@@ -119,6 +120,7 @@ export async function exportRun(target: string, o: { out?: string; uint8?: boole
     latent_distribution: 'normal(0, 1), float32, shape [N, latent_size]',
     output_layout: images ? `[N, ${shape.join(', ')}] float32 (NCHW)` : `[N, ${shape.join(', ')}] float32`,
     output_range: images ? '[-1, 1] (tanh); pixel = (x + 1) * 127.5' : 'unbounded (2-D points)',
+    weights: o.ema ?? compiler.averaged ? `the exponential moving average of the generator's weights (decay ${cfg.ema})` : "the generator's trained weights",
   };
   const dMeta = {
     ...common,
@@ -128,10 +130,10 @@ export async function exportRun(target: string, o: { out?: string; uint8?: boole
     output_meaning: `the critic's score under the '${cfg.loss}' loss (a logit for ns/minimax/dragan/r1/r2, unbounded for Wasserstein and hinge critics); higher means more real`,
   };
   const version = { producerVersion: VERSION };
-  const g = await inferenceModel(setup.generator, compiler.layoutG, state.G.params, state.states, { input: 'z', output: 'samples', doc: `onnx-gan generator: z [N, ${compiler.latent}] ~ N(0, 1)${conditionalDoc} -> samples` }, { metadata: gMeta, ...version }, evaluate);
+  const g = await inferenceModel(setup.generator, compiler.layoutG, gen.params, gen.states, { input: 'z', output: 'samples', doc: `onnx-gan generator: z [N, ${compiler.latent}] ~ N(0, 1)${conditionalDoc} -> samples` }, { metadata: gMeta, ...version }, evaluate);
   const d = await inferenceModel(setup.critic, compiler.layoutD, state.D.params, state.states, { input: 'x', output: 'score', doc: `onnx-gan critic: samples [N, ${dIn.join(', ')}]${setup.critic.classes ? conditionalDoc : ''} -> score [N, ${1 + aux}]` }, { metadata: dMeta, ...version }, evaluate);
   const w = weightsSafetensors(state, { G: compiler.layoutG, D: compiler.layoutD }, info.slots, { ...common, config: JSON.stringify(cfg) });
-  const training = packArtifacts(plan, state, info, { producer: `onnx-gan ${VERSION}`, data: cfg.data, seed: cfg.seed, schedule, config: cfg, classes });
+  const training = packArtifacts({ ...plan, sampler: compiler.sampler({ ema: o.ema }) }, state, info, { producer: `onnx-gan ${VERSION}`, data: cfg.data, seed: cfg.seed, schedule, config: cfg, classes });
   const files: [string, Uint8Array][] = [['generator.onnx', g], ['critic.onnx', d], ['weights.safetensors', w], ...Object.entries(training).map(([n, b]): [string, Uint8Array] => [join('training', n), b])];
   const py = pytorchModule(setup.generator, setup.critic, classes);
   if (py) files.splice(3, 0, ['model.py', new TextEncoder().encode(py)]);
@@ -139,7 +141,7 @@ export async function exportRun(target: string, o: { out?: string; uint8?: boole
     const [, h, wd] = shape;
     const u8Meta = { ...gMeta, output_layout: `[N, 3, ${h}, ${wd}] uint8 (NCHW, grey repeated to RGB)`, output_range: '[0, 255]' };
     const doc = `onnx-gan generator for torch-fidelity: z [N, ${compiler.latent}] ~ N(0, 1)${conditionalDoc} -> uint8 images [N, 3, ${h}, ${wd}]`;
-    files.splice(1, 0, ['generator_uint8.onnx', await inferenceModel(setup.generator, compiler.layoutG, state.G.params, state.states, { input: 'z', output: 'images', doc, post: uint8Rgb }, { metadata: u8Meta, ...version }, evaluate)]);
+    files.splice(1, 0, ['generator_uint8.onnx', await inferenceModel(setup.generator, compiler.layoutG, gen.params, gen.states, { input: 'z', output: 'images', doc, post: uint8Rgb }, { metadata: u8Meta, ...version }, evaluate)]);
   }
   const unchanged: string[] = [];
   await withLock(out, 'onnx-gan export', 'export directory', log, () => {

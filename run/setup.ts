@@ -95,6 +95,12 @@ export function resolveSetup(cfg: Config, data: Data): ResolvedSetup {
     facts.critic = m.facts;
   }
   setup.warnings.push(...importWarnings(facts, cfg.loss, setup.penalties[0]?.name ?? null));
+  if (cfg.emaStart !== undefined && cfg.ema === undefined) throw new Error(`--ema-start ${cfg.emaStart}: starts an average that --ema DECAY does not ask for`);
+  if (cfg.ema !== undefined) setup.ema = { decay: cfg.ema, start: cfg.emaStart ?? 0 };
+  for (const k of ['augmentP', 'augmentTarget'] as const) if (cfg[k] !== undefined && !cfg.augment) throw new Error(`${flagOf(k)} ${cfg[k]}: applies with --augment, which is not given`);
+  if (cfg.augmentTarget !== undefined && cfg.augmentP !== 'auto') throw new Error(`--augment-target ${cfg.augmentTarget}: the target of the adaptive probability (--augment-p auto)`);
+  if (cfg.augment && !isImage(data)) throw new Error(`--augment ${cfg.augment.join(',')}: augmentation transforms images; the data set '${cfg.data}' is 2-D points`);
+  if (cfg.augment) setup.augment = { kinds: cfg.augment, p: cfg.augmentP ?? 1, target: cfg.augmentTarget ?? 0.6 };
   const schedule = { base: cfg.nCritic ?? entry.defaults.nCritic, wgan: cfg.wganSchedule };
   return { setup, schedule, nCritic: criticSchedule(schedule) };
 }

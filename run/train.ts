@@ -21,6 +21,8 @@ import { checkFits } from '../training/gan-pairs.ts';
 import { type Data, isImage } from '../data/load.ts';
 import { CONFIG_FILE, isRun, openRun, type Run } from './open.ts';
 import { EVENT_FILE_PREFIX, eventWriter } from './tfevents.ts';
+import { ClassifierScorer, generateForScoring, scoreScalars } from './evaluate.ts';
+import type { ImageSet } from '../data/images.ts';
 export { DivergedError } from '../training/run-loop.ts';
 
 export interface TrainOptions {
@@ -48,7 +50,7 @@ export interface TrainResult {
 }
 
 /** What a run directory holds; --force removes exactly these. */
-const RUN_OUTPUTS = ['config.json', 'metrics.jsonl', 'metrics.json', 'losses.svg', 'samples.csv', 'samples.svg', 'samples.png', 'samples', CKPT_DIR, EXPORT_DIR];
+const RUN_OUTPUTS = ['config.json', 'metrics.jsonl', 'evals.jsonl', 'metrics.json', 'losses.svg', 'samples.csv', 'samples.svg', 'samples.png', 'samples', CKPT_DIR, EXPORT_DIR];
 
 export async function train(cfg: Config, opts: TrainOptions = {}): Promise<TrainResult> {
   const out = resolve(cfg.out ?? defaultOut(cfg));
@@ -57,6 +59,9 @@ export async function train(cfg: Config, opts: TrainOptions = {}): Promise<Train
   const resolved = resolveSetup(cfg, data);
   const { setup, nCritic } = resolved;
   checkDataShape(data, setup.generator.outputShape, setup.generator.classes);
+  if (cfg.evalEvery !== undefined && !cfg.classifier) throw new Error(`--eval-every ${cfg.evalEvery}: scores with a classifier; give --classifier FILE (onnx-gan train-classifier makes one)`);
+  if (cfg.classifier && cfg.evalEvery === undefined) throw new Error(`--classifier ${cfg.classifier}: used by --eval-every N, which is not given (onnx-gan eval scores a finished run)`);
+  if (cfg.evalEvery !== undefined && !isImage(data)) throw new Error(`--eval-every ${cfg.evalEvery}: scores image runs; a 2-D run is scored at its end (metrics.json)`);
   checkBatch(cfg, data, setup.batch);
   checkFits(setup, cfg, nCritic(0));
   const used = cfg.threads * cfg.shards;
@@ -100,8 +105,22 @@ async function trainIn(out: string, cfg: Config, opts: TrainOptions, { data, set
     events.image(state.iteration, 'samples', png);
   };
 
+  // --eval-every: the classifier's scores as the run goes (the averaged generator where there is one).
+  let scorer: ClassifierScorer | null = null;
+  const evalFile = join(out, 'evals.jsonl');
+  if (resume) trimLog(evalFile, state.iteration);
+  const scoreNow = async () => {
+    const { images, perClass } = await generateForScoring((z, labels) => trainer.generate(state, z, labels), trainer.plan.latent, trainer.plan.classes, cfg.evalSamples, Rng.stream(cfg.seed, 'eval-images'));
+    const s = await scorer!.score(images, cfg.seed, trainer.plan.classes ? { classes: trainer.plan.classes, perClass } : undefined);
+    const scalars = scoreScalars(s);
+    events.scalars(state.iteration, scalars);
+    appendFile(evalFile, JSON.stringify({ iteration: state.iteration, samples: s.samples, ...Object.fromEntries(Object.entries(scalars).map(([k, v]) => [k.replace(/^eval\//, ''), v])) }) + '\n');
+    say(`iteration ${state.iteration}: classifier-FID ${s.fid.toFixed(2)}, precision ${s.manifold!.precision.toFixed(3)}, recall ${s.manifold!.recall.toFixed(3)} (${s.samples} samples)`);
+  };
+
   const store = folderStore(ckpts, info, cfg.keepCheckpoints);
   try {
+    if (cfg.evalEvery) scorer = await ClassifierScorer.open(cfg.classifier!, cfg, data as ImageSet, nodeRuntime(cfg.ep), cfg.threads, '--eval-every');
     const run = await runLoop({
       trainer,
       state,
@@ -109,7 +128,7 @@ async function trainIn(out: string, cfg: Config, opts: TrainOptions, { data, set
       fuse: cfg.fuse,
       checkpointEvery: cfg.checkpointEvery,
       store,
-      marks: isImage(data) ? [cfg.logEvery, cfg.sampleEvery] : [cfg.logEvery],
+      marks: isImage(data) ? [cfg.logEvery, cfg.sampleEvery, ...(cfg.evalEvery ? [cfg.evalEvery] : [])] : [cfg.logEvery],
       divergence: { on: cfg.onDivergence, maxRollbacks: cfg.maxRollbacks, lrScale: cfg.rollbackLrScale },
       stopRequested: opts.stopRequested,
       async afterBlock(logs, s) {
@@ -122,10 +141,12 @@ async function trainIn(out: string, cfg: Config, opts: TrainOptions, { data, set
           events.scalars(last.iteration, { ...last.values, 'lr/G': s.G.lr, 'lr/D': s.D.lr, 'speed/iterations_per_s': speed });
         }
         if (isImage(data) && s.iteration % cfg.sampleEvery === 0) await writeGrid(join('samples', `step-${String(s.iteration).padStart(9, '0')}.png`));
+        if (scorer && s.iteration % cfg.evalEvery! === 0) await scoreNow();
         opts.onProgress?.(s.iteration, cfg.iterations, last.values);
       },
       onRollback(msg, s) {
         trimLog(logFile, s.iteration);
+        trimLog(evalFile, s.iteration);
         events.restart(s.iteration, 'rolled back');
         say(msg);
       },
@@ -155,6 +176,7 @@ async function trainIn(out: string, cfg: Config, opts: TrainOptions, { data, set
     throw new Error(`${(e as Error).message}; ${latest ? `the last checkpoint is ${latest}: resume with onnx-gan train --resume --out ${out}` : 'no checkpoint was written yet'}`);
   } finally {
     await trainer.release();
+    await scorer?.release();
   }
 }
 

@@ -118,12 +118,26 @@ export const MixtureMetricsFileSchema = z.object({
   reverseKL: z.number().finite().min(0).nullable(),
 });
 
+const share = z.number().finite().min(0).max(1);
+
 /** metrics.json of a finished image run, with eval's scores where the sweep scored it. */
 export const ImageMetricsFileSchema = z.object({
   iterations: z.number().int().min(1).max(MAX_ITERATIONS),
   seconds: z.number().finite().min(0),
-  eval: z.object({ fid: z.number().finite().min(0), kid: z.number().finite(), kidStd: z.number().finite().min(0), samples: z.number().int().min(1) }).optional(),
+  eval: z
+    .object({
+      fid: z.number().finite().min(0),
+      kid: z.number().finite(),
+      kidStd: z.number().finite().min(0),
+      samples: z.number().int().min(1),
+      manifold: z.object({ precision: share, recall: share, density: z.number().finite().min(0), coverage: share }).optional(),
+    })
+    .optional(),
 });
+
+/** What eval reports that a sweep keeps (eval --json, and metrics.json's 'eval'). */
+export const EvalScoresSchema = ImageMetricsFileSchema.shape.eval.unwrap();
+export type EvalScores = z.infer<typeof EvalScoresSchema>;
 
 /** Parse `v` or throw one line naming `what` and the field at fault. */
 export function check<T>(schema: z.ZodType<T>, v: unknown, what: string): T {

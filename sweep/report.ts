@@ -35,6 +35,11 @@ export interface Row {
   fidStd: number | null;
   kidMean: number | null;
   kidStd: number | null;
+  /** Means over the seeds scored with them (null where none was). */
+  precision: number | null;
+  recall: number | null;
+  density: number | null;
+  coverage: number | null;
   seconds: number;
 }
 
@@ -56,6 +61,7 @@ export function summarize(results: RunResult[]): Row[] {
     const scored = ok.filter((r) => r.fid !== undefined);
     const [fidMean, fidStd] = meanStd(scored.map((r) => r.fid!));
     const [kidMean, kidStd] = meanStd(scored.map((r) => r.kid!));
+    const meanOf = (k: 'precision' | 'recall' | 'density' | 'coverage') => meanStd(scored.filter((r) => r[k] !== undefined).map((r) => r[k]!))[0];
     return {
       data: rs[0].data,
       loss: rs[0].loss,
@@ -76,6 +82,10 @@ export function summarize(results: RunResult[]): Row[] {
       fidStd,
       kidMean,
       kidStd,
+      precision: meanOf('precision'),
+      recall: meanOf('recall'),
+      density: meanOf('density'),
+      coverage: meanOf('coverage'),
       seconds: rs.reduce((a, r) => a + r.seconds, 0) / rs.length,
     };
   });
@@ -104,9 +114,10 @@ const kidCell = (r: Row) => (r.kidMean === null ? 'n/a' : pm(r.kidMean * 1000, r
 
 /** Image rows: classifier-feature FID (lower is better) and KID x 1000, over the seeds that were scored. */
 function imageTable(rows: Row[]): string {
-  const lines = ['| data | loss | classifier-FID | KID x 1000 | scored | wall s / run | diverged |', '|---|---|---|---|---|---|---|'];
+  const lines = ['| data | loss | classifier-FID | KID x 1000 | precision / recall | density / coverage | scored | wall s / run | diverged |', '|---|---|---|---|---|---|---|---|---|'];
+  const pair = (a: number | null, b: number | null) => (a === null || b === null ? 'n/a' : `${a.toFixed(3)} / ${b.toFixed(3)}`);
   for (const r of rows) {
-    lines.push(`| ${[r.data, lossLabel(r), pm(r.fidMean, r.fidStd, 2), kidCell(r), r.fidMean === null ? 'no (give --classifier)' : `${r.ok}`, r.seconds.toFixed(0), failed(r)].map(markdownCell).join(' | ')} |`);
+    lines.push(`| ${[r.data, lossLabel(r), pm(r.fidMean, r.fidStd, 2), kidCell(r), pair(r.precision, r.recall), pair(r.density, r.coverage), r.fidMean === null ? 'no (give --classifier)' : `${r.ok}`, r.seconds.toFixed(0), failed(r)].map(markdownCell).join(' | ')} |`);
   }
   return lines.join('\n') + '\n';
 }
@@ -141,12 +152,12 @@ function csv(rows: Record<string, unknown>[], cols: string[]): string {
 
 export function writeReports(out: string, results: RunResult[], o: SweepSpec): void {
   const rows = summarize(results);
-  writeFileAtomic(join(out, 'runs.csv'), csv(results as unknown as Record<string, unknown>[], ['data', 'loss', 'pack', 'seed', 'status', 'modesCaptured', 'modes', 'highQualityPct', 'reverseKL', 'fid', 'kid', 'kidStd', 'seconds', 'error']));
+  writeFileAtomic(join(out, 'runs.csv'), csv(results as unknown as Record<string, unknown>[], ['data', 'loss', 'pack', 'seed', 'status', 'modesCaptured', 'modes', 'highQualityPct', 'reverseKL', 'fid', 'kid', 'kidStd', 'precision', 'recall', 'density', 'coverage', 'seconds', 'error']));
   const withPublished = rows.flatMap((r) => {
     const p = publishedRow(o.protocol, r);
     return [r, ...(p ? [{ data: r.data, loss: p.source, pack: r.pack, modes: r.modes, modesMean: p.modes, hqMean: p.hq, rklMean: p.rkl }] : [])];
   });
-  writeFileAtomic(join(out, 'summary.csv'), csv(withPublished as unknown as Record<string, unknown>[], ['data', 'loss', 'pack', 'runs', 'ok', 'diverged', 'crashed', 'modes', 'modesMean', 'modesStd', 'hqMean', 'hqStd', 'rklMean', 'rklStd', 'fidMean', 'fidStd', 'kidMean', 'kidStd', 'seconds']));
+  writeFileAtomic(join(out, 'summary.csv'), csv(withPublished as unknown as Record<string, unknown>[], ['data', 'loss', 'pack', 'runs', 'ok', 'diverged', 'crashed', 'modes', 'modesMean', 'modesStd', 'hqMean', 'hqStd', 'rklMean', 'rklStd', 'fidMean', 'fidStd', 'kidMean', 'kidStd', 'precision', 'recall', 'density', 'coverage', 'seconds']));
   const header = sweepHeader(o);
   writeFileAtomic(join(out, 'summary.md'), header + markdownTable(rows, (r) => publishedRow(o.protocol, r)));
   writeFileAtomic(join(out, 'report.html'), reportHtml(results, rows, header, o.protocol));

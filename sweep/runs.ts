@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DIVERGENCES, isDivergence, isLoss, LOSSES } from '../losses/index.ts';
 import { flagOf } from '../run/config.ts';
-import { check, ImageMetricsFileSchema, isMixture, MixtureMetricsFileSchema, runKey, type RunSpec } from './job-schema.ts';
+import { check, EvalScoresSchema, ImageMetricsFileSchema, isMixture, MixtureMetricsFileSchema, runKey, type EvalScores, type RunSpec } from './job-schema.ts';
 import { PASSWORD_ENV } from './queue-access.ts';
 import { readJsonObject } from '../run/files.ts';
 
@@ -59,6 +59,11 @@ export interface RunResult {
   fid?: number;
   kid?: number;
   kidStd?: number;
+  /** Image runs scored by a build that reports them: precision and recall (k 3), density and coverage (k 5). */
+  precision?: number;
+  recall?: number;
+  density?: number;
+  coverage?: number;
   dir: string;
 }
 
@@ -114,7 +119,7 @@ export function readFinished(r: RunSpec, dir: string, scored = false): { result:
       const m = check(ImageMetricsFileSchema, readJsonObject(file), file);
       if (m.iterations !== r.iterations) return { result: null, problem: `${file}: 'iterations' is ${m.iterations}, the run has ${r.iterations}` };
       if (scored && !m.eval) return { result: null, problem: `${file}: not scored yet` };
-      return { result: { ...resultBase(r, dir), status: 'ok', seconds: m.seconds, ...(m.eval ? { fid: m.eval.fid, kid: m.eval.kid, kidStd: m.eval.kidStd } : {}) }, problem: '' };
+      return { result: { ...resultBase(r, dir), status: 'ok', seconds: m.seconds, ...(m.eval ? imageScores(m.eval) : {}) }, problem: '' };
     }
     const m = check(MixtureMetricsFileSchema, readJsonObject(file), file);
     if (m.iterations !== r.iterations) return { result: null, problem: `${file}: 'iterations' is ${m.iterations}, the run has ${r.iterations}` };
@@ -123,6 +128,9 @@ export function readFinished(r: RunSpec, dir: string, scored = false): { result:
     return { result: null, problem: (e as NodeJS.ErrnoException).code === 'ENOENT' ? `${file} is missing` : (e as Error).message.split('\n')[0] };
   }
 }
+
+/** The scores a sweep keeps of an eval report. */
+const imageScores = (e: EvalScores) => ({ fid: e.fid, kid: e.kid, kidStd: e.kidStd, ...(e.manifold ? { precision: e.manifold.precision, recall: e.manifold.recall, density: e.manifold.density, coverage: e.manifold.coverage } : {}) });
 
 export const finished = (r: RunSpec, dir: string, scored = false): RunResult | null => readFinished(r, dir, scored).result;
 
@@ -156,7 +164,7 @@ export function startRun(r: RunSpec, dir: string, o: { resume: boolean; threads?
       if (e.code !== 0) return { ...ok, error: `eval: ${(e.err.trim().split('\n').pop() ?? '').replace(/^onnx-gan: /, '')}` };
       try {
         const s = JSON.parse(e.out.trim().split('\n').pop()!);
-        return { ...ok, fid: s.fid, kid: s.kid, kidStd: s.kidStd };
+        return { ...ok, ...imageScores(check(EvalScoresSchema, s, 'eval --json')) };
       } catch {
         return { ...ok, error: 'eval: no JSON result' };
       }

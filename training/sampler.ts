@@ -13,9 +13,9 @@ export class Sampler {
     private readonly device = new DeviceState(),
   ) {}
 
-  /** Compile only the sampler of `compiler`'s pair and open a session on it. */
-  static compile(compiler: StepCompiler, runtime: Runtime, threads?: number): Sampler {
-    const sampler: StepProgram = compiler.sampler();
+  /** Compile only the sampler of `compiler`'s pair (its averaged generator unless `ema: false`) and open a session on it. */
+  static compile(compiler: StepCompiler, runtime: Runtime, threads?: number, o: { ema?: boolean } = {}): Sampler {
+    const sampler: StepProgram = compiler.sampler(o);
     return new Sampler({ latent: compiler.latent, classes: compiler.classes, sampler }, runtime.createSession(sampler.model, { threads }));
   }
 

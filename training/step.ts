@@ -5,10 +5,11 @@
 import { grad } from '../graph/autodiff.ts';
 import type { Value } from '../graph/ir.ts';
 import { loop, unrolled } from '../graph/loop.ts';
-import { add, cast, concat, gather, mul, reshape, slice, sum } from '../graph/ops.ts';
+import { add, cast, clip, concat, div, gather, greater, mean, min, mul, reshape, sign, slice, sub, sum, where } from '../graph/ops.ts';
 import { auxiliaryClassifier } from '../losses/acgan.ts';
 import type { GanLoss, LossContext, Penalty, RandomDist } from '../losses/loss.ts';
 import { layoutOf, type Model, type ParamLayout } from '../models/model.ts';
+import { augment, type Augment } from '../models/augment.ts';
 import type { Rng } from '../data/random.ts';
 import { optimizer, type Optimizer, type OptimizerSettings } from './optim.ts';
 import { names } from './tensor-names.ts';
@@ -28,6 +29,36 @@ export interface GanSetup {
    * fake with fake), so a step draws batch x m real samples and latents; penalties act on packed inputs.
    */
   pack?: number;
+  /** An exponential moving average of the generator's weights (and its carried states), updated in-graph. */
+  ema?: EmaSettings;
+  /** Differentiable augmentation of every critic input (models/augment.ts). */
+  augment?: AugmentSettings;
+}
+
+/**
+ * DiffAugment's transforms, each applied with probability p; 'auto' adapts p as ADA does: r = E[sign D(real)]
+ * (a running mean over about four critic batches) above `target` raises p, below lowers it, by
+ * batch / 500,000 per critic step (p can go from 0 to 1 in 500k real images).
+ */
+export interface AugmentSettings {
+  kinds: Augment[];
+  p: number | 'auto';
+  target: number;
+}
+
+/** The adaptive probability and its running E[sign D(real)], carried as state. */
+const AUGMENT_P = 'augment.p';
+const AUGMENT_R = 'augment.r';
+
+/**
+ * Generator weight averaging (Yazici et al. 2019; BigGAN, StyleGAN): after generator update t,
+ * avg <- beta_t * avg + (1 - beta_t) * w, beta_t = min(decay, (1 + s) / (10 + s)) with s = t - start, and
+ * avg = w until update `start` (TensorFlow's ExponentialMovingAverage warm-up, so early averages are not
+ * dominated by the random initial weights).
+ */
+export interface EmaSettings {
+  decay: number;
+  start: number;
 }
 
 export type Net = 'G' | 'D';
@@ -45,7 +76,13 @@ export type StepProgram = CompiledProgram;
 export interface StateSpec {
   name: string;
   shape: number[];
-  init(rng: Rng): Float32Array;
+  /** `initial`: the networks' initial parameters and the states declared before this one, already made. */
+  init(rng: Rng, initial: InitialValues): Float32Array;
+}
+
+export interface InitialValues {
+  params: Record<Net, Float32Array>;
+  states: Record<string, Float32Array>;
 }
 
 /** How a program reads and writes carried state: graph inputs and outputs, or a Loop body's carried values. */
@@ -93,7 +130,24 @@ export class StepCompiler {
     const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
     for (const m of [setup.generator, setup.critic])
       for (const st of m.states ?? []) this.states.set(st.name, { name: st.name, shape: st.shape, init: (rng) => { const out = new Float32Array(size(st.shape)); st.init(rng, out); return out; } });
-    for (const st of setup.loss.states ?? []) this.states.set(st.name, { name: st.name, shape: st.shape, init: () => { const out = new Float32Array(size(st.shape)); st.init(out); return out; } });
+    for (const st of [...(setup.loss.states ?? []), ...setup.penalties.flatMap((p) => p.states ?? [])]) this.states.set(st.name, { name: st.name, shape: st.shape, init: () => { const out = new Float32Array(size(st.shape)); st.init(out); return out; } });
+    if (setup.augment) {
+      const { kinds, p, target } = setup.augment;
+      if (this.sampleShape.length !== 3) throw new Error(`augmentation (${kinds.join(', ')}) works on images; these samples have shape [${this.sampleShape}]`);
+      if (!kinds.length) throw new Error('augmentation needs at least one transform');
+      if (p !== 'auto' && !(p > 0 && p <= 1)) throw new Error(`augmentation probability must be in (0, 1] or 'auto', got ${p}`);
+      if (!(target > 0 && target < 1)) throw new Error(`augmentation target must be in (0, 1), got ${target}`);
+      if (p === 'auto') for (const name of [AUGMENT_P, AUGMENT_R]) this.states.set(name, { name, shape: [], init: () => new Float32Array(1) });
+    }
+    if (setup.ema) {
+      const { decay, start } = setup.ema;
+      if (!(decay > 0 && decay < 1)) throw new Error(`ema decay must be in (0, 1), got ${decay}`);
+      if (!Number.isInteger(start) || start < 0) throw new Error(`ema start must be a whole number of generator updates >= 0, got ${start}`);
+      // The average starts as the initial weights; each generator state's twin as that state's initial value.
+      const avgParams = names.ema(names.param('G'));
+      this.states.set(avgParams, { name: avgParams, shape: [this.layoutG.size], init: (_, v) => v.params.G.slice() });
+      for (const name of this.averagedStates) this.states.set(names.ema(name), { name: names.ema(name), shape: this.states.get(name)!.shape, init: (_, v) => v.states[name].slice() });
+    }
     this.opt = { G: optimizer(setup.optG), D: optimizer(setup.optD) };
     const zs = setup.generator.inputShape;
     if (zs.length !== 1) throw new Error(`generator input must be a latent vector, got shape [${zs}]`);
@@ -111,6 +165,11 @@ export class StepCompiler {
 
   get pack(): number {
     return this.setup.pack ?? 1;
+  }
+
+  /** The generator's carried states (running statistics, spectral norm's vectors): averaged beside its weights. */
+  private get averagedStates(): string[] {
+    return (this.setup.generator.states ?? []).map((s) => s.name);
   }
 
   /** Samples (and latents) one step draws: a critic input per batch row, `pack` samples in each. */
@@ -184,8 +243,11 @@ export class StepCompiler {
     let draws = 0;
     const modelRandom = (name: string, dist: RandomDist, shape: number[]) => random(`${name}#${draws++}`, dist, shape);
     const fwd = (n: Net) => ({ training: true, state: scope.read, setState: n === updating ? scope.write : () => {}, random: modelRandom });
-    // Every critic input of a step is one batch row-aligned with the labels (real, generated, or a mix).
-    const raw = (x: Value, rows = y) => critic.forward(x, dParams, fwd('D'), rows);
+    // Every critic input of a step is one batch row-aligned with the labels (real, generated, or a mix),
+    // augmented first when the run asks for it (penalties then see D of the augmented input, as DiffAugment).
+    const aug = this.setup.augment;
+    const input = (x: Value) => (aug ? augment(x, aug.kinds, (name, shape) => modelRandom(name, 'uniform', shape), { p: aug.p === 'auto' ? scope.read(AUGMENT_P) : aug.p < 1 ? aug.p : undefined, channels: this.sampleShape[0] }) : x);
+    const raw = (x: Value, rows = y) => critic.forward(input(x), dParams, fwd('D'), rows);
     // An ACGAN critic's output is [score, class logits]: losses and penalties see the score.
     const K = critic.auxClasses ?? 0;
     const score = (o: Value) => (K ? slice(o, [0], [1], [1]) : o);
@@ -231,7 +293,34 @@ export class StepCompiler {
   /** One update of network n (the other network's parameters fixed): its new state and the logged scalars. */
   private update(n: Net, mine: NetIn, theirs: Value, draws: Draws, scope: StateScope): { net: NetOut; logs: Record<string, Value> } {
     const { grad, logs } = this.objective(n, mine.params, theirs, draws, scope);
-    return { net: applyUpdate(this.opt[n], mine, grad, add(mine.step, 1)), logs };
+    const net = applyUpdate(this.opt[n], mine, grad, add(mine.step, 1));
+    if (n === 'G') this.average(net, scope);
+    return { net, logs };
+  }
+
+  /** ADA's heuristic after a critic step: the running E[sign D(real)] and p moved toward the target. */
+  private adaptAugmentation(dReal: Value, scope: StateScope): Record<string, Value> {
+    const { target } = this.setup.augment!;
+    const p = scope.read(AUGMENT_P);
+    const r = add(scope.read(AUGMENT_R), mul(sub(mean(sign(dReal)), scope.read(AUGMENT_R)), 0.25));
+    scope.write(AUGMENT_R, r);
+    scope.write(AUGMENT_P, clip(add(p, mul(sign(sub(r, target)), this.draws / 500_000)), 0, 1));
+    return { 'D.augment_p': p, 'D.augment_r': r };
+  }
+
+  /** The generator's averages after an update (nothing without --ema): weights and carried states alike. */
+  private average(g: Pick<NetOut, 'params' | 'step'>, scope: StateScope): void {
+    if (!this.setup.ema) return;
+    const { decay, start } = this.setup.ema;
+    const since = sub(g.step, start);
+    const beta = where(greater(since, 0), min(div(add(since, 1), add(since, 10)), decay), 0);
+    // avg + (1 - beta) (w - avg): the blend in one multiply.
+    const blend = (name: string, w: Value) => {
+      const avg = scope.read(names.ema(name));
+      scope.write(names.ema(name), add(avg, mul(sub(w, avg), sub(1, beta))));
+    };
+    blend(names.param('G'), g.params);
+    for (const name of this.averagedStates) blend(name, scope.read(name));
   }
 
   /** Network n's loss on this step's draws: its flat gradient and the logged scalars. */
@@ -249,6 +338,7 @@ export class StepCompiler {
     if (this.setup.critic.auxClasses) pens.push((logs[`${n}.ac`] = auxiliaryClassifier[n === 'D' ? 'critic' : 'generator'](ctx)));
     const total = pens.length ? sum(obj.loss, ...pens) : obj.loss;
     logs[`${n}.loss`] = total;
+    if (n === 'D' && this.setup.augment?.p === 'auto') Object.assign(logs, this.adaptAugmentation(ctx.dReal, scope));
     return { grad: this.flatGrad(total, raw, this.layout(n)), logs };
   }
 
@@ -329,23 +419,50 @@ export class StepCompiler {
     const mine = this.netInputs(p, n);
     const grads = Array.from({ length: shards }, (_, s) => p.input({ name: names.grad(n, s), role: 'grad', net: n, shape: [this.layout(n).size] }));
     const net = applyUpdate(this.opt[n], mine, mul(sum(...grads), 1 / shards), add(mine.step, 1));
+    const st = this.programScope(p);
+    if (n === 'G') this.average(net, st.scope);
     p.netOutputs(n, this.opt[n].slots, net);
+    st.outputs();
     p.output(finite([net.params]), { name: 'ok', role: 'ok' });
     return p.build({}, this.options);
   }
 
-  /** The generator in inference mode (running statistics as state inputs): what an export samples. */
-  sampler(): StepProgram {
+  /** Whether samples come from the averaged generator unless told otherwise: when there is one. */
+  get averaged(): boolean {
+    return !!this.setup.ema;
+  }
+
+  /**
+   * The generator in inference mode (running statistics as state inputs): what an export samples. With
+   * `ema` (the default when the run averages), the averaged weights and states, read as carried state.
+   */
+  sampler(o: { ema?: boolean } = {}): StepProgram {
+    const ema = this.useEma(o.ema);
     const p = new ProgramBuilder('sampler');
-    const flat = p.input({ name: names.param('G'), role: 'param', net: 'G', shape: [this.layoutG.size] });
+    const st = this.programScope(p);
+    const flat = ema ? st.scope.read(names.ema(names.param('G'))) : p.input({ name: names.param('G'), role: 'param', net: 'G', shape: [this.layoutG.size] });
     const z = p.input({ name: 'z', role: 'input', shape: ['N', this.latent] });
     // Classes travel as float32 like every other feed (exact below 2^24) and are cast in the graph.
     const label = this.classes ? cast(p.input({ name: 'label', role: 'input', shape: ['N'] }), 'int64') : undefined;
-    const st = this.programScope(p);
+    const twins = new Set(ema ? this.averagedStates : []);
+    const scope: StateScope = { read: (name) => st.scope.read(twins.has(name) ? names.ema(name) : name), write: () => {} };
     const { generator } = this.setup;
-    const params = this.effective(generator, unpackParams(flat, this.layoutG), st.scope, false);
-    p.output(generator.forward(z, params, { training: false, state: st.scope.read, setState: () => {} }, label), { name: 'samples', role: 'output' });
+    const params = this.effective(generator, unpackParams(flat, this.layoutG), scope, false);
+    p.output(generator.forward(z, params, { training: false, state: scope.read, setState: () => {} }, label), { name: 'samples', role: 'output' });
     return p.build({}, this.options);
+  }
+
+  /** The generator's weights and states to sample or export with: the averages, or (`ema: false`) the trained ones. */
+  generatorWeights(state: { G: { params: Float32Array }; states: Record<string, Float32Array> }, o: { ema?: boolean } = {}): { params: Float32Array; states: Record<string, Float32Array> } {
+    if (!this.useEma(o.ema)) return { params: state.G.params, states: state.states };
+    const states = { ...state.states };
+    for (const name of this.averagedStates) states[name] = state.states[names.ema(name)];
+    return { params: state.states[names.ema(names.param('G'))], states };
+  }
+
+  private useEma(asked?: boolean): boolean {
+    if (asked && !this.setup.ema) throw new Error('the run keeps no average of the generator (train with --ema DECAY)');
+    return asked ?? this.averaged;
   }
 
   /**

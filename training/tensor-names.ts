@@ -10,4 +10,6 @@ export const names = {
   grad: (net: string, shard?: number) => (shard === undefined ? `${net}.grad` : `${net}.grad.${shard}`),
   state: (name: string) => `state.${name}`,
   next: (name: string) => `${name}:new`,
+  /** The exponential average of a network's parameters or of a carried state (a state itself). */
+  ema: (name: string) => `${name}.ema`,
 };

@@ -175,7 +175,7 @@ export class Trainer {
     const G = net('G');
     const D = net('D');
     const states: Record<string, Float32Array> = {};
-    for (const [name, spec] of compiler.states) states[name] = spec.init(rng);
+    for (const [name, spec] of compiler.states) states[name] = spec.init(rng, { params: { G: G.params, D: D.params }, states });
     return { iteration: 0, G, D, states };
   }
 

@@ -13,16 +13,17 @@ export function evalCommand(cli: Command): void {
     .option('--samples <n>', 'generated images', num, 10000)
     .option('--seed <n>', 'seed of the latent draws and KID subsets', num, 0)
     .option('--truncation <psi>', 'draw the latents within +-psi standard deviations (the truncation trick: fidelity for diversity)', num)
+    .option('--no-ema', "score the trained generator's own weights, not their average (runs trained with --ema)")
     .option('--threads <n>', 'onnxruntime intra-op threads', num)
     .addOption(new Option('--ep <name>', 'execution provider for the generator and the classifier').choices(NODE_EPS).default('cpu'))
     .option('--json', 'print the scores as one JSON object')
     .action(async (run: string, o) => {
       positiveInts(o, ['samples', 'threads']);
       if (o.truncation !== undefined && !(o.truncation > 0)) throw new Error(`--truncation: must be a positive number of standard deviations, got ${o.truncation}`);
-      const r = await evaluate(run, { classifier: o.classifier, samples: o.samples, seed: o.seed, truncation: o.truncation, threads: o.threads, ep: o.ep, onLog: (m) => void process.stderr.write(`${m}\n`) });
+      const r = await evaluate(run, { classifier: o.classifier, samples: o.samples, seed: o.seed, truncation: o.truncation, ema: o.ema === false ? false : undefined, threads: o.threads, ep: o.ep, onLog: (m) => void process.stderr.write(`${m}\n`) });
       if (o.json) console.log(JSON.stringify(r));
       else {
-        console.log(`${r.run} at iteration ${r.iteration}, ${r.samples} samples${r.truncation ? ` (latents truncated at +-${r.truncation})` : ''}; classifier ${r.classifier}${r.classifierTestAccuracy === null ? '' : ` (test accuracy ${(100 * r.classifierTestAccuracy).toFixed(2)} %)`}`);
+        console.log(`${r.run} at iteration ${r.iteration}, ${r.samples} samples${r.ema ? ', averaged generator (--ema)' : ''}${r.truncation ? ` (latents truncated at +-${r.truncation})` : ''}; classifier ${r.classifier}${r.classifierTestAccuracy === null ? '' : ` (test accuracy ${(100 * r.classifierTestAccuracy).toFixed(2)} %)`}`);
         console.log('classifier-feature scores (not Inception FID):');
         printScores('generated vs test', r);
         if (r.floor) printScores('floor (train vs test)', r.floor);
@@ -40,4 +41,6 @@ export function evalCommand(cli: Command): void {
 export function printScores(what: string, s: ImageScores): void {
   const share = s.classHistogram.map((c) => ((100 * c) / s.samples).toFixed(0)).join(' ');
   console.log(`${what.padEnd(28)} FID ${s.fid.toFixed(2)}  KID ${s.kid.toPrecision(3)} +- ${s.kidStd.toPrecision(2)}  classes ${s.classesCovered}/${s.classHistogram.length}  KL to uniform ${s.classKL.toFixed(4)}  histogram % [${share}]`);
+  const m = s.manifold;
+  if (m) console.log(`${''.padEnd(28)} precision ${m.precision.toFixed(3)}  recall ${m.recall.toFixed(3)} (k ${m.k.precisionRecall})  density ${m.density.toFixed(3)}  coverage ${m.coverage.toFixed(3)} (k ${m.k.densityCoverage})${s.inceptionScore ? `  IS ${s.inceptionScore.mean.toFixed(2)} +- ${s.inceptionScore.std.toFixed(2)}` : ''}`);
 }

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { evaluate, exportRun, loadGenerator, resume, runDirectory, train, trainEvents, type IterationEvent, type Settings } from '../../api/index.ts';
 import { loadGenerator as loadInBrowser } from '../../api/web.ts';
 import { packageFile, packageRoot } from '../../runtime/package-files.ts';
+import { haveFashionMnist } from '../helpers.ts';
 
 describe('api', function () {
   this.timeout(300000);
@@ -52,6 +53,29 @@ describe('api', function () {
     expect(done).to.include({ status: 'done', iterations: 40 });
     const whole = await train({ ...small, iterations: 40, fuse: 10, out: join(tmp, 'c-whole') });
     expect(done.metrics).to.deep.equal(whole.metrics);
+  });
+
+  (haveFashionMnist ? it : it.skip)('an image run with a weight average, adaptive augmentation and LeCam: resumed equals uninterrupted; the export holds the average', async () => {
+    const images: Settings = { data: 'fashion-mnist', dataSize: 256, width: 8, latent: 16, batch: 16, nCritic: 1, loss: 'hinge', ema: 0.9, augment: ['color', 'translation', 'cutout'], augmentP: 'auto', lecam: 0.3, iterations: 20, fuse: 5, checkpointEvery: 10, sampleEvery: 100 };
+    const stop = new AbortController();
+    const out = join(tmp, 'quality');
+    const r = await train({ ...images, out }, { signal: stop.signal, onIteration: (e) => e.iteration === 10 && stop.abort() });
+    expect(r.status).to.equal('interrupted');
+    expect(r.iterations).to.equal(10);
+    await resume(out);
+    await train({ ...images, out: join(tmp, 'quality-whole') });
+    const [resumed, whole] = [await exportRun(out), await exportRun(join(tmp, 'quality-whole'))];
+    const bytes = (e: { files: string[] }, name: string) => readFileSync(e.files.find((f) => f.endsWith(name))!);
+    expect(Buffer.compare(bytes(resumed, 'generator.onnx'), bytes(whole, 'generator.onnx')), 'the averaged generator, resumed vs whole').to.equal(0);
+    const tensors = JSON.parse(bytes(resumed, 'weights.safetensors').subarray(8, 8 + Number(bytes(resumed, 'weights.safetensors').readBigUInt64LE(0))).toString());
+    expect(Object.keys(tensors).filter((k) => k.endsWith('.ema')).length, 'the average by parameter name').to.be.greaterThan(4);
+    expect(tensors).to.include.keys('augment.p', 'lecam.real', 'lecam.fake');
+    const raw = await exportRun(out, { ema: false, out: join(tmp, 'quality-raw') });
+    expect(Buffer.compare(bytes(raw, 'generator.onnx'), bytes(resumed, 'generator.onnx')), 'ema: false exports the trained weights').to.not.equal(0);
+    const g = await loadGenerator(out);
+    const xs = await g.generate(new Float32Array(2 * g.latent).fill(0.3));
+    expect(xs.length).to.equal(2 * 28 * 28);
+    await g.release();
   });
 
   it('exportRun and loadGenerator sample the run; the browser entry opens the same bytes on WASM', async () => {

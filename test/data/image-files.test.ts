@@ -157,6 +157,29 @@ describe('image data', () => {
   before(() => (tmp = mkdtempSync(join(tmpdir(), 'onnx-gan-fm-'))));
   after(() => rmSync(tmp, { recursive: true, force: true }));
 
+  it('--eval-every scores the averaged generator as the run goes (evals.jsonl, TensorBoard); eval scores the average, --no-ema the trained weights', async () => {
+    const m = convClassifier({ channels: [4, 8], features: 16 });
+    const clf = join(tmp, 'clf-every.onnx');
+    writeFileSync(clf, classifierOnnx(m, layoutOf(m), initParams(m, Rng.stream(0, 'c')), { metadata: {}, producerVersion: 'test' }));
+    const run = join(tmp, 'every');
+    const args = ['train', '--data', 'fashion-mnist', '--data-size', '500', '--loss', 'hinge', '--n-critic', '1', '--width', '8', '--batch', '16', '--latent', '16', '--iterations', '6', '--ema', '0.9', '--out', run];
+    const r = cli([...args, '--eval-every', '3', '--eval-samples', '200', '--classifier', clf]);
+    expect(r.code, r.err).to.equal(0);
+    const evals = readFileSync(join(run, 'evals.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(evals.map((e) => e.iteration)).to.deep.equal([3, 6]);
+    for (const e of evals) for (const k of ['classifier_fid', 'kid', 'precision', 'recall', 'density', 'coverage', 'inception_score']) expect(e[k], k).to.be.a('number');
+    expect(evals[0].samples).to.equal(200);
+    const events = readdirSync(run).filter((f) => f.startsWith(EVENT_FILE_PREFIX)).map((f) => readFileSync(join(run, f), 'latin1')).join('');
+    expect(events).to.include('eval/classifier_fid').and.include('eval/coverage');
+    const averaged = JSON.parse(cli(['eval', run, '--classifier', clf, '--samples', '200', '--json']).out);
+    const trained = JSON.parse(cli(['eval', run, '--classifier', clf, '--samples', '200', '--no-ema', '--json']).out);
+    expect([averaged.ema, trained.ema]).to.deep.equal([true, false]);
+    expect(averaged.fid, 'the same latents through other weights').to.not.equal(trained.fid);
+    // The score on the same latents at the same iteration: eval and --eval-every agree.
+    expect(averaged.fid).to.be.closeTo(evals[1].classifier_fid, 1e-9);
+    expect(cli([...args, '--force', '--eval-every', '3']).err.trim()).to.equal('onnx-gan: --eval-every 3: scores with a classifier; give --classifier FILE (onnx-gan train-classifier makes one)');
+  });
+
   it('train writes sample grids from fixed noise; eval scores it with a classifier.onnx and merges the scores into metrics.json; export --uint8 writes the torch-fidelity generator', async () => {
     const run = join(tmp, 'run');
     const args = ['train', '--data', 'fashion-mnist', '--loss', 'wgan-gp', '--width', '8', '--batch', '16', '--latent', '16', '--iterations', '4', '--sample-every', '2', '--checkpoint-every', '2', '--out', run];
@@ -181,6 +204,10 @@ describe('image data', () => {
     expect(j.classHistogram.reduce((a: number, b: number) => a + b, 0)).to.equal(300);
     expect(j.fid).to.be.greaterThan(0);
     expect(j.classifierTestAccuracy).to.equal(0.5);
+    for (const k of ['precision', 'recall', 'density', 'coverage']) expect(j.manifold[k], k).to.be.a('number').and.at.least(0);
+    expect(j.manifold.k).to.deep.equal({ precisionRecall: 3, densityCoverage: 5 });
+    expect(j.inceptionScore.mean).to.be.within(1, 10);
+    expect(j.ema, 'a run without --ema is scored on its trained weights').to.equal(false);
     const metrics = JSON.parse(readFileSync(join(run, 'metrics.json'), 'utf8'));
     expect(metrics.iterations).to.equal(4);
     expect(metrics.eval.fid).to.equal(j.fid);
@@ -193,7 +220,7 @@ describe('image data', () => {
     expect(cli(['eval', run, '--classifier', clf, '--truncation', '-1']).err.trim()).to.equal('onnx-gan: --truncation: must be a positive number of standard deviations, got -1');
     // ...and into the run's TensorBoard events, beside its curves.
     const events = readdirSync(run).filter((f) => f.startsWith(EVENT_FILE_PREFIX)).map((f) => readFileSync(join(run, f), 'latin1')).join('');
-    expect(events).to.include('eval/classifier_fid').and.include('eval/kid');
+    expect(events).to.include('eval/classifier_fid').and.include('eval/kid').and.include('eval/precision').and.include('eval/inception_score');
 
     // Export: image metadata, and --uint8's torch-fidelity generator equal to the float one's pixels.
     const x = cli(['export', run, '--uint8', '--out', join(tmp, 'export')]);

@@ -163,7 +163,7 @@ describe('--protocol pacgan, --pack, --data-size', () => {
     };
     await rejects(setupOf({ arch: 'pacgan', data: FASHION }), /--arch pacgan: the data set '.*' is images \(use dcgan or resnet\)/);
     await rejects(setupOf({ arch: 'resnet', data: 'ring8' }), /--arch resnet: the data set 'ring8' is 2-D points \(use mlp or pacgan\)/);
-    await rejects(loadData(FASHION, { dataSize: 10 }), /--data-size 10: applies to the 2-D mixtures/);
+    await rejects(loadData(FASHION, { dataSize: 10 }), /--data-size 10: the data set '.*' holds 4 images/);
     rmSync(dir, { recursive: true, force: true });
   });
 });

@@ -27,6 +27,8 @@ const RUNS: [string, string[], number[], number[]?][] = [
   ['dcgan-layer-norm', ['--data', 'fashion-mnist', '--loss', 'ns', '--width', '8', '--batch', '16', '--latent', '16'], [1, 28, 28]],
   ['dcgan-instance-norm', ['--data', 'fashion-mnist', '--loss', 'wgan-gp', '--norm', 'instance', '--width', '8', '--batch', '16', '--latent', '16', '--n-critic', '1'], [1, 28, 28]],
   ['dcgan-sngan', ['--data', 'fashion-mnist', '--loss', 'sngan', '--width', '8', '--batch', '16', '--latent', '16', '--n-critic', '1'], [1, 28, 28]],
+  // The export holds the generator's weight average; model.py loads the same ('<name>.ema' tensors).
+  ['dcgan-sngan-ema', ['--data', 'fashion-mnist', '--loss', 'sngan', '--width', '8', '--batch', '16', '--latent', '16', '--n-critic', '1', '--ema', '0.9', '--augment', 'color,translation'], [1, 28, 28]],
   ['resnet-sngan', ['--data', 'fashion-mnist', '--arch', 'resnet', '--loss', 'sngan', '--width', '8', '--batch', '8', '--latent', '16', '--n-critic', '1'], [1, 28, 28]],
   ['resnet-wgan-gp', ['--data', 'fashion-mnist', '--arch', 'resnet', '--loss', 'wgan-gp', '--width', '8', '--batch', '8', '--latent', '16', '--n-critic', '1'], [1, 28, 28]],
   // Class-conditional pairs: model.py only (OpenCV's DNN takes float inputs, not the int64 class).

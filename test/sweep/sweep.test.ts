@@ -83,9 +83,10 @@ describe('sweep over images', function () {
     for (const r of rs) expect(r.fid).to.be.greaterThan(0);
     const md = readFileSync(join(out, 'summary.md'), 'utf8');
     expect(md).to.match(/images scored by classifier-feature FID \/ KID on 200 samples against Fashion-MNIST's test split/);
-    expect(md).to.match(/\| data \| loss \| classifier-FID \| KID x 1000 \| scored \|/);
-    expect(md).to.match(/\| fashion-mnist \| hinge \| \d+\.\d\d ± 0\.00 \| -?\d+\.\d\d ± 0\.00 \| 1 \|/);
-    expect(readFileSync(join(out, 'runs.csv'), 'utf8').split('\n')[0]).to.match(/,fid,kid,kidStd,/);
+    expect(md).to.match(/\| data \| loss \| classifier-FID \| KID x 1000 \| precision \/ recall \| density \/ coverage \| scored \|/);
+    expect(md).to.match(/\| fashion-mnist \| hinge \| \d+\.\d\d ± 0\.00 \| -?\d+\.\d\d ± 0\.00 \| [01]\.\d{3} \/ [01]\.\d{3} \| \d\.\d{3} \/ [01]\.\d{3} \| 1 \|/);
+    expect(readFileSync(join(out, 'runs.csv'), 'utf8').split('\n')[0]).to.match(/,fid,kid,kidStd,precision,recall,density,coverage,/);
+    for (const r of rs) expect(r.precision).to.be.within(0, 1);
     expect(readFileSync(join(out, 'report.html'), 'utf8')).to.include('"grid":"runs/fashion-mnist-hinge-s0/samples.png"');
     const again = await sweep({ ...spec, resume: true });
     expect(again.map((r) => r.fid)).to.deep.equal(rs.map((r) => r.fid));
@@ -100,7 +101,7 @@ describe('sweep over images', function () {
     expect(rs[0].status, rs[0].error).to.equal('ok');
     expect(rs[0].dir).to.match(/runs\/my_photos-hinge-s0$/);
     expect(JSON.parse(readFileSync(join(rs[0].dir, 'config.json'), 'utf8'))).to.include({ imageSize: 16, sampleEvery: 2 });
-    expect(readFileSync(join(out, 'summary.md'), 'utf8')).to.match(/images not scored \(no --classifier\)[\s\S]*\| .*my photos \| hinge \| n\/a \| n\/a \| no \(give --classifier\) \|/);
+    expect(readFileSync(join(out, 'summary.md'), 'utf8')).to.match(/images not scored \(no --classifier\)[\s\S]*\| .*my photos \| hinge \| n\/a \| n\/a \| n\/a \| n\/a \| no \(give --classifier\) \|/);
   });
 
   it('refuses image data on a queue, an unknown data set, and a classifier for data it cannot score, each in one line', async () => {

@@ -1,5 +1,5 @@
-// The compiled training steps: fused K-iteration Loop vs separate runs, Node CPU vs Web WASM, and the
-// in-graph divergence flag.
+// The compiled training steps: fused K-iteration Loop vs separate runs, Node CPU vs Web WASM, the
+// in-graph divergence flag, the generator's weight average and the critic's input augmentation.
 import { expect } from 'chai';
 import { dataset } from '../../data/mixtures.ts';
 import { nodeRuntime } from '../../runtime/node.ts';
@@ -7,7 +7,13 @@ import { webRuntime } from '../../runtime/web.ts';
 import type { Runtime } from '../../runtime/runtime.ts';
 import { Trainer, type TrainState } from '../../training/trainer.ts';
 import { relErr } from '../helpers.ts';
-import { mlpGan } from '../../training/gan-pairs.ts';
+import { dcganGan, mlpGan } from '../../training/gan-pairs.ts';
+import { imageSet } from '../../data/images.ts';
+import { Rng } from '../../data/random.ts';
+import { Sampler } from '../../training/sampler.ts';
+import { StepCompiler, type GanSetup } from '../../training/step.ts';
+import type { ProgramState } from '../../training/signature.ts';
+import type { Augment } from '../../models/augment.ts';
 
 const small = () => mlpGan({ loss: 'wgan-gp', hidden: [32, 32], batch: 64, lambda: 10 });
 const make = (runtime: Runtime, nCritic = 3, setup = small()) => Trainer.create({ setup, runtime, data: dataset('ring8'), seed: 42, nCritic: () => nCritic, threads: 1 });
@@ -72,5 +78,98 @@ describe('training steps', () => {
       () => expect.fail('should refuse'),
       (e: Error) => expect(e.message).to.match(/generator output \[2\] does not match critic input \[3\]/),
     );
+  });
+});
+
+describe('generator weight averaging (--ema) and augmentation (--augment) in the step programs', () => {
+  const images = imageSet('noise', [1, 16, 16], Uint8Array.from({ length: 64 * 256 }, (_, i) => (i * 7919) % 256));
+  const pair = (extra: Partial<GanSetup>, loss = 'wgan-gp') => ({ ...dcganGan({ loss, image: [1, 16, 16], width: 4, latent: 8, batch: 8 }), ...extra });
+  const open = (setup: GanSetup, nCritic = 2) => Trainer.create({ setup, runtime: nodeRuntime(), data: images, seed: 3, nCritic: () => nCritic, threads: 1 });
+
+  it('the average follows avg <- beta avg + (1 - beta) w with the warm-up, equal to the host formula (1e-5), and copies w until --ema-start', async () => {
+    const decay = 0.9;
+    const start = 2;
+    // A large step size, so that the weights move far more than the tolerance between updates.
+    const setup = pair({ ema: { decay, start } });
+    const t = await open({ ...setup, optG: { ...setup.optG, lr: 0.02 } });
+    const s = t.initialState();
+    const avg = Float64Array.from(s.G.params);
+    expect(s.states['G.params.ema']).to.deep.equal(s.G.params);
+    const bn = Object.keys(s.states).find((k) => k.endsWith('running_mean') && k.startsWith('G.'))!;
+    const bnAvg = Float64Array.from(s.states[bn]);
+    for (let it = 1; it <= 6; it++) {
+      await t.iteration(s);
+      const since = it - start;
+      const beta = since > 0 ? Math.min(decay, (1 + since) / (10 + since)) : 0;
+      avg.forEach((v, i) => (avg[i] = beta * v + (1 - beta) * s.G.params[i]));
+      bnAvg.forEach((v, i) => (bnAvg[i] = beta * v + (1 - beta) * s.states[bn][i]));
+      if (it <= start) expect(relErr(s.states['G.params.ema'], s.G.params), `update ${it}: a copy`).to.be.below(1e-7);
+    }
+    expect(relErr(s.states['G.params.ema'], Float32Array.from(avg)), 'weights').to.be.below(1e-5);
+    expect(relErr(s.states[`${bn}.ema`], Float32Array.from(bnAvg)), 'running statistics, averaged alongside').to.be.below(1e-5);
+    expect(relErr(s.states['G.params.ema'], s.G.params), 'an average, not the weights').to.be.above(1e-3);
+    await t.release();
+  });
+
+  it('samples come from the average by default; the raw sampler (ema: false) on generatorWeights gives the same samples', async () => {
+    const t = await open(pair({ ema: { decay: 0.9, start: 0 } }));
+    const s = t.initialState();
+    for (let i = 0; i < 3; i++) await t.iteration(s);
+    const z = Rng.stream(1, 'z').fillNormal(new Float32Array(4 * 8));
+    const averaged = await t.generate(s, z);
+    const raw = new Sampler({ latent: 8, classes: 0, sampler: t.compiler!.sampler({ ema: false }) }, nodeRuntime().createSession(t.compiler!.sampler({ ema: false }).model, { threads: 1 }));
+    const w = t.compiler!.generatorWeights(s);
+    const viaWeights = await raw.generate({ G: { ...s.G, params: w.params }, D: s.D, states: w.states } as unknown as ProgramState, z);
+    expect(relErr(viaWeights, averaged)).to.be.below(1e-6);
+    expect(relErr(await raw.generate(s, z), averaged), 'the trained weights sample differently').to.be.above(1e-4);
+    await raw.release();
+    await t.release();
+    expect(() => new StepCompiler(pair({})).sampler({ ema: true })).to.throw('the run keeps no average of the generator (train with --ema DECAY)');
+  });
+
+  for (const loss of ['wgan-gp', 'r1'])
+    it(`${loss}: augmented critic inputs (color, translation, cutout; penalty through the augmentation): fused runs equal separate ones, finite`, async () => {
+      const t = await open(pair({ augment: { kinds: ['color', 'translation', 'cutout'], p: 1, target: 0.6 } }, loss));
+      const [a, b] = [t.initialState(), t.initialState()];
+      for (let i = 0; i < 4; i++) await t.iteration(a);
+      const logs = await t.fusedIterations(b, 4);
+      expect(logs.every((l) => l.ok)).to.equal(true);
+      expectStatesClose(a, b, 1e-5);
+      await t.release();
+    });
+
+  it('augmentation changes the training (the draws reach the critic); the same seed repeats it exactly', async () => {
+    const run = async (extra: Partial<GanSetup>) => {
+      const t = await open(pair(extra));
+      const s = t.initialState();
+      for (let i = 0; i < 2; i++) await t.iteration(s);
+      await t.release();
+      return s.D.params;
+    };
+    const aug = { augment: { kinds: ['translation'] as Augment[], p: 1, target: 0.6 } };
+    const [plain, once, again] = [await run({}), await run(aug), await run(aug)];
+    expect(relErr(once, plain)).to.be.above(1e-4);
+    expect(Array.from(again)).to.deep.equal(Array.from(once));
+  });
+
+  it("'auto' probability: starts at 0, moves by batch / 500k per critic step toward E[sign D(real)] = target, logged", async () => {
+    const t = await open(pair({ augment: { kinds: ['color'], p: 'auto', target: 0.6 } }, 'ns'), 1);
+    const s = t.initialState();
+    expect(s.states['augment.p'][0]).to.equal(0);
+    const seen: number[] = [];
+    for (let i = 0; i < 6; i++) seen.push((await t.iteration(s)).values['D.augment_p']);
+    const p = s.states['augment.p'][0];
+    const r = s.states['augment.r'][0];
+    expect(seen[0]).to.equal(0);
+    // p never leaves [0, 1], and each step moves it by exactly 8 / 500000 (or clips at 0).
+    for (let i = 1; i < seen.length; i++) expect(Math.abs(seen[i] - seen[i - 1]) === 0 || Math.abs(Math.abs(seen[i] - seen[i - 1]) - 8 / 500000) < 1e-9, `step ${i}`).to.equal(true);
+    expect(p).to.be.within(0, 6 * 8 / 500000 + 1e-9);
+    expect(r).to.be.within(-1, 1);
+    await t.release();
+  });
+
+  it('refuses augmentation of 2-D points, and an average with a decay outside (0, 1)', () => {
+    expect(() => new StepCompiler({ ...small(), augment: { kinds: ['color'], p: 1, target: 0.6 } })).to.throw('augmentation (color) works on images; these samples have shape [2]');
+    expect(() => new StepCompiler({ ...small(), ema: { decay: 1, start: 0 } })).to.throw('ema decay must be in (0, 1), got 1');
   });
 });

@@ -1,0 +1,73 @@
+// eval/scores.ts's precision / recall / density / coverage and Inception Score against numpy references
+// (test/fixtures/quality_metrics.json: clovaai/generative-evaluation-prdc's and openai/improved-gan's
+// formulas, made by make_quality_fixtures.py), in TypeScript and with the distances on onnxruntime.
+import { expect } from 'chai';
+import { inceptionScore, manifoldScores, squaredDistancesJs } from '../../eval/scores.ts';
+import { ortDistances } from '../../eval/image-scores.ts';
+import { fixture, rt } from '../helpers.ts';
+
+interface Prdc {
+  precision: number;
+  recall: number;
+  density: number;
+  coverage: number;
+}
+const fx = fixture<{ d: number; real: number[]; fake: number[]; k3: Prdc; k5: Prdc; logits: number[]; classes: number; inception_score: { mean: number; std: number } }>('quality_metrics.json');
+const [real, fake] = [Float32Array.from(fx.real), Float32Array.from(fx.fake)];
+
+describe('eval/scores: precision, recall, density, coverage, Inception Score', () => {
+  it('precision and recall (k = 3), density and coverage (k = 5) equal the numpy reference (1e-6)', async () => {
+    const m = await manifoldScores(real, fake, fx.d);
+    expect(m.precision).to.be.closeTo(fx.k3.precision, 1e-6);
+    expect(m.recall).to.be.closeTo(fx.k3.recall, 1e-6);
+    expect(m.density).to.be.closeTo(fx.k5.density, 1e-6);
+    expect(m.coverage).to.be.closeTo(fx.k5.coverage, 1e-6);
+    expect(m.k).to.deep.equal({ precisionRecall: 3, densityCoverage: 5 });
+  });
+
+  it('the same k for all four equals the reference at that k, and onnxruntime\'s distances give the same scores', async () => {
+    const pairs = ortDistances(rt, 1);
+    try {
+      for (const [k, ref] of [[3, fx.k3], [5, fx.k5]] as const) {
+        const js = await manifoldScores(real, fake, fx.d, { kPrecisionRecall: k, kDensityCoverage: k });
+        const ort = await manifoldScores(real, fake, fx.d, { kPrecisionRecall: k, kDensityCoverage: k, distances: pairs.distances });
+        for (const key of ['precision', 'recall', 'density', 'coverage'] as const) {
+          expect(js[key], `${key} at k ${k}`).to.be.closeTo(ref[key], 1e-6);
+          expect(ort[key], `${key} at k ${k} on onnxruntime`).to.be.closeTo(ref[key], 1e-6);
+        }
+      }
+    } finally {
+      await pairs.release();
+    }
+  });
+
+  it('samples equal to the real ones score 1 on precision, recall and coverage and 1 on density', async () => {
+    const m = await manifoldScores(real, real.slice(), fx.d);
+    expect([m.precision, m.recall, m.coverage]).to.deep.equal([1, 1, 1]);
+    expect(m.density).to.be.closeTo(1, 0.2);
+  });
+
+  it('blocks larger than one: distances across block borders (JS and onnxruntime agree on 2,500 rows)', async () => {
+    const n = 2500;
+    const d = 4;
+    const a = Float32Array.from({ length: n * d }, (_, i) => Math.sin(i * 12.9898) * 3);
+    const b = Float32Array.from({ length: n * d }, (_, i) => Math.cos(i * 78.233) * 3 + 0.2);
+    const pairs = ortDistances(rt, 1);
+    try {
+      const [js, ort] = [await manifoldScores(a, b, d, { distances: squaredDistancesJs }), await manifoldScores(a, b, d, { distances: pairs.distances })];
+      for (const key of ['precision', 'recall', 'density', 'coverage'] as const) expect(ort[key], key).to.be.closeTo(js[key], 2e-3);
+    } finally {
+      await pairs.release();
+    }
+  });
+
+  it('Inception Score (10 splits) equals the numpy reference, and is 1 for one class everywhere and K for K sure, balanced classes', () => {
+    const is = inceptionScore(Float32Array.from(fx.logits), fx.classes);
+    expect(is.mean).to.be.closeTo(fx.inception_score.mean, 1e-6);
+    expect(is.std).to.be.closeTo(fx.inception_score.std, 1e-6);
+    const sure = (n: number, k: number, cls: (i: number) => number) => Float32Array.from({ length: n * k }, (_, j) => (j % k === cls(Math.floor(j / k)) ? 50 : 0));
+    expect(inceptionScore(sure(100, 10, () => 3), 10).mean).to.be.closeTo(1, 1e-9);
+    expect(inceptionScore(sure(100, 10, (i) => i % 10), 10).mean).to.be.closeTo(10, 1e-6);
+    expect(() => inceptionScore(new Float32Array(50), 10)).to.throw('the Inception Score needs at least 10 samples, got 5');
+  });
+});
