@@ -8,7 +8,8 @@ import { nodeRuntime } from '../runtime/node.ts';
 import type { NodeEp } from '../runtime/runtime.ts';
 import { openGenerator, type ExportedGenerator } from '../training/exported-generator.ts';
 import { defaultOut, parseConfig, type Config, type ConfigSchema } from '../run/config.ts';
-import { evalRun, type EvalResult } from '../run/evaluate.ts';
+import { evalFeaturesRun, evalRun, type EvalResult, type FeatureEvalResult } from '../run/evaluate.ts';
+import { fidOfSets, type FeatureScores } from '../run/feature-scores.ts';
 import { exportRun as exportOne, type ExportResult } from '../run/export.ts';
 import { EXPORT_DIR } from '../run/run-dir.ts';
 import { resumeConfig, train as trainRun, type TrainResult } from '../run/train.ts';
@@ -98,6 +99,16 @@ export async function exportRun(run: string, o: { out?: string; uint8?: boolean;
 /** Score an image run with the scoring classifier (onnx-gan train-classifier makes it): classifier-feature FID, KID, class scores. */
 export async function evaluate(run: string, o: { classifier?: string; samples?: number; seed?: number; truncation?: number; ema?: boolean; threads?: number; ep?: NodeEp; onLog?: (message: string) => void } = {}): Promise<EvalResult> {
   return evalRun(run, { classifier: o.classifier ?? 'classifier.onnx', samples: o.samples ?? 10000, seed: o.seed ?? 0, truncation: o.truncation, ema: o.ema, threads: o.threads, ep: o.ep, log: o.onLog });
+}
+
+/** Score an image run on any ONNX network's features (InceptionV3 for the FID papers report) against real images: FID, KID, precision/recall, density/coverage. */
+export async function evaluateFeatures(run: string, o: { features: string; featuresSize?: number; featuresOutput?: string; real?: string; samples?: number; seed?: number; truncation?: number; ema?: boolean; threads?: number; ep?: NodeEp; onLog?: (message: string) => void }): Promise<FeatureEvalResult> {
+  return evalFeaturesRun(run, { ...o, samples: o.samples ?? 10000, seed: o.seed ?? 0, log: o.onLog });
+}
+
+/** Two image sets (folders, IDX files, fashion-mnist, fashion-mnist-test) compared on a feature network's (or the classifier's) features, as pytorch-fid compares two paths. */
+export async function fidBetween(a: string, b: string, o: { features?: string; featuresSize?: number; featuresOutput?: string; classifier?: string; imageSize?: number; samples?: number; seed?: number; threads?: number; ep?: NodeEp } = {}): Promise<FeatureScores> {
+  return fidOfSets(a, b, { ...o, seed: o.seed ?? 0 });
 }
 
 /**

@@ -9,6 +9,7 @@ import { exportCommand } from './commands/export.ts';
 import { continueCommand } from './commands/continue.ts';
 import { trainClassifierCommand } from './commands/train-classifier.ts';
 import { evalCommand } from './commands/eval.ts';
+import { fidCommand } from './commands/fid.ts';
 import { exportLossCommand } from './commands/export-loss.ts';
 import { VERSION } from '../run/export.ts';
 
@@ -21,6 +22,7 @@ export function program(): Command {
   continueCommand(cli);
   trainClassifierCommand(cli);
   evalCommand(cli);
+  fidCommand(cli);
   exportLossCommand(cli);
   // commander compares `--name=value` whole with the known flags, so a misspelt flag given that way got no
   // suggestion: compare its name alone.

@@ -16,6 +16,7 @@ import { VERSION } from './export.ts';
 import { writeFileAtomic, readJsonObject } from './files.ts';
 import { fashionMnist } from '../data/image-files.ts';
 import { type ImageSet, labelled } from '../data/images.ts';
+import { compareFeatures, extractor, imagesOf, realImages, type FeatureOptions, type FeatureScores } from './feature-scores.ts';
 import { checkpointInfo, resolveSetup, runData } from './setup.ts';
 import { eventWriter } from './tfevents.ts';
 import { isImage } from '../data/load.ts';
@@ -220,6 +221,52 @@ async function evalIn({ dir, config: cfg, latest }: Run, o: EvalOptions): Promis
     await sampler.release();
     await scorer.release();
   }
+}
+
+export interface FeatureEvalResult extends FeatureScores {
+  run: string;
+  iteration: number;
+  /** The real images the samples were compared with. */
+  real: string;
+  ema: boolean;
+  truncation: number | null;
+}
+
+/**
+ * Score a run's newest good checkpoint on any network's features (eval --features): `samples` generated
+ * images against real ones (`real`; default Fashion-MNIST's test split for a Fashion-MNIST run, else the
+ * run's own data as it trained on it). The scores go into metrics.json under 'evalFeatures'.
+ */
+export async function evalFeaturesRun(run: string, o: Omit<EvalOptions, 'classifier'> & FeatureOptions & { real?: string }): Promise<FeatureEvalResult> {
+  const opened = openRun(run, 'eval');
+  return opened.locked('onnx-gan eval', o.log, async () => {
+    const { dir, config: cfg, latest } = opened;
+    const data = await runData(cfg, { onNote: o.log });
+    if (!isImage(data)) throw new Error(`eval: run ${dir} trained on '${cfg.data}', not images; its metrics.json already has the 2-D scores`);
+    const runtime = nodeRuntime(o.ep);
+    const net = await extractor(runtime, o, 'eval');
+    const compiler = new StepCompiler(resolveSetup(cfg, data).setup);
+    const sampler = Sampler.compile(compiler, runtime, o.threads, { ema: o.ema });
+    try {
+      const state = latest(checkpointInfo(cfg, compiler.shape()), o.log ?? (() => {}), 'eval')?.state;
+      if (!state) throw new Error(`eval: ${dir} has no checkpoint yet`);
+      const realSpec = o.real ?? (cfg.data === 'fashion-mnist' ? 'fashion-mnist-test' : cfg.data);
+      // The run's own data by default, as it trained on it (size, resize mode, channels).
+      const real = o.real ? await realImages(o.real, { limit: o.samples, seed: o.seed }, 'eval') : realSpec === cfg.data ? imagesOf(data, o.samples, o.seed) : await realImages(realSpec, { limit: o.samples, seed: o.seed }, 'eval');
+      const { images } = await generateForScoring((z, labels) => sampler.generate(state, z, labels), compiler.latent, compiler.classes, o.samples, Rng.stream(o.seed, 'eval-images'), o.truncation);
+      const scores = await compareFeatures(runtime, await net.features(real), await net.features({ images, shape: data.shape }), { seed: o.seed, threads: o.threads, network: net.network });
+      const result: FeatureEvalResult = { run: dir, iteration: state.iteration, real: realSpec, ema: o.ema ?? compiler.averaged, truncation: o.truncation ?? null, ...scores };
+      const metricsPath = join(dir, 'metrics.json');
+      const prior = existsSync(metricsPath) ? readJsonObject(metricsPath) : {};
+      const { run: _r, ...kept } = result;
+      writeFileAtomic(metricsPath, JSON.stringify({ ...prior, evalFeatures: kept }, null, 2) + '\n');
+      eventWriter(dir).scalars(state.iteration, { 'eval_features/fid': scores.fid, 'eval_features/kid': scores.kid, 'eval_features/precision': scores.manifold.precision, 'eval_features/recall': scores.manifold.recall, 'eval_features/density': scores.manifold.density, 'eval_features/coverage': scores.manifold.coverage });
+      return result;
+    } finally {
+      await sampler.release();
+      await net.release();
+    }
+  });
 }
 
 /** The reference images: Fashion-MNIST's test split for runs on Fashion-MNIST (train split), else refused. */

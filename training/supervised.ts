@@ -36,7 +36,7 @@ export function supervisedStep(model: Classifier, opt: OptimizerSettings, batch:
 }
 
 /** Images of a labelled set at the given indices as floats in [-1, 1], the GANs' scale. */
-export function imageBatch(d: LabelledImages, idx: ArrayLike<number>): Float32Array {
+export function imageBatch(d: Pick<LabelledImages, 'images' | 'count'>, idx: ArrayLike<number>): Float32Array {
   const per = d.images.length / d.count;
   const out = new Float32Array(idx.length * per);
   for (let i = 0; i < idx.length; i++) {

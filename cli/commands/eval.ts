@@ -1,15 +1,17 @@
 // `onnx-gan eval`: classifier-feature FID / KID and class scores of an image run.
 import { Command, Option } from 'commander';
-import { evaluate } from '../../api/index.ts';
+import { evaluate, evaluateFeatures } from '../../api/index.ts';
+import { featureOptions, printFeatureScores } from './fid.ts';
 import { NODE_EPS } from '../../runtime/runtime.ts';
 import { num, positiveInts } from '../options.ts';
 import { type ImageScores } from '../../eval/image-scores.ts';
 
 export function evalCommand(cli: Command): void {
-  cli
+  featureOptions(cli
     .command('eval <run>')
     .description("score an image run: classifier-feature FID and KID against Fashion-MNIST's test split, class histogram and its KL to uniform (class-conditional runs: intra-class FID per class and conditioning accuracy); adds them to <run>/metrics.json")
-    .option('--classifier <file>', 'classifier from onnx-gan train-classifier', 'classifier.onnx')
+    .option('--classifier <file>', 'classifier from onnx-gan train-classifier', 'classifier.onnx'))
+    .option('--real <data>', "with --features: the real images (a folder, an IDX file, fashion-mnist, fashion-mnist-test); default Fashion-MNIST's test split for a Fashion-MNIST run, else the run's own data")
     .option('--samples <n>', 'generated images', num, 10000)
     .option('--seed <n>', 'seed of the latent draws and KID subsets', num, 0)
     .option('--truncation <psi>', 'draw the latents within +-psi standard deviations (the truncation trick: fidelity for diversity)', num)
@@ -20,7 +22,19 @@ export function evalCommand(cli: Command): void {
     .action(async (run: string, o) => {
       positiveInts(o, ['samples', 'threads']);
       if (o.truncation !== undefined && !(o.truncation > 0)) throw new Error(`--truncation: must be a positive number of standard deviations, got ${o.truncation}`);
-      const r = await evaluate(run, { classifier: o.classifier, samples: o.samples, seed: o.seed, truncation: o.truncation, ema: o.ema === false ? false : undefined, threads: o.threads, ep: o.ep, onLog: (m) => void process.stderr.write(`${m}\n`) });
+      const ema = o.ema === false ? false : undefined;
+      if (o.features) {
+        positiveInts(o, ['featuresSize']);
+        const r = await evaluateFeatures(run, { features: o.features, featuresSize: o.featuresSize, featuresOutput: o.featuresOutput, real: o.real, samples: o.samples, seed: o.seed, truncation: o.truncation, ema, threads: o.threads, ep: o.ep, onLog: (m) => void process.stderr.write(`${m}\n`) });
+        if (o.json) console.log(JSON.stringify(r));
+        else {
+          console.log(`${r.run} at iteration ${r.iteration}: ${r.samples[1]} samples${r.ema ? ' of the averaged generator' : ''} vs ${r.samples[0]} images of ${r.real}, ${r.d} features of ${r.network}`);
+          printFeatureScores(r);
+        }
+        return;
+      }
+      if (o.real) throw new Error('--real: the real images of a --features score; the classifier scores against Fashion-MNIST\'s test split');
+      const r = await evaluate(run, { classifier: o.classifier, samples: o.samples, seed: o.seed, truncation: o.truncation, ema, threads: o.threads, ep: o.ep, onLog: (m) => void process.stderr.write(`${m}\n`) });
       if (o.json) console.log(JSON.stringify(r));
       else {
         console.log(`${r.run} at iteration ${r.iteration}, ${r.samples} samples${r.ema ? ', averaged generator (--ema)' : ''}${r.truncation ? ` (latents truncated at +-${r.truncation})` : ''}; classifier ${r.classifier}${r.classifierTestAccuracy === null ? '' : ` (test accuracy ${(100 * r.classifierTestAccuracy).toFixed(2)} %)`}`);

@@ -9,6 +9,7 @@ import { exportLossCommand } from '../../cli/commands/export-loss.ts';
 import { exportCommand } from '../../cli/commands/export.ts';
 import { sweepCommand } from '../../cli/commands/sweep.ts';
 import { trainClassifierCommand } from '../../cli/commands/train-classifier.ts';
+import { fidCommand } from '../../cli/commands/fid.ts';
 import { trainCommand } from '../../cli/commands/train.ts';
 import { workerCommand } from '../../cli/commands/worker.ts';
 import { program } from '../../cli/main.ts';
@@ -35,7 +36,7 @@ describe('cli/reference: docs/cli.md', () => {
 
   it('main registers every command module, in the order the reference shows', () => {
     const own = new Command('onnx-gan');
-    for (const register of [trainCommand, sweepCommand, workerCommand, exportCommand, continueCommand, trainClassifierCommand, evalCommand, exportLossCommand]) register(own);
+    for (const register of [trainCommand, sweepCommand, workerCommand, exportCommand, continueCommand, trainClassifierCommand, evalCommand, fidCommand, exportLossCommand]) register(own);
     expect(cliReference(program())).to.equal(cliReference(own));
   });
 });
