@@ -4,11 +4,11 @@
 
 
 import { Graph, type Value } from '../graph/ir.ts';
-import { add, cast, div, matmul, max, mul, reduceSum, reshape, sub, transpose } from '../graph/ops.ts';
+import { add, cast, div, matmul, max, mul, reduceMean, reduceSum, reshape, shapeOf, slice, sub, transpose } from '../graph/ops.ts';
 import { toBytes } from '../graph/serialize.ts';
 import { argmax } from '../training/supervised.ts';
 import type { Runtime, Session } from '../runtime/runtime.ts';
-import { classCoverage, fid, inceptionScore, kid, manifoldScores, type KernelSum, type ManifoldScores, type SquaredDistances } from './scores.ts';
+import { classCoverage, fid, inceptionScore, kid, manifoldScores, type Gaussian, type KernelSum, type ManifoldScores, type SquaredDistances } from './scores.ts';
 
 export interface ImageScores {
   /** Classifier-feature FID (not Inception FID). */
@@ -23,6 +23,30 @@ export interface ImageScores {
   manifold?: ManifoldScores;
   /** Inception Score on the scoring classifier's logits (10 splits); absent in older reports. */
   inceptionScore?: { mean: number; std: number };
+}
+
+/**
+ * A Gaussian fit of feature rows on onnxruntime, in float64: (X - mu)^T (X - mu) / (n - 1) as one MatMul,
+ * what makes FID on Inception's 2048 features over 10,000 images seconds instead of a minute.
+ */
+export function ortGaussian(runtime: Runtime, threads?: number): { gaussian(features: Float32Array, d: number): Promise<Gaussian>; release(): Promise<void> } {
+  const g = new Graph('gaussian');
+  const x = cast(g.input('x', 'float32', ['n', 'd']), 'float64');
+  const mu = reduceMean(x, [0], true);
+  const c = sub(x, mu);
+  const n = cast(reshape(slice(shapeOf(x), [0], [1]), []), 'float64');
+  g.output(reshape(mu, [-1]), 'mean');
+  g.output(div(matmul(transpose(c, [1, 0]), c), sub(n, 1)), 'cov');
+  const session = runtime.createSession(toBytes(g), { threads });
+  return {
+    async gaussian(features, d) {
+      const rows = features.length / d;
+      if (!Number.isInteger(rows) || rows < 2) throw new Error(`scores: need at least 2 feature rows of size ${d}, got ${rows}`);
+      const r = await (await session).run({ x: { dtype: 'float32', dims: [rows, d], data: features } });
+      return { mean: r.mean.data as Float64Array, cov: r.cov.data as Float64Array, d };
+    },
+    release: async () => (await session).release(),
+  };
 }
 
 /**

@@ -2,7 +2,10 @@
 //   FID: |mu1 - mu2|^2 + tr(S1) + tr(S2) - 2 tr((S1^1/2 S2 S1^1/2)^1/2)   (Heusel et al. 2017)
 //   KID: unbiased MMD^2 with k(x, y) = (x.y / d + 1)^3, mean and std over random subsets (Binkowski et al. 2018)
 //   class coverage: the histogram of predicted classes and its KL to uniform.
-// Statistics in float64; the matrix square root through a symmetric eigendecomposition (cyclic Jacobi).
+//   precision / recall, density / coverage: k-NN balls around feature vectors (Kynkaanniemi et al. 2019; Naeem et al. 2020)
+//   Inception Score: exp(E KL(p(y|x) || p(y))) on a classifier's logits (Salimans et al. 2016)
+// Statistics in float64; the trace of the matrix square root through symmetric eigendecompositions
+// (Householder + QL).
 import { Rng } from '../data/random.ts';
 
 export interface Gaussian {
@@ -12,6 +15,7 @@ export interface Gaussian {
   d: number;
 }
 
+/** Mean and covariance of n feature rows; eval's large feature sets take image-scores.ts's onnxruntime version. */
 export function gaussian(features: Float32Array, d: number): Gaussian {
   const n = features.length / d;
   if (!Number.isInteger(n) || n < 2) throw new Error(`scores: need at least 2 feature rows of size ${d}, got ${features.length / d}`);
@@ -46,7 +50,7 @@ export function symmetricEigen(m: Float64Array, d: number): { values: Float64Arr
   const W = Float64Array.from(m);
   const e = new Float64Array(d);
   const values = tridiagonalize(W, d, e);
-  diagonalize(W, d, values, e);
+  diagonalize(W, d, values, e, true);
   const vectors = new Float64Array(d * d);
   for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) vectors[i * d + j] = W[j * d + i];
   return { values, vectors };
@@ -131,7 +135,7 @@ function tridiagonalize(W: Float64Array, n: number, e: Float64Array): Float64Arr
 }
 
 /** tql2: the tridiagonal (d, e) diagonalized in place, W = V^T accumulating the rotations. */
-function diagonalize(W: Float64Array, n: number, d: Float64Array, e: Float64Array): void {
+function diagonalize(W: Float64Array, n: number, d: Float64Array, e: Float64Array, vectors: boolean): void {
   for (let i = 1; i < n; i++) e[i - 1] = e[i];
   e[n - 1] = 0;
   let f = 0;
@@ -174,11 +178,12 @@ function diagonalize(W: Float64Array, n: number, d: Float64Array, e: Float64Arra
           c = p / r;
           p = c * d[i] - s * g;
           d[i + 1] = h + s * (c * g + s * d[i]);
-          for (let k = 0; k < n; k++) {
-            h = W[(i + 1) * n + k];
-            W[(i + 1) * n + k] = s * W[i * n + k] + c * h;
-            W[i * n + k] = c * W[i * n + k] - s * h;
-          }
+          if (vectors)
+            for (let k = 0; k < n; k++) {
+              h = W[(i + 1) * n + k];
+              W[(i + 1) * n + k] = s * W[i * n + k] + c * h;
+              W[i * n + k] = c * W[i * n + k] - s * h;
+            }
         }
         p = (-s * s2 * c3 * el1 * e[l]) / dl1;
         e[l] = s * p;
@@ -191,19 +196,13 @@ function diagonalize(W: Float64Array, n: number, d: Float64Array, e: Float64Arra
   }
 }
 
-/** Square root of a symmetric positive semi-definite matrix (negative rounding-error eigenvalues clamp to 0). */
-export function sqrtPsd(m: Float64Array, d: number): Float64Array {
-  const { values, vectors: v } = symmetricEigen(m, d);
-  const r = new Float64Array(d * d);
-  for (let k = 0; k < d; k++) {
-    const s = Math.sqrt(Math.max(values[k], 0));
-    if (s === 0) continue;
-    for (let i = 0; i < d; i++) {
-      const vik = v[i * d + k] * s;
-      for (let j = 0; j < d; j++) r[i * d + j] += vik * v[j * d + k];
-    }
-  }
-  return r;
+/** The eigenvalues alone: the QL sweeps without accumulating their rotations (a third of the work). */
+export function symmetricEigenvalues(m: Float64Array, d: number): Float64Array {
+  const W = Float64Array.from(m);
+  const e = new Float64Array(d);
+  const values = tridiagonalize(W, d, e);
+  diagonalize(W, d, values, e, false);
+  return values;
 }
 
 function matmul(a: Float64Array, b: Float64Array, d: number): Float64Array {
@@ -217,19 +216,26 @@ function matmul(a: Float64Array, b: Float64Array, d: number): Float64Array {
   return r;
 }
 
-/** Frechet distance between two Gaussians. */
+/**
+ * Frechet distance between two Gaussians: |mu1 - mu2|^2 + tr(S1) + tr(S2) - 2 tr((S1 S2)^1/2), the last
+ * trace as the square roots of the eigenvalues of S1^1/2 S2 S1^1/2 = V L^1/2 (V^T S2 V) L^1/2 V^T with
+ * S1 = V L V^T: one eigendecomposition with vectors, two products, one without vectors.
+ */
 export function frechetDistance(g1: Gaussian, g2: Gaussian): number {
   const d = g1.d;
   if (g2.d !== d) throw new Error(`scores: feature sizes differ (${g1.d} and ${g2.d})`);
   let diff = 0;
   for (let j = 0; j < d; j++) diff += (g1.mean[j] - g2.mean[j]) ** 2;
-  const s1 = sqrtPsd(g1.cov, d);
-  const inner = matmul(matmul(s1, g2.cov, d), s1, d);
-  // Symmetrize away rounding before the eigendecomposition.
+  const { values, vectors: V } = symmetricEigen(g1.cov, d);
+  const root = Float64Array.from(values, (l) => Math.sqrt(Math.max(l, 0)));
+  const Vt = new Float64Array(d * d);
+  for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) Vt[j * d + i] = V[i * d + j];
+  const inner = matmul(matmul(Vt, g2.cov, d), V, d);
+  for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) inner[i * d + j] *= root[i] * root[j];
+  // Symmetrize away rounding before the eigenvalues.
   for (let i = 0; i < d; i++) for (let j = i + 1; j < d; j++) inner[i * d + j] = inner[j * d + i] = (inner[i * d + j] + inner[j * d + i]) / 2;
-  const { values } = symmetricEigen(inner, d);
   let trSqrt = 0;
-  for (const l of values) trSqrt += Math.sqrt(Math.max(l, 0));
+  for (const l of symmetricEigenvalues(inner, d)) trSqrt += Math.sqrt(Math.max(l, 0));
   let tr = 0;
   for (let j = 0; j < d; j++) tr += g1.cov[j * d + j] + g2.cov[j * d + j];
   return Math.max(0, diff + tr - 2 * trSqrt);

@@ -8,8 +8,8 @@ import type { ImageSet } from '../data/images.ts';
 import { isImage, loadData } from '../data/load.ts';
 import { Rng } from '../data/random.ts';
 import { FeatureNetwork } from '../eval/feature-network.ts';
-import { ortDistances, ortKernelSum } from '../eval/image-scores.ts';
-import { fid, kid, manifoldScores, type ManifoldScores } from '../eval/scores.ts';
+import { ortDistances, ortGaussian, ortKernelSum } from '../eval/image-scores.ts';
+import { frechetDistance, kid, manifoldScores, type ManifoldScores } from '../eval/scores.ts';
 import { nodeRuntime } from '../runtime/node.ts';
 import type { NodeEp, Runtime } from '../runtime/runtime.ts';
 import { ClassifierRunner, imageBatch } from '../training/supervised.ts';
@@ -97,15 +97,18 @@ async function imageSet(spec: string, imageSize: number | undefined, what: strin
 export async function compareFeatures(runtime: Runtime, a: { features: Float32Array; d: number }, b: { features: Float32Array; d: number }, o: { seed: number; threads?: number; network: string }): Promise<FeatureScores> {
   const kernel = ortKernelSum(runtime, o.threads);
   const pairs = ortDistances(runtime, o.threads);
+  const fits = ortGaussian(runtime, o.threads);
   try {
     const d = a.d;
+    const distance = frechetDistance(await fits.gaussian(a.features, d), await fits.gaussian(b.features, d));
     const k = await kid(a.features, b.features, d, { seed: o.seed, kernelSum: kernel.sum });
     // PRDC's "real" side is the first set (pytorch-fid's order: real first).
     const manifold = await manifoldScores(a.features, b.features, d, { distances: pairs.distances });
-    return { fid: fid(a.features, b.features, d), kid: k.mean, kidStd: k.std, manifold, samples: [a.features.length / d, b.features.length / d], d, network: o.network };
+    return { fid: distance, kid: k.mean, kidStd: k.std, manifold, samples: [a.features.length / d, b.features.length / d], d, network: o.network };
   } finally {
     await kernel.release();
     await pairs.release();
+    await fits.release();
   }
 }
 

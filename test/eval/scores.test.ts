@@ -2,9 +2,9 @@
 // (test/fixtures/quality_metrics.json: clovaai/generative-evaluation-prdc's and openai/improved-gan's
 // formulas, made by make_quality_fixtures.py), in TypeScript and with the distances on onnxruntime.
 import { expect } from 'chai';
-import { inceptionScore, manifoldScores, squaredDistancesJs } from '../../eval/scores.ts';
-import { ortDistances } from '../../eval/image-scores.ts';
-import { fixture, rt } from '../helpers.ts';
+import { frechetDistance, gaussian, inceptionScore, manifoldScores, squaredDistancesJs } from '../../eval/scores.ts';
+import { ortDistances, ortGaussian } from '../../eval/image-scores.ts';
+import { fixture, relErr, rt } from '../helpers.ts';
 
 interface Prdc {
   precision: number;
@@ -58,6 +58,19 @@ describe('eval/scores: precision, recall, density, coverage, Inception Score', (
       for (const key of ['precision', 'recall', 'density', 'coverage'] as const) expect(ort[key], key).to.be.closeTo(js[key], 2e-3);
     } finally {
       await pairs.release();
+    }
+  });
+
+  it("onnxruntime's Gaussian fit (one float64 MatMul) equals the TypeScript one, and so does the FID on it", async () => {
+    const fits = ortGaussian(rt, 1);
+    try {
+      const [a, b] = [await fits.gaussian(real, fx.d), await fits.gaussian(fake, fx.d)];
+      const [ja, jb] = [gaussian(real, fx.d), gaussian(fake, fx.d)];
+      expect(relErr(a.cov, ja.cov)).to.be.below(1e-12);
+      expect(relErr(a.mean, ja.mean)).to.be.below(1e-12);
+      expect(frechetDistance(a, b)).to.be.closeTo(frechetDistance(ja, jb), 1e-9);
+    } finally {
+      await fits.release();
     }
   });
 
