@@ -102,6 +102,8 @@ export interface EvalOptions {
 /** Score a run's newest good checkpoint: `samples` generated images against the whole test split. */
 export async function evalRun(run: string, o: EvalOptions): Promise<EvalResult> {
   const opened = openRun(run, 'eval');
+  // Before anything heavy (the data, the models) is loaded.
+  if (!existsSync(o.classifier)) throw new Error(`eval: classifier ${o.classifier} not found; make it with onnx-gan train-classifier --out ${o.classifier}`);
   return opened.locked('onnx-gan eval', o.log, () => evalIn(opened, o));
 }
 
