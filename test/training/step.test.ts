@@ -168,6 +168,16 @@ describe('generator weight averaging (--ema) and augmentation (--augment) in the
     await t.release();
   });
 
+  it('data parallel: the generator\'s apply program carries the average (and only the generator\'s does)', () => {
+    const c = new StepCompiler({ ...small(), ema: { decay: 0.9, start: 0 } });
+    const carried = (n: 'G' | 'D') => {
+      const sig = c.applyProgram(n, 2).signature;
+      return [sig.inputs, sig.outputs].map((l) => l.filter((t) => t.role === 'state').map((t) => t.state));
+    };
+    expect(carried('G')).to.deep.equal([['G.params.ema'], ['G.params.ema']]);
+    expect(carried('D')).to.deep.equal([[], []]);
+  });
+
   it('refuses augmentation of 2-D points, and an average with a decay outside (0, 1)', () => {
     expect(() => new StepCompiler({ ...small(), augment: { kinds: ['color'], p: 1, target: 0.6 } })).to.throw('augmentation (color) works on images; these samples have shape [2]');
     expect(() => new StepCompiler({ ...small(), ema: { decay: 1, start: 0 } })).to.throw('ema decay must be in (0, 1), got 1');
