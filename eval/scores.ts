@@ -329,6 +329,17 @@ export interface ManifoldScores {
 
 const BLOCK = 1024;
 
+/** The squared distances from every row of x (nx x d) to every row of y (ny x d), a block of rows at a time: visit(block, a, m, b, w) sees rows a..a+m of x against b..b+w of y. */
+async function eachBlock(x: Float32Array, nx: number, y: Float32Array, ny: number, d: number, dist: SquaredDistances, visit: (block: Float32Array, a: number, m: number, b: number, w: number) => void): Promise<void> {
+  for (let a = 0; a < nx; a += BLOCK) {
+    const m = Math.min(BLOCK, nx - a);
+    for (let b = 0; b < ny; b += BLOCK) {
+      const w = Math.min(BLOCK, ny - b);
+      visit(await dist(x.subarray(a * d, (a + m) * d), y.subarray(b * d, (b + w) * d), m, w, d), a, m, b, w);
+    }
+  }
+}
+
 /**
  * Squared distance from each row of x to its k-th nearest other row, for every k in ks (the row itself, at
  * distance 0, counts as the first, as clovaai/generative-evaluation-prdc's kth value of k + 1).
@@ -337,24 +348,19 @@ async function kthNeighbour(x: Float32Array, n: number, d: number, ks: number[],
   const most = Math.max(...ks) + 1;
   if (n < most) throw new Error(`scores: ${most - 1} nearest neighbours need at least ${most} samples, got ${n}`);
   const best = Array.from({ length: n }, () => new Float32Array(most).fill(Infinity));
-  for (let a = 0; a < n; a += BLOCK) {
-    const m = Math.min(BLOCK, n - a);
-    for (let b = 0; b < n; b += BLOCK) {
-      const w = Math.min(BLOCK, n - b);
-      const block = await dist(x.subarray(a * d, (a + m) * d), x.subarray(b * d, (b + w) * d), m, w, d);
-      for (let i = 0; i < m; i++) {
-        const row = best[a + i];
-        for (let j = 0; j < w; j++) {
-          // The row itself is at distance 0 (not whatever rounding left): it is the first neighbour.
-          const v = a + i === b + j ? 0 : block[i * w + j];
-          if (v >= row[most - 1]) continue;
-          let at = most - 1;
-          while (at > 0 && row[at - 1] > v) (row[at] = row[at - 1]), at--;
-          row[at] = v;
-        }
+  await eachBlock(x, n, x, n, d, dist, (block, a, m, b, w) => {
+    for (let i = 0; i < m; i++) {
+      const row = best[a + i];
+      for (let j = 0; j < w; j++) {
+        // The row itself is at distance 0 (not whatever rounding left): it is the first neighbour.
+        const v = a + i === b + j ? 0 : block[i * w + j];
+        if (v >= row[most - 1]) continue;
+        let at = most - 1;
+        while (at > 0 && row[at - 1] > v) (row[at] = row[at - 1]), at--;
+        row[at] = v;
       }
     }
-  }
+  });
   return ks.map((k) => Float32Array.from(best, (row) => row[k]));
 }
 
@@ -373,22 +379,17 @@ export async function manifoldScores(real: Float32Array, fake: Float32Array, d: 
   const realInside = new Uint8Array(nr);
   const realCovered = new Uint8Array(nr);
   let densityCount = 0;
-  for (let a = 0; a < nr; a += BLOCK) {
-    const m = Math.min(BLOCK, nr - a);
-    for (let b = 0; b < nf; b += BLOCK) {
-      const w = Math.min(BLOCK, nf - b);
-      const block = await dist(real.subarray(a * d, (a + m) * d), fake.subarray(b * d, (b + w) * d), m, w, d);
-      for (let i = 0; i < m; i++) {
-        const [rPR, rDC] = [realPR[a + i], realDC[a + i]];
-        for (let j = 0; j < w; j++) {
-          const v = block[i * w + j];
-          if (v < rPR) fakeInside[b + j] = 1;
-          if (v < fakePR[b + j]) realInside[a + i] = 1;
-          if (v < rDC) (densityCount++, (realCovered[a + i] = 1));
-        }
+  await eachBlock(real, nr, fake, nf, d, dist, (block, a, m, b, w) => {
+    for (let i = 0; i < m; i++) {
+      const [rPR, rDC] = [realPR[a + i], realDC[a + i]];
+      for (let j = 0; j < w; j++) {
+        const v = block[i * w + j];
+        if (v < rPR) fakeInside[b + j] = 1;
+        if (v < fakePR[b + j]) realInside[a + i] = 1;
+        if (v < rDC) (densityCount++, (realCovered[a + i] = 1));
       }
     }
-  }
+  });
   const share = (a: Uint8Array) => a.reduce((s, v) => s + v, 0) / a.length;
   return { precision: share(fakeInside), recall: share(realInside), density: densityCount / (kDC * nf), coverage: share(realCovered), k: { precisionRecall: kPR, densityCoverage: kDC } };
 }

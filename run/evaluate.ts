@@ -16,7 +16,7 @@ import { VERSION } from './export.ts';
 import { writeFileAtomic, readJsonObject } from './files.ts';
 import { fashionMnist } from '../data/image-files.ts';
 import { type ImageSet, labelled } from '../data/images.ts';
-import { compareFeatures, extractor, imagesOf, realImages, type FeatureOptions, type FeatureScores } from './feature-scores.ts';
+import { compareFeatures, extractor, imagesOf, realImages, type Extractor, type FeatureOptions, type FeatureScores } from './feature-scores.ts';
 import { checkpointInfo, resolveSetup, runData } from './setup.ts';
 import { eventWriter } from './tfevents.ts';
 import { isImage } from '../data/load.ts';
@@ -72,16 +72,20 @@ export async function trainScoringClassifier(o: { out: string; epochs: number; b
   }
 }
 
-export interface EvalResult extends ImageScores {
+/** What every eval result says of where its samples came from. */
+interface RunScore {
   run: string;
   iteration: number;
+  /** Whether the samples came from the generator's weight average (runs trained with --ema). */
+  ema: boolean;
+  /** The truncation the latents were drawn with (null: none). */
+  truncation: number | null;
+}
+
+export interface EvalResult extends ImageScores, RunScore {
   classifier: string;
   classifierTestAccuracy: number | null;
   floor: ImageScores | null;
-  /** The truncation the latents were drawn with (null: none). */
-  truncation: number | null;
-  /** Whether the samples came from the generator's weight average (runs trained with --ema). */
-  ema: boolean;
   /** Class-conditional runs only. */
   conditional?: ConditionalScores;
 }
@@ -186,11 +190,35 @@ export async function generateForScoring(generate: (z: Float32Array, labels?: Fl
   return { images, perClass };
 }
 
-async function evalIn({ dir, config: cfg, latest }: Run, o: EvalOptions): Promise<EvalResult> {
+/** What both kinds of eval take to draw their samples. */
+type SampleOptions = Pick<EvalOptions, 'samples' | 'seed' | 'truncation' | 'ema' | 'threads' | 'ep' | 'log'>;
+
+/** The samples a scorer sees, with the run they came from. */
+interface Drawn {
+  data: ImageSet;
+  runtime: Runtime;
+  classes: number;
+  images: Float32Array;
+  perClass: number;
+}
+
+/**
+ * The frame both kinds of eval share: the run's data (images only), the scorer `open` makes for them, its
+ * newest good checkpoint sampled by its generator (the average unless `ema: false`), and the result kept in
+ * metrics.json under `key` and in the run's events. `open` runs before the generator is compiled, so a
+ * classifier or network that does not fit is refused first.
+ */
+async function scoreRun<T extends { release(): Promise<void> }, R>(
+  { dir, config: cfg, latest }: Run,
+  o: SampleOptions,
+  key: 'eval' | 'evalFeatures',
+  open: (data: ImageSet, runtime: Runtime) => Promise<T>,
+  score: (scorer: T, drawn: Drawn) => Promise<{ scores: R; scalars: (r: R) => Record<string, number> }>,
+): Promise<R & RunScore> {
   const data = await runData(cfg, { onNote: o.log });
   if (!isImage(data)) throw new Error(`eval: run ${dir} trained on '${cfg.data}', not images; its metrics.json already has the 2-D scores`);
   const runtime = nodeRuntime(o.ep);
-  const scorer = await ClassifierScorer.open(o.classifier, cfg, data, runtime, o.threads, 'eval');
+  const scorer = await open(data, runtime);
   // Only the sampler is compiled: scoring needs samples, not training steps.
   const compiler = new StepCompiler(resolveSetup(cfg, data).setup);
   const sampler = Sampler.compile(compiler, runtime, o.threads, { ema: o.ema });
@@ -199,25 +227,14 @@ async function evalIn({ dir, config: cfg, latest }: Run, o: EvalOptions): Promis
     if (!state) throw new Error(`eval: ${dir} has no checkpoint yet`);
     const { latent, classes } = compiler;
     const { images, perClass } = await generateForScoring((z, labels) => sampler.generate(state, z, labels), latent, classes, o.samples, Rng.stream(o.seed, 'eval-images'), o.truncation);
-    const { conditional, ...scores } = await scorer.score(images, o.seed, classes ? { classes, perClass } : undefined);
-    const meta = scorer.meta;
-    const result: EvalResult = {
-      run: dir,
-      iteration: state.iteration,
-      classifier: resolve(o.classifier),
-      classifierTestAccuracy: meta.test_accuracy ? Number(meta.test_accuracy) : null,
-      truncation: o.truncation ?? null,
-      ema: o.ema ?? compiler.averaged,
-      floor: meta.floor ? JSON.parse(meta.floor) : null,
-      ...scores,
-      ...(conditional ? { conditional } : {}),
-    };
+    const { scores, scalars } = await score(scorer, { data, runtime, classes, images, perClass });
+    const result = { run: dir, iteration: state.iteration, ema: o.ema ?? compiler.averaged, truncation: o.truncation ?? null, ...scores };
     const metricsPath = join(dir, 'metrics.json');
     const prior = existsSync(metricsPath) ? readJsonObject(metricsPath) : {};
     const { run: _r, ...kept } = result;
-    writeFileAtomic(metricsPath, JSON.stringify({ ...prior, eval: kept }, null, 2) + '\n');
+    writeFileAtomic(metricsPath, JSON.stringify({ ...prior, [key]: kept }, null, 2) + '\n');
     // TensorBoard shows the scores beside the run's curves, at the iteration they were made at.
-    eventWriter(dir).scalars(state.iteration, scoreScalars(result));
+    eventWriter(dir).scalars(state.iteration, scalars(scores));
     return result;
   } finally {
     await sampler.release();
@@ -225,13 +242,32 @@ async function evalIn({ dir, config: cfg, latest }: Run, o: EvalOptions): Promis
   }
 }
 
-export interface FeatureEvalResult extends FeatureScores {
-  run: string;
-  iteration: number;
+function evalIn(run: Run, o: EvalOptions): Promise<EvalResult> {
+  return scoreRun(
+    run,
+    o,
+    'eval',
+    (data, runtime) => ClassifierScorer.open(o.classifier, run.config, data, runtime, o.threads, 'eval'),
+    async (scorer, { classes, images, perClass }) => {
+      const { conditional, ...scores } = await scorer.score(images, o.seed, classes ? { classes, perClass } : undefined);
+      const meta = scorer.meta;
+      return {
+        scores: {
+          classifier: resolve(o.classifier),
+          classifierTestAccuracy: meta.test_accuracy ? Number(meta.test_accuracy) : null,
+          floor: meta.floor ? (JSON.parse(meta.floor) as ImageScores) : null,
+          ...scores,
+          ...(conditional ? { conditional } : {}),
+        },
+        scalars: scoreScalars,
+      };
+    },
+  );
+}
+
+export interface FeatureEvalResult extends FeatureScores, RunScore {
   /** The real images the samples were compared with. */
   real: string;
-  ema: boolean;
-  truncation: number | null;
 }
 
 /**
@@ -241,34 +277,25 @@ export interface FeatureEvalResult extends FeatureScores {
  */
 export async function evalFeaturesRun(run: string, o: Omit<EvalOptions, 'classifier'> & FeatureOptions & { real?: string }): Promise<FeatureEvalResult> {
   const opened = openRun(run, 'eval');
-  return opened.locked('onnx-gan eval', o.log, async () => {
-    const { dir, config: cfg, latest } = opened;
-    const data = await runData(cfg, { onNote: o.log });
-    if (!isImage(data)) throw new Error(`eval: run ${dir} trained on '${cfg.data}', not images; its metrics.json already has the 2-D scores`);
-    const runtime = nodeRuntime(o.ep);
-    const net = await extractor(runtime, o, 'eval');
-    const compiler = new StepCompiler(resolveSetup(cfg, data).setup);
-    const sampler = Sampler.compile(compiler, runtime, o.threads, { ema: o.ema });
-    try {
-      const state = latest(checkpointInfo(cfg, compiler.shape()), o.log ?? (() => {}), 'eval')?.state;
-      if (!state) throw new Error(`eval: ${dir} has no checkpoint yet`);
-      const realSpec = o.real ?? (cfg.data === 'fashion-mnist' ? 'fashion-mnist-test' : cfg.data);
-      // The run's own data by default, as it trained on it (size, resize mode, channels).
-      const real = o.real ? await realImages(o.real, { limit: o.samples, seed: o.seed }, 'eval') : realSpec === cfg.data ? imagesOf(data, o.samples, o.seed) : await realImages(realSpec, { limit: o.samples, seed: o.seed }, 'eval');
-      const { images } = await generateForScoring((z, labels) => sampler.generate(state, z, labels), compiler.latent, compiler.classes, o.samples, Rng.stream(o.seed, 'eval-images'), o.truncation);
-      const scores = await compareFeatures(runtime, await net.features(real), await net.features({ images, shape: data.shape }), { seed: o.seed, threads: o.threads, network: net.network });
-      const result: FeatureEvalResult = { run: dir, iteration: state.iteration, real: realSpec, ema: o.ema ?? compiler.averaged, truncation: o.truncation ?? null, ...scores };
-      const metricsPath = join(dir, 'metrics.json');
-      const prior = existsSync(metricsPath) ? readJsonObject(metricsPath) : {};
-      const { run: _r, ...kept } = result;
-      writeFileAtomic(metricsPath, JSON.stringify({ ...prior, evalFeatures: kept }, null, 2) + '\n');
-      eventWriter(dir).scalars(state.iteration, { 'eval_features/fid': scores.fid, 'eval_features/kid': scores.kid, 'eval_features/precision': scores.manifold.precision, 'eval_features/recall': scores.manifold.recall, 'eval_features/density': scores.manifold.density, 'eval_features/coverage': scores.manifold.coverage });
-      return result;
-    } finally {
-      await sampler.release();
-      await net.release();
-    }
-  });
+  const cfg = opened.config;
+  const realSpec = o.real ?? (cfg.data === 'fashion-mnist' ? 'fashion-mnist-test' : cfg.data);
+  return opened.locked('onnx-gan eval', o.log, () =>
+    scoreRun<Extractor, FeatureScores & { real: string }>(
+      opened,
+      o,
+      'evalFeatures',
+      (_, runtime) => extractor(runtime, o, 'eval'),
+      async (net, { data, runtime, images }) => {
+        // The run's own data by default, as it trained on it (size, resize mode, channels).
+        const real = realSpec === cfg.data && !o.real ? imagesOf(data, o.samples, o.seed) : await realImages(realSpec, { limit: o.samples, seed: o.seed }, 'eval');
+        const scores = await compareFeatures(runtime, await net.features(real), await net.features({ images, shape: data.shape }), { seed: o.seed, threads: o.threads, network: net.network });
+        return {
+          scores: { real: realSpec, ...scores },
+          scalars: (r) => ({ 'eval_features/fid': r.fid, 'eval_features/kid': r.kid, 'eval_features/precision': r.manifold.precision, 'eval_features/recall': r.manifold.recall, 'eval_features/density': r.manifold.density, 'eval_features/coverage': r.manifold.coverage }),
+        };
+      },
+    ),
+  );
 }
 
 /** The reference images: Fashion-MNIST's test split for runs on Fashion-MNIST (train split), else refused. */

@@ -444,8 +444,8 @@ export class StepCompiler {
     const z = p.input({ name: 'z', role: 'input', shape: ['N', this.latent] });
     // Classes travel as float32 like every other feed (exact below 2^24) and are cast in the graph.
     const label = this.classes ? cast(p.input({ name: 'label', role: 'input', shape: ['N'] }), 'int64') : undefined;
-    const twins = new Set(ema ? this.averagedStates : []);
-    const scope: StateScope = { read: (name) => st.scope.read(twins.has(name) ? names.ema(name) : name), write: () => {} };
+    const twin = this.twinOf(ema);
+    const scope: StateScope = { read: (name) => st.scope.read(twin(name)), write: () => {} };
     const { generator } = this.setup;
     const params = this.effective(generator, unpackParams(flat, this.layoutG), scope, false);
     p.output(generator.forward(z, params, { training: false, state: scope.read, setState: () => {} }, label), { name: 'samples', role: 'output' });
@@ -455,9 +455,14 @@ export class StepCompiler {
   /** The generator's weights and states to sample or export with: the averages, or (`ema: false`) the trained ones. */
   generatorWeights(state: { G: { params: Float32Array }; states: Record<string, Float32Array> }, o: { ema?: boolean } = {}): { params: Float32Array; states: Record<string, Float32Array> } {
     if (!this.useEma(o.ema)) return { params: state.G.params, states: state.states };
-    const states = { ...state.states };
-    for (const name of this.averagedStates) states[name] = state.states[names.ema(name)];
-    return { params: state.states[names.ema(names.param('G'))], states };
+    const twin = this.twinOf(true);
+    return { params: state.states[names.ema(names.param('G'))], states: Object.fromEntries(Object.keys(state.states).map((name) => [name, state.states[twin(name)]])) };
+  }
+
+  /** The state a generator state is read from when sampling: its average's twin (with `ema`), or itself. */
+  private twinOf(ema: boolean): (name: string) => string {
+    const twins = new Set(ema ? this.averagedStates : []);
+    return (name) => (twins.has(name) ? names.ema(name) : name);
   }
 
   private useEma(asked?: boolean): boolean {
