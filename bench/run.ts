@@ -1,4 +1,4 @@
-// npm run bench [-- mlp|dcgan|resnet] [--loss sngan|wgan-gp] [--json] [--iters N] [--warmup N] [--threads 1,2] [--ep cpu|cuda|webgpu]
+// npm run bench [-- mlp|dcgan|resnet|page] [--loss sngan|wgan-gp] [--json] [--iters N] [--warmup N] [--threads 1,2] [--ep cpu|cuda|webgpu]
 // Trains a setup from bench/cases.ts and reports generator steps per second (each with its critic steps)
 // after a warm-up, side by side in the same run with the same training in PyTorch on the CPU (Debian's
 // python3-torch, the peer scripts in bench/), every row at 1 and 2 intra-op threads, and at 2 as two
@@ -9,14 +9,11 @@
 //   dcgan:  the 28x28 DCGAN (width 32, batch 64, non-saturating, layer-norm critic) on uint8 images
 //   resnet: the SNGAN-layout ResNet-32 (width 64, batch 64, n_critic 5) under hinge + spectral norm and
 //           under WGAN-GP (--loss picks one)
+//   page:   the MLP in the browser tab beside Node and TF.js (bench/page.ts)
 import { Command, Option } from 'commander';
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { nodeRuntime } from '../runtime/node.ts';
 import { NODE_EPS, type NodeEp } from '../runtime/runtime.ts';
-import { Trainer } from '../training/trainer.ts';
 import { benchSetup, BENCH_SETUPS, type Bench } from './cases.ts';
+import { fastest, ours, pytorch, rowLine, type Row } from './rows.ts';
 
 const DEFAULTS: Record<string, { iters: number; warmup: number; fuse: number }> = {
   mlp: { iters: 300, warmup: 30, fuse: 10 },
@@ -26,7 +23,7 @@ const DEFAULTS: Record<string, { iters: number; warmup: number; fuse: number }> 
 };
 
 const cmd = new Command('bench')
-  .argument('[setup]', BENCH_SETUPS.join(' | '), 'mlp')
+  .argument('[setup]', [...BENCH_SETUPS, 'page'].join(' | '), 'mlp')
   .option('--json', 'print one JSON object per benchmark')
   .option('--iters <n>', 'timed generator steps (default: 300 mlp, 60 dcgan, 3 resnet)', (v) => parseInt(v, 10))
   .option('--warmup <n>', 'untimed generator steps first (default: 30 mlp, 5 dcgan, 3 resnet)', (v) => parseInt(v, 10))
@@ -37,6 +34,13 @@ const cmd = new Command('bench')
   .option('--no-peer', 'skip the PyTorch peer');
 cmd.parse(process.argv);
 const which = cmd.args[0] ?? 'mlp';
+if (which === 'page') {
+  // The browser tab beside Node and TF.js (bench/page.ts).
+  const { pageBench } = await import('./page.ts');
+  const po = cmd.opts<{ json?: boolean; iters?: number; warmup?: number; threads: string }>();
+  await pageBench({ json: po.json, iters: po.iters ?? 200, warmup: po.warmup ?? 20, threads: po.threads.split(',').map((t) => parseInt(t, 10)) });
+  process.exit(0);
+}
 if (!(BENCH_SETUPS as readonly string[]).includes(which)) {
   console.error(`bench: unknown setup '${which}'; choose ${BENCH_SETUPS.join(', ')}`);
   process.exit(1);
@@ -50,67 +54,18 @@ if (threadList.some((t) => !Number.isInteger(t) || t < 1)) {
   process.exit(1);
 }
 
-interface Row {
-  name: string;
-  /** Where it ran: an onnxruntime provider, or 'cpu' for PyTorch. */
-  ep: string;
-  threads: number;
-  iters: number;
-  seconds: number;
-  steps_per_s: number;
-}
-
-/**
- * Generator steps per second after a warm-up; fuse 0: one session run per step, K: K iterations per run
- * (one ONNX Loop, or unrolled where the provider has no Loop, K then cut to the trainer's limit).
- */
-async function ours(bench: Bench, threads: number, want: number, shards = 1): Promise<Row> {
-  const runtime = nodeRuntime(o.ep);
-  // Data parallel: `shards` processes of one intra-op thread each (threads counts the cores used).
-  const trainer = await Trainer.create({ setup: bench.setup, runtime, data: bench.data, seed: 0, nCritic: () => bench.nCritic, threads: shards > 1 ? 1 : threads, shards });
-  const fuse = Math.min(want, trainer.fuseLimit(bench.nCritic));
-  const state = trainer.initialState();
-  const step = async (n: number) => {
-    if (fuse > 0) for (let i = 0; i < n; i += fuse) await trainer.fusedIterations(state, Math.min(fuse, n - i));
-    else for (let i = 0; i < n; i++) await trainer.iteration(state);
-  };
-  await step(o.warmup);
-  const t0 = performance.now();
-  await step(o.iters);
-  const seconds = (performance.now() - t0) / 1000;
-  await trainer.release();
-  const fused = runtime.loops ? `fused x${fuse}` : `unrolled x${fuse}`;
-  const how = shards > 1 ? `${shards} shards (processes)` : fuse ? fused : 'one run per step';
-  return { name: `onnx-gan, ${how}`, ep: o.ep, threads, iters: o.iters, seconds, steps_per_s: o.iters / seconds };
-}
-
-function pytorch(bench: Bench, threads: number): Row | null {
-  const python = '/usr/bin/python3';
-  if (!o.peer || !existsSync(python)) return null;
-  const script = fileURLToPath(new URL(`./${bench.peer.script}`, import.meta.url));
-  // OpenBLAS's own pthreads oversubscribe the cores under torch's OpenMP threads (11.8 vs 38 steps/s on
-  // 2 cores, measured); one BLAS thread is PyTorch's fastest setting at every torch thread count.
-  const r = spawnSync(python, [script, String(threads), String(o.warmup), String(Math.min(o.iters, 200)), ...bench.peer.args], { encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: '1' } });
-  if (r.status !== 0) {
-    if (/No module named 'torch'/.test(r.stderr)) return null;
-    throw new Error(`PyTorch peer failed: ${r.stderr.trim().split('\n').pop()}`);
-  }
-  const j = JSON.parse(r.stdout.trim().split('\n').pop()!);
-  return { name: `PyTorch ${j.torch} CPU`, ep: 'cpu', threads, iters: j.iters, seconds: j.seconds, steps_per_s: j.steps_per_s as number };
-}
-
 async function run(bench: Bench) {
   const rows: Row[] = [];
   for (const threads of threadList) {
-    rows.push(await ours(bench, threads, d.fuse));
-    rows.push(await ours(bench, threads, 0));
+    rows.push(await ours(bench, o, threads, d.fuse));
+    rows.push(await ours(bench, o, threads, 0));
     // Data parallel runs on the CPU only.
-    if (threads > 1 && o.ep === 'cpu') rows.push(await ours(bench, threads, 0, threads));
-    const peer = pytorch(bench, threads);
+    if (threads > 1 && o.ep === 'cpu') rows.push(await ours(bench, o, threads, 0, threads));
+    const peer = o.peer ? pytorch(bench, o, threads) : null;
     if (peer) rows.push(peer);
   }
   const isPeer = (r: Row) => r.name.startsWith('PyTorch');
-  const best = (rs: Row[]) => (rs.length ? rs.reduce((a, b) => (b.steps_per_s > a.steps_per_s ? b : a)) : null);
+  const best = fastest;
   const bestOurs = best(rows.filter((r) => !isPeer(r)))!;
   const bestPeer = best(rows.filter(isPeer));
   const ratios: Record<string, number | null> = { best_vs_best: bestPeer ? bestOurs.steps_per_s / bestPeer.steps_per_s : null };
@@ -122,7 +77,7 @@ async function run(bench: Bench) {
   const result = { benchmark: bench.title, ep: o.ep, rows, best: { onnx_gan: bestOurs, pytorch: bestPeer }, ratios };
   if (o.json) return console.log(JSON.stringify(result));
   console.log(`${bench.title}${o.ep === 'cpu' ? '' : `; onnx-gan on ${o.ep}`}`);
-  for (const r of rows) console.log(`  ${`${r.name} (${r.ep})`.padEnd(36)} ${String(r.threads).padStart(2)} thread${r.threads > 1 ? 's' : ' '}  ${r.steps_per_s.toFixed(r.steps_per_s < 10 ? 3 : 1).padStart(7)} generator steps/s`);
+  for (const r of rows) console.log(rowLine(r));
   if (!bestPeer) return console.log(o.peer ? 'PyTorch peer not run: install Debian python3-torch and libopenblas0-pthread' : 'PyTorch peer skipped (--no-peer)');
   const at = (r: Row) => `${r.name}, ${r.threads} thread${r.threads > 1 ? 's' : ''}`;
   console.log(`best vs best: ${ratios.best_vs_best!.toFixed(2)}x (${at(bestOurs)} / ${at(bestPeer)})`);

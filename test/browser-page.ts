@@ -1,14 +1,12 @@
 // The page in a real browser, for the browser tests: Debian's chromium driven by playwright-core, the page
 // built and served by web/, the run's export opened by URL.
 import { existsSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { build } from '../web/build.ts';
+import { CHROMIUM, launchChromium } from '../web/chromium.ts';
 import { serve, type Served } from '../web/serve.ts';
 
-export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-// The launch flags measured to work on these machines (headless is playwright's default),
-// less --disable-gpu, which a test adds to keep the page off WebGPU.
-export const CHROMIUM_FLAGS = ['--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+export { CHROMIUM, CHROMIUM_FLAGS } from '../web/chromium.ts';
 
 /** Skip the suite, saying why, where chromium is missing; .ci/run installs it and requires it (ONNX_GAN_REQUIRE_BROWSER). */
 export function needChromium(suite: Mocha.Context): void {
@@ -33,7 +31,7 @@ export interface OpenPage {
 export async function openPage(run: string, flags: string[], viewport?: { width: number; height: number }): Promise<OpenPage> {
   await build();
   const server = await serve({ run });
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_FLAGS, ...flags] });
+  const browser: Browser = await launchChromium(flags);
   const page = await browser.newPage({ ...(viewport ? { viewport } : {}), acceptDownloads: true });
   const pageErrors: string[] = [];
   page.on('pageerror', (e) => pageErrors.push(e.message));

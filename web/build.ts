@@ -1,4 +1,5 @@
-// Bundles the page with esbuild into web/dist (app.js, index.html, style.css, onnxruntime-web's WASM files).
+// Bundles the page with esbuild into web/dist (app.js, its training worker trainer-worker.js, index.html,
+// style.css, onnxruntime-web's WASM files).
 import { build as esbuild } from 'esbuild';
 import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -11,8 +12,8 @@ export const DIST = join(here, 'dist');
 export async function build(opts: { minify?: boolean } = {}): Promise<string> {
   mkdirSync(DIST, { recursive: true });
   await esbuild({
-    entryPoints: [join(here, 'page.ts')],
-    outfile: join(DIST, 'app.js'),
+    entryPoints: { app: join(here, 'page.ts'), 'trainer-worker': join(here, 'trainer-worker.ts') },
+    outdir: DIST,
     bundle: true,
     format: 'esm',
     platform: 'browser',

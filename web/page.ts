@@ -4,20 +4,14 @@
 // #error; nothing a user loaded is lost by a failed load (the previous model keeps running).
 import * as vega from 'vega';
 import { compile } from 'vega-lite';
-import { DATASETS, runMixture } from '../data/mixtures.ts';
-import { checkIdxLabels, idxImageSet, labelsNameFor, parseIdxBytes } from '../data/images.ts';
+import { DATASETS } from '../data/mixtures.ts';
 import { openGenerator, type ExportedGenerator } from '../training/exported-generator.ts';
 import { Rng } from '../data/random.ts';
-import { loadArtifacts, type ArtifactsManifest } from '../training/artifacts.ts';
-import { decodeCheckpoint, encodeCheckpoint } from '../training/checkpoint.ts';
-import { runLoop } from '../training/run-loop.ts';
 import type { Runtime, Session } from '../runtime/runtime.ts';
 import { webRuntime } from '../runtime/web.ts';
-import type { DataSource } from '../data/source.ts';
-import { cloneState, criticSchedule, gridInputs, Trainer, type TrainState } from '../training/trainer.ts';
 import { imageGrid, scatter, viewOf } from './draw.ts';
-import { parseConfig, type Config } from '../run/config.ts';
 import { lossCurveSpec } from '../eval/plot.ts';
+import type { ArtifactsSource, FromWorker, Opened, Preview, Progress, Replies, Request, RunTiming, ToWorker } from './trainer-protocol.ts';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const ui = {
@@ -39,6 +33,7 @@ const ui = {
   download: $<HTMLButtonElement>('download'),
   checkpointFile: $<HTMLInputElement>('checkpoint-file'),
   trainStatus: $('train-status'),
+  trainProgress: $<HTMLProgressElement>('train-progress'),
   lossChart: $('loss-chart'),
   trainSamples: $<HTMLCanvasElement>('train-samples'),
 };
@@ -49,7 +44,8 @@ const exposed = {
   backend: '',
   trainingBackend: '',
   generator: null as null | { name: string; latent: number; shape: number[]; samples: number[]; classes: string[]; picked: number | null },
-  training: null as null | { iteration: number; running: boolean; losses: Record<string, number> },
+  /** The training worker's state; perSecond while running, lastRun (iterations, seconds) after; frame times of the page while training (ms). */
+  training: null as null | { iteration: number; running: boolean; losses: Record<string, number>; perSecond: number; lastRun: RunTiming | null; frames: { count: number; p50: number; p95: number; max: number } },
   errors: [] as string[],
   ready: false,
 };
@@ -67,14 +63,17 @@ const clearError = () => void (ui.error.hidden = true);
 
 const wasmPaths = new URL('./', import.meta.url).href;
 const wasm = webRuntime({ backend: 'wasm', wasmPaths });
-/** Where sampling and training run: WebGPU when the browser has an adapter (and ?backend=wasm is absent). */
-const backends = { infer: wasm as Runtime, train: wasm as Runtime, why: { infer: '', train: '' } };
+/**
+ * Where sampling (here) and training (in the worker) run: WebGPU when the browser has an adapter (and
+ * ?backend=wasm is absent); the worker says what it got once artifacts are open.
+ */
+const backends = { infer: wasm as Runtime, train: 'web-wasm', why: { infer: '', train: '' }, threads: '' };
 
 function showBackends(): void {
-  const say = (r: Runtime, why: string) => (r === wasm ? `WASM${why ? ` (${why})` : ''}` : 'WebGPU');
+  const say = (name: string, why: string, threads = '') => (name === 'web-wasm' ? `WASM${why ? ` (${why})` : ''}${threads ? `, ${threads}` : ''}` : 'WebGPU');
   exposed.backend = backends.infer.name;
-  exposed.trainingBackend = backends.train.name;
-  ui.backend.textContent = `sampling: ${say(backends.infer, backends.why.infer)} · training: ${say(backends.train, backends.why.train)}`;
+  exposed.trainingBackend = backends.train;
+  ui.backend.textContent = `sampling: ${say(backends.infer.name, backends.why.infer)} · training: ${say(backends.train, backends.why.train, backends.threads)}`;
 }
 
 async function detectBackend(): Promise<void> {
@@ -84,7 +83,8 @@ async function detectBackend(): Promise<void> {
   else if (gpu) {
     try {
       if (await gpu.requestAdapter()) {
-        backends.infer = backends.train = webRuntime({ backend: 'webgpu', wasmPaths });
+        backends.infer = webRuntime({ backend: 'webgpu', wasmPaths });
+        backends.train = 'web-webgpu';
         why = '';
       } else why = 'WebGPU present but no adapter';
     } catch (e) {
@@ -195,168 +195,183 @@ async function drawInterpolation(): Promise<void> {
   }
 }
 
-// ---- training from artifacts ----------------------------------------------------------------------
-
-interface Training {
-  trainer: Trainer;
-  state: TrainState;
-  manifest: ArtifactsManifest;
-  centers?: [number, number][];
-  z: Float32Array;
-  rows: { iteration: number; series: string; value: number }[];
-  view: vega.View;
-  running: boolean;
-}
-let training: Training | null = null;
-
-/** gunzip with the browser's own DecompressionStream (no library). */
-async function gunzip(bytes: Uint8Array, what: string): Promise<Uint8Array> {
-  if (bytes.length < 2 || bytes[0] !== 0x1f || bytes[1] !== 0x8b) return bytes;
-  try {
-    return new Uint8Array(await new Response(new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream('gzip'))).arrayBuffer());
-  } catch (e) {
-    throw new Error(`${what}: corrupt gzip stream (${(e as Error).message})`);
-  }
-}
+// ---- training from artifacts, in a worker ----------------------------------------------------------
 
 /**
- * The data set a run trained on: a built-in 2-D mixture, or an IDX image file, found among the artifacts'
- * files (chosen with them, or in the same folder) or, for Fashion-MNIST, on the page's server.
+ * WASM threads for the trainer: ?threads=N, else the cores up to 4 (more rarely pays on these small
+ * graphs); 1 where the page is not cross-origin isolated (no SharedArrayBuffer, so no WASM threads).
  */
-async function trainingData(name: string, read: (file: string) => Promise<Uint8Array>, classes: string[], config: Config, seed: number): Promise<DataSource> {
-  // A run on a fixed set of points (--data-size, PacGAN's protocol) goes on drawing from the same set.
-  if (DATASETS[name]) return runMixture(name, config.dataSize, seed);
-  // A file among the chosen ones, or, for Fashion-MNIST, from the page's server; parsed as IDX.
-  const idx = async (file: string, missing: string) => {
-    let raw = await read(file).catch(() => null);
-    if (!raw && name === 'fashion-mnist') raw = await fetchBytes(`/data/fashion-mnist/${file}`).catch(() => null);
-    if (!raw) throw new Error(`data set '${name}': ${missing}`);
-    return parseIdxBytes(await gunzip(raw, file), file);
-  };
-  const file = name === 'fashion-mnist' ? 'train-images-idx3-ubyte.gz' : name.split(/[\\/]/).pop()!;
-  const { dims, data } = await idx(file, `choose ${file} together with the artifacts (the page reads image data only from chosen files or its server)`);
-  if (!classes.length) return idxImageSet(name, dims, data);
-  // A class-conditional run needs the labels too: the MNIST naming puts them beside the images.
-  const labelsFile = labelsNameFor(file);
-  if (!labelsFile) throw new Error(`data set '${name}': the run is class-conditional and ${file} has no labels file by the MNIST naming (*-images-idx3-ubyte -> *-labels-idx1-ubyte)`);
-  const labels = await idx(labelsFile, `the run is class-conditional; choose ${labelsFile} together with the artifacts`);
-  checkIdxLabels(labels.dims, dims[0], labelsFile, file);
-  return idxImageSet(name, dims, data, labels.data, classes);
+function trainThreads(): { threads: number; why: string } {
+  const asked = new URLSearchParams(location.search).get('threads');
+  if (!crossOriginIsolated) return { threads: 1, why: 'one WASM thread: this page is not cross-origin isolated' };
+  if (asked !== null) {
+    const n = Number(asked);
+    if (!Number.isInteger(n) || n < 1 || n > 64) throw new Error(`?threads=${asked}: a whole number of threads from 1 to 64`);
+    return { threads: n, why: '' };
+  }
+  return { threads: Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1)), why: '' };
 }
+
+const worker = new Worker(new URL('./trainer-worker.js', import.meta.url), { type: 'module' });
+const waiting = new Map<number, { ok: (v: never) => void; bad: (e: Error) => void }>();
+let nextId = 1;
+/** One request to the training worker; its reply, or its one-line error. */
+function ask<K extends Request['op']>(req: Extract<Request, { op: K }>): Promise<Replies[K]> {
+  const id = nextId++;
+  return new Promise((ok, bad) => {
+    waiting.set(id, { ok: ok as (v: never) => void, bad });
+    worker.postMessage({ ...req, id } satisfies ToWorker);
+  });
+}
+worker.onmessage = (e: MessageEvent<FromWorker>) => {
+  const m = e.data;
+  if ('event' in m) return void guard(() => onProgress(m.progress))();
+  const w = waiting.get(m.reply);
+  waiting.delete(m.reply);
+  if (m.ok) w?.ok(m.value as never);
+  else w?.bad(new Error(m.error));
+};
+worker.onerror = (e) => fail(new Error(`the training worker failed: ${e.message}`));
+
+interface Training {
+  opened: Opened;
+  where: string;
+  iteration: number;
+  running: boolean;
+  until: number;
+  perSecond: number;
+  rows: Progress['rows'];
+  view: vega.View;
+  centers?: [number, number][];
+  lastRun: RunTiming | null;
+}
+let training: Training | null = null;
 
 /** Only the legend of what a section shows now: points or images. */
 function legendFor(section: string, kind: 'points' | 'images' | 'none'): void {
   for (const el of document.querySelectorAll<HTMLElement>(`#${section} [data-kind]`)) el.hidden = kind !== 'none' && el.dataset.kind !== kind;
 }
 
-async function openArtifacts(read: (file: string) => Promise<Uint8Array>, where: string): Promise<void> {
-  const loaded = await loadArtifacts(read, where);
-  legendFor('train-section', viewOf(loaded.manifest.sampleShape));
-  // The run's settings, checked by the same schema the command line uses.
-  const cfg = parseConfig(loaded.config, `${where}/config.json`);
-  const data = await trainingData(loaded.manifest.data, read, loaded.manifest.classes, cfg, loaded.manifest.seed);
-  const opts = { data, seed: loaded.manifest.seed, nCritic: criticSchedule(loaded.manifest.schedule), threads: 1 };
-  // On WebGPU the parameters and optimizer state stay in GPU buffers between steps; WASM if it refuses.
-  let trainer: Trainer;
-  try {
-    trainer = await Trainer.fromPlan(loaded.plan, { ...opts, runtime: backends.train });
-  } catch (e) {
-    if (backends.train === wasm) throw e;
-    backends.why.train = `WebGPU refused these step programs: ${(e as Error).message.split('\n')[0]}`;
-    backends.train = wasm;
-    showBackends();
-    trainer = await Trainer.fromPlan(loaded.plan, { ...opts, runtime: wasm });
-  }
-  if (training) {
-    training.running = false;
-    training.view.finalize();
-    await training.trainer.release();
-  }
+async function openArtifacts(source: ArtifactsSource, where: string): Promise<void> {
+  const { threads, why } = trainThreads();
+  const opened = await ask({ op: 'open', source, where, backend: backends.train === 'web-wasm' ? 'wasm' : 'webgpu', threads });
+  if (opened.backend !== backends.train) [backends.train, backends.why.train] = [opened.backend, opened.why];
+  backends.threads = opened.threads > 1 ? `${opened.threads} threads` : why || '1 thread';
+  showBackends();
+  legendFor('train-section', viewOf(opened.sampleShape));
+  training?.view.finalize();
   const view = new vega.View(vega.parse(compile(lossCurveSpec()).spec), { renderer: 'canvas', container: ui.lossChart, hover: false });
   training = {
-    trainer, state: loaded.state, manifest: loaded.manifest, rows: [], view, running: false,
-    centers: 'centers' in data ? (data as { centers: [number, number][] }).centers : undefined,
-    z: Rng.stream(0, 'page-samples').fillNormal(new Float32Array(500 * loaded.manifest.latent)),
+    opened, where, view, rows: [], running: false, iteration: 0, until: 0, perSecond: 0, lastRun: null,
+    centers: DATASETS[opened.data]?.().centers,
   };
   for (const b of [ui.train, ui.download, ui.checkpointFile]) b.disabled = false;
   ui.trainStatus.dataset.loaded = where;
-  await showTraining(`loaded ${where}: ${cfg.loss} on ${loaded.manifest.data}`);
+  status = `loaded ${where}: ${opened.loss} on ${opened.data}`;
+  await onProgress(opened.progress);
   clearError();
 }
 
-async function showTraining(prefix = ''): Promise<void> {
-  const t = training!;
-  const last: Record<string, number> = {};
-  for (const r of t.rows) if (r.iteration === t.state.iteration) last[r.series] = r.value;
-  exposed.training = { iteration: t.state.iteration, running: t.running, losses: last };
-  const losses = Object.entries(last).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(' · ');
-  ui.trainStatus.textContent = `${prefix ? `${prefix}; ` : ''}iteration ${t.state.iteration}${t.running ? ' (training)' : ' (paused)'}${losses ? ` · ${losses}` : ''}`;
-  await t.view.data('losses', t.rows).runAsync();
-  const shape = t.manifest.sampleShape;
-  if (t.trainer.plan.classes) {
-    // One row per class, the same 8 latents in every row.
-    const grid = gridInputs(t.trainer.plan, 8);
-    imageGrid(ui.trainSamples, await t.trainer.generate(t.state, grid.z, grid.labels), shape, 8 * t.trainer.plan.classes, 8, t.manifest.classes);
-    return;
+let status = '';
+let drawnAt = 0;
+
+async function onProgress(p: Progress): Promise<void> {
+  const t = training;
+  if (!t) return;
+  t.iteration = p.iteration;
+  t.running = p.running;
+  t.until = p.until;
+  t.perSecond = p.perSecond;
+  t.rows.push(...p.rows);
+  showStatus();
+  const now = performance.now();
+  // The chart redraws at most 4 times a second; the preview whenever the worker sends one.
+  if (p.preview || !p.running || now - drawnAt > 250) {
+    drawnAt = now;
+    await t.view.data('losses', t.rows).runAsync();
   }
-  const xs = await t.trainer.generate(t.state, t.z);
-  if (viewOf(shape) === 'points') scatter(ui.trainSamples, xs, { centers: t.centers });
-  else if (viewOf(shape) === 'images') imageGrid(ui.trainSamples, xs, shape, 64, 8);
+  if (p.preview) drawPreview(t, p.preview);
 }
 
-/** The page's checkpoints live in memory: the last one is what a divergence returns to. */
-const PAGE_CHECKPOINT_EVERY = 100;
+function showStatus(): void {
+  const t = training!;
+  const last: Record<string, number> = {};
+  for (const r of t.rows) if (r.iteration === t.iteration) last[r.series] = r.value;
+  exposed.training = { iteration: t.iteration, running: t.running, losses: last, perSecond: t.perSecond, lastRun: t.lastRun, frames: frames.summary() };
+  const losses = Object.entries(last).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(' · ');
+  const eta = t.running && t.perSecond > 0 ? ` of ${t.until}, ${t.perSecond.toFixed(1)} it/s, ${duration((t.until - t.iteration) / t.perSecond)} left` : '';
+  ui.trainStatus.textContent = `${status ? `${status}; ` : ''}iteration ${t.iteration}${eta}${t.running ? ' (training)' : ' (paused)'}${losses ? ` · ${losses}` : ''}`;
+  ui.trainProgress.hidden = !t.running;
+  if (t.running) [ui.trainProgress.max, ui.trainProgress.value] = [t.until - runFrom, t.iteration - runFrom];
+}
+/** The iteration the current run started at, for the progress bar. */
+let runFrom = 0;
+
+const duration = (s: number) => (s < 90 ? `${Math.ceil(s)} s` : s < 5400 ? `${Math.round(s / 60)} min` : `${(s / 3600).toFixed(1)} h`);
+
+function drawPreview(t: Training, p: Preview): void {
+  if (viewOf(p.shape) === 'points') scatter(ui.trainSamples, p.samples, { centers: t.centers });
+  else if (viewOf(p.shape) === 'images') imageGrid(ui.trainSamples, p.samples, p.shape, p.count, p.cols, p.classes);
+}
+
+/** Frame times while the worker trains: the page's own responsiveness, measured. */
+const frames = {
+  deltas: [] as number[],
+  last: 0,
+  tick(now: number) {
+    if (training?.running && frames.last) frames.deltas.push(now - frames.last);
+    frames.last = training?.running ? now : 0;
+    requestAnimationFrame(frames.tick);
+  },
+  summary() {
+    const d = [...frames.deltas].sort((a, b) => a - b);
+    const at = (q: number) => (d.length ? d[Math.min(d.length - 1, Math.floor(q * d.length))] : 0);
+    return { count: d.length, p50: at(0.5), p95: at(0.95), max: d.length ? d[d.length - 1] : 0 };
+  },
+};
+requestAnimationFrame(frames.tick);
 
 async function trainLoop(): Promise<void> {
   const t = training!;
   const n = Number(ui.trainFor.value);
   if (!Number.isInteger(n) || n < 1) throw new Error(`stop after: '${ui.trainFor.value}' is not a positive whole number of iterations`);
+  [ui.train.disabled, ui.pause.disabled, ui.checkpointFile.disabled, ui.download.disabled] = [true, false, true, true];
+  frames.deltas = [];
   t.running = true;
-  [ui.train.disabled, ui.pause.disabled, ui.checkpointFile.disabled] = [true, false, true];
-  let drawn = performance.now();
-  let saved: TrainState | null = null;
+  t.until = t.iteration + n;
+  runFrom = t.iteration;
+  t.perSecond = 0;
+  t.lastRun = null;
+  status = '';
+  showStatus();
   try {
-    await runLoop({
-      trainer: t.trainer,
-      state: t.state,
-      until: t.state.iteration + n,
-      fuse: 0,
-      checkpointEvery: PAGE_CHECKPOINT_EVERY,
-      store: { save: (s) => ((saved = cloneState(s)), `memory (iteration ${s.iteration})`), latest: () => (saved ? `memory (iteration ${saved.iteration})` : null) },
-      stopRequested: () => !t.running || training !== t,
-      async afterBlock(logs) {
-        for (const log of logs) for (const [series, value] of Object.entries(log.values)) t.rows.push({ iteration: log.iteration, series, value });
-        if (performance.now() - drawn > 250) {
-          await showTraining();
-          drawn = performance.now();
-        }
-        await new Promise((r) => setTimeout(r, 0)); // let the page paint and take clicks
-      },
-    });
+    t.lastRun = await ask({ op: 'train', iterations: n });
   } finally {
-    t.running = false;
-    t.rows = t.rows.filter((r) => r.iteration <= t.state.iteration);
-    [ui.train.disabled, ui.pause.disabled, ui.checkpointFile.disabled] = [false, true, false];
-    if (training === t) await showTraining();
+    [ui.train.disabled, ui.pause.disabled, ui.checkpointFile.disabled, ui.download.disabled] = [false, true, false, false];
+    if (training === t) {
+      t.running = false;
+      t.rows = t.rows.filter((r) => r.iteration <= t.iteration);
+      showStatus();
+    }
   }
 }
 
-function downloadCheckpoint(): void {
-  const t = training!;
-  const bytes = encodeCheckpoint(t.state, t.manifest.checkpoint);
+async function downloadCheckpoint(): Promise<void> {
+  const { bytes, iteration } = await ask({ op: 'checkpoint' });
   const a = document.createElement('a');
   a.href = URL.createObjectURL(new Blob([bytes as BlobPart], { type: 'application/octet-stream' }));
   // The run's own file name: dropped into <run>/checkpoints/ it is the run's newest checkpoint.
-  a.download = `ckpt-${String(t.state.iteration).padStart(9, '0')}.safetensors`;
+  a.download = `ckpt-${String(iteration).padStart(9, '0')}.safetensors`;
   a.click();
   setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
 }
 
 async function loadCheckpoint(file: File): Promise<void> {
   const t = training!;
-  t.state = decodeCheckpoint(new Uint8Array(await file.arrayBuffer()), t.manifest.checkpoint, file.name);
-  t.rows = t.rows.filter((r) => r.iteration <= t.state.iteration);
-  await showTraining(`loaded ${file.name}`);
+  const progress = await ask({ op: 'load-checkpoint', file });
+  t.rows = t.rows.filter((r) => r.iteration <= progress.iteration);
+  status = `loaded ${file.name}`;
+  await onProgress(progress);
   clearError();
 }
 
@@ -377,14 +392,6 @@ async function fetchBytes(url: string): Promise<Uint8Array> {
   return new Uint8Array(await r.arrayBuffer());
 }
 
-function fromFiles(files: FileList): (name: string) => Promise<Uint8Array> {
-  const byName = new Map([...files].map((f) => [f.name, f]));
-  return async (name) => {
-    const f = byName.get(name);
-    if (!f) throw new Error(`not among the chosen files (${[...byName.keys()].join(', ') || 'none'})`);
-    return bytesOf(f);
-  };
-}
 
 ui.generatorFile.addEventListener('change', guard(async () => {
   const f = ui.generatorFile.files?.[0];
@@ -394,10 +401,10 @@ ui.lerp.addEventListener('input', guard(drawInterpolation));
 ui.classSelect.addEventListener('change', guard(() => drawSamples()));
 for (const input of [ui.artifactsDir, ui.artifactsFiles])
   input.addEventListener('change', guard(async () => {
-    if (input.files?.length) await openArtifacts(fromFiles(input.files), input === ui.artifactsDir ? (input.files[0].webkitRelativePath.split('/')[0] || 'folder') : 'chosen files');
+    if (input.files?.length) await openArtifacts({ files: [...input.files] }, input === ui.artifactsDir ? (input.files[0].webkitRelativePath.split('/')[0] || 'folder') : 'chosen files');
   }));
 ui.train.addEventListener('click', guard(trainLoop));
-ui.pause.addEventListener('click', () => training && (training.running = false));
+ui.pause.addEventListener('click', () => worker.postMessage({ op: 'pause' } satisfies ToWorker));
 ui.download.addEventListener('click', guard(downloadCheckpoint));
 ui.checkpointFile.addEventListener('change', guard(async () => {
   const f = ui.checkpointFile.files?.[0];
@@ -411,7 +418,7 @@ await guard(async () => {
   const g = q.get('generator');
   if (g) await loadGenerator(await fetchBytes(g).catch((e) => Promise.reject(new Error(`${g}: ${e.message}`))), g.split('/').pop()!);
   const a = q.get('artifacts');
-  if (a) await openArtifacts((f) => fetchBytes(new URL(f, new URL(a.endsWith('/') ? a : `${a}/`, location.href)).href), a);
+  if (a) await openArtifacts({ url: new URL(a, location.href).href }, a);
 })();
 exposed.ready = true;
 document.body.dataset.ready = 'true';

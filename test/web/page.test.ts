@@ -140,6 +140,39 @@ describe('web page in Chromium (playwright-core)', function () {
     for (const k of Object.keys(cpu.tensors)) expect(relErr(fromPage.tensors[k].data, cpu.tensors[k].data), k).to.be.below(1e-4);
   });
 
+  it('trains in a worker: the status shows speed and time left while training, Pause stops mid-run, the page draws frames meanwhile', async () => {
+    const start = (await onnxGan()).training.iteration;
+    await page.fill('#train-for', '1000000');
+    await page.click('#train');
+    await page.waitForFunction(() => /iteration \d+ of 1000060, [\d.]+ it\/s, .+ left \(training\)/.test(document.getElementById('train-status')!.textContent!));
+    expect(await page.isVisible('#train-progress')).to.equal(true);
+    await page.waitForFunction((s) => (globalThis as any).onnxGan.training.iteration > s + 5, start);
+    await page.click('#pause');
+    await page.waitForFunction(() => !(globalThis as any).onnxGan.training.running);
+    const st = await onnxGan();
+    expect(st.training.iteration).to.be.above(start + 5).and.below(start + 1000000);
+    expect(st.training.lastRun.iterations).to.equal(st.training.iteration - start);
+    expect(st.training.frames.count, 'frames drawn while the worker trained').to.be.above(0);
+    expect(await page.isVisible('#train-progress')).to.equal(false);
+    expect(await page.textContent('#train-status')).to.match(new RegExp(`iteration ${st.training.iteration} \\(paused\\)`));
+  });
+
+  it('?threads=N sets the trainer\'s WASM threads (the page is cross-origin isolated); a bad N is one line', async () => {
+    const other = await opened.browser.newPage();
+    try {
+      await other.goto(`${opened.server.pageUrl}&threads=3`);
+      await other.waitForSelector('body[data-ready=true]');
+      await other.waitForFunction(() => (globalThis as any).onnxGan.training);
+      expect(await other.evaluate(() => crossOriginIsolated)).to.equal(true);
+      expect(await other.textContent('#backend')).to.match(/training: WASM \(.+\), 3 threads$/);
+      await other.goto(`${opened.server.pageUrl}&threads=0`);
+      await other.waitForSelector('body[data-ready=true]');
+      expect(await other.textContent('#error')).to.equal('?threads=0: a whole number of threads from 1 to 64');
+    } finally {
+      await other.close();
+    }
+  });
+
   describe('bad input gets one line on the page, naming what is wrong; what was loaded keeps working', () => {
     const write = (name: string, bytes: Uint8Array) => {
       const p = join(tmp, name);
@@ -182,9 +215,10 @@ describe('web page in Chromium (playwright-core)', function () {
     it('a checkpoint from another model', async () => {
       const other = join(tmp, 'other');
       await train(parseConfig({ loss: 'wgan-gp', hidden: [16, 16], batch: 64, iterations: 10, checkpointEvery: 10, evalSamples: 100, out: other }));
+      const before = (await onnxGan()).training.iteration;
       const text = await errorAfter('#checkpoint-file', join(other, 'checkpoints', 'ckpt-000000010.safetensors'));
       expect(text).to.equal('ckpt-000000010.safetensors: written by a different model or settings than this run\'s (loss: "wgan-gp" there, "ns" here)');
-      expect((await onnxGan()).training.iteration).to.equal(60); // the NS run trained in the tab, unchanged
+      expect((await onnxGan()).training.iteration).to.equal(before); // the run trained in the tab, unchanged
     });
     it('artifacts with a truncated step graph', async () => {
       const dir = join(tmp, 'bad-artifacts');
