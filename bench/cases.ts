@@ -20,6 +20,8 @@ export interface BenchOptions {
 }
 
 export interface Bench {
+  /** What rebuilds it (a bench row runs in a process of its own). */
+  key: { name: string; options: BenchOptions };
   title: string;
   setup: GanSetup;
   data: Data;
@@ -35,6 +37,10 @@ function noiseImages(shape: number[], count: number): Data {
 }
 
 export function benchSetup(name: string, o: BenchOptions = {}): Bench {
+  return { key: { name, options: o }, ...setupOf(name, o) };
+}
+
+function setupOf(name: string, o: BenchOptions): Omit<Bench, 'key'> {
   switch (name) {
     case 'mlp':
       // G 16-128-128-2 ReLU, D 2-128-128-1 LeakyReLU 0.2, batch 256, WGAN-GP lambda 10, n_critic 5, Adam 1e-4 (0.5, 0.9).

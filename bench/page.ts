@@ -6,9 +6,10 @@
 //   - the same training written in TF.js (bench/tfjs/wgan-gp.ts) in the same browser: the WASM backend at
 //     each thread count, WebGL (where headless chromium has it), and the plain-JS CPU backend.
 // Ratios: the tab's best over Node's best, and over TF.js's best backend. The page's frame times while it
-// trains (the worker keeps it responsive) are reported beside its rows.
+// trains (the worker keeps it responsive) are reported beside its rows; the browser rows' peak memory is
+// that of the renderer process their page ran in (its VmHWM), Node's that of the row's process.
 import { build as esbuild } from 'esbuild';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
@@ -41,13 +42,39 @@ interface Frames {
   max: number;
 }
 
+/** Chromium's renderer processes now (Linux /proc): a row's page is the one that appears during the row. */
+function renderers(): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (!readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('--type=renderer')) continue;
+      // VmHWM: the process's peak resident memory, in kB.
+      const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${d}/status`, 'utf8'));
+      if (hwm) out.set(Number(d), Number(hwm[1]) / 1024);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** Peak resident memory (MB) of the renderer processes that started since `before`; null where none did. */
+function peakSince(before: Map<number, number>): number | null {
+  const peaks = [...renderers()].filter(([pid]) => !before.has(pid)).map(([, mb]) => mb);
+  return peaks.length ? Math.max(...peaks) : null;
+}
+
 async function tabRows(browser: Browser, run: string, o: PageBenchOptions): Promise<(Row & { frames: Frames })[]> {
   await build();
   const server = await serve({ run });
   const rows: (Row & { frames: Frames })[] = [];
   try {
     for (const threads of o.threads) {
-      const page = await browser.newPage();
+      const before = renderers();
+      // A context of its own: a renderer process of its own, whose peak memory is this row's.
+      const context = await browser.newContext();
+      const page = await context.newPage();
       try {
         await page.goto(`${server.pageUrl}&backend=wasm&threads=${threads}`);
         await page.waitForSelector('body[data-ready=true]', { timeout: 120_000 });
@@ -62,10 +89,9 @@ async function tabRows(browser: Browser, run: string, o: PageBenchOptions): Prom
         };
         await trainFor(o.warmup);
         const t = await trainFor(o.iters);
-        const backend = (await page.textContent('#backend')) ?? '';
-        rows.push({ name: `onnx-gan tab (${backend.replace(/^.*training: /, '')})`, ep: 'web-wasm', threads, iters: t.lastRun.iterations, seconds: t.lastRun.seconds, steps_per_s: t.lastRun.iterations / t.lastRun.seconds, frames: t.frames });
+        rows.push({ name: 'onnx-gan tab, worker', ep: 'web-wasm', threads, iters: t.lastRun.iterations, seconds: t.lastRun.seconds, steps_per_s: t.lastRun.iterations / t.lastRun.seconds, peak_rss_mb: peakSince(before), frames: t.frames });
       } finally {
-        await page.close();
+        await context.close();
       }
     }
   } finally {
@@ -102,16 +128,18 @@ async function tfjsRows(browser: Browser, dir: string, o: PageBenchOptions): Pro
   const runs = [...o.threads.map((t) => ({ backend: 'wasm', threads: t, iters: o.iters })), { backend: 'webgl', threads: 1, iters: o.iters }, { backend: 'cpu', threads: 1, iters: Math.max(3, Math.round(o.iters / 10)) }];
   try {
     for (const r of runs) {
-      const page = await browser.newPage();
+      const before = renderers();
+      const context = await browser.newContext();
+      const page = await context.newPage();
       try {
         await page.goto(`${server.url}?backend=${r.backend}&threads=${r.threads}`);
         await page.waitForFunction(() => (globalThis as any).tfjsPeer, null, { timeout: 60_000 });
         const res = await page.evaluate(([w, n]) => (globalThis as any).tfjsPeer.run(w, n), [Math.min(o.warmup, r.iters), r.iters]);
         if ('error' in res) skipped.push(`TF.js ${r.backend}: ${res.error}`);
         else if (!Number.isFinite(res.dLoss)) skipped.push(`TF.js ${r.backend}: the critic loss is ${res.dLoss}`);
-        else rows.push({ name: `TF.js 4.22 ${res.backend}`, ep: res.backend, threads: r.threads, iters: res.iters, seconds: res.seconds, steps_per_s: res.steps_per_s });
+        else rows.push({ name: `TF.js 4.22 ${res.backend}`, ep: res.backend, threads: r.threads, iters: res.iters, seconds: res.seconds, steps_per_s: res.steps_per_s, peak_rss_mb: peakSince(before) });
       } finally {
-        await page.close();
+        await context.close();
       }
     }
   } finally {

@@ -1,4 +1,4 @@
-// npm run profile [-- mlp|dcgan|resnet] [--loss sngan|wgan-gp] [--width N] [--batch N] [--threads N] [--iters N] [--warmup N] [--ep cpu|webgpu] [--json] [--peer]
+// npm run profile [-- mlp|dcgan|resnet] [--loss sngan|wgan-gp] [--no-arena] [--width N] [--batch N] [--threads N] [--iters N] [--warmup N] [--ep cpu|webgpu] [--json] [--peer]
 // Where a training step's time goes: onnxruntime's profiler over the critic and generator step graphs
 // (one session run per step), per op type and per heavy node, the achieved GFLOP/s of the convolutions and
 // matrix products, the node count, the time run() spends outside the graph (feeds in, fetches out), and
@@ -29,9 +29,10 @@ const cmd = new Command('profile')
   .option('--top <n>', 'heaviest nodes to list', (v) => parseInt(v, 10), 12)
   .addOption(new Option('--ep <name>', 'execution provider').choices(NODE_EPS).default('cpu'))
   .option('--peer', "add PyTorch's profile of the same training")
+  .option('--no-arena', "without onnxruntime's CPU memory arena")
   .option('--json', 'print one JSON object');
 cmd.parse(process.argv);
-const o = cmd.opts<{ loss: string; width?: number; batch?: number; threads: number; iters: number; warmup: number; top: number; ep: NodeEp; peer?: boolean; json?: boolean }>();
+const o = cmd.opts<{ loss: string; width?: number; batch?: number; threads: number; iters: number; warmup: number; top: number; ep: NodeEp; peer?: boolean; json?: boolean; arena: boolean }>();
 const bench = benchSetup(cmd.args[0] ?? 'dcgan', { loss: o.loss, width: o.width, batch: o.batch });
 
 interface Shape { [dtype: string]: number[] }
@@ -55,7 +56,7 @@ function flops(op: string, ins: Shape[], outs: Shape[]): number {
 interface OpRow { op: string; nodes: number; ms: number; share: number; gflops?: number }
 interface Placed { node: string; op: string; provider: string; ms: number; shapes: string }
 interface Report {
-  program: string; nodes: number; runs: number; graphMs: number; runMs: number; outsideMs: number; faultsPerRun: number; ops: OpRow[]; heavy: { node: string; op: string; ms: number; shapes: string }[];
+  program: string; nodes: number; runs: number; graphMs: number; runMs: number; outsideMs: number; faultsPerRun: number; grownMb: number; ops: OpRow[]; heavy: { node: string; op: string; ms: number; shapes: string }[];
   /** Nodes per execution provider, and every node not on the one asked for (copies between them included). */
   providers: Record<string, number>; elsewhere: Placed[];
 }
@@ -63,7 +64,7 @@ interface Report {
 const PROVIDER: Record<NodeEp, string> = { cpu: 'CPUExecutionProvider', cuda: 'CUDAExecutionProvider', webgpu: 'WebGpuExecutionProvider' };
 
 /** The profile of the runs after the first `warm` (ORT profiles from session start; warm-up runs allocate). */
-function analyse(program: string, file: string, warm: number, runs: number, wallMs: number, faults: number): Report {
+function analyse(program: string, file: string, warm: number, runs: number, wallMs: number, faults: number, grownMb: number): Report {
   const all = JSON.parse(readFileSync(file, 'utf8')) as Event[];
   const modelRuns = all.filter((e) => e.cat === 'Session' && e.name === 'model_run').sort((a, b) => a.ts - b.ts);
   const cutoff = warm > 0 ? modelRuns[warm - 1].ts + modelRuns[warm - 1].dur : -Infinity;
@@ -91,30 +92,32 @@ function analyse(program: string, file: string, warm: number, runs: number, wall
   const providers: Record<string, number> = {};
   for (const n of byNode.values()) providers[n.provider] = (providers[n.provider] ?? 0) + 1;
   const elsewhere = [...byNode.entries()].filter(([, n]) => n.provider !== PROVIDER[o.ep]).map(([node, n]) => ({ node, op: n.op, provider: n.provider, ms: n.us / 1000 / runs, shapes: n.shapes }));
-  return { program, nodes: byNode.size, runs, graphMs, runMs: wallMs / runs, outsideMs: wallMs / runs - graphMs, faultsPerRun: faults / runs, ops, heavy, providers, elsewhere };
+  return { program, nodes: byNode.size, runs, graphMs, runMs: wallMs / runs, outsideMs: wallMs / runs - graphMs, faultsPerRun: faults / runs, grownMb, ops, heavy, providers, elsewhere };
 }
 
 // Sessions open in the trainer's order (critic step, then generator step); each writes its own profile and
 // times its run() calls from JavaScript, so the time outside the graph is run() minus the graph's own.
 const dir = mkdtempSync(join(tmpdir(), 'onnx-gan-profile-'));
 const programs = ['critic_step', 'generator_step'];
-const opened: { name: string; session: Session; wallMs: number; runs: number; faults: number }[] = [];
+const opened: { name: string; session: Session; wallMs: number; runs: number; faults: number; grownMb: number }[] = [];
 let names = 0;
-const base = nodeRuntime(o.ep);
+const base = nodeRuntime(o.ep, { arena: o.arena });
 const runtime: Runtime = {
   ...base,
   async createSession(model, so) {
     const name = programs[names++] ?? `program${names}`;
     const session = await base.createSession(model, { ...so, profile: join(dir, name) });
-    const rec = { name, session, wallMs: 0, runs: 0, faults: 0 };
+    const rec = { name, session, wallMs: 0, runs: 0, faults: 0, grownMb: 0 };
     opened.push(rec);
     return {
       ...session,
       async runKeeping(feeds) {
-        const [t, f] = [performance.now(), process.resourceUsage().minorPageFault];
+        const [t, f, m] = [performance.now(), process.resourceUsage().minorPageFault, process.memoryUsage.rss()];
         const r = await session.runKeeping(feeds);
         rec.wallMs += performance.now() - t;
         rec.faults += process.resourceUsage().minorPageFault - f;
+        // Resident memory this graph's runs added, warm-up included: its arena (and outputs kept) growing.
+        rec.grownMb += (process.memoryUsage.rss() - m) / 2 ** 20;
         rec.runs++;
         return r;
       },
@@ -133,7 +136,7 @@ const seconds = (performance.now() - t0) / 1000;
 const reports = opened.map((r, i) => {
   r.session.endProfiling!();
   const file = readdirSync(dir).find((f) => f.startsWith(r.name) && f.endsWith('.json'))!;
-  return analyse(r.name, join(dir, file), warm[i], r.runs, r.wallMs, r.faults);
+  return analyse(r.name, join(dir, file), warm[i], r.runs, r.wallMs, r.faults, r.grownMb);
 });
 await trainer.release();
 rmSync(dir, { recursive: true, force: true });
@@ -147,11 +150,12 @@ if (o.peer) {
 }
 
 if (o.json) {
-  console.log(JSON.stringify({ benchmark: bench.title, ep: o.ep, threads: o.threads, iters: o.iters, warmup: o.warmup, seconds_per_iteration: seconds / o.iters, programs: reports, pytorch: peer }));
+  console.log(JSON.stringify({ benchmark: bench.title, ep: o.ep, threads: o.threads, iters: o.iters, warmup: o.warmup, seconds_per_iteration: seconds / o.iters, peak_rss_mb: process.resourceUsage().maxRSS / 1024, programs: reports, pytorch: peer }));
 } else {
-  console.log(`${bench.title}: ${(seconds / o.iters).toFixed(3)} s per generator iteration, ${o.ep}, ${o.threads} thread(s), after ${o.warmup} warm-up iteration(s), profiler on`);
+  console.log(`${bench.title}: ${(seconds / o.iters).toFixed(3)} s per generator iteration, ${o.ep}, ${o.threads} thread(s), after ${o.warmup} warm-up iteration(s), profiler on; peak resident memory ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
   for (const r of reports) {
     console.log(`\n${r.program}: ${r.nodes} nodes, ${r.graphMs.toFixed(2)} ms in the graph per run, ${r.outsideMs.toFixed(2)} ms outside it (feeds, fetches; ${r.runs} runs), ${Math.round(r.faultsPerRun)} page faults per run`);
+    console.log(`  resident memory grown during its runs (its arena, warm-up included): ${r.grownMb.toFixed(1)} MB`);
     console.log(`  placed: ${Object.entries(r.providers).map(([p, n]) => `${n} on ${p}`).join(', ')}`);
     for (const x of r.elsewhere) console.log(`    not on ${PROVIDER[o.ep]}: ${x.op} ${x.node} on ${x.provider}, ${x.ms.toFixed(3)} ms/run ${x.shapes}`);
     console.log('  op type                 nodes      ms/run  share  GFLOP/s');

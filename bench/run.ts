@@ -31,7 +31,8 @@ const cmd = new Command('bench')
   .option('--loss <name>', 'resnet: sngan or wgan-gp (default: both)')
   .option('--threads <list>', 'intra-op thread counts to run each side at', '1,2')
   .addOption(new Option('--ep <name>', 'execution provider of our rows').choices(NODE_EPS).default('cpu'))
-  .option('--no-peer', 'skip the PyTorch peer');
+  .option('--no-peer', 'skip the PyTorch peer')
+  .option('--no-arena', "our rows without onnxruntime's CPU memory arena (measured against it: docs/performance.md)");
 cmd.parse(process.argv);
 const which = cmd.args[0] ?? 'mlp';
 if (which === 'page') {
@@ -45,7 +46,7 @@ if (!(BENCH_SETUPS as readonly string[]).includes(which)) {
   console.error(`bench: unknown setup '${which}'; choose ${BENCH_SETUPS.join(', ')}`);
   process.exit(1);
 }
-const opts = cmd.opts<{ json?: boolean; iters?: number; warmup?: number; width?: number; loss?: string; threads: string; ep: NodeEp; peer: boolean }>();
+const opts = cmd.opts<{ json?: boolean; iters?: number; warmup?: number; width?: number; loss?: string; threads: string; ep: NodeEp; peer: boolean; arena: boolean }>();
 const d = DEFAULTS[which];
 const o = { ...opts, iters: opts.iters ?? d.iters, warmup: opts.warmup ?? d.warmup };
 const threadList = o.threads.split(',').map((t) => parseInt(t, 10));

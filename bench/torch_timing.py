@@ -1,7 +1,7 @@
 """Shared by the PyTorch peers of `npm run bench`: time `iteration` after a warm-up, print one JSON line.
 With PEER_PROFILE set, profile the timed iterations instead (torch.profiler, CPU) and print where the time
 went per op, the peer of onnx-gan's `npm run profile`."""
-import json, os, time
+import json, os, resource, time
 import torch
 
 
@@ -21,7 +21,9 @@ def report(iteration, threads, warmup, iters):
     for _ in range(iters):
         iteration()
     dt = time.perf_counter() - t
-    print(json.dumps({'peer': 'pytorch', 'torch': torch.__version__, 'threads': threads, 'iters': iters, 'seconds': dt, 'steps_per_s': iters / dt}))
+    # ru_maxrss is in kB on Linux: the peak resident memory of this process, the peer of bench rows' peak_rss_mb.
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({'peer': 'pytorch', 'torch': torch.__version__, 'threads': threads, 'iters': iters, 'seconds': dt, 'steps_per_s': iters / dt, 'peak_rss_mb': peak}))
 
 
 def profile(iteration, threads, iters):

@@ -28,8 +28,14 @@ function webgpuHint(msg: string): string | null {
     : 'no WebGPU adapter on this machine';
 }
 
-export function nodeRuntime(ep: NodeEp = 'cpu'): Runtime {
+export interface NodeRuntimeOptions {
+  /** onnxruntime's CPU memory arena (default on): off, each run allocates and frees its own buffers. */
+  arena?: boolean;
+}
+
+export function nodeRuntime(ep: NodeEp = 'cpu', opts: NodeRuntimeOptions = {}): Runtime {
   const o = ort as unknown as OrtLike;
+  const extra = opts.arena === false ? { enableCpuMemArena: false } : undefined;
   if (ep === 'cuda') {
     const dir = binDir();
     const missing = CUDA_LIBS.filter((f) => !existsSync(join(dir, f)));
@@ -38,11 +44,11 @@ export function nodeRuntime(ep: NodeEp = 'cpu'): Runtime {
         `--ep cuda: ${missing.join(', ')} not found in ${dir}; install them with ` +
           '`npm ci --onnxruntime-node-install=cuda12` (needs internet, CUDA 12.x and cuDNN 9.x)',
       );
-    return ortRuntime(o, 'node-cuda', [{ name: 'cuda', deviceId: 0 }, 'cpu']);
+    return ortRuntime(o, 'node-cuda', [{ name: 'cuda', deviceId: 0 }, 'cpu'], { extra });
   }
   // WebGPU has no Loop kernel (it would run on the CPU, its body's tensors copied each trip).
-  if (ep === 'webgpu') return ortRuntime(o, 'node-webgpu', ['webgpu'], { device: 'readback', loops: false, hint: webgpuHint });
-  return { ...ortRuntime(o, 'node-cpu', ['cpu']), fork: forkCpu };
+  if (ep === 'webgpu') return ortRuntime(o, 'node-webgpu', ['webgpu'], { device: 'readback', loops: false, hint: webgpuHint, extra });
+  return { ...ortRuntime(o, 'node-cpu', ['cpu'], { extra }), fork: forkCpu };
 }
 
 /**

@@ -10,8 +10,6 @@ import { spectralNorm } from '../models/spectral.ts';
 import type { Model } from '../models/model.ts';
 import type { ConditionalOptions } from '../models/conditioning.ts';
 import type { OptimizerName } from './optim.ts';
-import { totalmem } from 'node:os';
-import { Graph } from '../graph/ir.ts';
 import type { GanSetup } from './step.ts';
 
 export interface MlpGanOptions extends LossSettings {
@@ -95,37 +93,3 @@ export function resnetGan(o: DcganGanOptions): GanSetup & { warnings: string[]; 
 
 /** The critic's input when it judges `pack` images at once: their channels side by side. */
 const packedImage = (o: DcganGanOptions) => [o.image[0] * (o.pack ?? 1), ...o.image.slice(1)];
-
-/**
- * Settings that cannot fit are refused before anything is allocated. The estimate counts what one training
- * step holds: parameters with their optimizer slots in and out, activations of both networks (forward,
- * backward and a penalty's double backward: 6 per sample), and the host's draws (a fused block stacks them).
- */
-export function checkFits(setup: GanSetup, cfg: { fuse: number }, nCritic: number, available = totalmem()): void {
-  const params = [setup.generator, setup.critic].reduce((a, m) => a + m.params.reduce((s, p) => s + p.shape.reduce((x, y) => x * y, 1), 0), 0);
-  const slots = 2;
-  const perSample = activationsPerSample(setup.generator) + activationsPerSample(setup.critic);
-  const latent = setup.generator.inputShape.reduce((a, b) => a * b, 1);
-  const sample = setup.critic.inputShape.reduce((a, b) => a * b, 1);
-  const block = cfg.fuse > 1 ? cfg.fuse * (nCritic + 1) : 1;
-  const bytes = { parameters: 4 * params * (3 + 2 * slots), activations: 4 * 6 * setup.batch * perSample, draws: 4 * 2 * block * setup.batch * (latent + sample) };
-  const total = bytes.parameters + bytes.activations + bytes.draws;
-  if (total <= 0.8 * available) return;
-  const gb = (b: number) => `${(b / 2 ** 30).toFixed(b < 2 ** 33 ? 1 : 0)} GiB`;
-  const parts = Object.entries(bytes).map(([k, v]) => `${k} ${gb(v)}`).join(', ');
-  throw new Error(`these settings do not fit: one training step needs about ${gb(total)} (${parts}; batch ${setup.batch}, latent ${latent}, ${params.toLocaleString('en')} parameters), this machine has ${gb(available)}`);
-}
-
-/** Sum of the sizes of every value a network's forward pass makes for one sample (shapes only, no data). */
-function activationsPerSample(model: Model): number {
-  const g = new Graph('estimate');
-  const x = g.input('x', 'float32', [1, ...model.inputShape]);
-  const p = Object.fromEntries(model.params.map((s) => [s.name, g.input(`p.${s.name}`, 'float32', s.shape)]));
-  const state = (n: string) => g.input(`s.${n}.${g.nodes.length}`, 'float32', model.states?.find((s) => s.name === n)?.shape ?? null);
-  const prepared = model.prepare ? model.prepare(p, state, () => {}, false) : p;
-  const labels = model.classes ? g.input('labels', 'int64', [1]) : undefined;
-  model.forward(x, prepared, { training: true, state, setState: () => {} }, labels);
-  let n = 0;
-  for (const node of g.nodes) for (const o of node.outputs) if (o.shape?.every((d) => typeof d === 'number')) n += (o.shape as number[]).reduce((a, b) => a * b, 1);
-  return n;
-}

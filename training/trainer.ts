@@ -50,6 +50,8 @@ export interface RunOptions {
 
 export interface TrainerOptions extends RunOptions {
   setup: GanSetup;
+  /** The setup's compiler, where the caller made one already (its plan is compiled once). */
+  compiler?: StepCompiler;
 }
 
 /** A loss's critic-step schedule as data (artifacts carry it): a constant, or WGAN's warm-up schedule. */
@@ -116,7 +118,7 @@ export class Trainer {
 
   /** Compile the setup's step programs and open sessions on them (or on their shards). */
   static async create(opts: TrainerOptions): Promise<Trainer> {
-    const compiler = new StepCompiler(opts.setup);
+    const compiler = opts.compiler ?? new StepCompiler(opts.setup);
     const plan = compiler.plan();
     if ((opts.shards ?? 1) === 1) return Trainer.fromPlan(plan, opts, compiler);
     checkDataShape(opts.data, plan.sampleShape, plan.classes);

@@ -267,7 +267,7 @@ async function openArtifacts(source: ArtifactsSource, where: string): Promise<vo
   };
   for (const b of [ui.train, ui.download, ui.checkpointFile]) b.disabled = false;
   ui.trainStatus.dataset.loaded = where;
-  status = `loaded ${where}: ${opened.loss} on ${opened.data}`;
+  status = `loaded ${where}: ${opened.loss} on ${opened.data}, batch ${opened.batch} (about ${Math.round(opened.estimate / 2 ** 20)} MB; up to batch ${opened.maxBatch} fits this tab)`;
   await onProgress(opened.progress);
   clearError();
 }

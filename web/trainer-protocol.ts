@@ -23,6 +23,10 @@ export interface Opened {
   data: string;
   classes: string[];
   sampleShape: number[];
+  batch: number;
+  /** The largest batch of these models that fits the tab's WASM memory, and this batch's estimated need (bytes). */
+  maxBatch: number;
+  estimate: number;
   /** The opened state: its iteration and preview. */
   progress: Progress;
 }

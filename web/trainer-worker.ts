@@ -11,6 +11,7 @@ import { webRuntime } from '../runtime/web.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import { loadArtifacts, type ArtifactsManifest } from '../training/artifacts.ts';
 import { decodeCheckpoint, encodeCheckpoint } from '../training/checkpoint.ts';
+import { checkFits, estimateMemory } from '../training/memory.ts';
 import { runLoop } from '../training/run-loop.ts';
 import { cloneState, criticSchedule, gridInputs, Trainer, type TrainState } from '../training/trainer.ts';
 import type { ArtifactsSource, FromWorker, Preview, Progress, Replies, Request, ToWorker } from './trainer-protocol.ts';
@@ -19,6 +20,27 @@ const post = (m: FromWorker, transfer: Transferable[] = []) => (self as unknown 
 
 /** The page's checkpoints live in memory: the last one is what a divergence returns to. */
 const PAGE_CHECKPOINT_EVERY = 100;
+/** A tab's WebAssembly memory (32-bit addresses), and onnxruntime-web's own share of it before any model. */
+const WASM_MEMORY = 4 * 2 ** 30;
+const WASM_RUNTIME = 64 * 2 ** 20;
+
+/**
+ * The largest batch of these step programs that fits the tab's WASM memory (activations and draws grow
+ * with the batch, the rest does not); artifacts that do not fit are refused before any session opens.
+ */
+function wasmFit(plan: Parameters<typeof estimateMemory>[0], nCritic: number): { maxBatch: number; estimate: number } {
+  const o = { fuse: 0, nCritic, runtime: WASM_RUNTIME };
+  const e = estimateMemory(plan, o);
+  const perBatch = e.parts.activations + e.parts.draws;
+  const maxBatch = Math.floor((plan.batch * (WASM_MEMORY - (e.total - perBatch))) / perBatch);
+  try {
+    checkFits(plan, o, WASM_MEMORY, 'a tab has');
+  } catch (err) {
+    throw new Error(`${(err as Error).message} of WASM memory: batch ${maxBatch} or less fits these models (estimated)`);
+  }
+  return { maxBatch, estimate: e.total };
+}
+
 /** How often a running loop reports, and how often it redraws the preview (generating costs a run). */
 const PROGRESS_MS = 200;
 const PREVIEW_MS = 1000;
@@ -98,9 +120,11 @@ async function open(r: Extract<Request, { op: 'open' }>): Promise<Replies['open'
   const loaded = await loadArtifacts(read, r.where);
   // The run's settings, checked by the same schema the command line uses.
   const cfg = parseConfig(loaded.config, `${r.where}/config.json`);
+  const nCritic = criticSchedule(loaded.manifest.schedule);
+  const fit = wasmFit(loaded.plan, nCritic(0));
   const data = await trainingData(loaded.manifest.data, read, loaded.manifest.classes, cfg, loaded.manifest.seed);
   const rts = runtimesFor(r.threads);
-  const opts = { data, seed: loaded.manifest.seed, nCritic: criticSchedule(loaded.manifest.schedule), threads: rts.threads };
+  const opts = { data, seed: loaded.manifest.seed, nCritic, threads: rts.threads };
   // On WebGPU the parameters and optimizer state stay in GPU buffers between steps; WASM if it refuses.
   let why = r.backend === 'wasm' ? 'the page chose WASM' : '';
   let trainer: Trainer;
@@ -122,7 +146,7 @@ async function open(r: Extract<Request, { op: 'open' }>): Promise<Replies['open'
     z: Rng.stream(0, 'page-samples').fillNormal(new Float32Array(500 * loaded.manifest.latent)),
   };
   const m = loaded.manifest;
-  return { backend: trainer.opts.runtime.name, why, threads: rts.threads, loss: cfg.loss, data: m.data, classes: m.classes, sampleShape: m.sampleShape, progress: await progressNow([], true) };
+  return { backend: trainer.opts.runtime.name, why, threads: rts.threads, loss: cfg.loss, data: m.data, classes: m.classes, sampleShape: m.sampleShape, batch: m.batch, ...fit, progress: await progressNow([], true) };
 }
 
 /** The training generator's samples: a class-conditional grid (one row per class), 64 images or 500 points. */

@@ -70,7 +70,7 @@ describe('onnx-gan train (CLI)', function () {
     ['a negative iteration count', ['--iterations', '-5'], /'iterations': Too small/],
     ['an unknown execution provider', ['--ep', 'tpu'], /argument 'tpu' is invalid/],
     ['an iteration count past the maximum', ['--iterations', '1e12'], /'iterations': Too big: expected number to be <=100000000/],
-    ['a batch that cannot fit in memory', ['--batch', '100000000'], /these settings do not fit: one training step needs about \d+ GiB \(.*activations \d+ GiB.*batch 100000000.*\), this machine has \d+(\.\d)? GiB/],
+    ['a batch that cannot fit in memory', ['--batch', '100000000'], /these settings do not fit: training needs about \d+ GiB \(.*activations \d+ GiB.*batch 100000000.*\), this machine has \d+(\.\d)? GiB/],
     ['a latent size that cannot fit in memory', ['--latent', '1000000'], /these settings do not fit: .*draws \d+ GiB.*latent 1000000/],
     ['hidden layers that cannot fit in memory', ['--hidden', '100000,100000'], /these settings do not fit: .*parameters \d+ GiB.*[\d,]+ parameters/],
   ];

@@ -16,6 +16,9 @@ import { train } from '../../run/train.ts';
 import { FASHION_MNIST_DIR } from '../../data/paths.ts';
 import { Rng } from '../../data/random.ts';
 import { decodeSafetensors } from '../../training/checkpoint.ts';
+import { packArtifacts } from '../../training/artifacts.ts';
+import { mlpGan } from '../../training/gan-pairs.ts';
+import { StepCompiler } from '../../training/step.ts';
 import { needChromium, openPage, type OpenPage } from '../browser-page.ts';
 import { expectClose, relErr, rt } from '../helpers.ts';
 
@@ -219,6 +222,20 @@ describe('web page in Chromium (playwright-core)', function () {
       const text = await errorAfter('#checkpoint-file', join(other, 'checkpoints', 'ckpt-000000010.safetensors'));
       expect(text).to.equal('ckpt-000000010.safetensors: written by a different model or settings than this run\'s (loss: "wgan-gp" there, "ns" here)');
       expect((await onnxGan()).training.iteration).to.equal(before); // the run trained in the tab, unchanged
+    });
+    it('artifacts too large for a tab\'s WASM memory: refused before any session opens, naming the largest batch that fits', async () => {
+      const dir = join(tmp, 'huge-artifacts');
+      mkdirSync(dir);
+      // An MLP at batch 300,000: its step programs are only shapes, nothing that size is ever allocated.
+      const plan = new StepCompiler(mlpGan({ loss: 'wgan-gp', batch: 300_000 })).plan();
+      const net = (n: 'G' | 'D') => ({ params: new Float32Array(plan.nets[n].size), slots: plan.nets[n].slots.map(() => new Float32Array(plan.nets[n].size)), step: 0, lr: 1e-4 });
+      const info = { config: '{}', slots: { G: plan.nets.G.slots, D: plan.nets.D.slots }, states: [] };
+      const files = packArtifacts(plan, { iteration: 0, G: net('G'), D: net('D'), states: {} }, info, { producer: 'test', data: 'ring8', seed: 0, schedule: { base: 5, wgan: false }, config: { loss: 'wgan-gp', batch: 300_000 } });
+      for (const [name, bytes] of Object.entries(files)) writeFileSync(join(dir, name), bytes);
+      const text = await errorAfter('#artifacts-files', Object.keys(files).map((n) => join(dir, n)));
+      expect(text).to.match(/^these settings do not fit: training needs about \d+(\.\d)? GiB \(.*activations \d+(\.\d)? GiB.*batch 300000.*\), a tab has 4\.0 GiB of WASM memory: batch (\d+) or less fits these models \(estimated\)$/);
+      const most = Number(/batch (\d+) or less/.exec(text)![1]);
+      expect(most).to.be.above(1000).and.below(300_000);
     });
     it('artifacts with a truncated step graph', async () => {
       const dir = join(tmp, 'bad-artifacts');
