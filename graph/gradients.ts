@@ -5,7 +5,7 @@
 // needs no extra code.
 import { isFloat, staticShape, tensor, type Node, type Value } from './ir.ts';
 import {
-  abs, add, cast, clip, concat, conv, cos, cosh, cumSum, einsum, exp, expand, floor, fmod, gatherElements, scatterElements, convTranspose, div, expandAs, gatherND, op, gemm, greater, greaterOrEqual, less, lessOrEqual, log, matmul, mul, neg, and, equal,
+  abs, add, cast, det, dft, gather, clip, concat, conv, cos, cosh, cumSum, einsum, exp, expand, floor, fmod, gatherElements, scatterElements, convTranspose, div, expandAs, gatherND, op, gemm, greater, greaterOrEqual, less, lessOrEqual, log, matmul, mul, neg, and, equal,
   pad, pow, reciprocal, reduceMean, reduceSum, reshape, sin, sinh, sqrt, square, reshapeAs, scalar, scatterNDAdd, sigmoid, sign, slice, squeeze, sub, transpose, unsqueeze, upsampleNearest, where, zerosLike,
 } from './ops.ts';
 import { attrFloat, attrInt, attrInts, constInts, parseEinsum, sliceBounds, windowAttrs } from './schemas.ts';
@@ -357,6 +357,13 @@ export const rules: Record<string, GradRule> = {
   },
   MaxPool: (dy, n) => [() => maxPoolGrad(dy, n)],
   GridSample: (dy, n) => gridSampleGrads(dy, n),
+  // d det(X) / dX is X's cofactor matrix, each cofactor a Det of a minor: the rule of Det is written in Det.
+  Det: (dy, n) => [() => mul(unsqueeze(dy, [dy.rank!, dy.rank! + 1]), cofactors(x0(n)))],
+  // The DFT is linear: its adjoint is n times the inverse transform (the inverse's: the transform over n).
+  DFT: (dy, n) => [() => dftAdjoint(dy, x0(n), n), null],
+  STFT: (dy, n) => stftGrads(dy, n),
+  // Each input value went to one place of the output: its gradient is read back from there.
+  MaxUnpool: (dy, n) => [() => gather(reshape(dy, [-1]), n.inputs[1]!, 0), null, null],
   // Each operand's gradient is the einsum of dy with the other operands onto its letters; letters found
   // nowhere else (summed out by the forward) come back by broadcasting.
   Einsum: (dy, n) => {
@@ -591,10 +598,19 @@ export const rules: Record<string, GradRule> = {
     const outputPadding = xs.map((d, i) => d + pads[i] + pads[i + r] - k[i] - strides[i] * (ys[i] - 1));
     return [() => reshapeAs(convTranspose(reshape(dy, [-1, 1, ...ys]), kernel, null, { strides, pads, outputPadding }), x0(n))];
   },
+  // Scattered back along axis 0; another axis is moved first and back after.
   Gather: (dy, n) => {
-    if (attrInt(n.attrs, 'axis', 0) !== 0) throw new Error(`${n.name}: Gather gradient is implemented for axis 0`);
     const [x, idx] = n.inputs as Value[];
-    return [() => scatterNDAdd(zerosLike(x), unsqueeze(cast(idx, 'int64'), [-1]), dy), null];
+    const at = unsqueeze(cast(idx, 'int64'), [-1]);
+    const r = x.rank!;
+    const a = attrInt(n.attrs, 'axis', 0) < 0 ? attrInt(n.attrs, 'axis', 0) + r : attrInt(n.attrs, 'axis', 0);
+    if (a === 0) return [() => scatterNDAdd(zerosLike(x), at, dy), null];
+    const q = idx.rank!;
+    const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
+    // dy's axes are [x's before a, idx's, x's after a]: idx's first, as a gather along axis 0 would give them.
+    const first = [a, ...range(0, a), ...range(a + 1, r)];
+    const back = first.map((_, i) => first.indexOf(i));
+    return [() => transpose(scatterNDAdd(zerosLike(transpose(x, first)), at, transpose(dy, [...range(a, a + q), ...range(0, a), ...range(a + q, r - 1 + q)])), back), null];
   },
   GatherND: (dy, n) => [() => scatterNDAdd(zerosLike(x0(n)), n.inputs[1]!, dy), null],
   ScatterND: (dy, n) => {
@@ -787,3 +803,78 @@ function minMax(dy: Value, n: Node, wins: (a: Value, b: Value) => Value): GradTh
 }
 
 export const supportedOps = (): string[] => Object.keys(rules).sort();
+
+/** Each entry's cofactor, (-1)^(i+j) times the determinant of X without row i and column j ([..., n, n]). */
+function cofactors(x: Value): Value {
+  const s = x.shape;
+  const n = s?.[s.length - 1];
+  if (!s || typeof n !== 'number') throw new Error(`Det gradient needs a static matrix size, got ${x}`);
+  const g = x.graph;
+  if (n === 1) return expandAs(g.constant(tensor(x.dtype, [], [1]), 'one'), x);
+  const r = s.length;
+  // Row i's minor rows (every row but i), then column j's: [..., i, a, j, b], a and b the minor's axes.
+  const others = g.constant(tensor('int64', [n, n - 1], Array.from({ length: n }, (_, i) => [...Array(n).keys()].filter((k) => k !== i)).flat()), 'minor_index');
+  const minors = gather(gather(x, others, r - 2), others, r);
+  const batch = [...Array(r - 2).keys()];
+  const sign = g.constant(tensor(x.dtype, [n, n], Array.from({ length: n * n }, (_, k) => ((Math.floor(k / n) + (k % n)) % 2 ? -1 : 1))), 'cofactor_sign');
+  return mul(det(transpose(minors, [...batch, r - 2, r, r - 1, r + 1])), sign);
+}
+
+/** The adjoint of a DFT node (opset 17) applied to dy, in the shape of its input x. */
+function dftAdjoint(dy: Value, x: Value, node: Node): Value {
+  const r = x.rank!;
+  const axis = attrInt(node.attrs, 'axis', 1) < 0 ? attrInt(node.attrs, 'axis', 1) + r : attrInt(node.attrs, 'axis', 1);
+  const n = x.shape![axis];
+  if (typeof n !== 'number') throw new Error(`${node.name}: DFT gradient needs a static signal length`);
+  const len = constOf(node, 1)?.[0];
+  if (len !== undefined && len !== n) throw new Error(`${node.name}: DFT gradient with dft_length ${len} other than the signal's ${n} (padding or cutting) is not implemented`);
+  return adjointOfTransform(dy, axis, n, attrInt(node.attrs, 'inverse', 0) === 1, attrInt(node.attrs, 'onesided', 0) === 1, x.shape![r - 1] === 1);
+}
+
+/**
+ * What a length-n transform along `axis` sends back: its missing negative frequencies zero where it was
+ * one-sided, then n times the inverse transform (or the transform over n, for an inverse), the real part
+ * only for a real input.
+ */
+function adjointOfTransform(dy: Value, axis: number, n: number, inverse: boolean, onesided: boolean, real: boolean): Value {
+  const r = dy.rank!;
+  let g = dy;
+  if (onesided) {
+    const pads = new Array(2 * r).fill(0);
+    pads[r + axis] = n - (Math.floor(n / 2) + 1);
+    g = pad(g, pads);
+  }
+  const back = mul(dft(g, { axis, inverse: !inverse }), inverse ? 1 / n : n);
+  return real ? slice(back, [0], [1], [r - 1]) : back;
+}
+
+/**
+ * STFT: each frame (frame_length samples every frame_step, times the window) is DFT'd, so a frame's
+ * gradient is the DFT's adjoint; the signal's is those frames' gradients times the window, added back where
+ * each frame was read (frames overlap); the window's is the frames' gradients times the signal they read.
+ */
+function stftGrads(dy: Value, node: Node): GradThunk[] {
+  const x = x0(node);
+  const window = node.inputs[2];
+  const hop = constOf(node, 1)?.[0];
+  const [frames, bins] = [dy.shape?.[1], dy.shape?.[2]];
+  const L = x.shape?.[1];
+  const fl = constOf(node, 3)?.[0] ?? window?.shape?.[0];
+  if (typeof hop !== 'number' || typeof frames !== 'number' || typeof L !== 'number' || typeof fl !== 'number' || typeof bins !== 'number') throw new Error(`${node.name}: STFT gradient needs static lengths`);
+  const g = x.graph;
+  const c = x.shape![2] as number;
+  const read = Array.from({ length: frames * fl }, (_, k) => Math.floor(k / fl) * hop + (k % fl));
+  // The frames' gradients [batch, frames, frame_length, c].
+  const framesGrad = () => adjointOfTransform(dy, 2, fl, false, attrInt(node.attrs, 'onesided', 1) === 1, c === 1);
+  const w = window ? reshape(window, [1, 1, fl, 1]) : null;
+  return [
+    () => {
+      const contrib = reshape(w ? mul(framesGrad(), w) : framesGrad(), [-1, frames * fl, c]);
+      const at = expandAs(g.constant(tensor('int64', [1, frames * fl, 1], read), 'stft_read'), contrib);
+      return scatterElements(zerosLike(x), at, contrib, 1, 'add');
+    },
+    null,
+    window ? () => reduceSum(mul(framesGrad(), gather(x, g.constant(tensor('int64', [frames, fl], read), 'stft_read'), 1)), [0, 1, 3]) : null,
+    null,
+  ];
+}

@@ -37,9 +37,9 @@ export const NOT_DIFFERENTIABLE: Record<string, string> = {
  * exported generators and critics.
  */
 export const MISSING: string[] = [
-  'MaxUnpool', 'MaxRoiPool', 'RoiAlign',
+  'MaxRoiPool', 'RoiAlign',
   'Col2Im', 'DeformConv',
-  'If', 'Loop', 'Scan', 'Det', 'DFT', 'STFT',
+  'If', 'Loop', 'Scan',
 ];
 
 export type GradientStatus = { kind: 'rule' } | { kind: 'unrolled' } | { kind: 'rewritten' } | { kind: 'none'; why: string } | { kind: 'missing' } | { kind: 'unclassified' };

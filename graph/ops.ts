@@ -355,3 +355,20 @@ export const nllLoss = (x: Value, target: Value, o: { weight?: Value; reduction?
   op('NegativeLogLikelihoodLoss', o.weight ? [x, target, o.weight] : [x, target], { reduction: attr.string(o.reduction ?? 'mean') });
 export const softmaxCrossEntropyLoss = (x: Value, labels: Value, o: { weight?: Value; reduction?: 'mean' | 'sum' | 'none' } = {}) =>
   op('SoftmaxCrossEntropyLoss', o.weight ? [x, labels, o.weight] : [x, labels], { reduction: attr.string(o.reduction ?? 'mean') });
+/** The determinant of each square matrix in x's last two axes. */
+export const det = (x: Value) => op('Det', [x]);
+/**
+ * The discrete Fourier transform along `axis` of x [..., n, 1 | 2] (real, or complex as (re, im) pairs):
+ * [..., n, 2], or n / 2 + 1 bins of a real signal with `onesided`; `inverse` divides by n (opset 17).
+ */
+export const dft = (x: Value, o: { axis?: number; inverse?: boolean; onesided?: boolean } = {}) =>
+  op('DFT', [x], { axis: attr.int(o.axis ?? 1), inverse: attr.int(o.inverse ? 1 : 0), onesided: attr.int(o.onesided ? 1 : 0) });
+/**
+ * The short-time Fourier transform of signals [batch, length, 1 | 2]: frames of `frameLength` every
+ * `step` samples, each times `window`, transformed: [batch, frames, bins, 2].
+ */
+export const stft = (x: Value, step: number, o: { window?: Value; frameLength?: number; onesided?: boolean } = {}) =>
+  op('STFT', [x, x.graph.constant(tensor('int64', [], [step]), 'frame_step'), o.window ?? null, o.frameLength === undefined ? null : x.graph.constant(tensor('int64', [], [o.frameLength]), 'frame_length')], { onesided: attr.int(o.onesided === false ? 0 : 1) });
+/** MaxPool's inverse: x's values put at `indices` (flat over the whole output) of a zero tensor. */
+export const maxUnpool = (x: Value, indices: Value, kernel: number[], o: { strides?: number[]; pads?: number[] } = {}) =>
+  op('MaxUnpool', [x, indices], { kernel_shape: attr.ints(kernel), ...(o.strides ? { strides: attr.ints(o.strides) } : {}), ...(o.pads ? { pads: attr.ints(o.pads) } : {}) });

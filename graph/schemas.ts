@@ -583,6 +583,55 @@ export const schemas: Record<string, Infer> = {
     const { strides, pads, dilations } = windowAttrs(attrs, sp.length);
     return [{ dtype: x.dtype, shape: [x.shape[0], x.shape[1], ...sp.map((d, i) => (typeof d === 'number' ? Math.floor((d + pads[i] + pads[i + sp.length] - dilations[i] * (k[i] - 1) - 1) / strides[i]) + 1 : null))] }];
   },
+  MaxUnpool: (ins, attrs) => {
+    const [x, idx] = need(ins, 2, 3);
+    if (idx.dtype !== 'int64') fail(`MaxUnpool indices must be int64, got ${idx.dtype}`);
+    if (ins[2]) fail('MaxUnpool with an output_shape input is not supported (the output size follows from kernel, strides and pads)');
+    const k = attrInts(attrs, 'kernel_shape') ?? fail('MaxUnpool needs kernel_shape');
+    if (!x.shape) return [{ dtype: x.dtype, shape: null }];
+    const sp = spatial(x.shape, k.length, 'MaxUnpool');
+    const { strides, pads } = windowAttrs(attrs, sp.length);
+    return [{ dtype: x.dtype, shape: [x.shape[0], x.shape[1], ...sp.map((d, i) => (typeof d === 'number' ? (d - 1) * strides[i] - pads[i] - pads[i + sp.length] + k[i] : null))] }];
+  },
+  Det: (ins) => {
+    const x = need(ins, 1)[0];
+    sameDtype([x], FLOATS);
+    if (!x.shape) return [{ dtype: x.dtype, shape: null }];
+    const [m, n] = x.shape.slice(-2);
+    if (x.shape.length < 2 || (typeof m === 'number' && typeof n === 'number' && m !== n)) fail(`needs square matrices in the last two axes, got ${shown(x.shape)}`);
+    return [{ dtype: x.dtype, shape: x.shape.slice(0, -2) }];
+  },
+  // Opset 17's DFT: the signal axis an attribute, an optional dft_length input (a constant here).
+  DFT: (ins, attrs) => {
+    const [x, len] = need(ins, 1, 2);
+    sameDtype([x], FLOATS);
+    if (!x.shape) return [{ dtype: x.dtype, shape: null }];
+    const r = x.shape.length;
+    const axis = normAxis(attrInt(attrs, 'axis', 1), r);
+    if (axis === r - 1) fail('DFT axis cannot be the last axis (it holds the real and imaginary parts)');
+    const c = x.shape[r - 1];
+    if (typeof c === 'number' && c !== 1 && c !== 2) fail(`DFT input's last axis must be 1 (real) or 2 (complex), got ${c}`);
+    const onesided = attrInt(attrs, 'onesided', 0) === 1;
+    if (onesided && attrInt(attrs, 'inverse', 0) === 1) fail('DFT: onesided with inverse is not defined');
+    const n = len ? (constInts(len.constant)?.[0] ?? fail('DFT dft_length must be a constant here')) : x.shape[axis];
+    const out = typeof n === 'number' ? (onesided ? Math.floor(n / 2) + 1 : n) : null;
+    return [{ dtype: x.dtype, shape: x.shape.map((d, i) => (i === axis ? out : i === r - 1 ? 2 : d)) }];
+  },
+  STFT: (ins, attrs) => {
+    const [x, step, window, length] = need(ins, 2, 4);
+    sameDtype([x], FLOATS);
+    const hop = constInts(step.constant)?.[0] ?? fail('STFT frame_step must be a constant here');
+    const fl = length ? (constInts(length.constant)?.[0] ?? fail('STFT frame_length must be a constant here')) : window?.shape?.[0];
+    if (typeof fl !== 'number') fail('STFT needs a frame_length or a window of known length');
+    if (window?.shape && window.shape[0] !== fl) fail(`STFT window has ${window.shape[0]} samples, frame_length is ${fl}`);
+    if (!x.shape) return [{ dtype: x.dtype, shape: null }];
+    if (x.shape.length !== 3) fail(`STFT needs a [batch, length, 1 | 2] signal, got ${shown(x.shape)}`);
+    const onesided = attrInt(attrs, 'onesided', 1) === 1;
+    if (onesided && x.shape[2] === 2) fail('STFT: onesided needs a real signal');
+    const L = x.shape[1];
+    const frames = typeof L === 'number' ? Math.floor((L - (fl as number)) / hop) + 1 : null;
+    return [{ dtype: x.dtype, shape: [x.shape[0], frames, onesided ? Math.floor((fl as number) / 2) + 1 : fl as number, 2] }];
+  },
   // Output size from constant scales (floor(d * s)) or sizes; unknown when neither is constant.
   Resize: (ins) => {
     const [x] = need(ins, 1, 4);
