@@ -38,7 +38,6 @@ export const NOT_DIFFERENTIABLE: Record<string, string> = {
  */
 export const MISSING: string[] = [
   'MaxRoiPool', 'RoiAlign',
-  'Col2Im', 'DeformConv',
   'If', 'Loop', 'Scan',
 ];
 

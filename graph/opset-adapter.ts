@@ -2,17 +2,20 @@
 // changed is brought back to its opset-17 form (the reductions' axes from an input to an attribute, Split's
 // num_outputs to sizes, Pad's axes to full pads, GridSample's new mode names, new attributes at their old
 // defaults), and ops that came later are written in opset-17 ops (Mish, Gelu, GroupNormalization,
-// CenterCropPad, AffineGrid), as is LpPool at any opset, so their gradients are their parts' rules. What
+// CenterCropPad, AffineGrid, Col2Im, DeformConv), as is LpPool at any opset, so their gradients are their parts' rules. What
 // cannot be brought back is refused, naming the op and the reason.
 import { tensor, type Attr, type Graph, type Value } from './ir.ts';
-import { abs, add, averagePool, div, erf, matmul, mul, pad, pow, reduceMean, reshape, slice, softplus, sqrt, sub, tanh, transpose } from './ops.ts';
+import { abs, add, averagePool, concat, conv, convTranspose, div, erf, gridSample, matmul, unsqueeze, mul, pad, pow, reduceMean, reshape, slice, softplus, sqrt, sub, tanh, transpose } from './ops.ts';
 import { attrFloat, attrInt, constInts } from './schemas.ts';
 
 /** The newest opset a model may be written in. */
 export const MAX_READ_OPSET = 21;
 
-/** Ops read as other opset-17 ops: ones that came after opset 17, and LpPool (a power of an average pool). */
-export const REWRITTEN_OPS = ['Mish', 'Gelu', 'GroupNormalization', 'CenterCropPad', 'AffineGrid', 'LpPool'];
+/**
+ * Ops read as other opset-17 ops: ones that came after opset 17 (Col2Im: a ConvTranspose; DeformConv: a
+ * GridSample and a 1x1 Conv), and LpPool (a power of an average pool).
+ */
+export const REWRITTEN_OPS = ['Mish', 'Gelu', 'GroupNormalization', 'CenterCropPad', 'AffineGrid', 'LpPool', 'Col2Im', 'DeformConv'];
 
 const REDUCTIONS = ['ReduceL1', 'ReduceL2', 'ReduceLogSum', 'ReduceLogSumExp', 'ReduceMax', 'ReduceMean', 'ReduceMin', 'ReduceProd', 'ReduceSumSquare'];
 
@@ -84,6 +87,8 @@ export function adaptNode(g: Graph, opset: number, op: string, inputs: (Value | 
   if (op === 'CenterCropPad') return { outputs: [centerCropPad(inputs, attrs, constant, refuse)] };
   if (op === 'AffineGrid') return { outputs: [affineGrid(g, inputs, attrs, constant, refuse)] };
   if (op === 'LpPool') return { outputs: [lpPool(inputs, attrs, refuse)] };
+  if (op === 'Col2Im') return { outputs: [col2Im(g, inputs, attrs, constant, refuse)] };
+  if (op === 'DeformConv') return { outputs: [deformConv(g, inputs, attrs, refuse)] };
   return { op, inputs, attrs };
 }
 
@@ -161,4 +166,72 @@ function lpPool(inputs: (Value | null)[], attrs: Record<string, Attr>, refuse: (
   const powered = p === 2 ? mul(x, x) : p === 1 ? abs(x) : pow(abs(x), p);
   const summed = mul(averagePool(powered, k!, { strides: attrs.strides?.value as number[] | undefined, pads: attrs.pads?.value as number[] | undefined }), size);
   return p === 1 ? summed : p === 2 ? sqrt(summed) : pow(summed, 1 / p);
+}
+
+/**
+ * Col2Im (torch's F.fold): blocks [N, C * kh * kw, L] added back into [N, C, H, W] images. That is a
+ * ConvTranspose of the blocks laid out on their [oh, ow] grid by a one-hot kernel (block entry c * kh * kw + k
+ * to channel c at kernel place k), with the same strides, dilations and pads.
+ */
+function col2Im(g: Graph, inputs: (Value | null)[], attrs: Record<string, Attr>, constant: (v: Value | null, what: string) => number[], refuse: (m: string) => never): Value {
+  const x = inputs[0]!;
+  const image = constant(inputs[1], "Col2Im's image_shape");
+  const block = constant(inputs[2], "Col2Im's block_shape");
+  const r = image.length;
+  if (block.length !== r) refuse(`Col2Im: image_shape has ${r} dims, block_shape ${block.length}`);
+  const ones = new Array<number>(r).fill(1);
+  const strides = (attrs.strides?.value as number[] | undefined) ?? ones;
+  const dilations = (attrs.dilations?.value as number[] | undefined) ?? ones;
+  const pads = (attrs.pads?.value as number[] | undefined) ?? new Array<number>(2 * r).fill(0);
+  const K = block.reduce((a, b) => a * b, 1);
+  const rows = x.shape?.[1];
+  if (typeof rows !== 'number' || rows % K) refuse(`Col2Im needs a static input of C x ${K} rows, got ${x}`);
+  const C = (rows as number) / K;
+  const grid = image.map((d, i) => Math.floor((d + pads[i] + pads[i + r] - dilations[i] * (block[i] - 1) - 1) / strides[i]) + 1);
+  if (typeof x.shape?.[2] === 'number' && x.shape[2] !== grid.reduce((a, b) => a * b, 1)) refuse(`Col2Im: ${x.shape[2]} blocks, the image and block shapes make ${grid.join('x')}`);
+  const w = new Array<number>(C * K * C * K).fill(0);
+  for (let c = 0; c < C; c++) for (let k = 0; k < K; k++) w[(c * K + k) * C * K + c * K + k] = 1;
+  const kernel = g.constant(tensor(x.dtype, [C * K, C, ...block], w), 'col2im_kernel');
+  const outputPadding = image.map((d, i) => d + pads[i] + pads[i + r] - ((grid[i] - 1) * strides[i] + dilations[i] * (block[i] - 1) + 1));
+  return convTranspose(reshape(x, [-1, C * K, ...grid]), kernel, null, { strides, dilations, pads, outputPadding });
+}
+
+/**
+ * DeformConv (19; torchvision's deform_conv2d): each kernel place k reads x at its usual position plus a
+ * learned offset, bilinearly (zero outside), times a mask where given; then the weights contract channels and
+ * places. Written as one GridSample at every (place, output position), in pixel coordinates with
+ * align_corners, and a 1x1 Conv, so its gradients (offsets and mask too) are those ops' rules.
+ */
+function deformConv(g: Graph, inputs: (Value | null)[], attrs: Record<string, Attr>, refuse: (m: string) => never): Value {
+  const [x, w, offset, bias, mask] = inputs;
+  if (attrInt(attrs, 'group', 1) !== 1 || attrInt(attrs, 'offset_group', 1) !== 1) refuse('DeformConv is supported with group = 1 and offset_group = 1');
+  const ws = w!.shape;
+  const xs = x!.shape;
+  const os = offset!.shape;
+  if (!ws || ws.some((d) => typeof d !== 'number') || ws.length !== 4) refuse('DeformConv needs a static 2-D weight [M, C, kH, kW]');
+  if (!xs || typeof xs[1] !== 'number' || typeof xs[2] !== 'number' || typeof xs[3] !== 'number') refuse('DeformConv needs static channels and image size');
+  if (!os || typeof os[2] !== 'number' || typeof os[3] !== 'number') refuse('DeformConv needs a static output size (the offsets\' last two dims)');
+  const [M, C, kH, kW] = ws as number[];
+  const [H, W] = [xs![2] as number, xs![3] as number];
+  const [oH, oW] = [os![2] as number, os![3] as number];
+  if (H < 2 || W < 2) refuse('DeformConv needs images of at least 2 x 2');
+  const K = kH * kW;
+  const [sH, sW] = (attrs.strides?.value as number[] | undefined) ?? [1, 1];
+  const [dH, dW] = (attrs.dilations?.value as number[] | undefined) ?? [1, 1];
+  const [pT, pL] = (attrs.pads?.value as number[] | undefined) ?? [0, 0, 0, 0];
+  // Each place's sampling position before its offset, already in grid units ([-1, 1] over pixel centres).
+  const base = (size: number, at: (k: number, i: number) => number) => {
+    const v: number[] = [];
+    for (let k = 0; k < K; k++) for (let i = 0; i < oH; i++) for (let j = 0; j < oW; j++) v.push((2 * at(k, size === H ? i : j)) / (size - 1) - 1);
+    return g.constant(tensor(x!.dtype, [1, K, oH, oW, 1], v), 'deform_base');
+  };
+  const by = base(H, (k, i) => i * sH - pT + Math.floor(k / kW) * dH);
+  const bx = base(W, (k, j) => j * sW - pL + (k % kW) * dW);
+  // offset [N, K * 2, oH, oW]: (dy, dx) per place, in pixels.
+  const off = reshape(offset!, [-1, K, 2, oH, oW, 1]);
+  const part = (i: number, size: number) => mul(reshape(slice(off, [i], [i + 1], [2]), [-1, K, oH, oW, 1]), 2 / (size - 1));
+  const grid = concat([add(bx, part(1, W)), add(by, part(0, H))], 4);
+  let sampled = reshape(gridSample(x!, reshape(grid, [-1, K * oH, oW, 2]), { alignCorners: true }), [-1, C, K, oH, oW]);
+  if (mask) sampled = mul(sampled, unsqueeze(reshape(mask, [-1, K, oH, oW]), [1]));
+  return conv(reshape(sampled, [-1, C * K, oH, oW]), reshape(w!, [M, C * K, 1, 1]), bias ?? null);
 }

@@ -154,6 +154,54 @@ describe('graph/opset-adapter', () => {
         );
   });
 
+  it('Col2Im (18) as a ConvTranspose: plain, and strided with dilations and pads (an output padding needed)', async () => {
+    const cases: [string, Record<string, number[]>, number[], number[], number][] = [
+      ['plain', {}, [4, 5], [2, 2], 12],
+      ['strided', { strides: [2, 1], dilations: [1, 2], pads: [1, 0, 0, 1] }, [7, 5], [3, 2], 12],
+    ];
+    for (const [name, attrs, image, block, blocks] of cases) {
+      const dims = [2, 3 * block[0] * block[1], blocks];
+      await sameOutputs(
+        model({
+          opset: 18,
+          inputs: [{ name: 'x', dims }],
+          outputs: ['y'],
+          inits: [{ name: 'image', dims: [2], data: [...image], int: true }, { name: 'block', dims: [2], data: [...block], int: true }],
+          nodes: [{ op: 'Col2Im', inputs: ['x', 'image', 'block'], outputs: ['y'], attrs }],
+        }),
+        { x: { dims, data: rand(dims.reduce((a, b) => a * b, 1), `col2im-${name}`) } },
+      );
+    }
+  });
+
+  it('DeformConv (19) as a GridSample and a 1x1 Conv: with offsets reaching outside the image, a mask and a bias; strided, padded and dilated', async () => {
+    const cases: [string, Record<string, number[]>, number[], boolean][] = [
+      ['plain', { kernel_shape: [3, 3] }, [3, 4], false],
+      ['strided', { kernel_shape: [3, 2], strides: [2, 1], pads: [1, 0, 1, 1], dilations: [1, 2] }, [3, 5], true],
+    ];
+    for (const [name, attrs, out, masked] of cases) {
+      const [kH, kW] = attrs.kernel_shape;
+      const x = [2, 2, 5, 6];
+      const off = [2, 2 * kH * kW, ...out];
+      const mask = [2, kH * kW, ...out];
+      await sameOutputs(
+        model({
+          opset: 19,
+          inputs: [{ name: 'x', dims: x }, { name: 'off', dims: off }, ...(masked ? [{ name: 'mask', dims: mask }] : [])],
+          outputs: ['y'],
+          inits: [{ name: 'w', dims: [3, 2, kH, kW], data: rand(6 * kH * kW, `dw-${name}`) }, { name: 'b', dims: [3], data: [0.1, -0.2, 0.3] }],
+          nodes: [{ op: 'DeformConv', inputs: ['x', 'w', 'off', 'b', ...(masked ? ['mask'] : [])], outputs: ['y'], attrs }],
+        }),
+        {
+          x: { dims: x, data: rand(120, `dx-${name}`) },
+          // Offsets of up to 2.5 pixels: some sample points fall between pixels outside the image.
+          off: { dims: off, data: rand(off.reduce((a, b) => a * b, 1), `doff-${name}`).map((v) => v * 1.2) },
+          ...(masked ? { mask: { dims: mask, data: rand(mask.reduce((a, b) => a * b, 1), `dm-${name}`).map((v) => 1 / (1 + Math.exp(-v))) } } : {}),
+        },
+      );
+    }
+  });
+
   it('refuses what it cannot bring back, naming the node and the opset; opset 22 is refused', () => {
     const wrap = model({ opset: 19, inputs: [{ name: 'x', dims: [2, 3] }], outputs: ['y'], inits: [{ name: 'p', dims: [4], data: [0, 1, 0, 1], int: true }], nodes: [{ op: 'Pad', inputs: ['x', 'p'], outputs: ['y'], attrs: { mode: 'wrap' } }] });
     expect(() => fromBytes(wrap)).to.throw(/node 'Pad_0' \(Pad\): Pad mode 'wrap' is not supported \(opset 19 model\)/);
