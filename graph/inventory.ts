@@ -37,7 +37,6 @@ export const NOT_DIFFERENTIABLE: Record<string, string> = {
  * exported generators and critics.
  */
 export const MISSING: string[] = [
-  'MaxRoiPool', 'RoiAlign',
   'If', 'Loop', 'Scan',
 ];
 

@@ -2,10 +2,10 @@
 // changed is brought back to its opset-17 form (the reductions' axes from an input to an attribute, Split's
 // num_outputs to sizes, Pad's axes to full pads, GridSample's new mode names, new attributes at their old
 // defaults), and ops that came later are written in opset-17 ops (Mish, Gelu, GroupNormalization,
-// CenterCropPad, AffineGrid, Col2Im, DeformConv), as is LpPool at any opset, so their gradients are their parts' rules. What
+// CenterCropPad, AffineGrid, Col2Im, DeformConv), as are LpPool, RoiAlign and MaxRoiPool at any opset, so their gradients are their parts' rules. What
 // cannot be brought back is refused, naming the op and the reason.
 import { tensor, type Attr, type Graph, type Value } from './ir.ts';
-import { abs, add, averagePool, concat, conv, convTranspose, div, erf, gridSample, matmul, unsqueeze, mul, pad, pow, reduceMean, reshape, slice, softplus, sqrt, sub, tanh, transpose } from './ops.ts';
+import { abs, add, and, averagePool, cast, clip, concat, conv, convTranspose, div, erf, floor, gather, greaterOrEqual, gridSample, less, lessOrEqual, matmul, neg, op, unsqueeze, where, mul, pad, pow, reduceMean, reshape, slice, softplus, sqrt, sub, tanh, transpose } from './ops.ts';
 import { attrFloat, attrInt, constInts } from './schemas.ts';
 
 /** The newest opset a model may be written in. */
@@ -13,9 +13,10 @@ export const MAX_READ_OPSET = 21;
 
 /**
  * Ops read as other opset-17 ops: ones that came after opset 17 (Col2Im: a ConvTranspose; DeformConv: a
- * GridSample and a 1x1 Conv), and LpPool (a power of an average pool).
+ * GridSample and a 1x1 Conv), LpPool (a power of an average pool), and the box poolings (RoiAlign: a
+ * GridSample and an average pool; MaxRoiPool: masked maxima).
  */
-export const REWRITTEN_OPS = ['Mish', 'Gelu', 'GroupNormalization', 'CenterCropPad', 'AffineGrid', 'LpPool', 'Col2Im', 'DeformConv'];
+export const REWRITTEN_OPS = ['Mish', 'Gelu', 'GroupNormalization', 'CenterCropPad', 'AffineGrid', 'LpPool', 'Col2Im', 'DeformConv', 'RoiAlign', 'MaxRoiPool'];
 
 const REDUCTIONS = ['ReduceL1', 'ReduceL2', 'ReduceLogSum', 'ReduceLogSumExp', 'ReduceMax', 'ReduceMean', 'ReduceMin', 'ReduceProd', 'ReduceSumSquare'];
 
@@ -89,6 +90,8 @@ export function adaptNode(g: Graph, opset: number, op: string, inputs: (Value | 
   if (op === 'LpPool') return { outputs: [lpPool(inputs, attrs, refuse)] };
   if (op === 'Col2Im') return { outputs: [col2Im(g, inputs, attrs, constant, refuse)] };
   if (op === 'DeformConv') return { outputs: [deformConv(g, inputs, attrs, refuse)] };
+  if (op === 'RoiAlign') return { outputs: [roiAlign(g, inputs, attrs, refuse)] };
+  if (op === 'MaxRoiPool') return { outputs: [maxRoiPool(g, inputs, attrs, refuse)] };
   return { op, inputs, attrs };
 }
 
@@ -234,4 +237,85 @@ function deformConv(g: Graph, inputs: (Value | null)[], attrs: Record<string, At
   let sampled = reshape(gridSample(x!, reshape(grid, [-1, K * oH, oW, 2]), { alignCorners: true }), [-1, C, K, oH, oW]);
   if (mask) sampled = mul(sampled, unsqueeze(reshape(mask, [-1, K, oH, oW]), [1]));
   return conv(reshape(sampled, [-1, C * K, oH, oW]), reshape(w!, [M, C * K, 1, 1]), bias ?? null);
+}
+
+/** The image size a box pooling reads, static. */
+function imageSize(x: Value, what: string, refuse: (m: string) => never): [number, number] {
+  const s = x.shape;
+  if (!s || s.length !== 4 || typeof s[2] !== 'number' || typeof s[3] !== 'number') refuse(`${what} needs [N, C, H, W] images of static size`);
+  return [s![2] as number, s![3] as number];
+}
+
+/** A row vector [1, n] of numbers, in x's dtype. */
+const row = (g: Graph, like: Value, v: number[]) => g.constant(tensor(like.dtype, [1, v.length], v), 'box_positions');
+
+/**
+ * RoiAlign (avg, a fixed sampling_ratio): each box's bins are the mean of sampling_ratio^2 bilinear samples,
+ * clamped to the image's edge pixels within one pixel outside it and zero beyond (onnxruntime's and
+ * torchvision's rule). Written as one GridSample per box at every sample point, then an average pool.
+ */
+function roiAlign(g: Graph, inputs: (Value | null)[], attrs: Record<string, Attr>, refuse: (m: string) => never): Value {
+  const [x, rois, batch] = inputs as Value[];
+  const [H, W] = imageSize(x, 'RoiAlign', refuse);
+  if (H < 2 || W < 2) refuse('RoiAlign needs images of at least 2 x 2');
+  if ((attrs.mode?.value ?? 'avg') !== 'avg') refuse("RoiAlign mode 'max' is not supported (onnxruntime's takes the largest weighted corner, not the largest sample)");
+  const sr = attrInt(attrs, 'sampling_ratio', 0);
+  if (sr < 1) refuse('RoiAlign with sampling_ratio 0 is not supported (the number of samples would depend on the boxes)');
+  const [oh, ow] = [attrInt(attrs, 'output_height', 1), attrInt(attrs, 'output_width', 1)];
+  const scale = attrFloat(attrs, 'spatial_scale', 1);
+  const halfPixel = (attrs.coordinate_transformation_mode?.value ?? 'half_pixel') === 'half_pixel';
+  const offset = halfPixel ? 0.5 : 0;
+  const coord = (i: number) => sub(mul(slice(rois, [i], [i + 1], [1]), scale), offset); // [R, 1]
+  const [x1, y1, x2, y2] = [0, 1, 2, 3].map(coord);
+  const extent = (a: Value, b: Value) => (halfPixel ? sub(b, a) : op('Max', [sub(b, a), g.constant(tensor(x.dtype, [], [1]), 'one')]));
+  // Sample positions in each box's bins: start + bin * (p + (i + 0.5) / sr), p the bin, i the sample.
+  const at = (n: number) => Array.from({ length: n * sr }, (_, k) => Math.floor(k / sr) + ((k % sr) + 0.5) / sr);
+  const ys = add(y1, mul(div(extent(y1, y2), oh), row(g, x, at(oh)))); // [R, oh * sr]
+  const xs = add(x1, mul(div(extent(x1, x2), ow), row(g, x, at(ow)))); // [R, ow * sr]
+  const inside = (v: Value, size: number) => cast(and(greaterOrEqual(v, -1), lessOrEqual(v, size)), x.dtype);
+  const norm = (v: Value, size: number) => sub(mul(clip(v, 0, size - 1), 2 / (size - 1)), 1);
+  const zeros = (n: number, shape: number[]) => g.constant(tensor(x.dtype, shape, new Array(n).fill(0)), 'zeros');
+  // [R, oh sr, ow sr, 2] of (x, y) in [-1, 1] (align_corners: -1 and 1 are the edge pixels' centres).
+  const gx = add(unsqueeze(norm(xs, W), [1]), zeros(oh * sr, [1, oh * sr, 1]));
+  const gy = add(unsqueeze(norm(ys, H), [2]), zeros(ow * sr, [1, 1, ow * sr]));
+  const grid = concat([unsqueeze(gx, [3]), unsqueeze(gy, [3])], 3);
+  const valid = mul(unsqueeze(inside(ys, H), [1, 3]), unsqueeze(inside(xs, W), [1, 2])); // [R, 1, oh sr, ow sr]
+  const samples = mul(gridSample(gather(x, cast(batch, 'int64'), 0), grid, { alignCorners: true }), valid);
+  return averagePool(samples, [sr, sr], { strides: [sr, sr] });
+}
+
+/**
+ * MaxRoiPool (Caffe's): each box, its corners rounded to pixels, cut into pooled_shape bins of whole pixels;
+ * each bin's maximum, zero for an empty bin. Written as masked maxima over the columns, then over the rows.
+ */
+function maxRoiPool(g: Graph, inputs: (Value | null)[], attrs: Record<string, Attr>, refuse: (m: string) => never): Value {
+  const [x, rois] = inputs as Value[];
+  const [H, W] = imageSize(x, 'MaxRoiPool', refuse);
+  const [ph, pw] = (attrs.pooled_shape?.value as number[] | undefined) ?? refuse('MaxRoiPool needs pooled_shape');
+  const scale = attrFloat(attrs, 'spatial_scale', 1);
+  const round = (v: Value) => floor(add(v, 0.5));
+  const col = (i: number) => slice(rois, [i], [i + 1], [1]); // [R, 1]
+  const batch = cast(reshape(col(0), [-1]), 'int64');
+  // Bin p covers [floor(p * size / n), ceil((p + 1) * size / n)) + start, clamped to the image.
+  const bins = (start: Value, end: Value, n: number, size: number) => {
+    const s = round(mul(start, scale));
+    const len = op('Max', [add(sub(round(mul(end, scale)), s), 1), g.constant(tensor(x.dtype, [], [1]), 'one')]);
+    const step = div(len, n);
+    const p = row(g, x, [...Array(n).keys()]);
+    const lo = clip(add(floor(mul(step, p)), s), 0, size);
+    const hi = clip(add(neg(floor(neg(mul(step, add(p, 1))))), s), 0, size);
+    const pixels = g.constant(tensor(x.dtype, [1, 1, size], [...Array(size).keys()]), 'pixels');
+    // [R, n, size]: pixel in bin; and [R, n]: the bin is empty.
+    return { mask: and(greaterOrEqual(pixels, unsqueeze(lo, [2])), less(pixels, unsqueeze(hi, [2]))), empty: lessOrEqual(hi, lo) };
+  };
+  const rowsIn = bins(col(2), col(4), ph, H);
+  const colsIn = bins(col(1), col(3), pw, W);
+  const lowest = g.constant(tensor(x.dtype, [], [-Infinity]), 'lowest');
+  const xr = gather(x, batch, 0); // [R, C, H, W]
+  // Max over each bin's columns: [R, C, H, pw]; then over its rows: [R, C, ph, pw].
+  const maxOver = (v: Value, axis: number) => op('ReduceMax', [v], { axes: { kind: 'ints', value: [axis] }, keepdims: { kind: 'int', value: 0 } });
+  const byCols = maxOver(where(unsqueeze(colsIn.mask, [1, 2]), unsqueeze(xr, [3]), lowest), 4);
+  const byRows = maxOver(where(unsqueeze(rowsIn.mask, [1, 4]), unsqueeze(byCols, [2]), lowest), 3);
+  const empty = op('Or', [unsqueeze(rowsIn.empty, [1, 3]), unsqueeze(colsIn.empty, [1, 2])]);
+  return where(empty, g.constant(tensor(x.dtype, [], [0]), 'zero'), byRows);
 }

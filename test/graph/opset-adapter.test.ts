@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { fromBytes, toBytes } from '../../graph/serialize.ts';
 import { MAX_READ_OPSET } from '../../graph/opset-adapter.ts';
 import { Rng } from '../../data/random.ts';
-import { tensor } from '../../graph/ir.ts';
+import { tensor, type Graph } from '../../graph/ir.ts';
+import * as o from '../../graph/ops.ts';
+import { grad } from '../../graph/autodiff.ts';
 import { importedModel } from '../../models/imported.ts';
 import { arr, cli, expectClose, rt } from '../helpers.ts';
 
@@ -48,8 +50,11 @@ function model(s: Spec): Uint8Array {
   return onnx.ModelProto.encode(m).finish();
 }
 
-/** The original model on onnxruntime and its opset-17 reading on onnxruntime agree (1e-5). */
-async function sameOutputs(bytes: Uint8Array, feeds: Record<string, { dims: number[]; data: number[] }>) {
+/**
+ * The original model on onnxruntime and its opset-17 reading on onnxruntime agree (1e-5); with `wrt`, the
+ * reading's gradient of <y, W> with respect to those inputs agrees with central differences too.
+ */
+async function sameOutputs(bytes: Uint8Array, feeds: Record<string, { dims: number[]; data: number[] }>, wrt: string[] = [], h = 1e-2) {
   const parsed = fromBytes(bytes);
   const mine = toBytes(parsed.graph);
   expect(fromBytes(mine).opset).to.equal(17);
@@ -62,7 +67,35 @@ async function sameOutputs(bytes: Uint8Array, feeds: Record<string, { dims: numb
     expect(ours.dims, name).to.deep.equal(ra[name].dims);
     expectClose(arr(ours), arr(ra[name]), 1e-5, 1e-6, `${name}: opset-17 reading vs onnxruntime's opset ${parsed.opset}`);
   }
+  if (wrt.length) await gradientsMatchDifferences(fromBytes(bytes).graph, feeds, wrt, h);
   return parsed;
+}
+
+/** d<y, W>/d(input) from the rules of the ops a model was read as, against central differences at 12 of its elements. */
+async function gradientsMatchDifferences(g: Graph, feeds: Record<string, { dims: number[]; data: number[] }>, wrt: string[], h: number) {
+  const y = g.outputs[0];
+  const dims = y.shape as number[];
+  const L = o.reduceSum(o.mul(y, g.constant(tensor('float32', dims, rand(dims.reduce((a, b) => a * b, 1), 'W')), 'W')));
+  const gs = grad(L, wrt.map((n) => g.inputs.find((v) => v.name === n)!));
+  g.output(L, 'L');
+  gs.forEach((v, i) => g.output(v, `grad${i}`));
+  const s = await rt.createSession(toBytes(g));
+  const run = async (over: Record<string, number[]>) => s.run(Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, tensor('float32', v.dims, over[k] ?? v.data)])));
+  const base = await run({});
+  for (const [i, name] of wrt.entries()) {
+    const data = feeds[name].data;
+    const at = Array.from({ length: 12 }, (_, j) => Math.floor(((j + 0.5) * data.length) / 12));
+    const fd: number[] = [];
+    for (const k of at) {
+      const plus = data.slice();
+      const minus = data.slice();
+      plus[k] += h;
+      minus[k] -= h;
+      fd.push((arr((await run({ [name]: plus })).L)[0] - arr((await run({ [name]: minus })).L)[0]) / (2 * h));
+    }
+    expectClose(at.map((k) => arr(base[`grad${i}`])[k]), fd, 2e-3, 2e-3, `d<y, W>/d${name} vs central differences`);
+  }
+  await s.release();
 }
 
 const rand = (n: number, seed: string) => Array.from(Rng.stream(5, seed).fillNormal(new Float32Array(n)));
@@ -154,7 +187,7 @@ describe('graph/opset-adapter', () => {
         );
   });
 
-  it('Col2Im (18) as a ConvTranspose: plain, and strided with dilations and pads (an output padding needed)', async () => {
+  it('Col2Im (18) as a ConvTranspose: plain, and strided with dilations and pads (an output padding needed); its gradient', async () => {
     const cases: [string, Record<string, number[]>, number[], number[], number][] = [
       ['plain', {}, [4, 5], [2, 2], 12],
       ['strided', { strides: [2, 1], dilations: [1, 2], pads: [1, 0, 0, 1] }, [7, 5], [3, 2], 12],
@@ -170,11 +203,12 @@ describe('graph/opset-adapter', () => {
           nodes: [{ op: 'Col2Im', inputs: ['x', 'image', 'block'], outputs: ['y'], attrs }],
         }),
         { x: { dims, data: rand(dims.reduce((a, b) => a * b, 1), `col2im-${name}`) } },
+        ['x'],
       );
     }
   });
 
-  it('DeformConv (19) as a GridSample and a 1x1 Conv: with offsets reaching outside the image, a mask and a bias; strided, padded and dilated', async () => {
+  it('DeformConv (19) as a GridSample and a 1x1 Conv: with offsets reaching outside the image, a mask and a bias; strided, padded and dilated; gradients in the image, the offsets and the mask', async () => {
     const cases: [string, Record<string, number[]>, number[], boolean][] = [
       ['plain', { kernel_shape: [3, 3] }, [3, 4], false],
       ['strided', { kernel_shape: [3, 2], strides: [2, 1], pads: [1, 0, 1, 1], dilations: [1, 2] }, [3, 5], true],
@@ -198,8 +232,40 @@ describe('graph/opset-adapter', () => {
           off: { dims: off, data: rand(off.reduce((a, b) => a * b, 1), `doff-${name}`).map((v) => v * 1.2) },
           ...(masked ? { mask: { dims: mask, data: rand(mask.reduce((a, b) => a * b, 1), `dm-${name}`).map((v) => 1 / (1 + Math.exp(-v))) } } : {}),
         },
+        ['x', 'off', ...(masked ? ['mask'] : [])],
+        // A step of 1e-2 carries one sample point here across a pixel line, where bilinear's slope jumps.
+        2e-3,
       );
     }
+  });
+
+  it('RoiAlign (16, both coordinate modes) and MaxRoiPool as other ops: boxes inside, across the edge and outside the image; gradients in the image', async () => {
+    // x1, y1, x2, y2 in input pixels (spatial_scale 0.5 halves them): inside; across the left and top edges;
+    // beyond the bottom right; a box thinner than one pixel.
+    const boxes = [1, 1, 7.5, 5, -3, -2, 4, 6.5, 6, 5, 14, 12, 2.2, 3, 2.6, 9];
+    for (const mode of ['half_pixel', 'output_half_pixel'])
+      await sameOutputs(
+        model({
+          opset: 16,
+          inputs: [{ name: 'x', dims: [2, 3, 5, 6] }, { name: 'rois', dims: [4, 4] }],
+          outputs: ['y'],
+          inits: [{ name: 'batch', dims: [4], data: [0, 1, 1, 0], int: true }],
+          nodes: [{ op: 'RoiAlign', inputs: ['x', 'rois', 'batch'], outputs: ['y'], attrs: { output_height: 3, output_width: 2, sampling_ratio: 2, spatial_scale: 0.5, coordinate_transformation_mode: mode } }],
+        }),
+        { x: { dims: [2, 3, 5, 6], data: rand(180, `roi-${mode}`) }, rois: { dims: [4, 4], data: boxes } },
+        ['x'],
+      );
+    await sameOutputs(
+      model({
+        opset: 17,
+        inputs: [{ name: 'x', dims: [2, 3, 6, 7] }, { name: 'rois', dims: [4, 5] }],
+        outputs: ['y'],
+        nodes: [{ op: 'MaxRoiPool', inputs: ['x', 'rois'], outputs: ['y'], attrs: { pooled_shape: [3, 2], spatial_scale: 0.5 } }],
+      }),
+      // batch index, x1, y1, x2, y2: the last box lies outside the image (every bin empty: zeros).
+      { x: { dims: [2, 3, 6, 7], data: rand(252, 'maxroi') }, rois: { dims: [4, 5], data: [0, 0, 0, 13, 11, 1, 2, 3, 9, 8, 1, -4, -2, 5, 3, 0, 30, 30, 40, 40] } },
+      ['x'],
+    );
   });
 
   it('refuses what it cannot bring back, naming the node and the opset; opset 22 is refused', () => {
