@@ -36,11 +36,16 @@ export const NOT_DIFFERENTIABLE: Record<string, string> = {
  * Differentiable ops without a rule yet: the roadmap (issue 27), in the order they are most often met in
  * exported generators and critics.
  */
-export const MISSING: string[] = [
-  'If', 'Loop', 'Scan',
-];
+export const MISSING: string[] = [];
 
-export type GradientStatus = { kind: 'rule' } | { kind: 'unrolled' } | { kind: 'rewritten' } | { kind: 'none'; why: string } | { kind: 'missing' } | { kind: 'unclassified' };
+/**
+ * Control flow, which has no rule of its own here: an imported model's If, Loop and Scan are replayed into
+ * the training graph (models/import-replay.ts; graph/ knows nothing of it): an If on shapes folds to its
+ * branch, an If on the data becomes a Where over both branches, a Loop or Scan of a known count is unrolled.
+ */
+export const REPLAYED_OPS = ['If', 'Loop', 'Scan'];
+
+export type GradientStatus = { kind: 'rule' } | { kind: 'unrolled' } | { kind: 'rewritten' } | { kind: 'replayed' } | { kind: 'none'; why: string } | { kind: 'missing' } | { kind: 'unclassified' };
 
 export interface OpRow {
   op: string;
@@ -56,6 +61,7 @@ export function gradientStatus(op: string): GradientStatus {
   if (Object.hasOwn(rules, op)) return { kind: 'rule' };
   if ((RECURRENT_OPS as string[]).includes(op)) return { kind: 'unrolled' };
   if (REWRITTEN_OPS.includes(op)) return { kind: 'rewritten' };
+  if (REPLAYED_OPS.includes(op)) return { kind: 'replayed' };
   if (Object.hasOwn(NOT_DIFFERENTIABLE, op)) return { kind: 'none', why: NOT_DIFFERENTIABLE[op] };
   if (MISSING.includes(op)) return { kind: 'missing' };
   return { kind: 'unclassified' };
@@ -81,7 +87,13 @@ export function parseOperatorSets(source: string, max: number): Record<string, n
   return Object.fromEntries(Object.keys(ops).sort().map((op) => [op, [...ops[op]].sort((a, b) => a - b)]));
 }
 
-const gradientCell = (g: GradientStatus) => (g.kind === 'rule' ? 'rule' : g.kind === 'unrolled' ? 'rules of its ops, unrolled over the sequence (`graph/recurrent.ts`)' : g.kind === 'rewritten' ? 'rules of the ops it is read as (`graph/opset-adapter.ts`)' : g.kind === 'none' ? `not differentiable: ${g.why}` : g.kind === 'missing' ? '**missing**' : 'UNCLASSIFIED');
+const CELLS: Partial<Record<GradientStatus['kind'], string>> = {
+  rule: 'rule',
+  unrolled: 'rules of its ops, unrolled over the sequence (`graph/recurrent.ts`)',
+  rewritten: 'rules of the ops it is read as (`graph/opset-adapter.ts`)',
+  replayed: 'rules of its subgraphs\' ops, replayed at import (`models/import-replay.ts`: an If on the data as a Where over both branches, Loop and Scan unrolled over a known count)',
+};
+const gradientCell = (g: GradientStatus) => (CELLS[g.kind] ? CELLS[g.kind]! : g.kind === 'none' ? `not differentiable: ${g.why}` : g.kind === 'missing' ? '**missing**' : 'UNCLASSIFIED');
 
 export function opsMarkdown(rows = inventory()): string {
   const count = (k: GradientStatus['kind']) => rows.filter((r) => r.gradient.kind === k).length;
@@ -94,7 +106,7 @@ export function opsMarkdown(rows = inventory()): string {
     'when an op has no status or this page is stale.',
     '',
     `The project writes opset ${OPSET} and imports models of opsets ${MIN_IMPORT_OPSET} to ${MAX_READ_OPSET}, reading the forms that changed after ${OPSET} into opset-${OPSET} ones`,
-    `(\`graph/opset-adapter.ts\`); "at opset ${OPSET}" is the op's version in force there (empty for ops that came later). Gradient: **rule** (${count('rule')} ops; ${count('unrolled')} recurrent ops unrolled and ${count('rewritten')} ops read as ruled ops), not differentiable with the`,
+    `(\`graph/opset-adapter.ts\`); "at opset ${OPSET}" is the op's version in force there (empty for ops that came later). Gradient: **rule** (${count('rule')} ops; ${count('unrolled')} recurrent ops unrolled, ${count('rewritten')} ops read as ruled ops, ${count('replayed')} control-flow ops replayed at import), not differentiable with the`,
     `reason (${count('none')}), or **missing** (${count('missing')}): differentiable, no rule yet, refused by name when a model uses it.`,
     '',
     `| op | versions up to ${MAX_OPSET} | at opset ${OPSET} | shape inference | gradient |`,

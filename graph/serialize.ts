@@ -281,6 +281,7 @@ export function graphFromProto(gp: P.IGraphProto, parent: Graph | null = null, o
     }
     let outTypes;
     if (opType === 'Loop') outTypes = loopTypes(inputs, attrs, where);
+    else if (opType === 'Scan') outTypes = scanTypes(inputs, attrs, where);
     else if (opType === 'If') outTypes = ifTypes(attrs, where);
     else {
       const infer = schemas[opType];
@@ -324,6 +325,27 @@ function loopTypes(inputs: (Value | null)[], attrs: Record<string, Attr>, where:
   const carried = outs.slice(1, 1 + nCarried).map((v) => ({ dtype: v.dtype, shape: v.shape }));
   const scans = outs.slice(1 + nCarried).map((v) => ({ dtype: v.dtype, shape: v.shape ? [null, ...v.shape] : null }));
   return [...carried, ...scans];
+}
+
+/** A Scan's outputs: its final states, and each scan output's elements stacked along its axis. */
+function scanTypes(inputs: (Value | null)[], attrs: Record<string, Attr>, where: string): { dtype: DType; shape: Shape }[] {
+  const body = attrs.body;
+  if (!body || body.kind !== 'graph') throw new ModelError(`${where}: Scan needs a 'body' graph`);
+  const m = attrs.num_scan_inputs?.kind === 'int' ? (attrs.num_scan_inputs.value as number) : 0;
+  const nStates = inputs.length - m;
+  const outs = body.value.outputs;
+  if (m < 1 || nStates < 0 || outs.length < nStates) throw new ModelError(`${where}: Scan with ${m} scan inputs of ${inputs.length} and a body of ${outs.length} outputs`);
+  const first = inputs[nStates];
+  const inAxis = (attrs.scan_input_axes?.value as number[] | undefined)?.[0] ?? 0;
+  const len = first?.shape ? first.shape[inAxis < 0 ? inAxis + first.shape.length : inAxis] : null;
+  const outAxes = (attrs.scan_output_axes?.value as number[] | undefined) ?? [];
+  return outs.map((v, i) => {
+    if (i < nStates) return { dtype: v.dtype, shape: v.shape };
+    if (!v.shape) return { dtype: v.dtype, shape: null };
+    const a = outAxes[i - nStates] ?? 0;
+    const at = a < 0 ? a + v.shape.length + 1 : a;
+    return { dtype: v.dtype, shape: [...v.shape.slice(0, at), len ?? null, ...v.shape.slice(at)] };
+  });
 }
 
 /** An If's outputs: the branches' (the then-branch's shape where the two disagree on a dimension, unknown). */

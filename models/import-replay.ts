@@ -1,12 +1,13 @@
 // Replaying an imported ONNX graph into a training graph, the way torch.onnx.export writes graphs: shape
 // arithmetic (Shape, Gather, Unsqueeze, Concat, Slice, Mul, ...) is evaluated here, at build time, for the
 // batch the training graph fixes, so a Reshape to view(x.shape[0], -1, 4, 4) gets a constant shape and
-// every value downstream a static one; an If whose condition folds is replaced by its branch. Where the
+// every value downstream a static one; an If whose condition folds is replaced by its branch, an If on the
+// data by a Where over both branches, and a Loop or Scan of a known count is unrolled. Where the
 // batch is symbolic (samplers, exports) a batch-sized entry becomes -1 in a Reshape, or is read from the
 // input's Shape at run time. Layers that draw random numbers in training (Dropout in training mode,
 // randn_like) take host-fed draws from the forward context, so runs stay reproducible and resumable.
-import { Graph, isFloat, tensor, type DType, type Node, type TensorData, type Value } from '../graph/ir.ts';
-import { add, cast, concat, less, mul, opN, reshape, shapeOf, slice } from '../graph/ops.ts';
+import { Graph, isFloat, tensor, Value, type DType, type Node, type TensorData } from '../graph/ir.ts';
+import { add, cast, concat, gather, less, mul, opN, reshape, shapeOf, slice, unsqueeze, where } from '../graph/ops.ts';
 import { attrFloat, attrInt, attrInts, sliceBounds } from '../graph/schemas.ts';
 import { q } from '../graph/serialize.ts';
 import { RECURRENT_OPS, unrollRecurrent, type RecurrentOp } from '../graph/recurrent.ts';
@@ -24,6 +25,8 @@ export class ReplayError extends Error {}
 
 /** Constants up to this size are folded at build time (shapes, scales, axes); larger ones stay tensors. */
 const SMALL = 4096;
+/** The most iterations a Loop or Scan is unrolled to (each a copy of its body in the training graph). */
+export const MAX_UNROLL = 1000;
 
 const isNum = (e: Entry): e is number => typeof e === 'number';
 const knownFrom = (t: TensorData): Known => ({ dtype: t.dtype, dims: t.dims.slice(), data: Array.from(t.data as ArrayLike<number | bigint>, Number) });
@@ -271,6 +274,103 @@ export function replay(g: Graph, output: Value, o: ReplayOptions): Value {
     return ctx.random(`${o.source.split(/[\\/]/).pop()}:${n.name}`, dist, shape as number[]);
   };
 
+  /** A value of the imported graph stands for a known tensor or a training-graph value from now on. */
+  const bind = (v: Value, r: Known | Value) => {
+    if (r instanceof Value) {
+      known.delete(v);
+      map.set(v, r);
+    } else {
+      map.delete(v);
+      known.set(v, r);
+    }
+  };
+  const asValue = (r: Known | Value) => (r instanceof Value ? r : materialize(r));
+  const resultOf = (v: Value): Known | Value => known.get(v) ?? valueOf(v);
+  /** Forget what a body computed last time (a value folded in one iteration may not fold in the next). */
+  const forget = (body: Graph) => {
+    for (const b of body.nodes) {
+      for (const v of b.outputs) (known.delete(v), map.delete(v));
+      for (const a of Object.values(b.attrs)) if (a.kind === 'graph') forget(a.value);
+    }
+  };
+  const bodyOf = (n: Node): Graph => {
+    const b = n.attrs.body;
+    if (b?.kind !== 'graph') throw new ReplayError(`${at(n)}: missing body`);
+    return b.value;
+  };
+  const stack = (xs: Value[], axis: number) => concat(xs.map((x) => unsqueeze(x, [axis])), axis);
+
+  /**
+   * Loop with a trip count and a condition known at build time: its body replayed once per iteration (the
+   * iteration number and the condition as known scalars), carried values threaded through, scan outputs
+   * stacked; so training goes through the rules of the ops inside.
+   */
+  const unrollLoop = (n: Node) => {
+    const body = bodyOf(n);
+    const [mIn, cIn, ...initial] = n.inputs;
+    const m = mIn ? knownOf(mIn) : undefined;
+    if (mIn && (!m || !numeric(m))) throw new ReplayError(`${at(n)}: a Loop whose trip count depends on the data cannot be unrolled for training`);
+    const trip = m ? Number(m.data[0]) : Infinity;
+    let cond = cIn ? knownOf(cIn) : { dtype: 'bool' as DType, dims: [], data: [1] };
+    if (!cond || !numeric(cond)) throw new ReplayError(`${at(n)}: a Loop whose condition depends on the data cannot be unrolled for training`);
+    let carried = initial.map((v) => resultOf(v!));
+    const scans: Value[][] = body.outputs.slice(1 + carried.length).map(() => []);
+    let i = 0;
+    for (; i < trip && cond.data[0]; i++) {
+      if (i >= MAX_UNROLL) throw new ReplayError(`${at(n)}: a Loop of more than ${MAX_UNROLL} iterations is not unrolled for training`);
+      forget(body);
+      bind(body.inputs[0], { dtype: 'int64', dims: [], data: [i] });
+      bind(body.inputs[1], cond);
+      carried.forEach((r, j) => bind(body.inputs[2 + j], r));
+      run(body.nodes);
+      const next = knownOf(body.outputs[0]);
+      if (!next || !numeric(next)) throw new ReplayError(`${at(n)}: a Loop whose condition depends on the data cannot be unrolled for training`);
+      cond = next;
+      carried = body.outputs.slice(1, 1 + carried.length).map(resultOf);
+      scans.forEach((list, k) => list.push(asValue(resultOf(body.outputs[1 + carried.length + k]))));
+    }
+    if (scans.length && i === 0) throw new ReplayError(`${at(n)}: a Loop of no iterations has empty scan outputs`);
+    carried.forEach((r, j) => bind(n.outputs[j], r));
+    scans.forEach((list, k) => n.outputs[carried.length + k] && bind(n.outputs[carried.length + k], stack(list, 0)));
+  };
+
+  /** Scan over a static sequence length: its body replayed once per step on that step's slices, outputs stacked. */
+  const unrollScan = (n: Node) => {
+    const body = bodyOf(n);
+    const m = attrInt(n.attrs, 'num_scan_inputs', 0);
+    const states = n.inputs.slice(0, n.inputs.length - m).map((v) => resultOf(v!));
+    const seqs = n.inputs.slice(n.inputs.length - m).map((v) => valueOf(v!));
+    const inAxes = attrInts(n.attrs, 'scan_input_axes') ?? seqs.map(() => 0);
+    const inDirs = attrInts(n.attrs, 'scan_input_directions') ?? seqs.map(() => 0);
+    const k = body.outputs.length - states.length;
+    const outAxes = attrInts(n.attrs, 'scan_output_axes') ?? new Array<number>(k).fill(0);
+    const outDirs = attrInts(n.attrs, 'scan_output_directions') ?? new Array<number>(k).fill(0);
+    const axisOf = (x: Value, a: number) => (a < 0 ? a + x.rank! : a);
+    const len = seqs[0]?.shape?.[axisOf(seqs[0], inAxes[0])];
+    if (typeof len !== 'number') throw new ReplayError(`${at(n)}: a Scan over a sequence of unknown length cannot be unrolled for training`);
+    if (len > MAX_UNROLL) throw new ReplayError(`${at(n)}: a Scan of more than ${MAX_UNROLL} steps is not unrolled for training`);
+    let cur = states;
+    const outs: Value[][] = Array.from({ length: k }, () => []);
+    for (let t = 0; t < len; t++) {
+      forget(body);
+      cur.forEach((r, j) => bind(body.inputs[j], r));
+      seqs.forEach((x, j) => {
+        const step = inDirs[j] ? len - 1 - t : t;
+        bind(body.inputs[cur.length + j], gather(x, target.constant(tensor('int64', [], [step]), 'step'), axisOf(x, inAxes[j])));
+      });
+      run(body.nodes);
+      cur = body.outputs.slice(0, cur.length).map(resultOf);
+      outs.forEach((list, j) => list.push(asValue(resultOf(body.outputs[cur.length + j]))));
+    }
+    cur.forEach((r, j) => bind(n.outputs[j], r));
+    outs.forEach((list, j) => {
+      const y = n.outputs[cur.length + j];
+      if (!y) return;
+      const ordered = outDirs[j] ? [...list].reverse() : list;
+      bind(y, stack(ordered, outAxes[j] < 0 ? outAxes[j] + ordered[0].rank! + 1 : outAxes[j]));
+    });
+  };
+
   const run = (nodes: Node[]) => {
     for (const n of nodes) {
       if (n.op === 'Constant') {
@@ -282,18 +382,37 @@ export function replay(g: Graph, output: Value, o: ReplayOptions): Value {
       }
       if (n.op === 'If') {
         const c = knownOf(n.inputs[0]!);
-        if (!c || !numeric(c)) throw new ReplayError(`${at(n)}: an If whose condition depends on the data cannot be trained through; only conditions on shapes, which fold, are supported`);
-        const branch = n.attrs[c.data[0] ? 'then_branch' : 'else_branch'];
-        if (branch?.kind !== 'graph') throw new ReplayError(`${at(n)}: missing branch`);
-        run(branch.value.nodes);
-        branch.value.outputs.forEach((bo, i) => {
-          const kb = known.get(bo);
-          if (kb) known.set(n.outputs[i], kb);
-          else map.set(n.outputs[i], valueOf(bo));
+        const branch = (k: string) => {
+          const b = n.attrs[k];
+          if (b?.kind !== 'graph') throw new ReplayError(`${at(n)}: missing ${k}`);
+          run(b.value.nodes);
+          return b.value.outputs.map(resultOf);
+        };
+        if (c && numeric(c)) {
+          // A condition on shapes folds: the branch taken is replayed in the If's place.
+          branch(c.data[0] ? 'then_branch' : 'else_branch').forEach((r, i) => bind(n.outputs[i], r));
+          continue;
+        }
+        // A condition on the data: both branches, each output chosen by Where (its gradient goes to the
+        // branch taken), so both branches' outputs need one shape.
+        const [a, b] = [branch('then_branch'), branch('else_branch')].map((rs) => rs.map(asValue));
+        const cond = valueOf(n.inputs[0]!);
+        n.outputs.forEach((out, i) => {
+          const [ta, tb] = [a[i], b[i]];
+          if (!ta.shape || !tb.shape || ta.shape.length !== tb.shape.length || ta.shape.some((d, j) => d !== tb.shape![j] || typeof d !== 'number')) throw new ReplayError(`${at(n)}: an If on the data is trained as a choice between both branches, whose outputs need one static shape; output ${i} is ${ta} in one, ${tb} in the other`);
+          map.set(out, where(cond.dtype === 'bool' ? cond : cast(cond, 'bool'), ta, tb));
         });
         continue;
       }
-      if (Object.values(n.attrs).some((a) => a.kind === 'graph')) throw new ReplayError(`${at(n)}: subgraphs other than an If on shapes are not supported`);
+      if (n.op === 'Loop') {
+        unrollLoop(n);
+        continue;
+      }
+      if (n.op === 'Scan') {
+        unrollScan(n);
+        continue;
+      }
+      if (Object.values(n.attrs).some((a) => a.kind === 'graph')) throw new ReplayError(`${at(n)}: subgraphs of ${n.op} are not supported`);
       const ins = n.inputs.map((v) => (v ? knownOf(v) : undefined));
       const folded = fold(n, ins, (i) => valueOf(n.inputs[i]!).shape, (v) => valueOf(v).shape?.[0] === o.given.shape?.[0]);
       if (folded) {

@@ -116,10 +116,17 @@ export function importedModel(bytes: Uint8Array, role: Role, opts: { prefix: str
   const live = new Set<Value>([x, ...floatInits.map((i) => i.value)]);
   const check = (nodes: typeof g.nodes) => {
     for (const n of nodes) {
-      for (const a of Object.values(n.attrs)) if (a.kind === 'graph') check(a.value.nodes);
-      if (!n.inputs.some((v) => v && live.has(v))) continue;
+      const fed = n.inputs.some((v) => v && live.has(v));
+      for (const a of Object.values(n.attrs)) {
+        if (a.kind !== 'graph') continue;
+        // A Loop's or Scan's body reads what the node is fed through its own inputs.
+        if (fed && n.op !== 'If') for (const v of a.value.inputs) if (isFloat(v.dtype)) live.add(v);
+        check(a.value.nodes);
+      }
+      if (!fed) continue;
       const floatOut = n.outputs.filter((o) => isFloat(o.dtype));
-      if (floatOut.length && !rules[n.op] && !HOST_FED.has(n.op) && n.op !== 'If' && !(RECURRENT_OPS as string[]).includes(n.op)) throw new ModelError(`${src}: op ${n.op} (node ${q(n.name)}) has no gradient rule (${roadmap(n.op)})`);
+      // If, Loop and Scan are replayed (models/import-replay.ts): the ops of their subgraphs are checked above.
+      if (floatOut.length && !rules[n.op] && !HOST_FED.has(n.op) && !['If', 'Loop', 'Scan'].includes(n.op) && !(RECURRENT_OPS as string[]).includes(n.op)) throw new ModelError(`${src}: op ${n.op} (node ${q(n.name)}) has no gradient rule (${roadmap(n.op)})`);
       for (const o of floatOut) live.add(o);
     }
   };
