@@ -17,6 +17,7 @@ import { NODE_EPS, type NodeEp } from '../runtime/runtime.ts';
 import type { Runtime, Session } from '../runtime/runtime.ts';
 import { Trainer } from '../training/trainer.ts';
 import { benchSetup, BENCH_SETUPS } from './cases.ts';
+import { peakRssMb } from './rows.ts';
 
 const cmd = new Command('profile')
   .argument('[setup]', BENCH_SETUPS.join(' | '), 'dcgan')
@@ -150,9 +151,9 @@ if (o.peer) {
 }
 
 if (o.json) {
-  console.log(JSON.stringify({ benchmark: bench.title, ep: o.ep, threads: o.threads, iters: o.iters, warmup: o.warmup, seconds_per_iteration: seconds / o.iters, peak_rss_mb: process.resourceUsage().maxRSS / 1024, programs: reports, pytorch: peer }));
+  console.log(JSON.stringify({ benchmark: bench.title, ep: o.ep, threads: o.threads, iters: o.iters, warmup: o.warmup, seconds_per_iteration: seconds / o.iters, peak_rss_mb: peakRssMb(), programs: reports, pytorch: peer }));
 } else {
-  console.log(`${bench.title}: ${(seconds / o.iters).toFixed(3)} s per generator iteration, ${o.ep}, ${o.threads} thread(s), after ${o.warmup} warm-up iteration(s), profiler on; peak resident memory ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
+  console.log(`${bench.title}: ${(seconds / o.iters).toFixed(3)} s per generator iteration, ${o.ep}, ${o.threads} thread(s), after ${o.warmup} warm-up iteration(s), profiler on; peak resident memory ${peakRssMb().toFixed(0)} MB`);
   for (const r of reports) {
     console.log(`\n${r.program}: ${r.nodes} nodes, ${r.graphMs.toFixed(2)} ms in the graph per run, ${r.outsideMs.toFixed(2)} ms outside it (feeds, fetches; ${r.runs} runs), ${Math.round(r.faultsPerRun)} page faults per run`);
     console.log(`  resident memory grown during its runs (its arena, warm-up included): ${r.grownMb.toFixed(1)} MB`);

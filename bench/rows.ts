@@ -54,8 +54,18 @@ export function ours(bench: Bench, o: RowOptions, threads: number, want: number,
 export async function runRow(job: RowJob): Promise<Row> {
   let shardsMb = 0;
   const row = await oursHere(benchSetup(job.bench.name, job.bench.options), job.o, job.threads, job.want, job.shards, () => (shardsMb = childrenPeakMb()));
-  // ru_maxrss of this process, in kB on Linux.
-  return { ...row, peak_rss_mb: process.resourceUsage().maxRSS / 1024 + shardsMb };
+  return { ...row, peak_rss_mb: peakRssMb() + shardsMb };
+}
+
+/**
+ * This process's peak resident memory (MB): VmHWM, its own address space's high-water mark. Not ru_maxrss,
+ * which Linux carries over from the parent a child was forked from (a row spawned by a 700 MB test runner
+ * read 742 MB).
+ */
+export function peakRssMb(): number {
+  const status = existsSync('/proc/self/status') ? readFileSync('/proc/self/status', 'utf8') : '';
+  const hwm = /VmHWM:\s+(\d+) kB/.exec(status);
+  return hwm ? Number(hwm[1]) / 1024 : process.resourceUsage().maxRSS / 1024;
 }
 
 /** The peak resident memory (VmHWM) of this process's children now, summed (Linux /proc; 0 elsewhere). */

@@ -21,9 +21,17 @@ def report(iteration, threads, warmup, iters):
     for _ in range(iters):
         iteration()
     dt = time.perf_counter() - t
-    # ru_maxrss is in kB on Linux: the peak resident memory of this process, the peer of bench rows' peak_rss_mb.
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({'peer': 'pytorch', 'torch': torch.__version__, 'threads': threads, 'iters': iters, 'seconds': dt, 'steps_per_s': iters / dt, 'peak_rss_mb': peak}))
+    print(json.dumps({'peer': 'pytorch', 'torch': torch.__version__, 'threads': threads, 'iters': iters, 'seconds': dt, 'steps_per_s': iters / dt, 'peak_rss_mb': peak_rss_mb()}))
+
+
+def peak_rss_mb():
+    """This process's peak resident memory (MB): VmHWM, as the bench rows read theirs (ru_maxrss carries the
+    parent's over a fork)."""
+    try:
+        with open('/proc/self/status') as f:
+            return next(int(l.split()[1]) for l in f if l.startswith('VmHWM:')) / 1024
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def profile(iteration, threads, iters):

@@ -5,6 +5,7 @@ import { Graph, tensor, type Value } from '../graph/ir.ts';
 import { add, cast, clip, concat, mul, round } from '../graph/ops.ts';
 import { toBytes } from '../graph/serialize.ts';
 import { foldedBytes, type Evaluate } from './fold.ts';
+import { forOpenCv, openCvRefusal } from './opencv.ts';
 import { encodeSafetensors, type TensorEntry } from '../training/checkpoint.ts';
 import type { Classifier } from '../models/classifier.ts';
 import type { ParamLayout, Model } from '../models/model.ts';
@@ -24,12 +25,19 @@ function weights(g: Graph, layout: ParamLayout, flat: Float32Array): Record<stri
   return Object.fromEntries(layout.entries.map((e) => [e.name, g.initializer(e.name, tensor('float32', e.shape, flat.subarray(e.offset, e.offset + e.size)))]));
 }
 
+/** An exported model, and why OpenCV's DNN importer cannot load it (null: it can). */
+export interface InferenceModel {
+  bytes: Uint8Array;
+  openCv: string | null;
+}
+
 /**
  * A network's forward pass with its trained weights baked in and folded: what depends on weights alone
  * (spectral norm's division, reshaped weights) is computed once by `evaluate`, so the model holds only
- * final weights and the ops applied to its input.
+ * final weights and the ops applied to its input; written in the forms OpenCV's importer loads where an
+ * equal form exists (export/opencv.ts).
  */
-export function inferenceModel(model: Model, layout: ParamLayout, flat: Float32Array, states: Record<string, Float32Array>, io: { input: string; output: string; doc: string; post?: (y: Value) => Value }, info: ExportInfo, evaluate: Evaluate): Promise<Uint8Array> {
+export async function inferenceModel(model: Model, layout: ParamLayout, flat: Float32Array, states: Record<string, Float32Array>, io: { input: string; output: string; doc: string; post?: (y: Value) => Value }, info: ExportInfo, evaluate: Evaluate): Promise<InferenceModel> {
   const g = new Graph(model.kind);
   const x = g.input(io.input, 'float32', ['N', ...model.inputShape]);
   // A class-conditional network takes each sample's class second, int64 (torch-fidelity's order: z, then c).
@@ -43,9 +51,10 @@ export function inferenceModel(model: Model, layout: ParamLayout, flat: Float32A
   const y0 = model.forward(x, p, { training: false, state, setState: () => {} }, label);
   const y = io.post ? io.post(y0) : y0;
   // Consumers read the output's batch dimension by name ('N', as the input's), whatever shape inference kept.
-  const named = y.shape?.[0] === 'N' ? y : g.addNode('Identity', [y], [{ dtype: y.dtype, shape: ['N', ...(y.shape ?? []).slice(1)] }])[0];
+  const named = y.shape?.[0] === 'N' ? y : g.addNode('Identity', [y], [{ dtype: y.dtype, shape: y.shape ? ['N', ...y.shape.slice(1)] : null }])[0];
   g.output(named, io.output);
-  return foldedBytes(g, { producerVersion: info.producerVersion, docString: io.doc, metadata: info.metadata }, evaluate);
+  forOpenCv(g);
+  return { bytes: await foldedBytes(g, { producerVersion: info.producerVersion, docString: io.doc, metadata: info.metadata }, evaluate), openCv: openCvRefusal(g) };
 }
 
 /**

@@ -12,7 +12,7 @@ export const MAX_TENSORS = 8;
  * A rewrite of node n: null, or the nodes that replace it and keep its outputs. Nodes it builds with fresh
  * outputs through ops go into `g` as usual and are moved before these.
  */
-type Lowering = (n: Node, g: Graph) => Node[] | null;
+export type Lowering = (n: Node, g: Graph) => Node[] | null;
 
 /** Near-equal groups of at most `max` consecutive items, at least two per group when there is more than one. */
 function groups<T>(xs: T[], max: number): T[][] {
@@ -59,11 +59,16 @@ const lowerings: Record<string, Lowering> = {
 
 /** Apply every lowering to `g` and its subgraphs in place; returns how often each fired. */
 export function portable(g: Graph, counts: Record<string, number> = {}): Record<string, number> {
+  return lower(g, lowerings, counts);
+}
+
+/** Apply `rules` (a lowering per op) to `g` and its subgraphs in place, until none fires; how often each fired. */
+export function lower(g: Graph, rules: Record<string, Lowering>, counts: Record<string, number> = {}): Record<string, number> {
   for (let i = 0; i < g.nodes.length; i++) {
     const n = g.nodes[i];
-    for (const a of Object.values(n.attrs)) if (a.kind === 'graph') portable(a.value, counts);
+    for (const a of Object.values(n.attrs)) if (a.kind === 'graph') lower(a.value, rules, counts);
     const appended = g.nodes.length;
-    const replacing = lowerings[n.op]?.(n, g);
+    const replacing = rules[n.op]?.(n, g);
     if (!replacing) continue;
     counts[n.op] = (counts[n.op] ?? 0) + 1;
     // The new nodes replace n where it stood, in order; the loop then looks at them again.

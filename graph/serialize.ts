@@ -106,7 +106,8 @@ export function graphToProto(g: Graph): P.IGraphProto {
       name: n.name,
       opType: n.op,
       domain: n.domain,
-      input: n.inputs.map((x) => (x ? x.name : '')),
+      // Trailing optional inputs left out are omitted, not written as '' (OpenCV's importer reads '' as a name).
+      input: n.inputs.slice(0, n.inputs.reduce((k, x, i) => (x ? i + 1 : k), 0)).map((x) => (x ? x.name : '')),
       output: n.outputs.map((o) => o.name),
       attribute: Object.entries(n.attrs).map(([k, a]) => attrToProto(k, a)),
     })),

@@ -32,6 +32,8 @@ export interface ExportResult {
   files: string[];
   /** Those that already held these bytes (an export of the same iteration). */
   unchanged: string[];
+  /** What a consumer cannot load, one line each (OpenCV's DNN importer). */
+  notes: string[];
 }
 
 /**
@@ -76,9 +78,12 @@ function source(target: string, log: (m: string) => void): Source {
   return { cfg, defaultOut: run ? run.exports : join(dirname(path), EXPORT_DIR), load: (info) => ({ state: decodeCheckpoint(bytes, info, path), from: path }) };
 }
 
-/** The evaluator constant folding runs on: onnxruntime-node's CPU provider. */
+/**
+ * The evaluator constant folding runs on: onnxruntime-node's CPU provider, unoptimized (the graph runs once;
+ * optimizing it only printed UnsqueezeElimination warnings about the imported models' shared constants).
+ */
 const evaluate: Evaluate = async (model) => {
-  const s = await nodeRuntime('cpu').createSession(model, { threads: 1 });
+  const s = await nodeRuntime('cpu').createSession(model, { threads: 1, optimize: false });
   try {
     return await s.run({});
   } finally {
@@ -134,15 +139,18 @@ export async function exportRun(target: string, o: { out?: string; uint8?: boole
   const d = await inferenceModel(setup.critic, compiler.layoutD, state.D.params, state.states, { input: 'x', output: 'score', doc: `onnx-gan critic: samples [N, ${dIn.join(', ')}]${setup.critic.classes ? conditionalDoc : ''} -> score [N, ${1 + aux}]` }, { metadata: dMeta, ...version }, evaluate);
   const w = weightsSafetensors(state, { G: compiler.layoutG, D: compiler.layoutD }, info.slots, { ...common, config: JSON.stringify(cfg) });
   const training = packArtifacts({ ...plan, sampler: compiler.sampler({ ema: o.ema }) }, state, info, { producer: `onnx-gan ${VERSION}`, data: cfg.data, seed: cfg.seed, schedule, config: cfg, classes });
-  const files: [string, Uint8Array][] = [['generator.onnx', g], ['critic.onnx', d], ['weights.safetensors', w], ...Object.entries(training).map(([n, b]): [string, Uint8Array] => [join('training', n), b])];
+  const files: [string, Uint8Array][] = [['generator.onnx', g.bytes], ['critic.onnx', d.bytes], ['weights.safetensors', w], ...Object.entries(training).map(([n, b]): [string, Uint8Array] => [join('training', n), b])];
   const py = pytorchModule(setup.generator, setup.critic, classes);
   if (py) files.splice(3, 0, ['model.py', new TextEncoder().encode(py)]);
   if (o.uint8) {
     const [, h, wd] = shape;
     const u8Meta = { ...gMeta, output_layout: `[N, 3, ${h}, ${wd}] uint8 (NCHW, grey repeated to RGB)`, output_range: '[0, 255]' };
     const doc = `onnx-gan generator for torch-fidelity: z [N, ${compiler.latent}] ~ N(0, 1)${conditionalDoc} -> uint8 images [N, 3, ${h}, ${wd}]`;
-    files.splice(1, 0, ['generator_uint8.onnx', await inferenceModel(setup.generator, compiler.layoutG, gen.params, gen.states, { input: 'z', output: 'images', doc, post: uint8Rgb }, { metadata: u8Meta, ...version }, evaluate)]);
+    files.splice(1, 0, ['generator_uint8.onnx', (await inferenceModel(setup.generator, compiler.layoutG, gen.params, gen.states, { input: 'z', output: 'images', doc, post: uint8Rgb }, { metadata: u8Meta, ...version }, evaluate)).bytes]);
   }
+  // What OpenCV's DNN importer cannot load, said once per file (every other consumer loads them).
+  const notes = ([['generator.onnx', g], ['critic.onnx', d]] as const).filter(([, m]) => m.openCv).map(([name, m]) => `${name}: OpenCV's DNN importer (4.6) cannot load it: ${m.openCv}; onnxruntime, model.py and other ONNX consumers can`);
+  for (const n of notes) log(`note: ${n}`);
   const unchanged: string[] = [];
   await withLock(out, 'onnx-gan export', 'export directory', log, () => {
     // Our own folder, not a link someone put in its place.
@@ -153,5 +161,5 @@ export async function exportRun(target: string, o: { out?: string; uint8?: boole
       else writeFileAtomic(file, bytes);
     }
   });
-  return { out, iteration: state.iteration, files: files.map(([n]) => join(out, n)), unchanged };
+  return { out, iteration: state.iteration, files: files.map(([n]) => join(out, n)), unchanged, notes };
 }

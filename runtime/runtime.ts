@@ -38,6 +38,8 @@ export interface SessionOptions {
   profile?: string;
   /** Outputs that runKeeping leaves in device memory, where the runtime has one (Runtime.device). */
   keep?: readonly string[];
+  /** onnxruntime's graph optimizations (default on); off for a graph run once, as constant folding's. */
+  optimize?: boolean;
 }
 
 export interface Runtime {
@@ -132,7 +134,7 @@ export function ortRuntime(ort: OrtLike, name: string, providers: unknown[], o: 
       try {
         s = await ort.InferenceSession.create(model, {
           executionProviders: providers,
-          graphOptimizationLevel: 'all',
+          graphOptimizationLevel: opts.optimize === false ? 'disabled' : 'all',
           // Measured on 2 cores (bench/, issue 13): the parallel executor is no faster than intra-op threads.
           executionMode: 'sequential',
           ...(opts.threads ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}),

@@ -87,3 +87,75 @@ describe('exports in other frameworks: OpenCV DNN and PyTorch (model.py)', funct
       }
     });
 });
+
+/** Imported pairs (test/fixtures/import), their data, and which exported files OpenCV 4.6 can load. */
+const IMPORTED: [string, string, string, string, { generator: boolean; critic: boolean }][] = [
+  // view(-1, 1).squeeze(1) in the critic: Squeeze with its axes as an input, written as a Reshape. The
+  // batch norms, exported by torch in training mode, normalize with batch statistics: named.
+  ['dcgan64', 'dcgan64_g.onnx', 'dcgan64_d.onnx', 'c64', { generator: false, critic: false }],
+  // Sum pooling: ReduceSum with its axes as an input, written as ReduceMean times the count.
+  ['resnet32', 'sngan_resnet32_g.onnx', 'sngan_resnet32_d.onnx', 'c32', { generator: false, critic: true }],
+  // PixelShuffle (DepthToSpace CRD, written as Reshape, Transpose, Reshape) and PReLU; SAGAN's critic.
+  ['shuffle-sagan', 'shuffle_prelu_g.onnx', 'sagan_sn_eval_d.onnx', 'g28', { generator: true, critic: true }],
+  // Minibatch stddev reads the batch size at run time: named by the export.
+  ['stylegan2', 'shuffle_prelu_g.onnx', 'stylegan2_tail_d.onnx', 'g28', { generator: true, critic: false }],
+  // Noise injection reads the batch (generator); einsum has no OpenCV layer (critic): both named.
+  ['modconv-einsum', 'modconv_g.onnx', 'einsum_attention_d.onnx', 'g28', { generator: false, critic: false }],
+];
+
+describe('exports of imported models in OpenCV DNN: loaded where a rewrite makes them loadable, named in one line where not', function () {
+  this.timeout(300000);
+  let tmp: string;
+  const data: Record<string, string> = {};
+  before(function () {
+    if (process.env.CI && !hasPython) throw new Error('python3-opencv / python3-torch are missing on CI');
+    if (!hasPython) this.skip();
+    tmp = mkdtempSync(join(tmpdir(), 'onnx-gan-interop-import-'));
+    const idx = (name: string, dims: number[]) => {
+      const all = [16, ...dims];
+      const rng = Rng.stream(3, name);
+      const body = Array.from({ length: all.reduce((a, b) => a * b, 1) }, () => rng.int(256));
+      writeFileSync(join(tmp, name), Uint8Array.from([0, 0, 8, all.length, ...all.flatMap((d) => [d >>> 24, (d >>> 16) & 255, (d >>> 8) & 255, d & 255]), ...body]));
+      return join(tmp, name);
+    };
+    Object.assign(data, { c32: idx('c32-idx3-ubyte', [32, 32, 3]), c64: idx('c64-idx3-ubyte', [64, 64, 3]), g28: idx('g28-idx3-ubyte', [28, 28]) });
+  });
+  after(() => tmp && rmSync(tmp, { recursive: true, force: true }));
+
+  for (const [name, g, d, set, loads] of IMPORTED)
+    it(`${name}: generator ${loads.generator ? 'loads' : 'is named'}, critic ${loads.critic ? 'loads' : 'is named'}`, async () => {
+      const run = join(tmp, name);
+      const fx = (f: string) => new URL(`../fixtures/import/${f}`, import.meta.url).pathname;
+      const t = spawnSync(process.execPath, [BIN, 'train', '--data', data[set], '--generator', fx(g), '--critic', fx(d), '--loss', 'wgan-gp', '--batch', '8', '--iterations', '1', '--checkpoint-every', '1', '--eval-samples', '20', '--out', run], { encoding: 'utf8' });
+      expect(t.status, t.stderr).to.equal(0);
+      const e = spawnSync(process.execPath, [BIN, 'export', run], { encoding: 'utf8' });
+      expect(e.status, e.stderr).to.equal(0);
+      // The constant folding no longer prints onnxruntime's UnsqueezeElimination warnings.
+      expect(e.stderr).to.not.match(/UnsqueezeElimination/);
+      const rt = nodeRuntime('cpu');
+      for (const file of ['generator', 'critic'] as const) {
+        const model = join(run, 'export', `${file}.onnx`);
+        const note = e.stderr.split('\n').find((l) => l.startsWith(`note: ${file}.onnx: OpenCV's DNN importer (4.6) cannot load it: `));
+        const s = await rt.createSession(readFileSync(model));
+        const manifest = JSON.parse(readFileSync(join(run, 'export', 'training', 'artifacts.json'), 'utf8'));
+        const dims = file === 'generator' ? [3, manifest.latent as number] : [3, ...(manifest.sampleShape as number[])];
+        const x = Rng.stream(4, `${name}-${file}`).fillNormal(new Float32Array(dims.reduce((a, b) => a * b, 1)));
+        const want = Object.values(await s.run({ [s.inputNames[0]]: tensor('float32', dims, x) }))[0].data as Float32Array;
+        await s.release();
+        writeFileSync(join(tmp, `${name}-${file}.in`), x);
+        const py = spawnSync(PY, [new URL('../python/opencv_forward.py', import.meta.url).pathname, model, join(tmp, `${name}-${file}.in`), JSON.stringify(dims), join(tmp, `${name}-${file}.out`)], { encoding: 'utf8' });
+        expect(py.status, py.stderr).to.equal(0);
+        const r = JSON.parse(py.stdout.trim().split('\n').pop()!);
+        if (loads[file]) {
+          expect(note, `${file}: no note`).to.equal(undefined);
+          expect(r.refused, `${file}: OpenCV refused it`).to.equal(undefined);
+          const got = new Float32Array(Uint8Array.from(readFileSync(join(tmp, `${name}-${file}.out`))).buffer);
+          expect(maxAbs(got, want), `${file}: OpenCV vs onnxruntime`).to.be.below(1e-4 * Math.max(1, ...want.map(Math.abs)));
+        } else {
+          expect(note, `${file}: the export names why OpenCV cannot load it`).to.be.a('string');
+          // Refused outright, or (batch statistics) loaded and wrong.
+          if (!r.refused) expect(maxAbs(new Float32Array(Uint8Array.from(readFileSync(join(tmp, `${name}-${file}.out`))).buffer), want), `${file}: OpenCV gave onnxruntime's output after all`).to.be.above(1e-2);
+        }
+      }
+    });
+});
