@@ -165,9 +165,9 @@ if (o.json) {
     for (const h of r.heavy) console.log(`    ${h.ms.toFixed(2).padStart(8)} ms  ${h.op.padEnd(14)} ${h.shapes}`);
   }
   if (peer) {
-    const p = peer as { seconds: number; iters: number; ops: { op: string; calls: number; self_us: number; flops: number }[] };
+    const p = peer as { seconds: number; iters: number; peak_rss_mb: number; ops: { op: string; calls: number; self_us: number; flops: number }[] };
     const total = p.ops.reduce((a, x) => a + x.self_us, 0);
-    console.log(`\nPyTorch (${(p.seconds / p.iters).toFixed(3)} s per generator iteration under its profiler): self time per op per iteration`);
+    console.log(`\nPyTorch (${(p.seconds / p.iters).toFixed(3)} s per generator iteration under its profiler; peak resident memory ${p.peak_rss_mb.toFixed(0)} MB): self time per op per iteration`);
     for (const x of p.ops.filter((x) => x.self_us / total > 0.005)) console.log(`  ${x.op.padEnd(40)} ${String(Math.round(x.calls / p.iters)).padStart(6)} calls ${(x.self_us / 1000 / p.iters).toFixed(2).padStart(10)} ms ${(100 * x.self_us / total).toFixed(1).padStart(5)}%${x.flops ? `  ${(x.flops / x.self_us / 1000).toFixed(1)} GFLOP/s` : ''}`);
   }
 }

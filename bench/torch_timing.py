@@ -44,4 +44,4 @@ def profile(iteration, threads, iters):
     ops = [{'op': e.key, 'calls': e.count, 'self_us': e.self_cpu_time_total, 'flops': e.flops}
            for e in p.key_averages() if e.self_cpu_time_total > 0]
     ops.sort(key=lambda o: -o['self_us'])
-    print(json.dumps({'peer': 'pytorch', 'torch': torch.__version__, 'threads': threads, 'iters': iters, 'seconds': dt, 'ops': ops}))
+    print(json.dumps({'peer': 'pytorch', 'torch': torch.__version__, 'threads': threads, 'iters': iters, 'seconds': dt, 'peak_rss_mb': peak_rss_mb(), 'ops': ops}))
