@@ -1,7 +1,7 @@
 // The browser page: samples an exported generator (WebGPU where the browser has it, WASM otherwise) and
-// keeps training from training artifacts (WebGPU, state in GPU buffers, where it can; WASM otherwise) through the same run loop the CLI uses (training/run-loop.ts),
-// with memory as its checkpoint store and the Pause button as its stop flag. Every failure is one line in
-// #error; nothing a user loaded is lost by a failed load (the previous model keeps running).
+// keeps training from training artifacts in a worker (trainer-worker.ts: the run loop the CLI uses, WebGPU
+// or threaded WASM), drawing its progress, losses and samples; Pause is a message to it. Every failure is
+// one line in #error; nothing a user loaded is lost by a failed load (the previous model keeps running).
 import * as vega from 'vega';
 import { compile } from 'vega-lite';
 import { DATASETS } from '../data/mixtures.ts';
