@@ -46,6 +46,7 @@ export const CONFIG_KEYS = {
   divergence: key(z.enum(names(DIVERGENCES)).optional(), `f-GAN divergence: ${Object.keys(DIVERGENCES).join(' | ')}`, { arg: '<name>', ...id }),
   rho: key(z.number().positive().optional(), "Fisher GAN's rho", { arg: '<x>', ...id }),
   clip: key(z.number().positive().optional(), 'clip critic weights to [-c, c] after each update', { arg: '<c>', ...id }),
+  penaltyEvery: key(posInt.optional(), "lazy regularization (StyleGAN2): the loss's gradient penalty on every k-th critic step only, at k times its weight; the other steps skip its double backward (one run per step, no shards)", { arg: '<k>', ...id }),
   lecam: key(z.number().positive().optional(), "LeCam regularization (Tseng et al. 2021) with this weight, beside the loss's penalty: D(real) pulled toward a moving average of D(fake) and back", { arg: '<weight>', ...id }),
   spectralNorm: key(z.boolean().optional(), 'spectral normalization of the critic', id),
   wganSchedule: key(z.boolean().default(false), 'WGAN: 100 critic steps for the first 25 generator steps and every 500th', id),

@@ -101,6 +101,11 @@ export function resolveSetup(cfg: Config, data: Data): ResolvedSetup {
   if (cfg.augmentTarget !== undefined && cfg.augmentP !== 'auto') throw new Error(`--augment-target ${cfg.augmentTarget}: the target of the adaptive probability (--augment-p auto)`);
   if (cfg.augment && !isImage(data)) throw new Error(`--augment ${cfg.augment.join(',')}: augmentation transforms images; the data set '${cfg.data}' is 2-D points`);
   if (cfg.augment) setup.augment = { kinds: cfg.augment, p: cfg.augmentP ?? 1, target: cfg.augmentTarget ?? 0.6 };
+  if (cfg.penaltyEvery !== undefined && cfg.penaltyEvery > 1) {
+    if (!setup.penalties.some((p) => !p.states)) throw new Error(`--penalty-every ${cfg.penaltyEvery}: the loss '${cfg.loss}' has no gradient penalty to apply lazily (give one with --penalty r1|r2|gp|lp|dragan)`);
+    if (cfg.shards > 1) throw new Error(`--penalty-every ${cfg.penaltyEvery}: data-parallel shards (--shards ${cfg.shards}) run the penalty on every critic step; lazy regularization runs in one process`);
+    setup.penaltyEvery = cfg.penaltyEvery;
+  }
   const schedule = { base: cfg.nCritic ?? entry.defaults.nCritic, wgan: cfg.wganSchedule };
   return { setup, schedule, nCritic: criticSchedule(schedule) };
 }

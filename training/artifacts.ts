@@ -15,6 +15,8 @@ export const ARTIFACTS_FORMAT = 'onnx-gan-artifacts/2';
 export const ARTIFACT_FILES = {
   manifest: 'artifacts.json',
   critic: 'critic_step.onnx',
+  /** With lazy regularization only: the critic step without its gradient penalties. */
+  criticLazy: 'critic_step_lazy.onnx',
   generator: 'generator_step.onnx',
   sampler: 'sampler.onnx',
   checkpoint: 'checkpoint.safetensors',
@@ -40,6 +42,8 @@ const ManifestSchema = z.object({
   nets: z.object({ G: net, D: net }),
   states: z.array(z.object({ name: z.string(), shape: dims })),
   programs: z.object({ critic: SignatureSchema, generator: SignatureSchema, sampler: SignatureSchema }),
+  /** Lazy regularization: the penalties on every `every`-th critic update, critic_step_lazy.onnx between. */
+  lazy: z.object({ every: z.number().int().min(2), critic: SignatureSchema }).optional(),
   checkpoint: z.object({
     config: z.string(),
     slots: z.object({ G: z.array(z.string()), D: z.array(z.string()) }),
@@ -81,12 +85,14 @@ export function packArtifacts(plan: StepPlan, state: TrainState, ckpt: Checkpoin
     nets: plan.nets,
     states: plan.states,
     programs: { critic: plan.critic.signature, generator: plan.generator.signature, sampler: plan.sampler.signature },
+    ...(plan.lazy ? { lazy: { every: plan.lazy.every, critic: plan.lazy.critic.signature } } : {}),
     checkpoint: ckpt,
   };
   const text = (v: unknown) => new TextEncoder().encode(JSON.stringify(v, null, 2) + '\n');
   return {
     [ARTIFACT_FILES.manifest]: text(manifest),
     [ARTIFACT_FILES.critic]: plan.critic.model,
+    ...(plan.lazy ? { [ARTIFACT_FILES.criticLazy]: plan.lazy.critic.model } : {}),
     [ARTIFACT_FILES.generator]: plan.generator.model,
     [ARTIFACT_FILES.sampler]: plan.sampler.model,
     [ARTIFACT_FILES.checkpoint]: encodeCheckpoint(state, ckpt),
@@ -130,18 +136,24 @@ export async function loadArtifacts(read: (file: string) => Promise<Uint8Array>,
   const [critic, generator, sampler, ckpt, cfg] = await Promise.all(
     [ARTIFACT_FILES.critic, ARTIFACT_FILES.generator, ARTIFACT_FILES.sampler, ARTIFACT_FILES.checkpoint, ARTIFACT_FILES.config].map(get),
   );
-  const programs = { critic, generator, sampler };
-  for (const [role, file] of [['critic', ARTIFACT_FILES.critic], ['generator', ARTIFACT_FILES.generator], ['sampler', ARTIFACT_FILES.sampler]] as const) {
+  const lazy = manifest.lazy ? await get(ARTIFACT_FILES.criticLazy) : null;
+  const checks: [Uint8Array, Signature, string][] = [
+    [critic, manifest.programs.critic, ARTIFACT_FILES.critic],
+    [generator, manifest.programs.generator, ARTIFACT_FILES.generator],
+    [sampler, manifest.programs.sampler, ARTIFACT_FILES.sampler],
+    ...(lazy && manifest.lazy ? [[lazy, manifest.lazy.critic, ARTIFACT_FILES.criticLazy] as [Uint8Array, Signature, string]] : []),
+  ];
+  for (const [bytes, sig, file] of checks) {
     let graph;
     try {
-      graph = fromBytes(programs[role]).graph;
+      graph = fromBytes(bytes).graph;
     } catch (e) {
       throw new ArtifactsError(`${where}/${file}: ${(e as Error).message}`);
     }
     // The graph and its signature must describe the same program: every input and output, by name and shape.
-    const problem = signatureMismatch(manifest.programs[role], graph);
+    const problem = signatureMismatch(sig, graph);
     if (problem) throw new ArtifactsError(`${where}/${file}: ${problem} (${ARTIFACT_FILES.manifest} describes another program)`);
-    for (const spec of manifest.programs[role].inputs) {
+    for (const spec of sig.inputs) {
       const net = spec.role === 'param' ? manifest.nets[spec.net as 'G' | 'D'] : undefined;
       if (spec.role === 'param' && net?.size !== spec.shape[0]) throw new ArtifactsError(`${where}/${ARTIFACT_FILES.manifest}: nets.${spec.net}.size is ${net?.size}, ${file} takes ${spec.name} of ${spec.shape[0]}`);
     }
@@ -166,6 +178,7 @@ export async function loadArtifacts(read: (file: string) => Promise<Uint8Array>,
     critic: { model: critic, signature: manifest.programs.critic },
     generator: { model: generator, signature: manifest.programs.generator },
     sampler: { model: sampler, signature: manifest.programs.sampler },
+    ...(lazy && manifest.lazy ? { lazy: { every: manifest.lazy.every, critic: { model: lazy, signature: manifest.lazy.critic } } } : {}),
   };
   return { manifest, plan, state, config: config as Record<string, unknown> };
 }

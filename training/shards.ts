@@ -8,7 +8,7 @@ import { names } from './tensor-names.ts';
 import type { ForkedRuntime, Runtime, Session } from '../runtime/runtime.ts';
 import { absorb, feedsOf, type Absorbed, type ProgramState, type Signature, type TensorSpec } from './signature.ts';
 import { StepCompiler, type Net, type StepProgram } from './step.ts';
-import type { StepRunner } from './step-runner.ts';
+import type { StepKey, StepRunner } from './step-runner.ts';
 
 const NETS: Net[] = ['D', 'G'];
 
@@ -51,7 +51,9 @@ export class Shards implements StepRunner {
   }
 
   /** One update of network n with one step's draws (as the one-process step program takes them). */
-  async step(n: Net, state: ProgramState, draws: Record<string, Float32Array>): Promise<Absorbed> {
+  async step(key: StepKey, state: ProgramState, draws: Record<string, Float32Array>): Promise<Absorbed> {
+    if (key === 'D.lazy') throw new Error('data-parallel shards run the penalty on every critic step (lazy regularization is one process)');
+    const n: Net = key;
     const sig = this.grad[n].signature;
     const outs = await Promise.all(
       this.sessions[n].map((session, s) =>

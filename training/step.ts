@@ -33,6 +33,11 @@ export interface GanSetup {
   ema?: EmaSettings;
   /** Differentiable augmentation of every critic input (models/augment.ts). */
   augment?: AugmentSettings;
+  /**
+   * Lazy regularization (StyleGAN2): the gradient penalties on every k-th critic update only, at k times
+   * their weight; a second critic program (StepPlan.lazy) makes the other updates without them.
+   */
+  penaltyEvery?: number;
 }
 
 /**
@@ -108,6 +113,11 @@ export interface StepShape {
 /** A shape and its step programs: what a trainer runs, and what training artifacts carry. */
 export interface StepPlan extends StepShape {
   critic: StepProgram;
+  /**
+   * Lazy regularization: the critic step without its gradient penalties, for the updates between every
+   * `every`-th (which run `critic`, the penalties at `every` times their weight).
+   */
+  lazy?: { critic: StepProgram; every: number };
   generator: StepProgram;
   /** Generator forward in inference mode: parameters, states and z [N, latent] in, samples out. */
   sampler: StepProgram;
@@ -216,9 +226,15 @@ export class StepCompiler {
     return {
       ...this.shape(),
       critic: this.stepProgram('D'),
+      ...(this.lazyEvery > 1 ? { lazy: { critic: this.stepProgram('D', { lazy: true }), every: this.lazyEvery } } : {}),
       generator: this.stepProgram('G'),
       sampler: this.sampler(),
     };
+  }
+
+  /** Lazy regularization's period: the critic's gradient penalties on every k-th update (1: every one). */
+  get lazyEvery(): number {
+    return this.setup.penaltyEvery ?? 1;
   }
 
   // ---- graph pieces, usable in any graph (a step graph or a Loop body) ----------------------------
@@ -291,8 +307,8 @@ export class StepCompiler {
   }
 
   /** One update of network n (the other network's parameters fixed): its new state and the logged scalars. */
-  private update(n: Net, mine: NetIn, theirs: Value, draws: Draws, scope: StateScope): { net: NetOut; logs: Record<string, Value> } {
-    const { grad, logs } = this.objective(n, mine.params, theirs, draws, scope);
+  private update(n: Net, mine: NetIn, theirs: Value, draws: Draws, scope: StateScope, lazy = false): { net: NetOut; logs: Record<string, Value> } {
+    const { grad, logs } = this.objective(n, mine.params, theirs, draws, scope, lazy);
     const net = applyUpdate(this.opt[n], mine, grad, add(mine.step, 1));
     if (n === 'G') this.average(net, scope);
     return { net, logs };
@@ -323,8 +339,12 @@ export class StepCompiler {
     for (const name of this.averagedStates) blend(name, scope.read(name));
   }
 
-  /** Network n's loss on this step's draws: its flat gradient and the logged scalars. */
-  private objective(n: Net, params: Value, theirs: Value, draws: Draws, scope: StateScope): { grad: Value; logs: Record<string, Value> } {
+  /**
+   * Network n's loss on this step's draws: its flat gradient and the logged scalars. With lazy
+   * regularization the critic's gradient penalties (the stateless ones: not LeCam's anchors) count k times
+   * on the updates that have them, and `lazy` leaves them out.
+   */
+  private objective(n: Net, params: Value, theirs: Value, draws: Draws, scope: StateScope, lazy = false): { grad: Value; logs: Record<string, Value> } {
     const other: Net = n === 'D' ? 'G' : 'D';
     const model = (x: Net) => (x === 'G' ? this.setup.generator : this.setup.critic);
     const raw = unpackParams(params, this.layout(n));
@@ -334,7 +354,11 @@ export class StepCompiler {
     const obj = n === 'D' ? this.setup.loss.critic(ctx) : this.setup.loss.generator(ctx);
     const logs: Record<string, Value> = {};
     for (const [k, v] of Object.entries(obj.terms ?? {})) logs[`${n}.${k}`] = v;
-    const pens = n === 'D' ? this.setup.penalties.map((p) => (logs[`D.${p.name}`] = p.build(ctx))) : [];
+    const k = this.lazyEvery;
+    const pens = n === 'D' ? this.setup.penalties.filter((p) => !(lazy && !p.states)).map((p) => {
+      const v = (logs[`D.${p.name}`] = p.build(ctx));
+      return k > 1 && !p.states ? mul(v, k) : v;
+    }) : [];
     if (this.setup.critic.auxClasses) pens.push((logs[`${n}.ac`] = auxiliaryClassifier[n === 'D' ? 'critic' : 'generator'](ctx)));
     const total = pens.length ? sum(obj.loss, ...pens) : obj.loss;
     logs[`${n}.loss`] = total;
@@ -380,13 +404,13 @@ export class StepCompiler {
   }
 
   /** One update of network n. */
-  stepProgram(n: Net): StepProgram {
+  stepProgram(n: Net, o: { lazy?: boolean } = {}): StepProgram {
     const other: Net = n === 'D' ? 'G' : 'D';
-    const p = new ProgramBuilder(n === 'D' ? 'critic_step' : 'generator_step');
+    const p = new ProgramBuilder(n === 'D' ? (o.lazy ? 'critic_step_lazy' : 'critic_step') : 'generator_step');
     const mine = this.netInputs(p, n);
     const theirs = p.input({ name: names.param(other), role: 'param', net: other, shape: [this.layout(other).size] });
     const st = this.programScope(p);
-    const { net, logs } = this.update(n, mine, theirs, this.stepDraws(p, n), st.scope);
+    const { net, logs } = this.update(n, mine, theirs, this.stepDraws(p, n), st.scope, o.lazy);
     p.netOutputs(n, this.opt[n].slots, net);
     st.outputs();
     this.logOutputs(p, logs);
@@ -478,6 +502,7 @@ export class StepCompiler {
    */
   fusedProgram(k: number, nCritic: number, opts: { unroll?: boolean } = {}): StepProgram {
     if (!Number.isInteger(k) || k < 1 || !Number.isInteger(nCritic) || nCritic < 1) throw new Error(`fused program needs K >= 1 and n_critic >= 1, got ${k}, ${nCritic}`);
+    if (this.lazyEvery > 1) throw new Error('fused iterations run the penalty on every critic step; lazy regularization runs one step per run');
     const p = new ProgramBuilder('fused_steps');
     const B = this.setup.batch;
     const nets = { G: this.netInputs(p, 'G'), D: this.netInputs(p, 'D') };

@@ -10,7 +10,7 @@ import { carriedOutputs, DeviceState } from './device-state.ts';
 import type { Runtime, Session } from '../runtime/runtime.ts';
 import { drawBlock, drawStep, iterationRng, type NetState, type ProgramState } from './signature.ts';
 import { Shards } from './shards.ts';
-import type { StepRunner } from './step-runner.ts';
+import type { StepKey, StepRunner } from './step-runner.ts';
 import { StepCompiler, type GanSetup, type Net, type StepPlan, type StepProgram } from './step.ts';
 import { Sampler } from './sampler.ts';
 
@@ -121,6 +121,7 @@ export class Trainer {
     const compiler = opts.compiler ?? new StepCompiler(opts.setup);
     const plan = compiler.plan();
     if ((opts.shards ?? 1) === 1) return Trainer.fromPlan(plan, opts, compiler);
+    if (plan.lazy) throw new Error(`shards ${opts.shards}: data-parallel shards run the critic's penalty on every step; lazy regularization (--penalty-every) runs in one process`);
     checkDataShape(opts.data, plan.sampleShape, plan.classes);
     const shards = await Shards.open(compiler, { D: plan.critic.signature, G: plan.generator.signature }, opts.shards!, opts.runtime, opts.threads);
     return new Trainer(opts, plan, shards, compiler);
@@ -131,21 +132,31 @@ export class Trainer {
     if ((opts.shards ?? 1) !== 1) throw new Error(`shards ${opts.shards}: data parallel compiles its programs from the models; these step programs were loaded from files`);
     checkDataShape(opts.data, plan.sampleShape, plan.classes);
     const open = (p: StepProgram) => opts.runtime.createSession(p.model, { threads: opts.threads, keep: carriedOutputs(p.signature) });
-    const [D, G] = await Promise.all([open(plan.critic), open(plan.generator)]);
-    const sessions = { D, G };
-    const sigs = { D: plan.critic.signature, G: plan.generator.signature };
+    const programs: Partial<Record<StepKey, StepProgram>> = { D: plan.critic, G: plan.generator, ...(plan.lazy ? { 'D.lazy': plan.lazy.critic } : {}) };
+    const keys = Object.keys(programs) as StepKey[];
+    const opened = await Promise.all(keys.map((k) => open(programs[k]!)));
+    const sessions = Object.fromEntries(keys.map((k, i) => [k, opened[i]])) as Record<StepKey, Session>;
     const device = new DeviceState();
     const local: StepRunner = {
       fusable: true,
-      step: (n, state, draws) => device.run(sessions[n], sigs[n], state, draws),
-      release: async () => void (await Promise.all([D.release(), G.release()])),
+      step: (k, state, draws) => device.run(sessions[k], programs[k]!.signature, state, draws),
+      release: async () => void (await Promise.all(opened.map((s) => s.release()))),
     };
     return new Trainer(opts, plan, local, compiler, device);
   }
 
   /** Whether K iterations can run in one fused program (compiled from the models, not loaded; not sharded). */
   get canFuse(): boolean {
-    return this.compiler !== null && this.steps.fusable;
+    return this.compiler !== null && this.steps.fusable && !this.plan.lazy;
+  }
+
+  /**
+   * The program of critic update number `u` (counted over the run, as the optimizer counts them): with lazy
+   * regularization the one with the penalties every k-th update, the one without between.
+   */
+  private criticFor(u: number): { key: StepKey; program: StepProgram } {
+    const lazy = this.plan.lazy;
+    return lazy && u % lazy.every !== 0 ? { key: 'D.lazy', program: lazy.critic } : { key: 'D', program: this.plan.critic };
   }
 
   /** The largest K a fused run of iterations with nC critic steps may have: any with a Loop, else what fits UNROLLED_NODES. */
@@ -187,8 +198,11 @@ export class Trainer {
     const values: Record<string, number> = {};
     let ok = true;
     const nC = this.opts.nCritic(state.iteration);
-    const program = (c: number) => (c < nC ? this.plan.critic : this.plan.generator).signature;
-    const run = (c: number, draws: Record<string, Float32Array>) => this.steps.step(c < nC ? 'D' : 'G', state, draws);
+    // Critic update c of this iteration is update number D.step + c of the run.
+    const updates = state.D.step;
+    const which = (c: number) => (c < nC ? this.criticFor(updates + c) : { key: 'G' as const, program: this.plan.generator });
+    const program = (c: number) => which(c).program.signature;
+    const run = (c: number, draws: Record<string, Float32Array>) => this.steps.step(which(c).key, state, draws);
     // Each step's draws are made while the previous step runs (run() is asynchronous): same order, no wait.
     let draws = drawStep(program(0), rng, this.opts.data);
     for (let c = 0; c <= nC; c++) {

@@ -73,6 +73,8 @@ describe('onnx-gan train (CLI)', function () {
     ['a batch that cannot fit in memory', ['--batch', '100000000'], /these settings do not fit: training needs about \d+ GiB \(.*activations \d+ GiB.*batch 100000000.*\), this machine has \d+(\.\d)? GiB/],
     ['a latent size that cannot fit in memory', ['--latent', '1000000'], /these settings do not fit: .*draws \d+ GiB.*latent 1000000/],
     ['hidden layers that cannot fit in memory', ['--hidden', '100000,100000'], /these settings do not fit: .*parameters \d+ GiB.*[\d,]+ parameters/],
+    ['lazy regularization without a gradient penalty', ['--loss', 'ns', '--penalty-every', '4'], /--penalty-every 4: the loss 'ns' has no gradient penalty to apply lazily \(give one with --penalty r1\|r2\|gp\|lp\|dragan\)/],
+    ['lazy regularization on shards', ['--loss', 'ns', '--penalty', 'r1', '--penalty-every', '4', '--shards', '2'], /--penalty-every 4: data-parallel shards \(--shards 2\) run the penalty on every critic step/],
   ];
   for (const [what, args, re] of rejects)
     it(`refuses ${what} with one line and a non-zero exit`, () => {

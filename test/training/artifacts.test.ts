@@ -135,5 +135,23 @@ describe('training/artifacts: pack and load', () => {
     expect(e).to.be.instanceOf(ArtifactsError);
     expect(e!.message).to.match(/^art\/critic_step\.onnx: .*\(artifacts\.json describes another program\)$/);
   });
-});
 
+  it('lazy regularization: the critic program without the penalty travels as critic_step_lazy.onnx, with its period', async () => {
+    const setup = mlpGan({ loss: 'ns', penalty: 'r1', hidden: [8], batch: 16 });
+    setup.penaltyEvery = 4;
+    const lazyPlan = new StepCompiler(setup).plan();
+    const lazyInfo = { config: '{"loss":"ns"}', slots: { G: lazyPlan.nets.G.slots, D: lazyPlan.nets.D.slots }, states: [] };
+    const lnet = (n: 'G' | 'D') => ({ params: new Float32Array(lazyPlan.nets[n].size), slots: lazyPlan.nets[n].slots.map(() => new Float32Array(lazyPlan.nets[n].size)), step: 0, lr: 2e-4 });
+    const packed = packArtifacts(lazyPlan, { iteration: 0, G: lnet('G'), D: lnet('D'), states: {} }, lazyInfo, { producer: 'test', data: 'ring8', seed: 1, schedule: { base: 1, wgan: false }, config: { loss: 'ns' } });
+    expect(Object.keys(packed)).to.include('critic_step_lazy.onnx');
+    const read = (drop?: string) => async (f: string) => {
+      if (f === drop || !packed[f]) throw Object.assign(new Error('missing'), { code: 'ENOENT' });
+      return packed[f];
+    };
+    const a = await loadArtifacts(read());
+    expect(a.plan.lazy?.every).to.equal(4);
+    expect(a.plan.lazy?.critic.signature).to.deep.equal(lazyPlan.lazy!.critic.signature);
+    const e = await loadArtifacts(read('critic_step_lazy.onnx'), 'art').then(() => null, (x: Error) => x);
+    expect(e!.message).to.equal('art: cannot read critic_step_lazy.onnx: ENOENT');
+  });
+});

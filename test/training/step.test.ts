@@ -183,3 +183,44 @@ describe('generator weight averaging (--ema) and augmentation (--augment) in the
     expect(() => new StepCompiler({ ...small(), ema: { decay: 1, start: 0 } })).to.throw('ema decay must be in (0, 1), got 1');
   });
 });
+
+describe('lazy regularization (--penalty-every k)', function () {
+  this.timeout(60000);
+  const rt = nodeRuntime('cpu');
+  const lazySetup = (every: number, lambda = 10) => {
+    const s = mlpGan({ loss: 'ns', penalty: 'r1', lambda, hidden: [16, 16], batch: 32 });
+    if (every > 1) s.penaltyEvery = every;
+    return s;
+  };
+  const copy = (s: TrainState): TrainState => ({ iteration: s.iteration, G: { ...s.G, params: s.G.params.slice(), slots: s.G.slots.map((x) => x.slice()) }, D: { ...s.D, params: s.D.params.slice(), slots: s.D.slots.map((x) => x.slice()) }, states: { ...s.states } });
+
+  it('emits a second critic program without the penalty: no double backward, no penalty log', () => {
+    const plan = new StepCompiler(lazySetup(4)).plan();
+    expect(plan.lazy?.every).to.equal(4);
+    const logs = (p: { signature: { outputs: { role: string; log?: string }[] } }) => p.signature.outputs.filter((o) => o.role === 'log').map((o) => o.log);
+    expect(logs(plan.critic)).to.include('D.r1');
+    expect(logs(plan.lazy!.critic)).to.not.include('D.r1');
+    expect(plan.lazy!.critic.model.length).to.be.below(plan.critic.model.length * 0.8);
+    expect(() => new StepCompiler(lazySetup(4)).fusedProgram(2, 1)).to.throw(/lazy regularization runs one step per run/);
+  });
+
+  it('every k-th critic update takes the penalty at k times its weight, the others none: equal to those two runs', async () => {
+    const data = dataset('ring8');
+    const opts = { runtime: rt, data, seed: 3, nCritic: () => 1 };
+    const lazy = await Trainer.create({ ...opts, setup: lazySetup(2) });
+    expect(lazy.canFuse).to.equal(false);
+    // The references: the penalty at twice its weight every update, and no penalty at all.
+    const doubled = await Trainer.create({ ...opts, setup: lazySetup(1, 20) });
+    const none = await Trainer.create({ ...opts, setup: mlpGan({ loss: 'ns', penalty: 'none', hidden: [16, 16], batch: 32 }) });
+    const start = lazy.initialState();
+    const a = copy(start);
+    const logs = [await lazy.iteration(a), await lazy.iteration(a)]; // critic updates 0 (penalty) and 1 (none)
+    const b = copy(start);
+    await doubled.iteration(b);
+    await none.iteration(b);
+    for (const n of ['G', 'D'] as const) expect(relErr(a[n].params, b[n].params), `${n}.params`).to.be.below(1e-6);
+    expect(logs[0].values).to.have.property('D.r1');
+    expect(logs[1].values).to.not.have.property('D.r1');
+    for (const t of [lazy, doubled, none]) await t.release();
+  });
+});
