@@ -9,7 +9,7 @@
 // trains (the worker keeps it responsive) are reported beside its rows; the browser rows' peak memory is
 // that of the renderer process their page ran in (its VmHWM), Node's that of the row's process.
 import { build as esbuild } from 'esbuild';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
@@ -25,7 +25,7 @@ import { build } from '../web/build.ts';
 import { launchChromium } from '../web/chromium.ts';
 import { serve } from '../web/serve.ts';
 import { benchSetup } from './cases.ts';
-import { fastest, ours, rowLine, type Row } from './rows.ts';
+import { fastest, ours, processPeaks, rowLine, type Row } from './rows.ts';
 
 export interface PageBenchOptions {
   threads: number[];
@@ -42,22 +42,8 @@ interface Frames {
   max: number;
 }
 
-/** Chromium's renderer processes now (Linux /proc): a row's page is the one that appears during the row. */
-function renderers(): Map<number, number> {
-  const out = new Map<number, number>();
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      if (!readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('--type=renderer')) continue;
-      // VmHWM: the process's peak resident memory, in kB.
-      const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${d}/status`, 'utf8'));
-      if (hwm) out.set(Number(d), Number(hwm[1]) / 1024);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
-}
+/** Chromium's renderer processes now, with their peaks: a row's page is the one that appears during the row. */
+const renderers = () => processPeaks((_status, cmdline) => cmdline().includes('--type=renderer'));
 
 /** Peak resident memory (MB) of the renderer processes that started since `before`; null where none did. */
 function peakSince(before: Map<number, number>): number | null {

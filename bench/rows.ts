@@ -57,33 +57,39 @@ export async function runRow(job: RowJob): Promise<Row> {
   return { ...row, peak_rss_mb: peakRssMb() + shardsMb };
 }
 
+/** VmHWM of a /proc status text: the process's own peak resident memory (MB), its address space's high-water mark. */
+const vmHwmMb = (status: string): number | null => {
+  const hwm = /VmHWM:\s+(\d+) kB/.exec(status);
+  return hwm ? Number(hwm[1]) / 1024 : null;
+};
+
 /**
- * This process's peak resident memory (MB): VmHWM, its own address space's high-water mark. Not ru_maxrss,
- * which Linux carries over from the parent a child was forked from (a row spawned by a 700 MB test runner
- * read 742 MB).
+ * This process's peak resident memory (MB). Not ru_maxrss, which Linux carries over from the parent a child
+ * was forked from (a row spawned by a 700 MB test runner read 742 MB).
  */
 export function peakRssMb(): number {
-  const status = existsSync('/proc/self/status') ? readFileSync('/proc/self/status', 'utf8') : '';
-  const hwm = /VmHWM:\s+(\d+) kB/.exec(status);
-  return hwm ? Number(hwm[1]) / 1024 : process.resourceUsage().maxRSS / 1024;
+  return (existsSync('/proc/self/status') && vmHwmMb(readFileSync('/proc/self/status', 'utf8'))) || process.resourceUsage().maxRSS / 1024;
 }
 
-/** The peak resident memory (VmHWM) of this process's children now, summed (Linux /proc; 0 elsewhere). */
-function childrenPeakMb(): number {
-  if (!existsSync('/proc/self/status')) return 0;
-  let mb = 0;
+/** The peak resident memory (MB) of every process now that `pick` chooses by its /proc status and command line (Linux; none elsewhere). */
+export function processPeaks(pick: (status: string, cmdline: () => string) => boolean): Map<number, number> {
+  const out = new Map<number, number>();
+  if (!existsSync('/proc/self/status')) return out;
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     try {
       const status = readFileSync(`/proc/${d}/status`, 'utf8');
-      if (Number(/PPid:\s+(\d+)/.exec(status)?.[1]) !== process.pid) continue;
-      mb += Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
+      const mb = vmHwmMb(status);
+      if (mb !== null && pick(status, () => readFileSync(`/proc/${d}/cmdline`, 'utf8'))) out.set(Number(d), mb);
     } catch {
       // ended meanwhile
     }
   }
-  return mb;
+  return out;
 }
+
+/** The peak resident memory of this process's children now, summed. */
+const childrenPeakMb = () => [...processPeaks((status) => Number(/PPid:\s+(\d+)/.exec(status)?.[1]) === process.pid).values()].reduce((a, b) => a + b, 0);
 
 /**
  * Generator steps per second after a warm-up; fuse 0: one session run per step, K: K iterations per run

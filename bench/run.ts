@@ -25,8 +25,8 @@ const DEFAULTS: Record<string, { iters: number; warmup: number; fuse: number }> 
 const cmd = new Command('bench')
   .argument('[setup]', [...BENCH_SETUPS, 'page'].join(' | '), 'mlp')
   .option('--json', 'print one JSON object per benchmark')
-  .option('--iters <n>', 'timed generator steps (default: 300 mlp, 60 dcgan, 3 resnet)', (v) => parseInt(v, 10))
-  .option('--warmup <n>', 'untimed generator steps first (default: 30 mlp, 5 dcgan, 3 resnet)', (v) => parseInt(v, 10))
+  .option('--iters <n>', 'timed generator steps (default: 300 mlp, 60 dcgan, 3 resnet, 200 page)', (v) => parseInt(v, 10))
+  .option('--warmup <n>', 'untimed generator steps first (default: 30 mlp, 5 dcgan, 3 resnet, 20 page)', (v) => parseInt(v, 10))
   .option('--width <n>', 'dcgan, resnet: block channels', (v) => parseInt(v, 10))
   .option('--loss <name>', 'resnet: sngan or wgan-gp (default: both)')
   .option('--threads <list>', 'intra-op thread counts to run each side at', '1,2')
@@ -35,25 +35,24 @@ const cmd = new Command('bench')
   .option('--no-arena', "our rows without onnxruntime's CPU memory arena (measured against it: docs/performance.md)");
 cmd.parse(process.argv);
 const which = cmd.args[0] ?? 'mlp';
-if (which === 'page') {
-  // The browser tab beside Node and TF.js (bench/page.ts).
-  const { pageBench } = await import('./page.ts');
-  const po = cmd.opts<{ json?: boolean; iters?: number; warmup?: number; threads: string }>();
-  await pageBench({ json: po.json, iters: po.iters ?? 200, warmup: po.warmup ?? 20, threads: po.threads.split(',').map((t) => parseInt(t, 10)) });
-  process.exit(0);
-}
-if (!(BENCH_SETUPS as readonly string[]).includes(which)) {
-  console.error(`bench: unknown setup '${which}'; choose ${BENCH_SETUPS.join(', ')}`);
+if (which !== 'page' && !(BENCH_SETUPS as readonly string[]).includes(which)) {
+  console.error(`bench: unknown setup '${which}'; choose ${[...BENCH_SETUPS, 'page'].join(', ')}`);
   process.exit(1);
 }
 const opts = cmd.opts<{ json?: boolean; iters?: number; warmup?: number; width?: number; loss?: string; threads: string; ep: NodeEp; peer: boolean; arena: boolean }>();
-const d = DEFAULTS[which];
-const o = { ...opts, iters: opts.iters ?? d.iters, warmup: opts.warmup ?? d.warmup };
-const threadList = o.threads.split(',').map((t) => parseInt(t, 10));
+const threadList = opts.threads.split(',').map((t) => parseInt(t, 10));
 if (threadList.some((t) => !Number.isInteger(t) || t < 1)) {
-  console.error(`bench: --threads must list positive integers, got '${o.threads}'`);
+  console.error(`bench: --threads must list positive integers, got '${opts.threads}'`);
   process.exit(1);
 }
+if (which === 'page') {
+  // The browser tab beside Node and TF.js (bench/page.ts).
+  const { pageBench } = await import('./page.ts');
+  await pageBench({ json: opts.json, iters: opts.iters ?? 200, warmup: opts.warmup ?? 20, threads: threadList });
+  process.exit(0);
+}
+const d = DEFAULTS[which];
+const o = { ...opts, iters: opts.iters ?? d.iters, warmup: opts.warmup ?? d.warmup };
 
 async function run(bench: Bench) {
   const rows: Row[] = [];

@@ -864,8 +864,9 @@ function stftGrads(dy: Value, node: Node): GradThunk[] {
   const g = x.graph;
   const c = x.shape![2] as number;
   const read = Array.from({ length: frames * fl }, (_, k) => Math.floor(k / fl) * hop + (k % fl));
-  // The frames' gradients [batch, frames, frame_length, c].
-  const framesGrad = () => adjointOfTransform(dy, 2, fl, false, attrInt(node.attrs, 'onesided', 1) === 1, c === 1);
+  // The frames' gradients [batch, frames, frame_length, c], built once for the signal's and the window's.
+  let adjoint: Value | null = null;
+  const framesGrad = () => (adjoint ??= adjointOfTransform(dy, 2, fl, false, attrInt(node.attrs, 'onesided', 1) === 1, c === 1));
   const w = window ? reshape(window, [1, 1, fl, 1]) : null;
   return [
     () => {

@@ -37,6 +37,14 @@ export function peakLiveBytes(g: Graph): number {
   return peak;
 }
 
+/** A program's peak live bytes, parsed once per program (estimates with and without arenas share it). */
+const liveBytes = new WeakMap<Uint8Array, number>();
+function liveBytesOf(p: { model: Uint8Array }): number {
+  let b = liveBytes.get(p.model);
+  if (b === undefined) liveBytes.set(p.model, (b = peakLiveBytes(fromBytes(p.model).graph)));
+  return b;
+}
+
 export interface MemoryEstimate {
   /** Bytes, by what holds them. */
   parts: { runtime: number; parameters: number; activations: number; draws: number };
@@ -55,7 +63,7 @@ export interface EstimateOptions {
 
 /** The peak resident memory of a training run of these step programs, estimated. */
 export function estimateMemory(plan: StepPlan, o: EstimateOptions): MemoryEstimate {
-  const live = [plan.critic, plan.generator].map((p) => peakLiveBytes(fromBytes(p.model).graph));
+  const live = [plan.critic, plan.generator].map(liveBytesOf);
   // Each session's arena keeps its high-water mark; without arenas only the largest is held at a time.
   // A fused run's Loop body runs both steps in turn: its arena adds about the larger step's live values.
   const sessions = o.arena === false ? Math.max(...live) : live[0] + live[1];

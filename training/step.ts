@@ -132,6 +132,7 @@ export class StepCompiler {
   readonly opt: Record<Net, Optimizer>;
   /** Every carried state, declared up front by the models and the loss. */
   readonly states = new Map<string, StateSpec>();
+  private compiled: StepPlan | null = null;
 
   /** `optimize: false` serializes the graphs as autodiff left them (tests compare both). */
   constructor(readonly setup: GanSetup, readonly options: { optimize?: boolean } = {}) {
@@ -222,14 +223,16 @@ export class StepCompiler {
     };
   }
 
+  /** The step programs, compiled once (train estimates their memory, then the trainer opens them). */
   plan(): StepPlan {
-    return {
+    this.compiled ??= {
       ...this.shape(),
       critic: this.stepProgram('D'),
       ...(this.lazyEvery > 1 ? { lazy: { critic: this.stepProgram('D', { lazy: true }), every: this.lazyEvery } } : {}),
       generator: this.stepProgram('G'),
       sampler: this.sampler(),
     };
+    return this.compiled;
   }
 
   /** Lazy regularization's period: the critic's gradient penalties on every k-th update (1: every one). */
@@ -355,7 +358,9 @@ export class StepCompiler {
     const logs: Record<string, Value> = {};
     for (const [k, v] of Object.entries(obj.terms ?? {})) logs[`${n}.${k}`] = v;
     const k = this.lazyEvery;
-    const pens = n === 'D' ? this.setup.penalties.filter((p) => !(lazy && !p.states)).map((p) => {
+    // The lazy program keeps only the stateful penalties (LeCam's anchors move every step).
+    const applied = lazy ? this.setup.penalties.filter((p) => p.states) : this.setup.penalties;
+    const pens = n === 'D' ? applied.map((p) => {
       const v = (logs[`D.${p.name}`] = p.build(ctx));
       return k > 1 && !p.states ? mul(v, k) : v;
     }) : [];

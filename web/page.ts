@@ -11,7 +11,7 @@ import type { Runtime, Session } from '../runtime/runtime.ts';
 import { webRuntime } from '../runtime/web.ts';
 import { imageGrid, scatter, viewOf } from './draw.ts';
 import { lossCurveSpec } from '../eval/plot.ts';
-import type { ArtifactsSource, FromWorker, Opened, Preview, Progress, Replies, Request, RunTiming, ToWorker } from './trainer-protocol.ts';
+import type { ArtifactsSource, FromWorker, Preview, Progress, Replies, Request, RunTiming, ToWorker } from './trainer-protocol.ts';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const ui = {
@@ -234,10 +234,10 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
 worker.onerror = (e) => fail(new Error(`the training worker failed: ${e.message}`));
 
 interface Training {
-  opened: Opened;
-  where: string;
   iteration: number;
   running: boolean;
+  /** The iterations the current run goes from and to (the progress bar's ends). */
+  from: number;
   until: number;
   perSecond: number;
   rows: Progress['rows'];
@@ -262,7 +262,7 @@ async function openArtifacts(source: ArtifactsSource, where: string): Promise<vo
   training?.view.finalize();
   const view = new vega.View(vega.parse(compile(lossCurveSpec()).spec), { renderer: 'canvas', container: ui.lossChart, hover: false });
   training = {
-    opened, where, view, rows: [], running: false, iteration: 0, until: 0, perSecond: 0, lastRun: null,
+    view, rows: [], running: false, iteration: 0, from: 0, until: 0, perSecond: 0, lastRun: null,
     centers: DATASETS[opened.data]?.().centers,
   };
   for (const b of [ui.train, ui.download, ui.checkpointFile]) b.disabled = false;
@@ -302,10 +302,8 @@ function showStatus(): void {
   const eta = t.running && t.perSecond > 0 ? ` of ${t.until}, ${t.perSecond.toFixed(1)} it/s, ${duration((t.until - t.iteration) / t.perSecond)} left` : '';
   ui.trainStatus.textContent = `${status ? `${status}; ` : ''}iteration ${t.iteration}${eta}${t.running ? ' (training)' : ' (paused)'}${losses ? ` · ${losses}` : ''}`;
   ui.trainProgress.hidden = !t.running;
-  if (t.running) [ui.trainProgress.max, ui.trainProgress.value] = [t.until - runFrom, t.iteration - runFrom];
+  if (t.running) [ui.trainProgress.max, ui.trainProgress.value] = [t.until - t.from, t.iteration - t.from];
 }
-/** The iteration the current run started at, for the progress bar. */
-let runFrom = 0;
 
 const duration = (s: number) => (s < 90 ? `${Math.ceil(s)} s` : s < 5400 ? `${Math.round(s / 60)} min` : `${(s / 3600).toFixed(1)} h`);
 
@@ -339,7 +337,7 @@ async function trainLoop(): Promise<void> {
   frames.deltas = [];
   t.running = true;
   t.until = t.iteration + n;
-  runFrom = t.iteration;
+  t.from = t.iteration;
   t.perSecond = 0;
   t.lastRun = null;
   status = '';

@@ -51,7 +51,8 @@ interface Training {
   manifest: ArtifactsManifest;
   z: Float32Array;
   running: boolean;
-  until: number;
+  /** The current (or last) run: the iteration it started at and when, and the one it stops at. */
+  run: { from: number; started: number; until: number };
 }
 let training: Training | null = null;
 let runtimes: { wasm: Runtime; webgpu?: Runtime; threads: number } | null = null;
@@ -142,7 +143,7 @@ async function open(r: Extract<Request, { op: 'open' }>): Promise<Replies['open'
     await training.trainer.release();
   }
   training = {
-    trainer, state: loaded.state, manifest: loaded.manifest, running: false, until: loaded.state.iteration,
+    trainer, state: loaded.state, manifest: loaded.manifest, running: false, run: { from: loaded.state.iteration, started: 0, until: loaded.state.iteration },
     z: Rng.stream(0, 'page-samples').fillNormal(new Float32Array(500 * loaded.manifest.latent)),
   };
   const m = loaded.manifest;
@@ -161,14 +162,12 @@ async function preview(t: Training): Promise<Preview> {
   return { samples: await t.trainer.generate(t.state, t.z.subarray(0, count * t.manifest.latent)), shape, count, cols: 8 };
 }
 
-let started = 0;
-let startIteration = 0;
 async function progressNow(rows: Progress['rows'], withPreview: boolean): Promise<Progress> {
   const t = training!;
-  const seconds = (performance.now() - started) / 1000;
+  const seconds = (performance.now() - t.run.started) / 1000;
   const progress: Progress = {
-    iteration: t.state.iteration, until: t.running ? t.until : t.state.iteration, running: t.running, rows,
-    perSecond: t.running && seconds > 0 ? (t.state.iteration - startIteration) / seconds : 0,
+    iteration: t.state.iteration, until: t.running ? t.run.until : t.state.iteration, running: t.running, rows,
+    perSecond: t.running && seconds > 0 ? (t.state.iteration - t.run.from) / seconds : 0,
   };
   if (withPreview) progress.preview = await preview(t);
   return progress;
@@ -191,9 +190,7 @@ async function train(iterations: number): Promise<Replies['train']> {
   if (!Number.isInteger(iterations) || iterations < 1) throw new Error(`stop after: '${iterations}' is not a positive whole number of iterations`);
   if (t.running) throw new Error('already training; pause first');
   t.running = true;
-  t.until = t.state.iteration + iterations;
-  started = performance.now();
-  startIteration = t.state.iteration;
+  t.run = { from: t.state.iteration, started: performance.now(), until: t.state.iteration + iterations };
   let saved: TrainState | null = null;
   let rows: Progress['rows'] = [];
   let reported = performance.now();
@@ -203,7 +200,7 @@ async function train(iterations: number): Promise<Replies['train']> {
     await runLoop({
       trainer: t.trainer,
       state: t.state,
-      until: t.until,
+      until: t.run.until,
       // Measured (onnxruntime-web 1.30, WASM, the default MLP): K iterations in one Loop run are slower
       // than one run per step (19.0 against 27.1 it/s), and artifacts carry no fused program anyway.
       fuse: 0,
@@ -229,7 +226,7 @@ async function train(iterations: number): Promise<Replies['train']> {
     // The last progress event before the reply (or the error): the page has every row by then.
     if (training === t) await report(rows, true);
   }
-  return { iterations: t.state.iteration - startIteration, seconds: (ended - started) / 1000 };
+  return { iterations: t.state.iteration - t.run.from, seconds: (ended - t.run.started) / 1000 };
 }
 
 function need(): Training {
