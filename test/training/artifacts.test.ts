@@ -153,5 +153,11 @@ describe('training/artifacts: pack and load', () => {
     expect(a.plan.lazy?.critic.signature).to.deep.equal(lazyPlan.lazy!.critic.signature);
     const e = await loadArtifacts(read('critic_step_lazy.onnx'), 'art').then(() => null, (x: Error) => x);
     expect(e!.message).to.equal('art: cannot read critic_step_lazy.onnx: ENOENT');
+    // A period that is no period is refused by the manifest's schema, naming the field.
+    const manifest = JSON.parse(new TextDecoder().decode(packed['artifacts.json']));
+    manifest.lazy.every = 1;
+    const bad: Record<string, Uint8Array> = { ...packed, 'artifacts.json': new TextEncoder().encode(JSON.stringify(manifest)) };
+    const e2 = await loadArtifacts(async (f) => bad[f], 'art').then(() => null, (x: Error) => x);
+    expect(e2!.message).to.match(/^art\/artifacts\.json: 'lazy\.every': /);
   });
 });

@@ -223,4 +223,19 @@ describe('lazy regularization (--penalty-every k)', function () {
     expect(logs[1].values).to.not.have.property('D.r1');
     for (const t of [lazy, doubled, none]) await t.release();
   });
+
+  it('the schedule follows the saved state: 1 iteration, a new trainer on a copy of the state, 2 more equal 3 straight', async () => {
+    const opts = { runtime: rt, data: dataset('ring8'), seed: 5, nCritic: () => 2, setup: lazySetup(3) };
+    const straight = await Trainer.create(opts);
+    const a = straight.initialState();
+    const b = copy(a);
+    for (let i = 0; i < 3; i++) await straight.iteration(a);
+    const first = await Trainer.create(opts);
+    await first.iteration(b);
+    const resumed = await Trainer.create(opts);
+    const c = copy(b);
+    for (let i = 0; i < 2; i++) await resumed.iteration(c);
+    for (const n of ['G', 'D'] as const) expect(Buffer.from(c[n].params.buffer).equals(Buffer.from(a[n].params.buffer)), `${n}.params`).to.equal(true);
+    for (const t of [straight, first, resumed]) await t.release();
+  });
 });
