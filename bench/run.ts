@@ -36,7 +36,7 @@ const cmd = new Command('bench')
 cmd.parse(process.argv);
 const which = cmd.args[0] ?? 'mlp';
 if (which !== 'page' && !(BENCH_SETUPS as readonly string[]).includes(which)) {
-  console.error(`bench: unknown setup '${which}'; choose ${[...BENCH_SETUPS, 'page'].join(', ')}`);
+  console.error(`bench: unknown setup '${which}'; choose ${BENCH_SETUPS.join(', ')}`);
   process.exit(1);
 }
 const opts = cmd.opts<{ json?: boolean; iters?: number; warmup?: number; width?: number; loss?: string; threads: string; ep: NodeEp; peer: boolean; arena: boolean }>();
