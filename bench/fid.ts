@@ -1,7 +1,9 @@
 // npm run bench:fid [-- 2048]: the time of one FID between two feature sets of d dimensions (default 2048,
-// InceptionV3's pool3) and 2 d samples each: the Gaussian fits, the O(d^3) eigendecompositions and
-// products of eval/scores.ts, in TypeScript on one core.
-import { fid } from '../eval/scores.ts';
+// InceptionV3's pool3) and 2 d samples each (full-rank covariances, as real features give): the Gaussian
+// fits, then the trace term both ways eval/scores.ts can take it (Cholesky, used where S1 is positive
+// definite; eigenvectors, where it is singular), in TypeScript on one core.
+import { Rng } from '../data/random.ts';
+import { frechetDistance, gaussian } from '../eval/scores.ts';
 
 const d = Number(process.argv[2] ?? 2048);
 if (!Number.isInteger(d) || d < 2) {
@@ -9,8 +11,14 @@ if (!Number.isInteger(d) || d < 2) {
   process.exit(1);
 }
 const n = 2 * d;
-const a = Float32Array.from({ length: n * d }, (_, i) => Math.sin(i * 1.7) + Math.cos(i * 0.31));
-const b = Float32Array.from({ length: n * d }, (_, i) => Math.sin(i * 1.3) + Math.cos(i * 0.37));
-const t0 = performance.now();
-const f = fid(a, b, d);
-console.log(`FID of two sets of ${n} x ${d} features: ${f.toFixed(4)} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+const r = Rng.stream(0, 'bench-fid');
+const a = r.fillNormal(new Float32Array(n * d));
+const b = r.fillNormal(new Float32Array(n * d), 0.1, 1.2);
+let t = performance.now();
+const [g1, g2] = [gaussian(a, d), gaussian(b, d)];
+console.log(`Gaussian fits of two sets of ${n} x ${d} features: ${((performance.now() - t) / 1000).toFixed(1)} s`);
+for (const route of ['auto', 'eigen'] as const) {
+  t = performance.now();
+  const f = frechetDistance(g1, g2, route);
+  console.log(`trace term, ${route === 'auto' ? 'Cholesky' : 'eigenvectors'}: FID ${f.toFixed(6)} in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+}

@@ -4,8 +4,8 @@
 //   class coverage: the histogram of predicted classes and its KL to uniform.
 //   precision / recall, density / coverage: k-NN balls around feature vectors (Kynkaanniemi et al. 2019; Naeem et al. 2020)
 //   Inception Score: exp(E KL(p(y|x) || p(y))) on a classifier's logits (Salimans et al. 2016)
-// Statistics in float64; the trace of the matrix square root through symmetric eigendecompositions
-// (Householder + QL).
+// Statistics in float64; the trace of the matrix square root through symmetric eigenvalues (Householder +
+// QL) of a matrix similar to S1 S2 (Cholesky, or eigenvectors where S1 is singular).
 import { Rng } from '../data/random.ts';
 
 export interface Gaussian {
@@ -57,7 +57,7 @@ export function symmetricEigen(m: Float64Array, d: number): { values: Float64Arr
 }
 
 /** tred2 on W = V^T (rows contiguous where EISPACK walks columns): W becomes the transposed transform; returns the diagonal, `e` the subdiagonal. */
-function tridiagonalize(W: Float64Array, n: number, e: Float64Array): Float64Array {
+function tridiagonalize(W: Float64Array, n: number, e: Float64Array, vectors = true): Float64Array {
   const d = new Float64Array(n);
   for (let j = 0; j < n; j++) d[j] = W[j * n + (n - 1)];
   for (let i = n - 1; i > 0; i--) {
@@ -109,6 +109,12 @@ function tridiagonalize(W: Float64Array, n: number, e: Float64Array): Float64Arr
       }
     }
     d[i] = h;
+  }
+  if (!vectors) {
+    // The eigenvalues alone need the tridiagonal form only, not the transformations (a third of the work).
+    for (let j = 0; j < n; j++) d[j] = W[j * n + j];
+    e[0] = 0;
+    return d;
   }
   // Accumulate the transformations.
   for (let i = 0; i < n - 1; i++) {
@@ -200,7 +206,7 @@ function diagonalize(W: Float64Array, n: number, d: Float64Array, e: Float64Arra
 export function symmetricEigenvalues(m: Float64Array, d: number): Float64Array {
   const W = Float64Array.from(m);
   const e = new Float64Array(d);
-  const values = tridiagonalize(W, d, e);
+  const values = tridiagonalize(W, d, e, false);
   diagonalize(W, d, values, e, false);
   return values;
 }
@@ -218,26 +224,125 @@ function matmul(a: Float64Array, b: Float64Array, d: number): Float64Array {
 
 /**
  * Frechet distance between two Gaussians: |mu1 - mu2|^2 + tr(S1) + tr(S2) - 2 tr((S1 S2)^1/2), the last
- * trace as the square roots of the eigenvalues of S1^1/2 S2 S1^1/2 = V L^1/2 (V^T S2 V) L^1/2 V^T with
- * S1 = V L V^T: one eigendecomposition with vectors, two products, one without vectors.
+ * trace as the square roots of the eigenvalues of a symmetric matrix similar to S1 S2: L^T S2 L with
+ * S1 = L L^T (Cholesky; one eigenvalue pass, about a third of the work), or, where S1 is singular,
+ * S1^1/2 S2 S1^1/2 = V L^1/2 (V^T S2 V) L^1/2 V^T with S1 = V L V^T (eigenvectors, then eigenvalues).
  */
-export function frechetDistance(g1: Gaussian, g2: Gaussian): number {
+export function frechetDistance(g1: Gaussian, g2: Gaussian, route: 'auto' | 'eigen' = 'auto'): number {
   const d = g1.d;
   if (g2.d !== d) throw new Error(`scores: feature sizes differ (${g1.d} and ${g2.d})`);
   let diff = 0;
   for (let j = 0; j < d; j++) diff += (g1.mean[j] - g2.mean[j]) ** 2;
-  const { values, vectors: V } = symmetricEigen(g1.cov, d);
-  const root = Float64Array.from(values, (l) => Math.sqrt(Math.max(l, 0)));
-  const Vt = new Float64Array(d * d);
-  for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) Vt[j * d + i] = V[i * d + j];
-  const inner = matmul(matmul(Vt, g2.cov, d), V, d);
-  for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) inner[i * d + j] *= root[i] * root[j];
-  // Symmetrize away rounding before the eigenvalues.
-  for (let i = 0; i < d; i++) for (let j = i + 1; j < d; j++) inner[i * d + j] = inner[j * d + i] = (inner[i * d + j] + inner[j * d + i]) / 2;
+  const L = route === 'auto' ? cholesky(g1.cov, d) : null;
+  const inner = L ? congruence(L, g2.cov, d) : rootCongruence(g1.cov, g2.cov, d);
   let trSqrt = 0;
   for (const l of symmetricEigenvalues(inner, d)) trSqrt += Math.sqrt(Math.max(l, 0));
   let tr = 0;
   for (let j = 0; j < d; j++) tr += g1.cov[j * d + j] + g2.cov[j * d + j];
+  return Math.max(0, diff + tr - 2 * trSqrt);
+}
+
+/**
+ * Lower-triangular L with S = L L^T (row-major), or null where S is not safely positive definite (a pivot
+ * below 1e-10 of the largest diagonal entry: singular covariances, dead features), which the caller takes
+ * through the eigenvector route instead.
+ */
+export function cholesky(S: Float64Array, d: number): Float64Array | null {
+  let top = 0;
+  for (let i = 0; i < d; i++) top = Math.max(top, S[i * d + i]);
+  const L = new Float64Array(d * d);
+  for (let j = 0; j < d; j++) {
+    let p = S[j * d + j];
+    for (let k = 0; k < j; k++) p -= L[j * d + k] ** 2;
+    if (!(p > 1e-10 * top)) return null;
+    const ljj = Math.sqrt(p);
+    L[j * d + j] = ljj;
+    for (let i = j + 1; i < d; i++) {
+      let v = S[i * d + j];
+      for (let k = 0; k < j; k++) v -= L[i * d + k] * L[j * d + k];
+      L[i * d + j] = v / ljj;
+    }
+  }
+  return L;
+}
+
+/** L^T S L for lower-triangular L, symmetric: T = S L, then the upper half of L^T T mirrored. */
+function congruence(L: Float64Array, S: Float64Array, d: number): Float64Array {
+  const T = new Float64Array(d * d);
+  for (let i = 0; i < d; i++)
+    for (let k = 0; k < d; k++) {
+      const a = S[i * d + k];
+      if (a === 0) continue;
+      for (let j = 0; j <= k; j++) T[i * d + j] += a * L[k * d + j];
+    }
+  const C = new Float64Array(d * d);
+  for (let k = 0; k < d; k++)
+    for (let i = 0; i <= k; i++) {
+      const a = L[k * d + i];
+      if (a === 0) continue;
+      for (let j = i; j < d; j++) C[i * d + j] += a * T[k * d + j];
+    }
+  for (let i = 0; i < d; i++) for (let j = i + 1; j < d; j++) C[j * d + i] = C[i * d + j];
+  return C;
+}
+
+/** S1^1/2 S2 S1^1/2 in S1's eigenbasis: L^1/2 (V^T S2 V) L^1/2, symmetrized. */
+function rootCongruence(S1: Float64Array, S2: Float64Array, d: number): Float64Array {
+  const { values, vectors: V } = symmetricEigen(S1, d);
+  const root = Float64Array.from(values, (l) => Math.sqrt(Math.max(l, 0)));
+  const Vt = new Float64Array(d * d);
+  for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) Vt[j * d + i] = V[i * d + j];
+  const inner = matmul(matmul(Vt, S2, d), V, d);
+  for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) inner[i * d + j] *= root[i] * root[j];
+  // Symmetrize away rounding before the eigenvalues.
+  for (let i = 0; i < d; i++) for (let j = i + 1; j < d; j++) inner[i * d + j] = inner[j * d + i] = (inner[i * d + j] + inner[j * d + i]) / 2;
+  return inner;
+}
+
+/**
+ * The same distance from the features themselves, for sets smaller than the feature size (2,048 Inception
+ * features of a few hundred images): with A and B the centred rows scaled by 1/sqrt(n - 1), S1 = A^T A and
+ * S2 = B^T B, so the eigenvalues of S1 S2 are the squared singular values of A B^T (n1 x n2), and
+ * tr((S1 S2)^1/2) is the sum of the square roots of the eigenvalues of (A B^T)(A B^T)^T: no d x d matrix at all.
+ * Exact where the covariances are singular, which the d x d route only approaches through rounding.
+ */
+export function frechetDistanceOfFew(a: Float32Array, b: Float32Array, d: number): number {
+  const centred = (f: Float32Array) => {
+    const n = f.length / d;
+    if (!Number.isInteger(n) || n < 2) throw new Error(`scores: need at least 2 feature rows of size ${d}, got ${n}`);
+    const mean = new Float64Array(d);
+    for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) mean[j] += f[i * d + j] / n;
+    const scale = 1 / Math.sqrt(n - 1);
+    return { n, mean, rows: Float64Array.from(f, (v, k) => (v - mean[k % d]) * scale) };
+  };
+  const [A, B] = [centred(a), centred(b)];
+  let diff = 0;
+  for (let j = 0; j < d; j++) diff += (A.mean[j] - B.mean[j]) ** 2;
+  let tr = 0;
+  for (const v of A.rows) tr += v * v;
+  for (const v of B.rows) tr += v * v;
+  // M = A B^T [n1, n2], then M M^T on the smaller side.
+  const [P, Q] = A.n <= B.n ? [A, B] : [B, A];
+  const M = new Float64Array(P.n * Q.n);
+  for (let i = 0; i < P.n; i++)
+    for (let j = 0; j < Q.n; j++) {
+      let s = 0;
+      for (let k = 0; k < d; k++) s += P.rows[i * d + k] * Q.rows[j * d + k];
+      M[i * Q.n + j] = s;
+    }
+  const G = new Float64Array(P.n * P.n);
+  for (let i = 0; i < P.n; i++)
+    for (let j = i; j < P.n; j++) {
+      let s = 0;
+      for (let k = 0; k < Q.n; k++) s += M[i * Q.n + k] * M[j * Q.n + k];
+      G[i * P.n + j] = G[j * P.n + i] = s;
+    }
+  // Eigenvalues that are zero (rank below n: centring, or fewer features than rows) come back as rounding
+  // noise of the largest one's size, and square roots would magnify it: below that size they count as zero.
+  const values = symmetricEigenvalues(G, P.n);
+  const noise = Math.max(...values) * P.n * Number.EPSILON;
+  let trSqrt = 0;
+  for (const l of values) if (l > noise) trSqrt += Math.sqrt(l);
   return Math.max(0, diff + tr - 2 * trSqrt);
 }
 

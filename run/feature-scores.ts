@@ -9,7 +9,7 @@ import { isImage, loadData } from '../data/load.ts';
 import { Rng } from '../data/random.ts';
 import { FeatureNetwork } from '../eval/feature-network.ts';
 import { ortDistances, ortGaussian, ortKernelSum } from '../eval/image-scores.ts';
-import { frechetDistance, kid, manifoldScores, type ManifoldScores } from '../eval/scores.ts';
+import { frechetDistance, frechetDistanceOfFew, kid, manifoldScores, type ManifoldScores } from '../eval/scores.ts';
 import { nodeRuntime } from '../runtime/node.ts';
 import type { NodeEp, Runtime } from '../runtime/runtime.ts';
 import { ClassifierRunner, imageBatch } from '../training/supervised.ts';
@@ -100,7 +100,9 @@ export async function compareFeatures(runtime: Runtime, a: { features: Float32Ar
   const fits = ortGaussian(runtime, o.threads);
   try {
     const d = a.d;
-    const distance = frechetDistance(await fits.gaussian(a.features, d), await fits.gaussian(b.features, d));
+    const fewer = Math.min(a.features.length, b.features.length) / d;
+    // Fewer images than features: the covariances are singular, and the n x n route is exact and cheaper.
+    const distance = fewer <= d ? frechetDistanceOfFew(a.features, b.features, d) : frechetDistance(await fits.gaussian(a.features, d), await fits.gaussian(b.features, d));
     const k = await kid(a.features, b.features, d, { seed: o.seed, kernelSum: kernel.sum });
     // PRDC's "real" side is the first set (pytorch-fid's order: real first).
     const manifold = await manifoldScores(a.features, b.features, d, { distances: pairs.distances });

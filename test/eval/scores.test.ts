@@ -2,8 +2,9 @@
 // (test/fixtures/quality_metrics.json: clovaai/generative-evaluation-prdc's and openai/improved-gan's
 // formulas, made by make_quality_fixtures.py), in TypeScript and with the distances on onnxruntime.
 import { expect } from 'chai';
-import { frechetDistance, gaussian, inceptionScore, manifoldScores, squaredDistancesJs } from '../../eval/scores.ts';
+import { cholesky, frechetDistance, frechetDistanceOfFew, gaussian, inceptionScore, manifoldScores, squaredDistancesJs } from '../../eval/scores.ts';
 import { ortDistances, ortGaussian } from '../../eval/image-scores.ts';
+import { Rng } from '../../data/random.ts';
 import { fixture, relErr, rt } from '../helpers.ts';
 
 interface Prdc {
@@ -59,6 +60,33 @@ describe('eval/scores: precision, recall, density, coverage, Inception Score', (
     } finally {
       await pairs.release();
     }
+  });
+
+  it('FID from the features through the n x n route equals the d x d route, with more rows than features and with fewer', () => {
+    const draw = (n: number, d: number, seed: number, shift: number) => {
+      const r = Rng.stream(seed, 'fid-few');
+      const mix = Array.from({ length: d }, () => r.normal());
+      return Float32Array.from({ length: n * d }, (_, k) => r.normal() * (1 + 0.5 * mix[k % d]) + shift * mix[k % d]);
+    };
+    // More rows than features: the same number two ways (the fixture's sets, 12 features).
+    expect(frechetDistanceOfFew(real, fake, fx.d)).to.be.closeTo(frechetDistance(gaussian(real, fx.d), gaussian(fake, fx.d)), 1e-9);
+    // Fewer rows than features (singular covariances), either side the smaller.
+    const [a, b] = [draw(9, 40, 1, 0), draw(13, 40, 2, 0.7)];
+    const ref = frechetDistance(gaussian(a, 40), gaussian(b, 40));
+    for (const v of [frechetDistanceOfFew(a, b, 40), frechetDistanceOfFew(b, a, 40)]) expect(Math.abs(v - ref) / ref).to.be.below(1e-6);
+    expect(frechetDistanceOfFew(a, a, 40)).to.be.closeTo(0, 1e-9);
+  });
+
+  it('the Cholesky route equals the eigenvector route where S1 is positive definite; a singular S1 takes the eigenvector route', () => {
+    const [g1, g2] = [gaussian(real, fx.d), gaussian(fake, fx.d)];
+    expect(cholesky(g1.cov, fx.d)).to.not.equal(null);
+    const [c, e] = [frechetDistance(g1, g2), frechetDistance(g1, g2, 'eigen')];
+    expect(Math.abs(c - e) / e).to.be.below(1e-12);
+    // A dead feature (always 0) makes S1 singular: no Cholesky factor, and the auto route still equals the eigen one.
+    const dead = Float32Array.from(real, (v, k) => (k % fx.d === 3 ? 0 : v));
+    const gd = gaussian(dead, fx.d);
+    expect(cholesky(gd.cov, fx.d)).to.equal(null);
+    expect(frechetDistance(gd, g2)).to.equal(frechetDistance(gd, g2, 'eigen'));
   });
 
   it("onnxruntime's Gaussian fit (one float64 MatMul) equals the TypeScript one, and so does the FID on it", async () => {

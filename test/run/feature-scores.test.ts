@@ -2,12 +2,13 @@
 // equal pytorch-fid's FID on the same images (test/fixtures/feature_fid.json); a run scored by
 // eval --features; the refusals, one line each.
 import { expect } from 'chai';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { fidOfSets } from '../../run/feature-scores.ts';
 import { cli, fixture, haveFashionMnist } from '../helpers.ts';
+import { withWeights } from './inception-weights.ts';
 
 interface Images {
   shape: number[];
@@ -48,6 +49,17 @@ describe('run/feature-scores: FID on any network between image sets', function (
     const same = await fidOfSets(a, a, { features: NET, seed: 0, threads: 1 });
     expect(same.fid).to.be.closeTo(0, 1e-6);
     expect([same.manifold.precision, same.manifold.recall, same.manifold.coverage]).to.deep.equal([1, 1, 1]);
+  });
+
+  it("pytorch-fid's InceptionV3 (random weights, 2,048 pool3 features): FID equals torch + scipy's within 1e-3 relative, the 299 x 299 bilinear resize included", async () => {
+    const ref = fixture<{ fid: number; fid_eig: number; d: number }>('inception_fid.json');
+    const net = join(tmp, 'inception.onnx');
+    writeFileSync(net, withWeights(new Uint8Array(readFileSync(new URL('../fixtures/inception_graph.onnx', import.meta.url)))));
+    const r = await fidOfSets(a, b, { features: net, seed: 0, threads: 2 });
+    expect(Math.abs(ref.fid - ref.fid_eig) / ref.fid).to.be.below(1e-9); // scipy's sqrtm and the eigenvalues of S1 S2 agree on the reference side
+    expect(r.d).to.equal(ref.d);
+    expect(r.samples).to.deep.equal([48, 40]);
+    expect(Math.abs(r.fid - ref.fid) / ref.fid).to.be.below(1e-3);
   });
 
   it('the command: --json, and refusals naming the flag, the file or the set', () => {
