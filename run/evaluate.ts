@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fromBytes } from '../graph/serialize.ts';
-import { convClassifier } from '../models/classifier.ts';
+import { convClassifier, SMALL_CLASSIFIER, VGG_CLASSIFIER } from '../models/classifier.ts';
 import { Rng } from '../data/random.ts';
 import { classifierOnnx } from '../export/model.ts';
 import { accuracy, ClassifierRunner, imageBatch, trainClassifier } from '../training/supervised.ts';
@@ -39,14 +39,18 @@ const subset = (s: ImageSet, count: number, rng: Rng) => imageBatch(labelled(s),
 
 const allOf = (s: ImageSet) => imageBatch(labelled(s), Uint32Array.from({ length: s.count }, (_, i) => i));
 
-export async function trainScoringClassifier(o: { out: string; epochs: number; batch: number; lr: number; seed: number; threads?: number; samples: number; onProgress?: (step: number, total: number, loss: number) => void; log?: (m: string) => void }): Promise<ClassifierReport> {
+/** The scoring classifiers `train-classifier --arch` makes. */
+export const CLASSIFIER_ARCHS = { vgg: VGG_CLASSIFIER, small: SMALL_CLASSIFIER };
+export type ClassifierArch = keyof typeof CLASSIFIER_ARCHS;
+
+export async function trainScoringClassifier(o: { out: string; arch: ClassifierArch; epochs: number; batch: number; lr: number; shift: number; seed: number; threads?: number; samples: number; onProgress?: (step: number, total: number, loss: number) => void; log?: (m: string) => void }): Promise<ClassifierReport> {
   const say = o.log ?? (() => {});
   const train = fashionMnist('train');
   const test = fashionMnist('t10k');
-  const model = convClassifier({ image: train.shape });
+  const model = convClassifier({ image: train.shape, ...CLASSIFIER_ARCHS[o.arch] });
   const runtime = nodeRuntime();
   const t0 = performance.now();
-  const r = await trainClassifier(runtime, model, labelled(train), { epochs: o.epochs, batch: o.batch, lr: o.lr, seed: o.seed, threads: o.threads, onProgress: o.onProgress });
+  const r = await trainClassifier(runtime, model, labelled(train), { epochs: o.epochs, batch: o.batch, lr: o.lr, shift: o.shift, seed: o.seed, threads: o.threads, onProgress: o.onProgress });
   const seconds = (performance.now() - t0) / 1000;
   const meta = (extra: Record<string, string>) => ({ 'onnx-gan.version': VERSION, data: 'fashion-mnist', input: `x [N, ${model.inputShape}] float32 in [-1, 1]`, ...extra });
   let bytes = classifierOnnx(model, r.layout, r.params, { metadata: meta({}), producerVersion: VERSION });
@@ -60,7 +64,7 @@ export async function trainScoringClassifier(o: { out: string; epochs: number; b
     const trainOut = await runner.run(subset(train, o.samples, Rng.stream(o.seed, 'floor')));
     const floor = await scoreFeatures(trainOut, testOut.features, model.featureSize, model.classes, { seed: o.seed, kernelSum: kernel.sum, distances: pairs.distances });
     bytes = classifierOnnx(model, r.layout, r.params, {
-      metadata: meta({ test_accuracy: String(testAccuracy), epochs: String(o.epochs), floor: JSON.stringify(floor) }),
+      metadata: meta({ test_accuracy: String(testAccuracy), arch: o.arch, epochs: String(o.epochs), shift: String(o.shift), floor: JSON.stringify(floor) }),
       producerVersion: VERSION,
     });
     writeFileAtomic(o.out, bytes);

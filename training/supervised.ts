@@ -52,6 +52,8 @@ export interface SupervisedOptions {
   lr: number;
   /** 'cosine' (default): lr * (1 + cos(pi t / T)) / 2 over the T steps; 'constant'. */
   schedule?: 'cosine' | 'constant';
+  /** Random horizontal flips and shifts of up to this many pixels per training image (0 or absent: none). */
+  shift?: number;
   seed: number;
   threads?: number;
   onProgress?: (step: number, total: number, loss: number) => void;
@@ -63,6 +65,27 @@ export interface SupervisedResult {
   steps: number;
   /** Mean loss over each epoch's steps. */
   epochLoss: number[];
+}
+
+/**
+ * In place, per image of x [n, C, H, W]: a mirror image half the time, and a shift by up to `most` pixels each
+ * way, the uncovered edge filled with the background (-1, the images' black).
+ */
+export function flipAndShift(x: Float32Array, [c, h, w]: number[], most: number, rng: Rng): void {
+  const per = c * h * w;
+  const src = new Float32Array(per);
+  for (let at = 0; at < x.length; at += per) {
+    src.set(x.subarray(at, at + per));
+    const flip = rng.uniform() < 0.5;
+    const dy = rng.int(2 * most + 1) - most;
+    const dx = rng.int(2 * most + 1) - most;
+    for (let k = 0; k < c; k++)
+      for (let i = 0; i < h; i++)
+        for (let j = 0; j < w; j++) {
+          const [si, sj] = [i - dy, (flip ? w - 1 - j : j) - dx];
+          x[at + (k * h + i) * w + j] = si >= 0 && si < h && sj >= 0 && sj < w ? src[(k * h + si) * w + sj] : -1;
+        }
+  }
 }
 
 /** Adam on shuffled minibatches (a seeded permutation per epoch; the remainder is dropped), cosine-decayed learning rate. */
@@ -90,7 +113,9 @@ export async function trainClassifier(runtime: Runtime, model: Classifier, train
         const y = new Float32Array(o.batch * model.classes);
         idx.forEach((k, i) => (y[i * model.classes + train.labels[k]] = 1));
         net.lr = o.schedule === 'constant' ? o.lr : (o.lr * (1 + Math.cos((Math.PI * net.step) / total))) / 2;
-        const out = await session.run(feedsOf(sig, state, { [xIn.name]: imageBatch(train, idx), [yIn.name]: y }));
+        const x = imageBatch(train, idx);
+        if (o.shift) flipAndShift(x, model.inputShape, o.shift, Rng.stream(o.seed, 'classifier-augment', net.step));
+        const out = await session.run(feedsOf(sig, state, { [xIn.name]: x, [yIn.name]: y }));
         const loss = absorb(sig, out, state).values[0].loss;
         if (!Number.isFinite(loss)) throw new Error(`classifier: the loss is ${loss} at step ${net.step}; lower --lr`);
         sum += loss;

@@ -1,6 +1,6 @@
 // `onnx-gan train-classifier`: the classifier `eval` scores images with.
-import { Command } from 'commander';
-import { trainScoringClassifier } from '../../run/evaluate.ts';
+import { Command, Option } from 'commander';
+import { CLASSIFIER_ARCHS, trainScoringClassifier } from '../../run/evaluate.ts';
 import { progress } from '../progress.ts';
 import { printScores } from './eval.ts';
 import { num, positiveInts } from '../options.ts';
@@ -10,7 +10,9 @@ export function trainClassifierCommand(cli: Command): void {
     .command('train-classifier')
     .description('train the scoring classifier on Fashion-MNIST (this engine, one ONNX graph per step); write classifier.onnx with its test accuracy and the train-vs-test floor')
     .option('--out <file>', 'output model', 'classifier.onnx')
-    .option('--epochs <n>', 'passes over the 60,000 training images', num, 5)
+    .addOption(new Option('--arch <name>', 'vgg: two convs per stage, max pooling, 256 features; small: the first releases\' scorer (one conv per stage, 128 features)').choices(Object.keys(CLASSIFIER_ARCHS)).default('vgg'))
+    .option('--epochs <n>', 'passes over the 60,000 training images', num, 12)
+    .option('--shift <px>', 'augmentation: random horizontal flips and shifts of up to this many pixels (0: none)', num, 2)
     .option('--batch <n>', 'batch size', num, 64)
     .option('--lr <x>', 'Adam learning rate at the start (cosine decay to 0)', num, 1e-3)
     .option('--seed <n>', 'random seed', num, 0)
@@ -19,9 +21,10 @@ export function trainClassifierCommand(cli: Command): void {
     .option('--json', 'print the result as one JSON object')
     .action(async (o) => {
       positiveInts(o, ['epochs', 'batch', 'samples', 'threads']);
+      if (!Number.isInteger(o.shift) || o.shift < 0) throw new Error(`--shift must be a whole number of pixels >= 0, got ${o.shift}`);
       const bar = progress('classifier [{bar}] {value}/{total} steps | loss {loss}', o.json);
       const r = await trainScoringClassifier({
-        out: o.out, epochs: o.epochs, batch: o.batch, lr: o.lr, seed: o.seed, threads: o.threads, samples: o.samples,
+        out: o.out, arch: o.arch, epochs: o.epochs, batch: o.batch, lr: o.lr, shift: o.shift, seed: o.seed, threads: o.threads, samples: o.samples,
         onProgress: (s, total, loss) => bar.update(s, total, { loss: loss.toFixed(3) }),
         log: bar.say,
       }).finally(() => bar.stop());

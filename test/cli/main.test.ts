@@ -99,6 +99,12 @@ describe('onnx-gan train (CLI)', function () {
     expect(JSON.parse(f.stdout).out).to.equal(join(tmp, 'runs', 'ring8-fgan-js-s0'));
   });
 
+  it('train-classifier refuses a bad --shift and an unknown --arch in one line, before any data is read', () => {
+    expect(cli(['train-classifier', '--shift', '-1', '--out', join(tmp, 'c.onnx')]).err.trim()).to.equal('onnx-gan: --shift must be a whole number of pixels >= 0, got -1');
+    expect(cli(['train-classifier', '--arch', 'resnet', '--out', join(tmp, 'c.onnx')]).err.trim()).to.match(/--arch.*'resnet' is invalid.*vgg, small/);
+    expect(existsSync(join(tmp, 'c.onnx'))).to.equal(false);
+  });
+
   it('refuses a config file with an unknown key, naming it', () => {
     const f = join(tmp, 'bad.json');
     writeFileSync(f, JSON.stringify({ loss: 'ns', learning_rate: 1 }));

@@ -158,7 +158,7 @@ describe('image data', () => {
   after(() => rmSync(tmp, { recursive: true, force: true }));
 
   it('--eval-every scores the averaged generator as the run goes (evals.jsonl, TensorBoard); eval scores the average, --no-ema the trained weights', async () => {
-    const m = convClassifier({ channels: [4, 8], features: 16 });
+    const m = convClassifier({ stages: [[4], [8]], features: 16 });
     const clf = join(tmp, 'clf-every.onnx');
     writeFileSync(clf, classifierOnnx(m, layoutOf(m), initParams(m, Rng.stream(0, 'c')), { metadata: {}, producerVersion: 'test' }));
     const run = join(tmp, 'every');
@@ -193,7 +193,7 @@ describe('image data', () => {
     expect(grid.shape).to.deep.equal([3, 2 * (8 * 30 + 2), 2 * (8 * 30 + 2)]);
 
     // An untrained classifier is enough to run the scoring path end to end.
-    const m = convClassifier({ channels: [4, 8], features: 16 });
+    const m = convClassifier({ stages: [[4], [8]], features: 16 });
     const clf = join(tmp, 'clf.onnx');
     writeFileSync(clf, classifierOnnx(m, layoutOf(m), initParams(m, Rng.stream(0, 'c')), { metadata: { test_accuracy: '0.5' }, producerVersion: 'test' }));
     const e = cli(['eval', run, '--classifier', clf, '--samples', '300', '--json']);

@@ -177,7 +177,7 @@ describe('class-conditional data and steps', function () {
     for (let y = 0; y < grid.shape[1]; y++) for (let x = 0; x < 104; x++) dark += at(y, x) < 128 ? 1 : 0;
     expect(dark).to.be.greaterThan(200);
 
-    const m = convClassifier({ channels: [4, 8], features: 16 });
+    const m = convClassifier({ stages: [[4], [8]], features: 16 });
     const clf = join(tmp, 'clf.onnx');
     writeFileSync(clf, classifierOnnx(m, layoutOf(m), initParams(m, Rng.stream(0, 'c')), { metadata: {}, producerVersion: 'test' }));
     const e = cli(['eval', run, '--classifier', clf, '--samples', '200', '--json']);

@@ -73,7 +73,7 @@ describe('sweep over images', function () {
   after(() => rmSync(tmp, { recursive: true, force: true }));
 
   (haveFashionMnist ? it : it.skip)('fashion-mnist runs are scored by eval with the classifier: FID / KID in the tables, grids in the report; --resume keeps them', async () => {
-    const m = convClassifier({ channels: [4, 8], features: 16 });
+    const m = convClassifier({ stages: [[4], [8]], features: 16 });
     const clf = join(tmp, 'clf.onnx');
     writeFileSync(clf, classifierOnnx(m, layoutOf(m), initParams(m, Rng.stream(0, 'c')), { metadata: { test_accuracy: '0.5' }, producerVersion: 'test' }));
     const out = join(tmp, 'fm');

@@ -8,18 +8,20 @@ import { Graph, tensor, type Value } from '../../graph/ir.ts';
 import { mul, reduceSum } from '../../graph/ops.ts';
 import { softmaxCrossEntropy } from '../../losses/classification.ts';
 import { convClassifier } from '../../models/classifier.ts';
-import { classCoverage, fid, gaussian, kid, symmetricEigen, frechetDistance } from '../../eval/scores.ts';
+import { classCoverage, fid, gaussian, kid, symmetricEigen, symmetricEigenvalues, frechetDistance } from '../../eval/scores.ts';
 import { fashionMnist } from '../../data/image-files.ts';
 import { imageSet, labelled } from '../../data/images.ts';
 import { classifierOnnx } from '../../export/model.ts';
-import { accuracy, ClassifierRunner, imageBatch, trainClassifier } from '../../training/supervised.ts';
+import { accuracy, ClassifierRunner, flipAndShift, imageBatch, trainClassifier } from '../../training/supervised.ts';
+import { Rng } from '../../data/random.ts';
 import { arr, expectClose, fixture, haveFashionMnist, rt, run, session } from '../helpers.ts';
 import { ortKernelSum } from '../../eval/image-scores.ts';
 
 interface ClassifierFixture {
   batch: number;
   image: number[];
-  channels: [number, number];
+  stages: number[][];
+  pool: 'avg' | 'max';
   features: number;
   classes: number;
   params: Record<string, { shape: number[]; data: number[] }>;
@@ -34,25 +36,51 @@ interface ClassifierFixture {
 const oneHot = (labels: number[], k: number) => labels.flatMap((l) => Array.from({ length: k }, (_, j) => (j === l ? 1 : 0)));
 
 describe('scoring classifier', () => {
-  it('forward, features, cross-entropy and weight gradients match PyTorch (float32, 1e-4)', async () => {
-    const fx = fixture<ClassifierFixture>('classifier.json');
-    const m = convClassifier({ image: fx.image, channels: fx.channels, features: fx.features, classes: fx.classes });
-    const g = new Graph('clf');
-    const p: Record<string, Value> = Object.fromEntries(m.params.map((s) => [s.name, g.input(s.name, 'float32', s.shape)]));
-    const x = g.constant(tensor('float32', [fx.batch, ...fx.image], fx.x));
-    const y = g.constant(tensor('float32', [fx.batch, fx.classes], oneHot(fx.labels, fx.classes)));
-    const logits = m.forward(x, p);
-    const loss = softmaxCrossEntropy(logits, y);
-    const names = m.params.map((s) => s.name);
-    grad(loss, names.map((n) => p[n])).forEach((v, i) => g.output(v, `d:${names[i]}`));
-    g.output(logits, 'logits');
-    g.output(m.features(x, p), 'features');
-    g.output(loss, 'loss');
-    const r = await run(g, Object.fromEntries(names.map((n) => [n, tensor('float32', fx.params[n].shape, fx.params[n].data)])));
-    expectClose(arr(r.logits), fx.logits, 1e-4, 1e-5, 'logits');
-    expectClose(arr(r.features), fx.feats, 1e-4, 1e-5, 'features');
-    expectClose(arr(r.loss), [fx.loss], 1e-5, 1e-6, 'cross-entropy');
-    for (const n of names) expectClose(arr(r[`d:${n}`]), fx.grads[n], 1e-4, 1e-5, `dL/d${n}`);
+  for (const kind of ['small', 'vgg'] as const) {
+    it(`${kind}: forward, features, cross-entropy and weight gradients match PyTorch (float32, 1e-4)`, async () => {
+      const fx = fixture<Record<typeof kind, ClassifierFixture>>('classifier.json')[kind];
+      const m = convClassifier({ image: fx.image, stages: fx.stages, pool: fx.pool, features: fx.features, classes: fx.classes });
+      expect(m.params.map((p) => p.name)).to.deep.equal(Object.keys(fx.params));
+      const g = new Graph('clf');
+      const p: Record<string, Value> = Object.fromEntries(m.params.map((s) => [s.name, g.input(s.name, 'float32', s.shape)]));
+      const x = g.constant(tensor('float32', [fx.batch, ...fx.image], fx.x));
+      const y = g.constant(tensor('float32', [fx.batch, fx.classes], oneHot(fx.labels, fx.classes)));
+      const logits = m.forward(x, p);
+      const loss = softmaxCrossEntropy(logits, y);
+      const names = m.params.map((s) => s.name);
+      grad(loss, names.map((n) => p[n])).forEach((v, i) => g.output(v, `d:${names[i]}`));
+      g.output(logits, 'logits');
+      g.output(m.features(x, p), 'features');
+      g.output(loss, 'loss');
+      const r = await run(g, Object.fromEntries(names.map((n) => [n, tensor('float32', fx.params[n].shape, fx.params[n].data)])));
+      expectClose(arr(r.logits), fx.logits, 1e-4, 1e-5, 'logits');
+      expectClose(arr(r.features), fx.feats, 1e-4, 1e-5, 'features');
+      expectClose(arr(r.loss), [fx.loss], 1e-5, 1e-6, 'cross-entropy');
+      for (const n of names) expectClose(arr(r[`d:${n}`]), fx.grads[n], 1e-4, 1e-5, `dL/d${n}`);
+    });
+  }
+
+  it('flipAndShift: each image is itself, mirrored and/or moved by up to the given pixels, the edge filled with -1; every move occurs', () => {
+    const [c, h, w] = [2, 3, 4];
+    const one = Float32Array.from({ length: c * h * w }, (_, k) => k / 10);
+    const n = 400;
+    const x = new Float32Array(n * one.length);
+    for (let i = 0; i < n; i++) x.set(one, i * one.length);
+    flipAndShift(x, [c, h, w], 1, Rng.stream(0, 'test'));
+    const moved = (flip: boolean, dy: number, dx: number) =>
+      Float32Array.from({ length: one.length }, (_, k) => {
+        const [ch, i, j] = [Math.floor(k / (h * w)), Math.floor(k / w) % h, k % w];
+        const [si, sj] = [i - dy, (flip ? w - 1 - j : j) - dx];
+        return si >= 0 && si < h && sj >= 0 && sj < w ? one[(ch * h + si) * w + sj] : -1;
+      });
+    const seen = new Set<string>();
+    for (let i = 0; i < n; i++) {
+      const got = x.subarray(i * one.length, (i + 1) * one.length);
+      const match = [false, true].flatMap((f) => [-1, 0, 1].flatMap((dy) => [-1, 0, 1].map((dx) => [f, dy, dx] as const))).find(([f, dy, dx]) => moved(f, dy, dx).every((v, k) => v === got[k]));
+      expect(match, `image ${i}`).to.not.equal(undefined);
+      seen.add(String(match));
+    }
+    expect(seen.size).to.equal(18);
   });
 
   it("cross-entropy's gradient and second derivative match central differences (float64), and large logits stay finite", async () => {
@@ -93,7 +121,7 @@ describe('scoring classifier', () => {
     this.timeout(120_000);
     const train = fashionMnist('train');
     const test = fashionMnist('t10k');
-    const m = convClassifier({ channels: [8, 16], features: 32 });
+    const m = convClassifier({ stages: [[8], [16]], features: 32 });
     const n = 150 * 64;
     const sub = labelled(imageSet('train[:9600]', train.shape, train.images.subarray(0, n * 784), train.labels!.subarray(0, n), train.classes));
     const r = await trainClassifier(rt, m, sub, { epochs: 1, batch: 64, lr: 2e-3, seed: 0, threads: 1 });
@@ -150,6 +178,9 @@ describe('image scores', () => {
         err = Math.max(err, Math.abs(s - cov[i * d + j]));
       }
     expect(err).to.be.lessThan(1e-12);
+    // The eigenvalues alone (no transformations accumulated) are the same numbers.
+    const sorted = (v: Float64Array) => Array.from(v).sort((p, q) => p - q);
+    expectClose(sorted(symmetricEigenvalues(cov, d)), sorted(values), 1e-12, 1e-13, 'eigenvalues alone');
   });
 
   it('KID over one subset of whole sets equals numpy\'s unbiased MMD^2 (TypeScript and onnxruntime kernel sums); random subsets give a mean and a spread', async () => {
