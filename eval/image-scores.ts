@@ -8,7 +8,7 @@ import { add, cast, div, matmul, max, mul, reduceMean, reduceSum, reshape, shape
 import { toBytes } from '../graph/serialize.ts';
 import { argmax } from '../training/supervised.ts';
 import type { Runtime, Session } from '../runtime/runtime.ts';
-import { classCoverage, fid, inceptionScore, kid, manifoldScores, type Gaussian, type KernelSum, type ManifoldScores, type SquaredDistances } from './scores.ts';
+import { classCoverage, featureRows, fid, inceptionScore, kid, manifoldScores, type Gaussian, type KernelSum, type ManifoldScores, type SquaredDistances } from './scores.ts';
 
 export interface ImageScores {
   /** Classifier-feature FID (not Inception FID). */
@@ -40,8 +40,7 @@ export function ortGaussian(runtime: Runtime, threads?: number): { gaussian(feat
   const session = runtime.createSession(toBytes(g), { threads });
   return {
     async gaussian(features, d) {
-      const rows = features.length / d;
-      if (!Number.isInteger(rows) || rows < 2) throw new Error(`scores: need at least 2 feature rows of size ${d}, got ${rows}`);
+      const rows = featureRows(features, d);
       const r = await (await session).run({ x: { dtype: 'float32', dims: [rows, d], data: features } });
       return { mean: r.mean.data as Float64Array, cov: r.cov.data as Float64Array, d };
     },

@@ -16,9 +16,15 @@ export interface Gaussian {
 }
 
 /** Mean and covariance of n feature rows; eval's large feature sets take image-scores.ts's onnxruntime version. */
-export function gaussian(features: Float32Array, d: number): Gaussian {
+/** The number of feature rows of size d, refused unless whole and at least 2 (a covariance needs two). */
+export function featureRows(features: Float32Array, d: number): number {
   const n = features.length / d;
-  if (!Number.isInteger(n) || n < 2) throw new Error(`scores: need at least 2 feature rows of size ${d}, got ${features.length / d}`);
+  if (!Number.isInteger(n) || n < 2) throw new Error(`scores: need at least 2 feature rows of size ${d}, got ${n}`);
+  return n;
+}
+
+export function gaussian(features: Float32Array, d: number): Gaussian {
+  const n = featureRows(features, d);
   const mean = new Float64Array(d);
   for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) mean[j] += features[i * d + j];
   for (let j = 0; j < d; j++) mean[j] /= n;
@@ -308,8 +314,7 @@ function rootCongruence(S1: Float64Array, S2: Float64Array, d: number): Float64A
  */
 export function frechetDistanceOfFew(a: Float32Array, b: Float32Array, d: number): number {
   const centred = (f: Float32Array) => {
-    const n = f.length / d;
-    if (!Number.isInteger(n) || n < 2) throw new Error(`scores: need at least 2 feature rows of size ${d}, got ${n}`);
+    const n = featureRows(f, d);
     const mean = new Float64Array(d);
     for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) mean[j] += f[i * d + j] / n;
     const scale = 1 / Math.sqrt(n - 1);

@@ -38,9 +38,10 @@ export function convClassifier(o: ClassifierShape = {}): Classifier {
   const shrink = 2 ** stages.length;
   if (!stages.length || stages.some((s) => !s.length)) throw new Error('classifier: every stage needs at least one conv layer');
   if (H % shrink || W % shrink) throw new Error(`classifier: ${stages.length} pooling stages need image height and width multiples of ${shrink}, got [${C}, ${H}, ${W}]`);
-  const convs: { name: string; from: number; to: number }[] = [];
+  // Layers conv1, conv2, ... (conv1a, conv1b, ... where a stage has several); the last of a stage pools.
+  const convs: { name: string; from: number; to: number; pools: boolean }[] = [];
   let from = C;
-  stages.forEach((s, i) => s.forEach((to, j) => (convs.push({ name: `conv${i + 1}${s.length > 1 ? String.fromCharCode(97 + j) : ''}`, from, to }), (from = to))));
+  stages.forEach((s, i) => s.forEach((to, j) => (convs.push({ name: `conv${i + 1}${s.length > 1 ? String.fromCharCode(97 + j) : ''}`, from, to, pools: j === s.length - 1 }), (from = to))));
   const flat = from * (H / shrink) * (W / shrink);
   const params: ParamSpec[] = [
     ...convs.flatMap(({ name, from, to }) => [
@@ -56,10 +57,9 @@ export function convClassifier(o: ClassifierShape = {}): Classifier {
   const down = (h: Value) => (pool === 'max' ? maxPool(h, [2, 2], { strides: [2, 2] }) : averagePool(h, [2, 2], { strides: [2, 2] }));
   const features = (x: Value, p: Record<string, Value>) => {
     let h = x;
-    let at = 0;
-    for (const s of stages) {
-      for (let j = 0; j < s.length; j++, at++) h = relu(conv(h, p[`${convs[at].name}.weight`], p[`${convs[at].name}.bias`], same));
-      h = down(h);
+    for (const c of convs) {
+      h = relu(conv(h, p[`${c.name}.weight`], p[`${c.name}.bias`], same));
+      if (c.pools) h = down(h);
     }
     return relu(gemm(reshape(h, [-1, flat]), p['fc1.weight'], p['fc1.bias'], { transB: true }));
   };

@@ -97,12 +97,9 @@ async function imageSet(spec: string, imageSize: number | undefined, what: strin
 export async function compareFeatures(runtime: Runtime, a: { features: Float32Array; d: number }, b: { features: Float32Array; d: number }, o: { seed: number; threads?: number; network: string }): Promise<FeatureScores> {
   const kernel = ortKernelSum(runtime, o.threads);
   const pairs = ortDistances(runtime, o.threads);
-  const fits = ortGaussian(runtime, o.threads);
   try {
     const d = a.d;
-    const fewer = Math.min(a.features.length, b.features.length) / d;
-    // Fewer images than features: the covariances are singular, and the n x n route is exact and cheaper.
-    const distance = fewer <= d ? frechetDistanceOfFew(a.features, b.features, d) : frechetDistance(await fits.gaussian(a.features, d), await fits.gaussian(b.features, d));
+    const distance = await featureFid(runtime, a.features, b.features, d, o.threads);
     const k = await kid(a.features, b.features, d, { seed: o.seed, kernelSum: kernel.sum });
     // PRDC's "real" side is the first set (pytorch-fid's order: real first).
     const manifold = await manifoldScores(a.features, b.features, d, { distances: pairs.distances });
@@ -110,6 +107,19 @@ export async function compareFeatures(runtime: Runtime, a: { features: Float32Ar
   } finally {
     await kernel.release();
     await pairs.release();
+  }
+}
+
+/**
+ * FID of two feature sets: where a set has no more rows than features its covariance is singular, and the
+ * n x n route is exact and cheaper; otherwise Gaussian fits on onnxruntime and the d x d route.
+ */
+async function featureFid(runtime: Runtime, a: Float32Array, b: Float32Array, d: number, threads?: number): Promise<number> {
+  if (Math.min(a.length, b.length) / d <= d) return frechetDistanceOfFew(a, b, d);
+  const fits = ortGaussian(runtime, threads);
+  try {
+    return frechetDistance(await fits.gaussian(a, d), await fits.gaussian(b, d));
+  } finally {
     await fits.release();
   }
 }
