@@ -2,13 +2,16 @@
 // and writes classifier.onnx (with the floor: the scores between the train and test splits in its
 // metadata); `onnx-gan eval <run>` scores a run's generator against the test split and merges the scores
 // into the run's metrics.json.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { z } from 'zod';
 import { join, resolve } from 'node:path';
 import { fromBytes } from '../graph/serialize.ts';
 import { convClassifier, SMALL_CLASSIFIER, VGG_CLASSIFIER } from '../models/classifier.ts';
 import { Rng } from '../data/random.ts';
 import { classifierOnnx } from '../export/model.ts';
-import { accuracy, ClassifierRunner, imageBatch, trainClassifier } from '../training/supervised.ts';
+import { accuracy, ClassifierRunner, imageBatch, trainClassifier, checkProgress, type SupervisedProgress } from '../training/supervised.ts';
+import { decodeSafetensors, encodeSafetensors, identityDifference } from '../training/checkpoint.ts';
+import { jsonObject } from './json.ts';
 import { nodeRuntime } from '../runtime/node.ts';
 import type { NodeEp, Runtime } from '../runtime/runtime.ts';
 import type { Config } from './config.ts';
@@ -43,14 +46,57 @@ const allOf = (s: ImageSet) => imageBatch(labelled(s), Uint32Array.from({ length
 export const CLASSIFIER_ARCHS = { vgg: VGG_CLASSIFIER, small: SMALL_CLASSIFIER };
 export type ClassifierArch = keyof typeof CLASSIFIER_ARCHS;
 
-export async function trainScoringClassifier(o: { out: string; arch: ClassifierArch; epochs: number; batch: number; lr: number; shift: number; seed: number; threads?: number; samples: number; onProgress?: (step: number, total: number, loss: number) => void; log?: (m: string) => void }): Promise<ClassifierReport> {
+export interface ClassifierTrainOptions {
+  out: string;
+  arch: ClassifierArch;
+  epochs: number;
+  batch: number;
+  lr: number;
+  shift: number;
+  seed: number;
+  threads?: number;
+  samples: number;
+  /** Go on from the progress an interrupted training left beside `out`. */
+  resume?: boolean;
+  /** Start over even where such progress is there (it is replaced). */
+  force?: boolean;
+  stopRequested?: () => boolean;
+  onProgress?: (step: number, total: number, loss: number) => void;
+  log?: (m: string) => void;
+}
+
+/** Where an interrupted `train-classifier --out FILE` keeps its progress. */
+export const progressFile = (out: string) => `${out}.progress.safetensors`;
+const PROGRESS_FORMAT = 'onnx-gan-classifier-progress/1';
+
+/** Or, when `stopRequested` stopped it, where its progress is saved (`--resume` goes on from it). */
+export async function trainScoringClassifier(o: ClassifierTrainOptions): Promise<ClassifierReport | { interrupted: true; step: number; steps: number; progress: string }> {
   const say = o.log ?? (() => {});
   const train = fashionMnist('train');
   const test = fashionMnist('t10k');
   const model = convClassifier({ image: train.shape, ...CLASSIFIER_ARCHS[o.arch] });
+  // What the saved progress must agree on for going on from it to equal an uninterrupted training.
+  const identity = { arch: o.arch, epochs: o.epochs, batch: o.batch, lr: o.lr, shift: o.shift, seed: o.seed, images: train.count };
+  const saved = progressFile(o.out);
+  const steps = Math.floor(train.count / o.batch) * o.epochs;
+  let from: SupervisedProgress | undefined;
+  if (existsSync(saved) && !o.force) {
+    if (!o.resume) throw new Error(`--out ${o.out}: an interrupted training left ${saved}; --resume goes on from it, --force starts over`);
+    from = readProgress(saved, identity);
+    checkProgress(from, { model, batch: o.batch, epochs: o.epochs, images: train.count }, saved);
+    say(`going on from step ${from.step} of ${steps} (${saved})`);
+  } else if (o.resume) say(`--resume: no ${saved}; starting from step 0`);
+  const save = (p: SupervisedProgress) => writeFileAtomic(saved, encodeSafetensors(
+    Object.fromEntries([['params', p.params], ...p.slots.map((d, i) => [`slot${i}`, d] as const)].map(([k, d]) => [k, { dtype: 'F32' as const, shape: [d.length], data: d }])),
+    { format: PROGRESS_FORMAT, identity: JSON.stringify(identity), step: String(p.step), epoch_loss: JSON.stringify(p.epochLoss), loss_sum: String(p.lossSum) },
+  ));
   const runtime = nodeRuntime();
   const t0 = performance.now();
-  const r = await trainClassifier(runtime, model, labelled(train), { epochs: o.epochs, batch: o.batch, lr: o.lr, shift: o.shift, seed: o.seed, threads: o.threads, onProgress: o.onProgress });
+  const r = await trainClassifier(runtime, model, labelled(train), { epochs: o.epochs, batch: o.batch, lr: o.lr, shift: o.shift, seed: o.seed, threads: o.threads, onProgress: o.onProgress, from, stopRequested: o.stopRequested, onEpoch: save });
+  if (r.status === 'interrupted') {
+    save(r.progress);
+    return { interrupted: true, step: r.steps, steps, progress: saved };
+  }
   const seconds = (performance.now() - t0) / 1000;
   const meta = (extra: Record<string, string>) => ({ 'onnx-gan.version': VERSION, data: 'fashion-mnist', input: `x [N, ${model.inputShape}] float32 in [-1, 1]`, ...extra });
   let bytes = classifierOnnx(model, r.layout, r.params, { metadata: meta({}), producerVersion: VERSION });
@@ -68,12 +114,64 @@ export async function trainScoringClassifier(o: { out: string; arch: ClassifierA
       producerVersion: VERSION,
     });
     writeFileAtomic(o.out, bytes);
+    rmSync(saved, { force: true });
     return { file: resolve(o.out), testAccuracy, epochs: o.epochs, epochLoss: r.epochLoss, seconds, floor };
   } finally {
     await runner.release();
     await kernel.release();
     await pairs.release();
   }
+}
+
+const ProgressMeta = z.object({
+  format: z.literal(PROGRESS_FORMAT, { error: 'not a train-classifier progress file' }),
+  identity: z.string(),
+  step: z.string().regex(/^\d{1,12}$/, { error: 'not a step count' }).transform(Number),
+  epoch_loss: z.string(),
+  loss_sum: z.string().transform(Number).pipe(z.number({ error: 'not a number' })),
+});
+
+const ProgressSettings = z.strictObject({
+  arch: z.enum(Object.keys(CLASSIFIER_ARCHS) as [ClassifierArch]),
+  epochs: z.number().int().positive(),
+  batch: z.number().int().positive(),
+  lr: z.number().positive(),
+  shift: z.number().int().nonnegative(),
+  seed: z.number().int(),
+  images: z.number().int().positive(),
+});
+
+/** A progress file read back and checked against its format; `settings`: what it was saved under. */
+function openProgress(file: string) {
+  const { tensors, metadata } = decodeSafetensors(new Uint8Array(readFileSync(file)), file);
+  const m = ProgressMeta.safeParse(metadata);
+  if (!m.success) throw new Error(`${file}: metadata '${m.error.issues[0].path.join('.')}' ${m.error.issues[0].message}`);
+  const settings = ProgressSettings.safeParse(jsonObject(m.data.identity, `${file}: its settings`));
+  if (!settings.success) throw new Error(`${file}: its setting '${settings.error.issues[0].path.join('.')}' ${settings.error.issues[0].message}`);
+  return { tensors, meta: m.data, settings: settings.data };
+}
+
+/** The settings an interrupted `train-classifier --out out` was started with (null: none is there), so `--resume` needs no others. */
+export function interruptedSettings(out: string): z.infer<typeof ProgressSettings> | null {
+  return existsSync(progressFile(out)) ? openProgress(progressFile(out)).settings : null;
+}
+
+/** A progress file to go on from: saved under these settings, with the tensors a classifier's training keeps. */
+function readProgress(file: string, identity: Record<string, unknown>): SupervisedProgress {
+  const { tensors, meta, settings } = openProgress(file);
+  const d = identityDifference(settings, identity);
+  if (d) throw new Error(`--resume: --${d.key} is ${JSON.stringify(d.now)}, the interrupted training's (${file}) has ${JSON.stringify(d.before)}`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(meta.epoch_loss);
+  } catch {
+    /* refused below */
+  }
+  const epochLoss = z.array(z.number()).safeParse(parsed);
+  if (!epochLoss.success) throw new Error(`${file}: metadata 'epoch_loss' is not a list of numbers`);
+  const slots = Object.keys(tensors).filter((k) => /^slot\d+$/.test(k)).sort();
+  if (!tensors.params) throw new Error(`${file}: no tensor 'params'`);
+  return { step: meta.step, params: tensors.params.data, slots: slots.map((k) => tensors[k].data), epochLoss: epochLoss.data, lossSum: meta.loss_sum };
 }
 
 /** What every eval result says of where its samples came from. */

@@ -134,18 +134,26 @@ async function trainIn(out: string, cfg: Config, opts: TrainOptions, { data, set
   let scorer: ClassifierScorer | null = null;
   const evalFile = join(out, 'evals.jsonl');
   if (resume) trimLog(evalFile, state.iteration);
+  // Training time at each score, the scoring itself left out: what time-to-target compares across recipes.
+  // A resumed run goes on from its last score's (the time between that score and the interruption is lost).
+  const trainClock = { from: performance.now(), before: resume ? (readLog(evalFile).at(-1)?.seconds ?? 0) : 0, scoring: 0 };
+  const trainSeconds = () => trainClock.before + (performance.now() - trainClock.from - trainClock.scoring) / 1000;
   const scoreNow = async () => {
+    const seconds = trainSeconds();
+    const t = performance.now();
     const { images, perClass } = await generateForScoring((z, labels) => trainer.generate(state, z, labels), trainer.plan.latent, trainer.plan.classes, cfg.evalSamples, Rng.stream(cfg.seed, 'eval-images'));
     const s = await scorer!.score(images, cfg.seed, trainer.plan.classes ? { classes: trainer.plan.classes, perClass } : undefined);
     const scalars = scoreScalars(s);
     events.scalars(state.iteration, scalars);
-    appendFile(evalFile, JSON.stringify({ iteration: state.iteration, samples: s.samples, ...Object.fromEntries(Object.entries(scalars).map(([k, v]) => [k.replace(/^eval\//, ''), v])) }) + '\n');
+    trainClock.scoring += performance.now() - t;
+    appendFile(evalFile, JSON.stringify({ iteration: state.iteration, seconds: Number(seconds.toFixed(3)), samples: s.samples, ...Object.fromEntries(Object.entries(scalars).map(([k, v]) => [k.replace(/^eval\//, ''), v])) }) + '\n');
     say(`iteration ${state.iteration}: classifier-FID ${s.fid.toFixed(2)}, precision ${s.manifold!.precision.toFixed(3)}, recall ${s.manifold!.recall.toFixed(3)} (${s.samples} samples)`);
   };
 
   const store = folderStore(ckpts, info, cfg.keepCheckpoints);
   try {
     if (cfg.evalEvery) scorer = await ClassifierScorer.open(cfg.classifier!, cfg, data as ImageSet, nodeRuntime(cfg.ep), cfg.threads, '--eval-every');
+    trainClock.from = performance.now();
     const run = await runLoop({
       trainer,
       state,

@@ -57,14 +57,37 @@ export interface SupervisedOptions {
   seed: number;
   threads?: number;
   onProgress?: (step: number, total: number, loss: number) => void;
+  /** Go on from where an interrupted training stood (its options must be these). */
+  from?: SupervisedProgress;
+  /** Checked before every step: true returns the progress so far, to be saved and gone on from. */
+  stopRequested?: () => boolean;
+  /** After every epoch: a moment to save the progress (a killed process then loses at most an epoch). */
+  onEpoch?: (p: SupervisedProgress) => void | Promise<void>;
+}
+
+/**
+ * Where a training stands between two steps: with the same options, going on from it gives bit for bit what
+ * an uninterrupted training gives (the order of each epoch and the augmentation of each step are seeded by
+ * their number).
+ */
+export interface SupervisedProgress {
+  step: number;
+  params: Float32Array;
+  /** The optimizer's slots (Adam: m, v). */
+  slots: Float32Array[];
+  /** Mean loss of each finished epoch, and the sum over the current one's steps so far. */
+  epochLoss: number[];
+  lossSum: number;
 }
 
 export interface SupervisedResult {
+  status: 'done' | 'interrupted';
   layout: ParamLayout;
   params: Float32Array;
   steps: number;
   /** Mean loss over each epoch's steps. */
   epochLoss: number[];
+  progress: SupervisedProgress;
 }
 
 /**
@@ -88,27 +111,33 @@ export function flipAndShift(x: Float32Array, [c, h, w]: number[], most: number,
   }
 }
 
+const ADAM_SLOTS = optimizer({ name: 'adam', lr: 1 }).slots.length;
+
 /** Adam on shuffled minibatches (a seeded permutation per epoch; the remainder is dropped), cosine-decayed learning rate. */
 export async function trainClassifier(runtime: Runtime, model: Classifier, train: LabelledImages, o: SupervisedOptions): Promise<SupervisedResult> {
   const opt: OptimizerSettings = { name: 'adam', lr: o.lr };
   const slots = optimizer(opt).slots;
   const layout = layoutOf(model);
-  const params = initParams(model, Rng.stream(o.seed, 'classifier-init'));
-  const net: NetState = { params, slots: slots.map(() => new Float32Array(layout.size)), step: 0, lr: o.lr };
+  const perEpoch = Math.floor(train.count / o.batch);
+  if (perEpoch < 1) throw new Error(`classifier: ${train.count} training images are fewer than one batch of ${o.batch}`);
+  const total = perEpoch * o.epochs;
+  const from = o.from ?? { step: 0, params: initParams(model, Rng.stream(o.seed, 'classifier-init')), slots: slots.map(() => new Float32Array(layout.size)), epochLoss: [], lossSum: 0 };
+  checkProgress(from, { model, batch: o.batch, epochs: o.epochs, images: train.count }, 'classifier: the progress to go on from');
+  const net: NetState = { params: from.params, slots: from.slots, step: from.step, lr: o.lr };
   const state = { C: net, states: {} };
+  const epochLoss = from.epochLoss.slice();
+  let sum = from.lossSum;
+  const progress = (): SupervisedProgress => ({ step: net.step, params: net.params, slots: net.slots, epochLoss: epochLoss.slice(), lossSum: sum });
+  const done = (status: SupervisedResult['status']): SupervisedResult => ({ status, layout, params: net.params, steps: net.step, epochLoss, progress: progress() });
   const program = supervisedStep(model, opt, o.batch);
   const sig = program.signature;
   const [xIn, yIn] = sig.inputs.filter((s) => s.role === 'data');
   const session = await runtime.createSession(program.model, { threads: o.threads });
-  const perEpoch = Math.floor(train.count / o.batch);
-  if (perEpoch < 1) throw new Error(`classifier: ${train.count} training images are fewer than one batch of ${o.batch}`);
-  const total = perEpoch * o.epochs;
-  const epochLoss: number[] = [];
   try {
-    for (let e = 0; e < o.epochs; e++) {
+    for (let e = Math.floor(net.step / perEpoch); e < o.epochs; e++) {
       const order = Rng.stream(o.seed, 'classifier-epoch', e).permutation(train.count);
-      let sum = 0;
-      for (let b = 0; b < perEpoch; b++) {
+      for (let b = net.step - e * perEpoch; b < perEpoch; b++) {
+        if (o.stopRequested?.()) return done('interrupted');
         const idx = order.subarray(b * o.batch, (b + 1) * o.batch);
         const y = new Float32Array(o.batch * model.classes);
         idx.forEach((k, i) => (y[i * model.classes + train.labels[k]] = 1));
@@ -122,11 +151,27 @@ export async function trainClassifier(runtime: Runtime, model: Classifier, train
         o.onProgress?.(net.step, total, loss);
       }
       epochLoss.push(sum / perEpoch);
+      sum = 0;
+      await o.onEpoch?.(progress());
     }
   } finally {
     await session.release();
   }
-  return { layout, params: net.params, steps: net.step, epochLoss };
+  return done('done');
+}
+
+/** A saved progress must fit the model and schedule: its sizes, a step inside the schedule, one loss per finished epoch. */
+export function checkProgress(p: SupervisedProgress, o: { model: Classifier; batch: number; epochs: number; images: number }, what: string): void {
+  const size = layoutOf(o.model).size;
+  const perEpoch = Math.floor(o.images / o.batch);
+  const total = perEpoch * o.epochs;
+  const bad = (why: string) => {
+    throw new Error(`${what}: ${why}`);
+  };
+  if (!Number.isInteger(p.step) || p.step < 0 || p.step > total) bad(`step ${p.step} is outside this training's 0..${total}`);
+  if (p.params.length !== size) bad(`${p.params.length} parameters, the model has ${size}`);
+  if (p.slots.length !== ADAM_SLOTS || p.slots.some((s) => s.length !== size)) bad(`its optimizer slots do not fit the model's ${size} parameters`);
+  if (p.epochLoss.length !== Math.floor(p.step / perEpoch)) bad(`${p.epochLoss.length} epoch losses at step ${p.step} (epochs of ${perEpoch} steps)`);
 }
 
 /** Logits and features of float images [N, ...shape] in [-1, 1], in chunks. */

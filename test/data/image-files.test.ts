@@ -157,7 +157,7 @@ describe('image data', () => {
   before(() => (tmp = mkdtempSync(join(tmpdir(), 'onnx-gan-fm-'))));
   after(() => rmSync(tmp, { recursive: true, force: true }));
 
-  it('--eval-every scores the averaged generator as the run goes (evals.jsonl, TensorBoard); eval scores the average, --no-ema the trained weights', async () => {
+  it('--eval-every scores the averaged generator as the run goes (evals.jsonl with the training seconds, TensorBoard); eval scores the average, --no-ema the trained weights', async () => {
     const m = convClassifier({ stages: [[4], [8]], features: 16 });
     const clf = join(tmp, 'clf-every.onnx');
     writeFileSync(clf, classifierOnnx(m, layoutOf(m), initParams(m, Rng.stream(0, 'c')), { metadata: {}, producerVersion: 'test' }));
@@ -169,6 +169,10 @@ describe('image data', () => {
     expect(evals.map((e) => e.iteration)).to.deep.equal([3, 6]);
     for (const e of evals) for (const k of ['classifier_fid', 'kid', 'precision', 'recall', 'density', 'coverage', 'inception_score']) expect(e[k], k).to.be.a('number');
     expect(evals[0].samples).to.equal(200);
+    // Training seconds at each score, the scoring left out: within the loop's whole time, and growing.
+    const loop = JSON.parse(readFileSync(join(run, 'metrics.json'), 'utf8')).seconds;
+    expect(evals[0].seconds).to.be.greaterThan(0);
+    expect(evals[1].seconds).to.be.greaterThan(evals[0].seconds).and.lessThan(loop);
     const events = readdirSync(run).filter((f) => f.startsWith(EVENT_FILE_PREFIX)).map((f) => readFileSync(join(run, f), 'latin1')).join('');
     expect(events).to.include('eval/classifier_fid').and.include('eval/coverage');
     const averaged = JSON.parse(cli(['eval', run, '--classifier', clf, '--samples', '200', '--json']).out);

@@ -117,6 +117,37 @@ describe('scoring classifier', () => {
     expect(Number.isFinite(arr(big.L)[0])).to.equal(true);
     await s.release();
   });
+  it('stopped and gone on from its progress, a training ends bit for bit where an uninterrupted one does (mid-epoch and at an epoch end); a progress that does not fit is refused', async function () {
+    this.timeout(60_000);
+    const rng = Rng.stream(5, 'tiny-images');
+    const n = 200;
+    const images = Uint8Array.from({ length: n * 64 }, () => rng.int(256));
+    const labels = Uint8Array.from({ length: n }, () => rng.int(10));
+    const tiny = labelled(imageSet('tiny', [1, 8, 8], images, labels, Array.from({ length: 10 }, (_, i) => `c${i}`)));
+    const m = convClassifier({ image: [1, 8, 8], stages: [[4], [8]], features: 16 });
+    const o = { epochs: 3, batch: 32, lr: 2e-3, shift: 1, seed: 2, threads: 1 };
+    const whole = await trainClassifier(rt, m, tiny, o);
+    expect(whole.status).to.equal('done');
+    expect(whole.steps).to.equal(18);
+    for (const at of [7, 12]) {
+      const saved: number[] = [];
+      const first = await trainClassifier(rt, m, tiny, { ...o, stopRequested: () => saved.length > 0 || false, onProgress: (s) => s === at && saved.push(s) });
+      expect(first.status).to.equal('interrupted');
+      expect(first.steps).to.equal(at);
+      // As a file would give it back: copies, not the arrays the first call holds.
+      const p = first.progress;
+      const copy = { ...p, params: p.params.slice(), slots: p.slots.map((x) => x.slice()), epochLoss: p.epochLoss.slice() };
+      const rest = await trainClassifier(rt, m, tiny, { ...o, from: copy });
+      expect(rest.status).to.equal('done');
+      expect(Buffer.from(rest.params.buffer).equals(Buffer.from(whole.params.buffer)), `params after stopping at ${at}`).to.equal(true);
+      expect(rest.epochLoss).to.deep.equal(whole.epochLoss);
+    }
+    const p = whole.progress;
+    const refused = async (from: typeof p) => trainClassifier(rt, m, tiny, { ...o, from }).then(() => 'ran', (e: Error) => e.message);
+    expect(await refused({ ...p, params: p.params.subarray(1) })).to.match(/^classifier: the progress to go on from: \d+ parameters, the model has \d+$/);
+    expect(await refused({ ...p, step: 19 })).to.equal("classifier: the progress to go on from: step 19 is outside this training's 0..18");
+    expect(await refused({ ...p, step: 12, epochLoss: [1] })).to.equal('classifier: the progress to go on from: 1 epoch losses at step 12 (epochs of 6 steps)');
+  });
   (haveFashionMnist ? it : it.skip)('learns real Fashion-MNIST with the supervised step graph: 150 Adam steps of a narrow classifier reach 70% on 2,000 test images (chance: 10%), scored through classifier.onnx', async function () {
     this.timeout(120_000);
     const train = fashionMnist('train');
