@@ -97,12 +97,12 @@ export async function exportRun(run: string, o: { out?: string; uint8?: boolean;
 }
 
 /** Score an image run with the scoring classifier (onnx-gan train-classifier makes it): classifier-feature FID, KID, class scores. */
-export async function evaluate(run: string, o: { classifier?: string; samples?: number; seed?: number; truncation?: number; ema?: boolean; threads?: number; ep?: NodeEp; onLog?: (message: string) => void } = {}): Promise<EvalResult> {
-  return evalRun(run, { classifier: o.classifier ?? 'classifier.onnx', samples: o.samples ?? 10000, seed: o.seed ?? 0, truncation: o.truncation, ema: o.ema, threads: o.threads, ep: o.ep, log: o.onLog });
+export async function evaluate(run: string, o: { classifier?: string; samples?: number; seed?: number; truncation?: number; truncationAt?: string; ema?: boolean; threads?: number; ep?: NodeEp; onLog?: (message: string) => void } = {}): Promise<EvalResult> {
+  return evalRun(run, { classifier: o.classifier ?? 'classifier.onnx', samples: o.samples ?? 10000, seed: o.seed ?? 0, truncation: o.truncation, truncationAt: o.truncationAt, ema: o.ema, threads: o.threads, ep: o.ep, log: o.onLog });
 }
 
 /** Score an image run on any ONNX network's features (InceptionV3 for the FID papers report) against real images: FID, KID, precision/recall, density/coverage. */
-export async function evaluateFeatures(run: string, o: { features: string; featuresSize?: number; featuresOutput?: string; real?: string; samples?: number; seed?: number; truncation?: number; ema?: boolean; threads?: number; ep?: NodeEp; onLog?: (message: string) => void }): Promise<FeatureEvalResult> {
+export async function evaluateFeatures(run: string, o: { features: string; featuresSize?: number; featuresOutput?: string; real?: string; samples?: number; seed?: number; truncation?: number; truncationAt?: string; ema?: boolean; threads?: number; ep?: NodeEp; onLog?: (message: string) => void }): Promise<FeatureEvalResult> {
   return evalFeaturesRun(run, { ...o, samples: o.samples ?? 10000, seed: o.seed ?? 0, log: o.onLog });
 }
 

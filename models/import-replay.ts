@@ -371,87 +371,93 @@ export function replay(g: Graph, output: Value, o: ReplayOptions): Value {
     });
   };
 
-  const run = (nodes: Node[]) => {
+  /** The graph's own nodes (not a subgraph's, replayed once per iteration) show their outputs to ctx.tensor. */
+  const run = (nodes: Node[], top = false) => {
     for (const n of nodes) {
-      if (n.op === 'Constant') {
-        const v = n.attrs.value;
-        if (v?.kind === 'tensor' && v.value.data.length <= SMALL) known.set(n.outputs[0], knownFrom(v.value));
-        else if (v?.kind === 'tensor') map.set(n.outputs[0], target.constant(v.value, n.outputs[0].name));
-        else throw new ReplayError(`${at(n)}: only tensor constants are supported`);
-        continue;
-      }
-      if (n.op === 'If') {
-        const c = knownOf(n.inputs[0]!);
-        const branch = (k: string) => {
-          const b = n.attrs[k];
-          if (b?.kind !== 'graph') throw new ReplayError(`${at(n)}: missing ${k}`);
-          run(b.value.nodes);
-          return b.value.outputs.map(resultOf);
-        };
-        if (c && numeric(c)) {
-          // A condition on shapes folds: the branch taken is replayed in the If's place.
-          branch(c.data[0] ? 'then_branch' : 'else_branch').forEach((r, i) => bind(n.outputs[i], r));
-          continue;
-        }
-        // A condition on the data: both branches, each output chosen by Where (its gradient goes to the
-        // branch taken), so both branches' outputs need one shape.
-        const [a, b] = [branch('then_branch'), branch('else_branch')].map((rs) => rs.map(asValue));
-        const cond = valueOf(n.inputs[0]!);
-        n.outputs.forEach((out, i) => {
-          const [ta, tb] = [a[i], b[i]];
-          if (!ta.shape || !tb.shape || ta.shape.length !== tb.shape.length || ta.shape.some((d, j) => d !== tb.shape![j] || typeof d !== 'number')) throw new ReplayError(`${at(n)}: an If on the data is trained as a choice between both branches, whose outputs need one static shape; output ${i} is ${ta} in one, ${tb} in the other`);
-          map.set(out, where(cond.dtype === 'bool' ? cond : cast(cond, 'bool'), ta, tb));
-        });
-        continue;
-      }
-      if (n.op === 'Loop') {
-        unrollLoop(n);
-        continue;
-      }
-      if (n.op === 'Scan') {
-        unrollScan(n);
-        continue;
-      }
-      if (Object.values(n.attrs).some((a) => a.kind === 'graph')) throw new ReplayError(`${at(n)}: subgraphs of ${n.op} are not supported`);
-      const ins = n.inputs.map((v) => (v ? knownOf(v) : undefined));
-      const folded = fold(n, ins, (i) => valueOf(n.inputs[i]!).shape, (v) => valueOf(v).shape?.[0] === o.given.shape?.[0]);
-      if (folded) {
-        folded.forEach((k, i) => n.outputs[i] && known.set(n.outputs[i], k));
-        continue;
-      }
-      if (n.op === 'Dropout') {
-        // Training mode (its third input true) drops with the host's draws in training passes; else identity.
-        const train = n.inputs[2] ? knownOf(n.inputs[2]!) : undefined;
-        // The ratio: a Constant (known), or an initializer (which import otherwise makes a parameter).
-        const ratio = n.inputs[1] ? (knownOf(n.inputs[1]!) ?? g.constantOf(n.inputs[1]!)) : null;
-        const p = ratio ? Number(ratio.data[0]) : 0.5;
-        const x = valueOf(n.inputs[0]!);
-        const u = train && train.data[0] ? random(n, 'uniform', x) : null;
-        map.set(n.outputs[0], u ? mul(mul(x, cast(less(u, 1 - p), x.dtype)), 1 / (1 - p)) : x);
-        continue;
-      }
-      if (n.op === 'RandomNormalLike' || n.op === 'RandomUniformLike') {
-        const x = valueOf(n.inputs[0]!);
-        const normal = n.op === 'RandomNormalLike';
-        const d = random(n, normal ? 'normal' : 'uniform', x);
-        if (d) {
-          const [a, b] = normal ? [attrFloat(n.attrs, 'mean', 0), attrFloat(n.attrs, 'scale', 1)] : [attrFloat(n.attrs, 'low', 0), attrFloat(n.attrs, 'high', 1) - attrFloat(n.attrs, 'low', 0)];
-          map.set(n.outputs[0], add(mul(d, b), a));
-          continue;
-        }
-      }
-      const args = n.inputs.map((v, i) => {
-        if (!v) return null;
-        const k = ins[i];
-        if (k && n.op === 'Reshape' && i === 1) return reshapeTarget(n, k);
-        return valueOf(v);
-      });
-      // Recurrent ops are unrolled over their (now static) length into ops that have gradient rules.
-      const outs = (RECURRENT_OPS as string[]).includes(n.op) ? unrollRecurrent(n.op as RecurrentOp, args, n.attrs) : opN(n.op, args, n.attrs, target);
-      n.outputs.forEach((out, i) => map.set(out, outs[i]));
+      replayNode(n);
+      // Only values of the training graph: what folds to a known tensor (shape arithmetic) is not a tensor to rewrite.
+      if (top && o.ctx?.tensor) for (const out of n.outputs) if (map.has(out)) map.set(out, o.ctx.tensor(out.name, map.get(out)!));
     }
   };
-  run(g.nodes);
+  const replayNode = (n: Node) => {
+    if (n.op === 'Constant') {
+      const v = n.attrs.value;
+      if (v?.kind === 'tensor' && v.value.data.length <= SMALL) known.set(n.outputs[0], knownFrom(v.value));
+      else if (v?.kind === 'tensor') map.set(n.outputs[0], target.constant(v.value, n.outputs[0].name));
+      else throw new ReplayError(`${at(n)}: only tensor constants are supported`);
+      return;
+    }
+    if (n.op === 'If') {
+      const c = knownOf(n.inputs[0]!);
+      const branch = (k: string) => {
+        const b = n.attrs[k];
+        if (b?.kind !== 'graph') throw new ReplayError(`${at(n)}: missing ${k}`);
+        run(b.value.nodes);
+        return b.value.outputs.map(resultOf);
+      };
+      if (c && numeric(c)) {
+        // A condition on shapes folds: the branch taken is replayed in the If's place.
+        branch(c.data[0] ? 'then_branch' : 'else_branch').forEach((r, i) => bind(n.outputs[i], r));
+        return;
+      }
+      // A condition on the data: both branches, each output chosen by Where (its gradient goes to the
+      // branch taken), so both branches' outputs need one shape.
+      const [a, b] = [branch('then_branch'), branch('else_branch')].map((rs) => rs.map(asValue));
+      const cond = valueOf(n.inputs[0]!);
+      n.outputs.forEach((out, i) => {
+        const [ta, tb] = [a[i], b[i]];
+        if (!ta.shape || !tb.shape || ta.shape.length !== tb.shape.length || ta.shape.some((d, j) => d !== tb.shape![j] || typeof d !== 'number')) throw new ReplayError(`${at(n)}: an If on the data is trained as a choice between both branches, whose outputs need one static shape; output ${i} is ${ta} in one, ${tb} in the other`);
+        map.set(out, where(cond.dtype === 'bool' ? cond : cast(cond, 'bool'), ta, tb));
+      });
+      return;
+    }
+    if (n.op === 'Loop') {
+      unrollLoop(n);
+      return;
+    }
+    if (n.op === 'Scan') {
+      unrollScan(n);
+      return;
+    }
+    if (Object.values(n.attrs).some((a) => a.kind === 'graph')) throw new ReplayError(`${at(n)}: subgraphs of ${n.op} are not supported`);
+    const ins = n.inputs.map((v) => (v ? knownOf(v) : undefined));
+    const folded = fold(n, ins, (i) => valueOf(n.inputs[i]!).shape, (v) => valueOf(v).shape?.[0] === o.given.shape?.[0]);
+    if (folded) {
+      folded.forEach((k, i) => n.outputs[i] && known.set(n.outputs[i], k));
+      return;
+    }
+    if (n.op === 'Dropout') {
+      // Training mode (its third input true) drops with the host's draws in training passes; else identity.
+      const train = n.inputs[2] ? knownOf(n.inputs[2]!) : undefined;
+      // The ratio: a Constant (known), or an initializer (which import otherwise makes a parameter).
+      const ratio = n.inputs[1] ? (knownOf(n.inputs[1]!) ?? g.constantOf(n.inputs[1]!)) : null;
+      const p = ratio ? Number(ratio.data[0]) : 0.5;
+      const x = valueOf(n.inputs[0]!);
+      const u = train && train.data[0] ? random(n, 'uniform', x) : null;
+      map.set(n.outputs[0], u ? mul(mul(x, cast(less(u, 1 - p), x.dtype)), 1 / (1 - p)) : x);
+      return;
+    }
+    if (n.op === 'RandomNormalLike' || n.op === 'RandomUniformLike') {
+      const x = valueOf(n.inputs[0]!);
+      const normal = n.op === 'RandomNormalLike';
+      const d = random(n, normal ? 'normal' : 'uniform', x);
+      if (d) {
+        const [a, b] = normal ? [attrFloat(n.attrs, 'mean', 0), attrFloat(n.attrs, 'scale', 1)] : [attrFloat(n.attrs, 'low', 0), attrFloat(n.attrs, 'high', 1) - attrFloat(n.attrs, 'low', 0)];
+        map.set(n.outputs[0], add(mul(d, b), a));
+        return;
+      }
+    }
+    const args = n.inputs.map((v, i) => {
+      if (!v) return null;
+      const k = ins[i];
+      if (k && n.op === 'Reshape' && i === 1) return reshapeTarget(n, k);
+      return valueOf(v);
+    });
+    // Recurrent ops are unrolled over their (now static) length into ops that have gradient rules.
+    const outs = (RECURRENT_OPS as string[]).includes(n.op) ? unrollRecurrent(n.op as RecurrentOp, args, n.attrs) : opN(n.op, args, n.attrs, target);
+    n.outputs.forEach((out, i) => map.set(out, outs[i]));
+  };
+  run(g.nodes, true);
   return valueOf(output);
 }
 

@@ -24,6 +24,11 @@ export interface ForwardContext {
    * imported models), so runs stay reproducible and resumable. Absent where nothing may be drawn.
    */
   random?(name: string, dist: 'normal' | 'uniform', shape: number[]): Value;
+  /**
+   * An imported model's tensor, by its name in the ONNX graph, as the nodes after it will see it: what this
+   * returns replaces it (eval's mean-latent truncation rewrites a mapping network's output w). Absent: none.
+   */
+  tensor?(name: string, v: Value): Value;
 }
 
 export interface Model {

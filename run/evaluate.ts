@@ -180,8 +180,10 @@ interface RunScore {
   iteration: number;
   /** Whether the samples came from the generator's weight average (runs trained with --ema). */
   ema: boolean;
-  /** The truncation the latents were drawn with (null: none). */
+  /** The truncation the latents were drawn with, or psi of the mean-latent truncation (null: none). */
   truncation: number | null;
+  /** The tensor mean-latent truncation pulled toward its mean (null: the latents were truncated, or none). */
+  truncationAt: string | null;
 }
 
 export interface EvalResult extends ImageScores, RunScore {
@@ -196,8 +198,16 @@ export interface EvalOptions {
   classifier: string;
   samples: number;
   seed: number;
-  /** Draw the latents within +-psi standard deviations (the truncation trick); absent: plain N(0, 1). */
+  /**
+   * Draw the latents within +-psi standard deviations (the truncation trick); absent: plain N(0, 1). With
+   * `truncationAt`: psi of the mean-latent truncation instead.
+   */
   truncation?: number;
+  /**
+   * Mean-latent truncation (StyleGAN's): this tensor of an imported generator (its mapping network's output
+   * w, named as in its ONNX graph) becomes w_mean + psi (w - w_mean), w_mean its mean over MEAN_LATENT_DRAWS latents.
+   */
+  truncationAt?: string;
   /** false: the trained generator's own weights even when the run keeps an average; absent: the average if any. */
   ema?: boolean;
   threads?: number;
@@ -293,7 +303,10 @@ export async function generateForScoring(generate: (z: Float32Array, labels?: Fl
 }
 
 /** What both kinds of eval take to draw their samples. */
-type SampleOptions = Pick<EvalOptions, 'samples' | 'seed' | 'truncation' | 'ema' | 'threads' | 'ep' | 'log'>;
+type SampleOptions = Pick<EvalOptions, 'samples' | 'seed' | 'truncation' | 'truncationAt' | 'ema' | 'threads' | 'ep' | 'log'>;
+
+/** Latent vectors mean-latent truncation averages w over (rosinality's StyleGAN2 port takes 4,096; more costs little). */
+export const MEAN_LATENT_DRAWS = 10000;
 
 /** The samples a scorer sees, with the run they came from. */
 interface Drawn {
@@ -317,20 +330,35 @@ async function scoreRun<T extends { release(): Promise<void> }, R>(
   open: (data: ImageSet, runtime: Runtime) => Promise<T>,
   score: (scorer: T, drawn: Drawn) => Promise<{ scores: R; scalars: (r: R) => Record<string, number> }>,
 ): Promise<R & RunScore> {
+  if (o.truncationAt !== undefined && o.truncation === undefined) throw new Error(`--truncation-at ${o.truncationAt}: pulls that tensor toward its mean by --truncation psi, which is not given`);
   const data = await runData(cfg, { onNote: o.log });
   if (!isImage(data)) throw new Error(`eval: run ${dir} trained on '${cfg.data}', not images; its metrics.json already has the 2-D scores`);
   const runtime = nodeRuntime(o.ep);
   const scorer = await open(data, runtime);
   // Only the sampler is compiled: scoring needs samples, not training steps.
   const compiler = new StepCompiler(resolveSetup(cfg, data).setup);
-  const sampler = Sampler.compile(compiler, runtime, o.threads, { ema: o.ema });
+  let sampler: Sampler;
+  try {
+    sampler = Sampler.compile(compiler, runtime, o.threads, { ema: o.ema, truncateAt: o.truncationAt });
+  } catch (e) {
+    await scorer.release();
+    throw new Error(`--truncation-at: ${(e as Error).message}`);
+  }
   try {
     const state = latest(checkpointInfo(cfg, compiler.shape()), o.log ?? (() => {}), 'eval')?.state;
     if (!state) throw new Error(`eval: ${dir} has no checkpoint yet`);
     const { latent, classes } = compiler;
-    const { images, perClass } = await generateForScoring((z, labels) => sampler.generate(state, z, labels), latent, classes, o.samples, Rng.stream(o.seed, 'eval-images'), o.truncation);
+    let generate = (z: Float32Array, labels?: Float32Array) => sampler.generate(state, z, labels);
+    if (o.truncationAt !== undefined) {
+      const draws = Rng.stream(o.seed, 'mean-latent').fillNormal(new Float32Array(MEAN_LATENT_DRAWS * latent));
+      const mean = await sampler.meanLatent(state, draws, classes ? Float32Array.from({ length: MEAN_LATENT_DRAWS }, (_, i) => i % classes) : undefined);
+      const psi = o.truncation!;
+      generate = (z, labels) => sampler.generate(state, z, labels, { psi, mean });
+    }
+    const latents = o.truncationAt === undefined ? o.truncation : undefined;
+    const { images, perClass } = await generateForScoring(generate, latent, classes, o.samples, Rng.stream(o.seed, 'eval-images'), latents);
     const { scores, scalars } = await score(scorer, { data, runtime, classes, images, perClass });
-    const result = { run: dir, iteration: state.iteration, ema: o.ema ?? compiler.averaged, truncation: o.truncation ?? null, ...scores };
+    const result = { run: dir, iteration: state.iteration, ema: o.ema ?? compiler.averaged, truncation: o.truncation ?? null, truncationAt: o.truncationAt ?? null, ...scores };
     const metricsPath = join(dir, 'metrics.json');
     const prior = existsSync(metricsPath) ? readJsonObject(metricsPath) : {};
     const { run: _r, ...kept } = result;

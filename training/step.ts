@@ -465,7 +465,12 @@ export class StepCompiler {
    * The generator in inference mode (running statistics as state inputs): what an export samples. With
    * `ema` (the default when the run averages), the averaged weights and states, read as carried state.
    */
-  sampler(o: { ema?: boolean } = {}): StepProgram {
+  /**
+   * `truncateAt`: the name of an imported generator's tensor w (its mapping network's output) to pull toward
+   * a mean, w_mean + psi (w - w_mean): the program then takes `w_mean` (one sample's w) and `psi` too, and
+   * returns the untouched `w` beside the samples (what the mean is taken over).
+   */
+  sampler(o: { ema?: boolean; truncateAt?: string } = {}): StepProgram {
     const ema = this.useEma(o.ema);
     const p = new ProgramBuilder('sampler');
     const st = this.programScope(p);
@@ -477,7 +482,19 @@ export class StepCompiler {
     const scope: StateScope = { read: (name) => st.scope.read(twin(name)), write: () => {} };
     const { generator } = this.setup;
     const params = this.effective(generator, unpackParams(flat, this.layoutG), scope, false);
-    p.output(generator.forward(z, params, { training: false, state: scope.read, setState: () => {} }, label), { name: 'samples', role: 'output' });
+    let w: Value | null = null;
+    const tensor = (name: string, v: Value) => {
+      if (name !== o.truncateAt) return v;
+      const per = (v.shape ?? []).slice(1);
+      if (!per.every((d): d is number => typeof d === 'number')) throw new Error(`truncation at '${name}': its per-sample shape must be static, it is [${per.map((d) => d ?? '?')}]`);
+      const wMean = p.input({ name: 'w_mean', role: 'input', shape: [1, ...per] });
+      const psi = p.input({ name: 'psi', role: 'input', shape: [] });
+      w = v;
+      return add(wMean, mul(psi, sub(v, wMean)));
+    };
+    p.output(generator.forward(z, params, { training: false, state: scope.read, setState: () => {}, tensor: o.truncateAt ? tensor : undefined }, label), { name: 'samples', role: 'output' });
+    if (o.truncateAt && !w) throw new Error(`truncation at '${o.truncateAt}': the generator has no such tensor (mean-latent truncation rewrites a tensor of an imported generator, named as in its ONNX graph)`);
+    if (w) p.output(w, { name: 'w', role: 'output' });
     return p.build({}, this.options);
   }
 
