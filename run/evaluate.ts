@@ -83,6 +83,7 @@ export async function trainScoringClassifier(o: ClassifierTrainOptions): Promise
   if (existsSync(saved) && !o.force) {
     if (!o.resume) throw new Error(`--out ${o.out}: an interrupted training left ${saved}; --resume goes on from it, --force starts over`);
     from = readProgress(saved, identity);
+    // Checked here as well as in trainClassifier: refused naming the file, before saying it goes on.
     checkProgress(from, { model, batch: o.batch, epochs: o.epochs, images: train.count }, saved);
     say(`going on from step ${from.step} of ${steps} (${saved})`);
   } else if (o.resume) say(`--resume: no ${saved}; starting from step 0`);
@@ -337,14 +338,18 @@ async function scoreRun<T extends { release(): Promise<void> }, R>(
   const scorer = await open(data, runtime);
   // Only the sampler is compiled: scoring needs samples, not training steps.
   const compiler = new StepCompiler(resolveSetup(cfg, data).setup);
-  let sampler: Sampler;
+  const compile = () => {
+    try {
+      return Sampler.compile(compiler, runtime, o.threads, { ema: o.ema, truncateAt: o.truncationAt });
+    } catch (e) {
+      // The sampler's refusal of the tensor name is the flag's: say which flag (other refusals are as they are).
+      const m = (e as Error).message;
+      throw o.truncationAt !== undefined && m.startsWith(`truncation at '${o.truncationAt}'`) ? new Error(`--truncation-at: ${m}`) : e;
+    }
+  };
+  let opened: Sampler | undefined;
   try {
-    sampler = Sampler.compile(compiler, runtime, o.threads, { ema: o.ema, truncateAt: o.truncationAt });
-  } catch (e) {
-    await scorer.release();
-    throw new Error(`--truncation-at: ${(e as Error).message}`);
-  }
-  try {
+    const sampler = (opened = compile());
     const state = latest(checkpointInfo(cfg, compiler.shape()), o.log ?? (() => {}), 'eval')?.state;
     if (!state) throw new Error(`eval: ${dir} has no checkpoint yet`);
     const { latent, classes } = compiler;
@@ -367,7 +372,7 @@ async function scoreRun<T extends { release(): Promise<void> }, R>(
     eventWriter(dir).scalars(state.iteration, scalars(scores));
     return result;
   } finally {
-    await sampler.release();
+    await opened?.release();
     await scorer.release();
   }
 }

@@ -36,10 +36,11 @@ export class Sampler {
     if (!per) throw new Error('meanLatent: this sampler was compiled without truncateAt');
     const latent = this.plan.latent;
     const n = z.length / latent;
+    const classes = labels && Float32Array.from(labels);
     const sum = new Float64Array(per);
     for (let at = 0; at < n; at += 500) {
       const m = Math.min(500, n - at);
-      const { w } = await this.run(state, z.subarray(at * latent, (at + m) * latent), labels && Array.from(labels).slice(at, at + m), { psi: 1, mean: null });
+      const { w } = await this.run(state, z.subarray(at * latent, (at + m) * latent), classes?.subarray(at, at + m), { psi: 1, mean: null });
       for (let i = 0; i < m; i++) for (let j = 0; j < per; j++) sum[j] += w![i * per + j];
     }
     return Float32Array.from(sum, (v) => v / n);
